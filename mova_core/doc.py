@@ -1,0 +1,26 @@
+"""Base model for documents shared with other writers (the Go engine): nothing lost, nothing invented."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
+
+# `int | float` keeps a written `3` as 3 and `0.05` as 0.05 on a round trip.
+Number = int | float
+NonNegative = Annotated[int | float, Field(ge=0, allow_inf_nan=False)]
+
+
+class Doc(BaseModel):
+    """Unknown fields are kept; optional fields that were absent are not written back as null."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_nones(self, handler):
+        data = handler(self)
+        if isinstance(data, dict):
+            for name in type(self).model_fields:
+                if name not in self.model_fields_set and name in data and data[name] is None:
+                    del data[name]
+        return data

@@ -1,0 +1,93 @@
+"""Typed errors of the core. Each face (CLI, dashboard, HTTP) maps them in one place."""
+
+from __future__ import annotations
+
+
+class MovaError(Exception):
+    """Base of every error the core raises on purpose; `str()` is a user-facing sentence."""
+
+    #: Suggested HTTP status for the shim; the CLI maps every MovaError to exit 1 or 2.
+    http_status = 400
+
+
+class InvalidId(MovaError):
+    """An id or prefix that could never name an entry file (path separators, `..`, odd characters)."""
+
+    http_status = 400
+
+    def __init__(self, value: str):
+        self.value = value
+        super().__init__(
+            f"invalid entry id {value!r}: use letters, digits, '_', '-' and '.' only (e.g. dlq_1234abcd)"
+        )
+
+
+class EntryNotFound(MovaError):
+    """No entry matches the given id or prefix."""
+
+    http_status = 404
+
+    def __init__(self, value: str):
+        self.value = value
+        super().__init__(f"no dead-letter entry matches {value!r} (see `mova dlq list`)")
+
+
+class AmbiguousId(MovaError):
+    """A prefix that matches more than one entry; carries the candidates."""
+
+    http_status = 409
+
+    def __init__(self, value: str, candidates: list[str]):
+        self.value = value
+        self.candidates = candidates
+        shown = ", ".join(candidates[:10]) + (" …" if len(candidates) > 10 else "")
+        super().__init__(f"id prefix {value!r} matches {len(candidates)} entries: {shown}; give more characters")
+
+
+class InvalidTransition(MovaError):
+    """A status change the lifecycle forbids."""
+
+    http_status = 409
+
+    def __init__(self, entry_id: str, old: str, new: str, hint: str = ""):
+        self.entry_id, self.old, self.new = entry_id, old, new
+        msg = f"cannot change {entry_id} from {old} to {new}"
+        super().__init__(f"{msg}: {hint}" if hint else msg)
+
+
+class AlreadyRetrying(MovaError):
+    """The entry is claimed by a live retry lease."""
+
+    http_status = 409
+
+    def __init__(self, entry_id: str, owner: str | None = None, expires_at: str | None = None):
+        self.entry_id, self.owner, self.expires_at = entry_id, owner, expires_at
+        who = f" by {owner}" if owner else ""
+        until = f" (lease expires {expires_at})" if expires_at else ""
+        super().__init__(f"{entry_id} is already being retried{who}{until}")
+
+
+class InvalidInput(MovaError):
+    """Invalid user input: a filter, a status name, an overrides document, a KEY=VALUE pair."""
+
+    http_status = 400
+
+
+class PolicyError(InvalidInput):
+    """An invalid envelope or retry policy; the message names the field path."""
+
+
+class CorruptEntry(MovaError):
+    """An entry file that exists but cannot be read or validated."""
+
+    http_status = 422
+
+    def __init__(self, path: str, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"entry file {path} is unreadable: {reason}")
+
+
+class StoreError(MovaError):
+    """The store could not complete a write (disk full, permissions, …); nothing stored was lost."""
+
+    http_status = 503

@@ -1,0 +1,94 @@
+"""Configuration: one settings class, read from MOVA_* environment variables."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def default_actor() -> str:
+    """Who is acting, for the audit log: user@host."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+class Settings(BaseSettings):
+    """Every MOVA_* variable mova reads. Defaults follow the specification."""
+
+    model_config = SettingsConfigDict(env_prefix="MOVA_", extra="ignore")
+
+    dlq_path: Path = Path("./state/deadletter")
+    """MOVA_DLQ_PATH: the dead-letter directory, one `<id>.json` file per entry."""
+
+    retry_default_max_attempts: Annotated[int, Field(ge=1)] = 3
+    """MOVA_RETRY_DEFAULT_MAX_ATTEMPTS: attempts (the first included) when no policy says otherwise."""
+
+    retry_default_delay: Annotated[float, Field(ge=0)] = 2.0
+    """MOVA_RETRY_DEFAULT_DELAY: base delay in seconds when no policy says otherwise."""
+
+    retry_default_max_delay: Annotated[float, Field(ge=0)] = 300.0
+    """MOVA_RETRY_DEFAULT_MAX_DELAY: cap on any single delay, in seconds."""
+
+    dlq_retention_days: Annotated[float, Field(ge=0)] = 30
+    """MOVA_DLQ_RETENTION_DAYS: `mova dlq purge` removes resolved/archived entries older than this."""
+
+    lease_seconds: Annotated[float, Field(gt=0)] = 900.0
+    """MOVA_LEASE_SECONDS: how long a retry claim holds before another process may take it over."""
+
+    runs_path: Path | None = None
+    """MOVA_RUNS_PATH: where run records go (default: `runs/` beside the dead-letter directory)."""
+
+    sandbox_path: Path | None = None
+    """MOVA_SANDBOX_PATH: where sandbox run records go (default: `sandbox/` beside the dead-letter directory)."""
+
+    audit_path: Path | None = None
+    """MOVA_AUDIT_PATH: the audit log, JSON lines (default: `<dlq>/.mova/audit.jsonl`)."""
+
+    sandbox_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """MOVA_SANDBOX_ALLOWED_HOSTS: comma-separated hosts a sandbox run may reach besides loopback."""
+
+    api_token: SecretStr | None = None
+    """MOVA_API_TOKEN: bearer token required by `mova serve` for every request."""
+
+    api_read_token: SecretStr | None = None
+    """MOVA_API_READ_TOKEN: bearer token that allows only the GET endpoints."""
+
+    actor: str = Field(default_factory=default_actor)
+    """MOVA_ACTOR: the identity written to the audit log (default: user@host)."""
+
+    @field_validator("sandbox_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value):
+        if isinstance(value, str):
+            return [h.strip().lower() for h in value.split(",") if h.strip()]
+        return value
+
+    @property
+    def state_dir(self) -> Path:
+        """The directory holding the dead-letter directory."""
+        return self.dlq_path.parent
+
+    @property
+    def mova_dir(self) -> Path:
+        """Hidden bookkeeping directory inside the dead-letter directory (index, locks, audit)."""
+        return self.dlq_path / ".mova"
+
+    @property
+    def effective_runs_path(self) -> Path:
+        return self.runs_path or self.state_dir / "runs"
+
+    @property
+    def effective_sandbox_path(self) -> Path:
+        return self.sandbox_path or self.state_dir / "sandbox"
+
+    @property
+    def effective_audit_path(self) -> Path:
+        return self.audit_path or self.mova_dir / "audit.jsonl"
