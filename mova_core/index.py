@@ -1,0 +1,364 @@
+"""A derived SQLite index of entry summaries, so listings never parse every file every time.
+
+The JSON files stay the source of truth. The index is refreshed incrementally: a directory whose
+mtime has not moved is not even listed; otherwise a scan yields names and inode numbers (cheap) and
+only new or replaced files (every store write is a rename, so a new inode) are read. A full check
+(`reindex`) also compares size and mtime, for tools that rewrite files in place. The index can be
+deleted at any time; a corrupt or foreign one is rebuilt, never trusted.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .groups import fingerprint
+from .listing import EntryFilter, EntrySummary, SkippedFile
+from .models import EntryStatus
+from .timeutil import parse_time
+
+SCHEMA_VERSION = "3"
+# A directory mtime this close to the scan is not trusted: a change in the same clock tick could hide.
+RACY_SECONDS = 2.0
+MAX_ERROR_CHARS = 500
+
+Progress = Callable[[int, int], None]
+
+_COLUMNS = (
+    "name", "inode", "mtime_ns", "size", "error", "id", "run_id", "status", "created_at", "created_ts",
+    "workflow_type", "user_id", "action_type", "last_error", "failure_reason", "attempts", "retry_count",
+    "fingerprint", "priority", "lease_owner", "lease_expires_ts",
+)
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS entries (
+    name TEXT PRIMARY KEY, inode INTEGER, mtime_ns INTEGER, size INTEGER, error TEXT,
+    id TEXT, run_id TEXT, status TEXT, created_at TEXT, created_ts REAL, workflow_type TEXT,
+    user_id TEXT, action_type TEXT, last_error TEXT, failure_reason TEXT, attempts INTEGER,
+    retry_count INTEGER, fingerprint TEXT, priority INTEGER, lease_owner TEXT, lease_expires_ts REAL
+);
+CREATE INDEX IF NOT EXISTS entries_created ON entries (created_ts);
+CREATE INDEX IF NOT EXISTS entries_status ON entries (status, created_ts);
+"""
+_SORT_SQL = {
+    "created_at": "created_ts", "age": "created_ts", "workflow_type": "workflow_type", "status": "status",
+    "attempts": "attempts", "retry_count": "retry_count", "last_error": "last_error", "id": "id",
+}
+
+
+def summarize(name: str, data: bytes) -> dict[str, Any]:
+    """Summary columns of one entry file; raises ValueError with a reason if it is not an entry."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+
+    def obj(value: Any) -> dict:
+        return value if isinstance(value, dict) else {}
+
+    def text(value: Any) -> str | None:
+        return value if isinstance(value, str) else None
+
+    def num(value: Any, default: int = 0) -> int:
+        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+    entry_id = doc.get("id")
+    if not isinstance(entry_id, str) or f"{entry_id}.json" != name:
+        raise ValueError(f"id {entry_id!r} does not match the file name")
+    if not isinstance(doc.get("run_id"), str):
+        raise ValueError("run_id missing or not a string")
+    try:
+        created_ts = parse_time(doc.get("created_at")).timestamp()
+    except ValueError as exc:
+        raise ValueError(f"created_at: {exc}") from None
+    status = doc.get("status", "active")
+    if status not in EntryStatus.__members__:
+        raise ValueError(f"status {status!r} is not one of {', '.join(EntryStatus.__members__)}")
+    envelope, meta, details = obj(doc.get("envelope")), obj(doc.get("metadata")), obj(doc.get("error_details"))
+    workflow_type = text(meta.get("workflow_type")) or text(obj(envelope.get("intent")).get("name"))
+    if not workflow_type:
+        raise ValueError("neither metadata.workflow_type nor envelope.intent.name is set")
+    action_type = text(obj(doc.get("failed_action")).get("type"))
+    last_error = text(details.get("last_error")) or ""
+    lease = obj(meta.get("lease"))
+    lease_expires = None
+    if lease.get("expires_at"):
+        try:
+            lease_expires = parse_time(lease["expires_at"]).timestamp()
+        except ValueError:
+            lease_expires = 0.0  # an unreadable lease counts as expired
+    return {
+        "error": None, "id": entry_id, "run_id": doc["run_id"], "status": status,
+        "created_at": doc["created_at"], "created_ts": created_ts, "workflow_type": workflow_type,
+        "user_id": text(meta.get("user_id")), "action_type": action_type,
+        "last_error": last_error[:MAX_ERROR_CHARS], "failure_reason": text(details.get("failure_reason")),
+        "attempts": num(details.get("attempts")), "retry_count": num(meta.get("retry_count")),
+        "fingerprint": fingerprint(action_type, last_error), "priority": num(meta.get("priority"), 0),
+        "lease_owner": text(lease.get("owner")), "lease_expires_ts": lease_expires,
+    }
+
+
+def is_entry_name(name: str) -> bool:
+    """Entry files are `<id>.json`; dot-files (temporaries, bookkeeping) are never entries."""
+    return name.endswith(".json") and not name.startswith(".")
+
+
+class Index:
+    """The summary index of one dead-letter directory."""
+
+    def __init__(self, directory: Path, db_path: Path | None):
+        self.directory = Path(directory)
+        self.db_path = db_path
+        self.db = self._open()
+
+    # -- connection -------------------------------------------------------------------------
+    def _open(self) -> sqlite3.Connection:
+        if self.db_path is not None:
+            try:
+                self.db_path.parent.mkdir(parents=True, exist_ok=True)
+                return self._connect(str(self.db_path))
+            except (OSError, sqlite3.DatabaseError):
+                try:  # a corrupt or foreign index is rebuilt, never trusted
+                    self.db_path.unlink(missing_ok=True)
+                    return self._connect(str(self.db_path))
+                except (OSError, sqlite3.DatabaseError):
+                    pass  # read-only place: fall back to memory
+        return self._connect(":memory:")
+
+    @staticmethod
+    def _connect(target: str) -> sqlite3.Connection:
+        db = sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout = 30000")
+        if target != ":memory:":
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+        db.executescript(_SCHEMA)
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if row is None or row[0] != SCHEMA_VERSION:
+            db.executescript("DELETE FROM entries; DELETE FROM meta;")
+            db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        return db
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    # -- refresh ----------------------------------------------------------------------------
+    def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool:
+        """Bring the index up to date with the directory; returns False if the directory is missing."""
+        try:
+            dir_stat = os.stat(self.directory)
+        except FileNotFoundError:
+            self.db.execute("DELETE FROM entries")
+            self.db.execute("DELETE FROM meta WHERE key = 'dir_mtime'")
+            return False
+        started = time.time()
+        stamp = f"{dir_stat.st_ino}:{dir_stat.st_mtime_ns}"
+        if not full and self._meta("dir_mtime") == stamp and self._meta("dir_safe") == "1":
+            return True
+        seen: dict[str, int] = {}
+        with os.scandir(self.directory) as it:
+            for e in it:
+                if is_entry_name(e.name) and e.is_file(follow_symlinks=False):
+                    seen[e.name] = e.inode()
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            known = {name: (ino, mt, sz) for name, ino, mt, sz in
+                     self.db.execute("SELECT name, inode, mtime_ns, size FROM entries")}
+            todo = [n for n, ino in seen.items() if n not in known or known[n][0] != ino]
+            if full:
+                todo += [n for n in seen if n in known and known[n][0] == seen[n] and self._changed(n, known[n])]
+            removed = [(n,) for n in known if n not in seen]
+            if removed:
+                self.db.executemany("DELETE FROM entries WHERE name = ?", removed)
+            self._read_files(todo, progress)
+            safe = started - dir_stat.st_mtime_ns / 1e9 > RACY_SECONDS
+            self.db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [("dir_mtime", stamp), ("dir_safe", "1" if safe else "0")],
+            )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return True
+
+    def _changed(self, name: str, known: tuple[int, int, int]) -> bool:
+        try:
+            st = os.stat(self.directory / name)
+        except FileNotFoundError:
+            return True
+        return (st.st_mtime_ns, st.st_size) != (known[1], known[2])
+
+    def refresh_names(self, names: Iterable[str]) -> None:
+        """Re-read the named files now (a watcher saw them change), present or gone."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            gone = [(n,) for n in names if not (self.directory / n).is_file()]
+            if gone:
+                self.db.executemany("DELETE FROM entries WHERE name = ?", gone)
+            self._read_files([n for n in names if is_entry_name(n) and (n,) not in gone], None)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def _read_files(self, names: list[str], progress: Progress | None) -> None:
+        rows = []
+        total = len(names)
+        for done, name in enumerate(names, 1):
+            row = self._read_one(name)
+            if row is not None:
+                rows.append(row)
+            if len(rows) >= 2000:
+                self._upsert(rows)
+                rows = []
+            if progress and (done % 500 == 0 or done == total):
+                progress(done, total)
+        if rows:
+            self._upsert(rows)
+
+    def _read_one(self, name: str) -> dict[str, Any] | None:
+        path = self.directory / name
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            self.db.execute("DELETE FROM entries WHERE name = ?", (name,))
+            return None
+        except OSError as exc:
+            return {"name": name, "inode": 0, "mtime_ns": 0, "size": 0, "error": f"cannot open: {exc.strerror}"}
+        try:
+            st = os.fstat(fd)
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                data = f.read()
+        except OSError as exc:
+            return {"name": name, "inode": 0, "mtime_ns": 0, "size": 0, "error": f"cannot read: {exc.strerror}"}
+        finally:
+            os.close(fd)
+        base = {"name": name, "inode": st.st_ino, "mtime_ns": st.st_mtime_ns, "size": st.st_size}
+        try:
+            return base | summarize(name, data)
+        except ValueError as exc:
+            return base | {"error": str(exc)[:300]}
+        except RecursionError:
+            return base | {"error": "nested too deeply"}
+
+    def _upsert(self, rows: list[dict[str, Any]]) -> None:
+        cols = ", ".join(_COLUMNS)
+        marks = ", ".join(f":{c}" for c in _COLUMNS)
+        self.db.executemany(
+            f"INSERT OR REPLACE INTO entries ({cols}) VALUES ({marks})",
+            [{c: r.get(c) for c in _COLUMNS} for r in rows],
+        )
+
+    # -- queries ----------------------------------------------------------------------------
+    def _where(self, flt: EntryFilter) -> tuple[str, list[Any]]:
+        sql, args = ["error IS NULL"], []
+        if flt.status is not None:
+            sql.append("status = ?")
+            args.append(flt.status.value)
+        if flt.workflow_type:
+            sql.append("workflow_type = ?")
+            args.append(flt.workflow_type)
+        if flt.user_id:
+            sql.append("user_id = ?")
+            args.append(flt.user_id)
+        if flt.since is not None:
+            sql.append("created_ts >= ?")
+            args.append(flt.since.timestamp())
+        if flt.until is not None:
+            sql.append("created_ts <= ?")
+            args.append(flt.until.timestamp())
+        if flt.older_than is not None:
+            sql.append("created_ts < ?")
+            args.append(flt.older_than.timestamp())
+        if flt.fingerprint:
+            sql.append("fingerprint LIKE ? ESCAPE '\\'")
+            args.append(_like_prefix(flt.fingerprint))
+        if flt.text:
+            needle = f"%{_like_escape(flt.text.lower())}%"
+            sql.append("(lower(id) LIKE ? ESCAPE '\\' OR lower(workflow_type) LIKE ? ESCAPE '\\' "
+                       "OR lower(last_error) LIKE ? ESCAPE '\\' OR lower(coalesce(action_type, '')) LIKE ? ESCAPE '\\')")
+            args += [needle] * 4
+        return " AND ".join(sql), args
+
+    def query(self, flt: EntryFilter) -> tuple[list[EntrySummary], int]:
+        """The summaries matching a filter (sorted, windowed) and how many match in all."""
+        where, args = self._where(flt)
+        total = self.db.execute(f"SELECT count(*) FROM entries WHERE {where}", args).fetchone()[0]
+        order = _SORT_SQL[flt.sort]
+        direction = "DESC" if flt.descending else "ASC"
+        if flt.sort == "age":  # oldest first is "descending age"
+            direction = "ASC" if flt.descending else "DESC"
+        limit = -1 if flt.limit is None else flt.limit
+        cur = self.db.execute(
+            f"SELECT * FROM entries WHERE {where} ORDER BY {order} {direction}, id {direction} LIMIT ? OFFSET ?",
+            [*args, limit, flt.offset],
+        )
+        names = [d[0] for d in cur.description]
+        return [EntrySummary(**dict(zip(names, row))) for row in cur], total
+
+    def ids_with_prefix(self, prefix: str, limit: int = 50) -> list[str]:
+        """File stems (entry ids) starting with `prefix`, valid or not."""
+        rows = self.db.execute(
+            "SELECT substr(name, 1, length(name) - 5) FROM entries WHERE name >= ? AND name < ? ORDER BY name LIMIT ?",
+            (prefix, prefix + "\U0010ffff", limit),
+        )
+        return [r[0] for r in rows]
+
+    def skipped(self) -> list[SkippedFile]:
+        """Files that are not readable entries."""
+        return [SkippedFile(name=n, reason=r) for n, r in
+                self.db.execute("SELECT name, error FROM entries WHERE error IS NOT NULL ORDER BY name")]
+
+    def counts(self, column: str, flt: EntryFilter | None = None) -> dict[str, int]:
+        """Entry counts per value of a summary column (status, workflow_type, fingerprint)."""
+        assert column in ("status", "workflow_type", "fingerprint", "user_id")
+        where, args = self._where(flt or EntryFilter())
+        return dict(self.db.execute(f"SELECT {column}, count(*) FROM entries WHERE {where} GROUP BY {column}", args))
+
+    def extremes(self) -> tuple[str | None, str | None]:
+        """created_at of the oldest and newest entries, as written."""
+        oldest = self.db.execute(
+            "SELECT created_at FROM entries WHERE error IS NULL ORDER BY created_ts ASC LIMIT 1").fetchone()
+        newest = self.db.execute(
+            "SELECT created_at FROM entries WHERE error IS NULL ORDER BY created_ts DESC LIMIT 1").fetchone()
+        return (oldest[0] if oldest else None, newest[0] if newest else None)
+
+    def group_rows(self, flt: EntryFilter) -> list[tuple]:
+        """Per fingerprint: count, action type, example error/id, first and last created_at."""
+        where, args = self._where(flt)
+        return self.db.execute(
+            f"""SELECT fingerprint, count(*), max(action_type), max(last_error), max(id),
+                       min(created_ts), max(created_ts), group_concat(DISTINCT workflow_type)
+                FROM entries WHERE {where} GROUP BY fingerprint ORDER BY count(*) DESC, max(created_ts) DESC""",
+            args,
+        ).fetchall()
+
+    def group_status_counts(self, flt: EntryFilter) -> dict[str, dict[str, int]]:
+        where, args = self._where(flt)
+        out: dict[str, dict[str, int]] = {}
+        for fp, status, n in self.db.execute(
+            f"SELECT fingerprint, status, count(*) FROM entries WHERE {where} GROUP BY fingerprint, status", args
+        ):
+            out.setdefault(fp, {})[status] = n
+        return out
+
+
+def _like_escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _like_prefix(value: str) -> str:
+    return _like_escape(value) + "%"

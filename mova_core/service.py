@@ -1,0 +1,366 @@
+"""The operations every face calls: list, get, retry, archive, delete, stats, groups, purge, export, alerts."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any, TextIO
+
+import orjson
+from pydantic import BaseModel, Field
+
+from . import lifecycle
+from .audit import AuditLog
+from .errors import InvalidInput
+from .index import Progress
+from .listing import EntryFilter, EntrySummary, Group, Page, SkippedFile, Stats
+from .models import DeadLetterEntry, EntryStatus, RetryOverrides, RetryRecord, RetryResponse
+from .settings import Settings
+from .store import DeadLetterStore, FileStore
+from .timeutil import format_time, utcnow
+
+Clock = Callable[[], datetime]
+
+
+class PurgeReport(BaseModel):
+    """What a retention purge removed (or would remove, with dry_run)."""
+
+    older_than_days: float
+    cutoff: str
+    dry_run: bool
+    removed: list[str] = Field(default_factory=list)
+    failed: dict[str, str] = Field(default_factory=dict)
+
+
+class Thresholds(BaseModel):
+    """Alert thresholds; None means the check is off."""
+
+    max_active: int | None = None
+    max_age_seconds: float | None = None
+    max_growth_per_hour: int | None = None
+    max_retry_failure_rate: float | None = None
+    max_sandbox_runtime_seconds: float | None = None
+
+
+class Alert(BaseModel):
+    """One alert condition: its threshold, the measured value, and the entries concerned."""
+
+    name: str
+    threshold: float
+    value: float
+    breached: bool
+    message: str
+    entries: list[str] = Field(default_factory=list)
+
+
+class DLQService:
+    """The dead-letter queue operations over a store, with lifecycle rules and an audit trail."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        store: DeadLetterStore | None = None,
+        *,
+        clock: Clock | None = None,
+        actor: str | None = None,
+        audit: AuditLog | None = None,
+    ):
+        self.settings = settings or Settings()
+        self.store = store or FileStore(self.settings.dlq_path)
+        self.clock = clock or utcnow
+        self.actor = actor or self.settings.actor
+        self.audit = audit or AuditLog(self.settings.effective_audit_path)
+
+    # -- reading ----------------------------------------------------------------------------
+    def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool:
+        """Bring the index up to date (with progress for a first, large scan)."""
+        return self.store.refresh(full=full, progress=progress)
+
+    def list(self, flt: EntryFilter | None = None) -> Page:
+        """A page of summaries matching the filter."""
+        return self.store.list(flt or EntryFilter())
+
+    def list_entries(self, flt: EntryFilter | None = None) -> tuple[list[DeadLetterEntry], Page]:
+        """Full entries matching the filter (the page's window), plus the page for its counts."""
+        page = self.list(flt)
+        entries, bad = self.store.read_many([s.id for s in page.items])
+        page.skipped = [*page.skipped, *bad]
+        return entries, page
+
+    def iter_entries(self, flt: EntryFilter | None = None, batch: int = 500) -> Iterator[DeadLetterEntry]:
+        """Every full entry matching the filter, read in batches (for export and bulk work)."""
+        flt = (flt or EntryFilter()).model_copy()
+        ids = [s.id for s in self.list(flt).items]
+        for start in range(0, len(ids), batch):
+            entries, _ = self.store.read_many(ids[start:start + batch])
+            yield from entries
+
+    def get(self, id_or_prefix: str) -> DeadLetterEntry:
+        """One entry in full, by id or unique prefix."""
+        return self.store.get(id_or_prefix)
+
+    def resolve_id(self, id_or_prefix: str) -> str:
+        return self.store.resolve_id(id_or_prefix)
+
+    def is_stale(self, item: DeadLetterEntry | EntrySummary) -> bool:
+        """A retrying entry whose lease expired."""
+        if isinstance(item, EntrySummary):
+            return item.is_stale(self.clock())
+        return lifecycle.is_stale(item, self.clock())
+
+    def stats(self) -> Stats:
+        """The specification's statistics."""
+        self.store.refresh()
+        index = self.store.index
+        by_status = {s.value: 0 for s in EntryStatus} | index.counts("status")
+        by_type = dict(sorted(index.counts("workflow_type").items(), key=lambda kv: (-kv[1], kv[0])))
+        oldest, newest = index.extremes()
+        return Stats(
+            total_entries=sum(by_status.values()),
+            by_status=by_status,
+            by_workflow_type=by_type,
+            oldest_entry=oldest,
+            newest_entry=newest,
+        )
+
+    def oldest_active(self) -> EntrySummary | None:
+        """The oldest active entry, for "how long has this been waiting"."""
+        page = self.list(EntryFilter(status=EntryStatus.active, sort="created_at", descending=False, limit=1))
+        return page.items[0] if page.items else None
+
+    def skipped(self) -> list[SkippedFile]:
+        """Files in the directory that are not readable entries."""
+        self.store.refresh()
+        return self.store.skipped()
+
+    def groups(self, flt: EntryFilter | None = None) -> list[Group]:
+        """Entries grouped by failure fingerprint, largest group first."""
+        flt = flt or EntryFilter()
+        self.store.refresh()
+        index = self.store.index
+        by_status = index.group_status_counts(flt)
+        out = []
+        for fp, count, action, example, example_id, first, last, types in index.group_rows(flt):
+            out.append(Group(
+                fingerprint=fp, count=count, action_type=action, example_error=example or "",
+                example_id=example_id, first_seen=format_time(datetime.fromtimestamp(first).astimezone()),
+                last_seen=format_time(datetime.fromtimestamp(last).astimezone()),
+                workflow_types=sorted((types or "").split(",")) if types else [],
+                by_status=by_status.get(fp, {}),
+            ))
+        return out
+
+    # -- changing ---------------------------------------------------------------------------
+    def _audit(self, op: str, old: DeadLetterEntry | None, new: DeadLetterEntry | None, **extra: Any) -> None:
+        ref = new or old
+        self.audit.record(
+            op,
+            ref.id if ref else None,
+            old.status.value if old else None,
+            new.status.value if new else None,
+            self.actor,
+            when=self.clock(),
+            **extra,
+        )
+
+    def set_status(self, id_or_prefix: str, status: EntryStatus | str, *, force: bool = False) -> DeadLetterEntry:
+        """Change an entry's status by the lifecycle rules (`retrying` only through a retry)."""
+        try:
+            status = EntryStatus(status)
+        except ValueError:
+            raise InvalidInput(
+                f"unknown status {status!r}: use one of {', '.join(s.value for s in EntryStatus)}"
+            ) from None
+        now = self.clock()
+        old, new = self.store.update(id_or_prefix, lambda e: lifecycle.change_status(e, status, now, force=force))
+        if old.status != new.status:
+            self._audit("set_status", old, new, force=force or None)
+        return new
+
+    def archive(self, id_or_prefix: str, *, force: bool = False) -> DeadLetterEntry:
+        """Archive an entry (idempotent)."""
+        now = self.clock()
+        old, new = self.store.update(
+            id_or_prefix, lambda e: lifecycle.change_status(e, EntryStatus.archived, now, force=force)
+        )
+        if old.status != new.status:
+            self._audit("archive", old, new, force=force or None)
+        return new
+
+    def delete(self, id_or_prefix: str, *, force: bool = False) -> DeadLetterEntry:
+        """Delete an entry; one under a live retry needs force."""
+        now = self.clock()
+        old = self.store.delete(id_or_prefix, lambda e: lifecycle.check_deletable(e, now, force=force))
+        self._audit("delete", old, None, force=force or None)
+        return old
+
+    def claim(self, id_or_prefix: str, retry_run_id: str, sandbox_mode: bool, owner: str | None = None) -> DeadLetterEntry:
+        """Take the retry lease on an entry (active → retrying); raises AlreadyRetrying if held."""
+        now = self.clock()
+        old, new = self.store.update(
+            id_or_prefix,
+            lambda e: lifecycle.claim(
+                e, retry_run_id, sandbox_mode, owner or self.actor, now, self.settings.lease_seconds
+            ),
+        )
+        took_over = old.status == EntryStatus.retrying
+        self._audit("retry_claim", old, new, retry_run_id=retry_run_id, sandbox_mode=sandbox_mode,
+                    took_over_stale_lease=took_over or None)
+        return new
+
+    def finish_retry(
+        self,
+        id_or_prefix: str,
+        retry_run_id: str,
+        new_status: EntryStatus | str,
+        record: RetryRecord,
+        extra_errors: list[str] | None = None,
+    ) -> DeadLetterEntry:
+        """Release the lease with the retry's outcome (active or resolved) and record it."""
+        now = self.clock()
+        old, new = self.store.update(
+            id_or_prefix,
+            lambda e: lifecycle.release(e, retry_run_id, EntryStatus(new_status), record, now, extra_errors),
+        )
+        self._audit("retry_finish", old, new, retry_run_id=retry_run_id, sandbox_mode=record.sandbox_mode,
+                    outcome=record.outcome)
+        return new
+
+    def retry(
+        self,
+        id_or_prefix: str,
+        *,
+        sandbox_mode: bool = True,
+        overrides: RetryOverrides | None = None,
+        wait: bool = True,
+        on_event: Callable[[Any], None] | None = None,
+    ) -> RetryResponse:
+        """Retry an entry, in the sandbox (default) or in production; see `mova_core.retry`."""
+        from .retry import retry_entry
+
+        return retry_entry(self, id_or_prefix, sandbox_mode=sandbox_mode, overrides=overrides,
+                           wait=wait, on_event=on_event)
+
+    def purge(self, older_than_days: float | None = None, *, dry_run: bool = False) -> PurgeReport:
+        """Remove resolved and archived entries older than the retention period; never active or retrying."""
+        days = self.settings.dlq_retention_days if older_than_days is None else older_than_days
+        if days < 0:
+            raise InvalidInput("--older-than must be zero or more days")
+        cutoff = self.clock() - timedelta(days=days)
+        report = PurgeReport(older_than_days=days, cutoff=format_time(cutoff), dry_run=dry_run)
+        for status in (EntryStatus.resolved, EntryStatus.archived):
+            for item in self.list(EntryFilter(status=status, older_than=cutoff)).items:
+                if dry_run:
+                    report.removed.append(item.id)
+                    continue
+                try:
+                    old = self.store.delete(item.id, lambda e: _check_purgeable(e, cutoff))
+                except Exception as exc:  # report and carry on: one bad entry must not stop a cron purge
+                    report.failed[item.id] = str(exc)
+                    continue
+                self._audit("purge", old, None)
+                report.removed.append(item.id)
+        return report
+
+    # -- export and alerts -------------------------------------------------------------------
+    def export(self, flt: EntryFilter | None, fmt: str, out: TextIO) -> int:
+        """Write matching entries as JSON lines (full entries) or CSV (summary columns); returns the count."""
+        if fmt not in ("jsonl", "csv"):
+            raise InvalidInput(f"unknown export format {fmt!r}: use jsonl or csv")
+        count = 0
+        if fmt == "jsonl":
+            for entry in self.iter_entries(flt):
+                out.write(orjson.dumps(entry.to_json_dict()).decode() + "\n")
+                count += 1
+            return count
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for item in self.list(flt).items:
+            row = item.model_dump(mode="json")
+            writer.writerow([_csv_safe(row.get(c)) for c in CSV_COLUMNS])
+            count += 1
+        return count
+
+    def alerts(self, thresholds: Thresholds) -> list[Alert]:
+        """Check the specification's alert conditions for the thresholds that are set."""
+        now = self.clock()
+        out: list[Alert] = []
+        if thresholds.max_active is not None:
+            page = self.list(EntryFilter(status=EntryStatus.active, limit=20))
+            out.append(_alert("max_active", thresholds.max_active, page.total,
+                              f"{page.total} active entries", [i.id for i in page.items]))
+        if thresholds.max_age_seconds is not None:
+            cutoff = now - timedelta(seconds=thresholds.max_age_seconds)
+            page = self.list(EntryFilter(status=EntryStatus.active, older_than=cutoff, sort="created_at",
+                                         descending=False, limit=20))
+            oldest = self.oldest_active()
+            age = (now.timestamp() - oldest.created_ts) if oldest else 0.0
+            out.append(_alert("max_age", thresholds.max_age_seconds, round(age, 1),
+                              f"oldest active entry is {age:.0f}s old ({page.total} over the limit)",
+                              [i.id for i in page.items]))
+        if thresholds.max_growth_per_hour is not None:
+            page = self.list(EntryFilter(since=now - timedelta(hours=1), limit=20))
+            out.append(_alert("max_growth", thresholds.max_growth_per_hour, page.total,
+                              f"{page.total} entries dead-lettered in the last hour", [i.id for i in page.items]))
+        if thresholds.max_retry_failure_rate is not None or thresholds.max_sandbox_runtime_seconds is not None:
+            failed = total = 0
+            failed_ids: list[str] = []
+            long_running: list[str] = []
+            longest = 0.0
+            for entry in self.iter_entries():
+                for rec in entry.retry_history or []:
+                    if rec.outcome in ("completed", "failed", "timeout", "cancelled"):
+                        total += 1
+                        if rec.outcome != "completed":
+                            failed += 1
+                            failed_ids.append(entry.id)
+                lease = entry.metadata.lease
+                if entry.status == EntryStatus.retrying and lease and lease.sandbox_mode:
+                    from .timeutil import parse_time
+
+                    running = now.timestamp() - parse_time(lease.acquired_at).timestamp()
+                    if thresholds.max_sandbox_runtime_seconds is not None and running > thresholds.max_sandbox_runtime_seconds:
+                        long_running.append(entry.id)
+                    longest = max(longest, running)
+            if thresholds.max_retry_failure_rate is not None:
+                rate = failed / total if total else 0.0
+                out.append(_alert("max_retry_failure_rate", thresholds.max_retry_failure_rate, round(rate, 4),
+                                  f"{failed} of {total} retries failed", sorted(set(failed_ids))[:20]))
+            if thresholds.max_sandbox_runtime_seconds is not None:
+                out.append(_alert("max_sandbox_runtime", thresholds.max_sandbox_runtime_seconds, round(longest, 1),
+                                  f"{len(long_running)} sandbox retries running longer than the limit", long_running))
+        return out
+
+
+CSV_COLUMNS = ["id", "run_id", "status", "created_at", "workflow_type", "user_id", "action_type",
+               "failure_reason", "attempts", "retry_count", "fingerprint", "last_error"]
+
+
+def _csv_safe(value: Any) -> Any:
+    # Spreadsheet formula injection: a cell starting with =, +, - or @ is quoted as text.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return "" if value is None else value
+
+
+def _alert(name: str, threshold: float, value: float, message: str, entries: list[str]) -> Alert:
+    return Alert(name=name, threshold=threshold, value=value, breached=value > threshold,
+                 message=message, entries=entries if value > threshold else [])
+
+
+def _check_purgeable(entry: DeadLetterEntry, cutoff: datetime) -> None:
+    # Re-checked under the lock: the entry may have been reopened since the listing.
+    from .timeutil import parse_time
+
+    if entry.status not in (EntryStatus.resolved, EntryStatus.archived):
+        raise InvalidInput(f"{entry.id} is {entry.status} now; purge removes only resolved and archived entries")
+    if parse_time(entry.created_at) >= cutoff:
+        raise InvalidInput(f"{entry.id} is newer than the cutoff")
+
+
+def build_service(dlq_path: str | None = None, **kwargs: Any) -> DLQService:
+    """A service over MOVA_* settings, with the directory overridden if given."""
+    settings = Settings(**({"dlq_path": dlq_path} if dlq_path else {}))
+    return DLQService(settings, **kwargs)

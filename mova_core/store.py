@@ -1,0 +1,255 @@
+"""The dead-letter store: entries as `<id>.json` files, written atomically, updated under locks.
+
+Only this module reads and writes entry files. `DeadLetterStore` is the interface the service uses,
+so another backend (a shared database) can be added without touching any face.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Protocol
+
+import orjson
+from pydantic import ValidationError
+
+from .errors import AmbiguousId, CorruptEntry, EntryNotFound, InvalidId, StoreError
+from .index import Index, Progress
+from .listing import EntryFilter, Page, SkippedFile
+from .models import DeadLetterEntry
+
+_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
+Mutation = Callable[[DeadLetterEntry], DeadLetterEntry | None]
+
+
+def validate_id(value: str) -> str:
+    """Return the id if it may name a file in the directory; raise InvalidId otherwise."""
+    if not isinstance(value, str) or not _ID.match(value) or ".." in value:
+        raise InvalidId(value if isinstance(value, str) else repr(value))
+    return value
+
+
+class DeadLetterStore(Protocol):
+    """What the service needs from a backend."""
+
+    def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool: ...
+    def list(self, flt: EntryFilter) -> Page: ...
+    def resolve_id(self, id_or_prefix: str) -> str: ...
+    def get(self, id_or_prefix: str) -> DeadLetterEntry: ...
+    def create(self, entry: DeadLetterEntry) -> None: ...
+    def update(self, id_or_prefix: str, mutate: Mutation) -> tuple[DeadLetterEntry, DeadLetterEntry]: ...
+    def delete(self, id_or_prefix: str, check: Callable[[DeadLetterEntry], None] | None = None) -> DeadLetterEntry: ...
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a crash leaves the old or the new file, never a torn one.
+
+    A temporary dot-file in the same directory (never matching `*.json`), fsynced, renamed over the
+    target, then the directory fsynced so the rename itself survives a power cut.
+    """
+    directory = path.parent
+    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise StoreError(_explain(exc, path)) from exc
+    fsync_dir(directory)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in `directory` durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _explain(exc: OSError, path: Path) -> str:
+    why = {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is exhausted",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.EROFS: "the file system is read-only",
+    }.get(exc.errno, exc.strerror or str(exc))
+    return f"could not write {path}: {why}; the previous version is intact"
+
+
+def encode_entry(entry: DeadLetterEntry) -> bytes:
+    """An entry as pretty-printed JSON bytes, the on-disk format."""
+    data = entry.to_json_dict()
+    try:
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"
+    except TypeError:  # integers beyond 64 bits from a foreign writer
+        import json
+
+        return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+class FileStore:
+    """Entries as JSON files in one directory, with a summary index and per-entry locks."""
+
+    def __init__(self, directory: Path, *, index_path: Path | None | bool = True):
+        self.directory = Path(directory)
+        self.mova_dir = self.directory / ".mova"
+        if index_path is True:
+            index_path = self.mova_dir / "index.sqlite" if self.directory.is_dir() else None
+        self.index = Index(self.directory, index_path or None)
+
+    # -- reading ----------------------------------------------------------------------------
+    def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool:
+        """Bring the index up to date; False if the directory does not exist."""
+        return self.index.refresh(full=full, progress=progress)
+
+    def refresh_names(self, names: list[str]) -> None:
+        """Re-read specific files (names from a watcher)."""
+        self.index.refresh_names([n for n in names if "/" not in n])
+
+    def list(self, flt: EntryFilter) -> Page:
+        """Summaries matching the filter, newest first unless sorted otherwise."""
+        present = self.refresh()
+        items, total = self.index.query(flt)
+        return Page(items=items, total=total, skipped=self.index.skipped(), missing_dir=not present)
+
+    def skipped(self) -> list[SkippedFile]:
+        return self.index.skipped()
+
+    def path_for(self, entry_id: str) -> Path:
+        return self.directory / f"{validate_id(entry_id)}.json"
+
+    def resolve_id(self, id_or_prefix: str) -> str:
+        """A full id, from a full id or a unique prefix (`dlq_` optional, as with a bare UUID prefix)."""
+        value = validate_id((id_or_prefix or "").strip())
+        if self.path_for(value).is_file():
+            return value
+        self.refresh()
+        candidates = set(self.index.ids_with_prefix(value))
+        if not value.startswith("dlq_"):
+            candidates |= set(self.index.ids_with_prefix("dlq_" + value))
+        if len(candidates) == 1:
+            return candidates.pop()
+        if not candidates:
+            raise EntryNotFound(value)
+        raise AmbiguousId(value, sorted(candidates))
+
+    def get(self, id_or_prefix: str) -> DeadLetterEntry:
+        """The full, validated entry."""
+        entry_id = self.resolve_id(id_or_prefix)
+        return self._read(entry_id)
+
+    def _read(self, entry_id: str) -> DeadLetterEntry:
+        path = self.path_for(entry_id)
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise EntryNotFound(entry_id) from None
+        except OSError as exc:
+            raise CorruptEntry(path.name, f"cannot read: {exc.strerror}") from None
+        try:
+            entry = DeadLetterEntry.model_validate(orjson.loads(data))
+        except orjson.JSONDecodeError as exc:
+            raise CorruptEntry(path.name, f"not valid JSON ({exc})") from None
+        except ValidationError as exc:
+            raise CorruptEntry(path.name, _first_errors(exc)) from None
+        except RecursionError:
+            raise CorruptEntry(path.name, "nested too deeply") from None
+        if entry.id != entry_id:
+            raise CorruptEntry(path.name, f"id {entry.id!r} does not match the file name")
+        return entry
+
+    def read_many(self, ids: list[str]) -> tuple[list[DeadLetterEntry], list[SkippedFile]]:
+        """Full entries for ids from a listing; files that vanished or broke meanwhile are reported."""
+        out, bad = [], []
+        for entry_id in ids:
+            try:
+                out.append(self._read(entry_id))
+            except EntryNotFound:
+                continue
+            except CorruptEntry as exc:
+                bad.append(SkippedFile(name=exc.path, reason=exc.reason))
+        return out, bad
+
+    # -- writing ----------------------------------------------------------------------------
+    def _ensure_dirs(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            (self.mova_dir / "locks").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(_explain(exc, self.directory)) from exc
+
+    @contextmanager
+    def lock(self, entry_id: str) -> Iterator[None]:
+        """An exclusive inter-process lock for one entry (flock on a lock file beside the entries)."""
+        self._ensure_dirs()
+        path = self.mova_dir / "locks" / f"{validate_id(entry_id)}.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def create(self, entry: DeadLetterEntry) -> None:
+        """Write a new entry; refuses to overwrite an existing one."""
+        self._ensure_dirs()
+        path = self.path_for(entry.id)
+        with self.lock(entry.id):
+            if path.exists():
+                raise StoreError(f"an entry with id {entry.id} already exists")
+            atomic_write(path, encode_entry(entry))
+
+    def update(self, id_or_prefix: str, mutate: Mutation) -> tuple[DeadLetterEntry, DeadLetterEntry]:
+        """Read-check-write one entry under its lock; `mutate` may raise to abort. Returns (old, new)."""
+        entry_id = self.resolve_id(id_or_prefix)
+        with self.lock(entry_id):
+            current = self._read(entry_id)
+            before = current.model_copy(deep=True)
+            changed = mutate(current)
+            new = current if changed is None else changed
+            if new.to_json_dict() != before.to_json_dict():
+                atomic_write(self.path_for(entry_id), encode_entry(new))
+            return before, new
+
+    def delete(self, id_or_prefix: str, check: Callable[[DeadLetterEntry], None] | None = None) -> DeadLetterEntry:
+        """Remove an entry under its lock, after `check` (which may raise) approves it."""
+        entry_id = self.resolve_id(id_or_prefix)
+        with self.lock(entry_id):
+            entry = self._read(entry_id)
+            if check is not None:
+                check(entry)
+            try:
+                self.path_for(entry_id).unlink()
+                fsync_dir(self.directory)
+            except FileNotFoundError:
+                raise EntryNotFound(entry_id) from None
+            except OSError as exc:
+                raise StoreError(_explain(exc, self.path_for(entry_id))) from exc
+            return entry
+
+
+def _first_errors(exc: ValidationError, limit: int = 3) -> str:
+    parts = []
+    for err in exc.errors()[:limit]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{loc}: {err['msg']}")
+    more = len(exc.errors()) - limit
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")

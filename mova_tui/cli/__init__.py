@@ -1,0 +1,1 @@
+"""The `mova` command line (Typer + Rich). Imports neither Textual nor the HTTP server packages."""

@@ -1,0 +1,50 @@
+"""The `mova` entry point: global options and the command groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from mova_core import __version__
+
+from . import dlq, run, serve, tui
+from .state import CliState
+
+app = typer.Typer(
+    name="mova",
+    help="Inspect, sandbox-retry, retry and watch a workflow dead-letter queue.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(dlq.app, name="dlq")
+app.command("run")(run.run_command)
+app.command("tui")(tui.tui_command)
+app.command("serve")(serve.serve_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mova {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    dlq_path: Annotated[
+        Optional[Path],
+        typer.Option("--dlq-path", envvar="MOVA_DLQ_PATH", help="Dead-letter directory (default ./state/deadletter)."),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """mova: the dead-letter queue and retry sandbox toolkit."""
+    ctx.obj = CliState(dlq_path=dlq_path)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()
