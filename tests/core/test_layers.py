@@ -1,0 +1,32 @@
+"""The core knows nothing of terminals or HTTP servers; the CLI starts without Textual or FastAPI."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import mova_core
+from tests.support import ROOT
+
+FORBIDDEN_IN_CORE = ("textual", "rich", "typer", "fastapi", "uvicorn", "starlette")
+
+
+def _loaded_top_levels(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout
+    return set(out.split())
+
+
+def test_core_imports_no_terminal_or_server_package():
+    modules = [m.name for m in pkgutil.walk_packages(mova_core.__path__, "mova_core.")
+               if not m.name.startswith("mova_core.http")]
+    loaded = _loaded_top_levels("\n".join(f"import {m}" for m in modules))
+    assert not loaded & set(FORBIDDEN_IN_CORE)
+
+
+def test_cli_import_does_not_load_textual_or_server_packages():
+    loaded = _loaded_top_levels("import mova_tui.cli.main")
+    assert not loaded & {"textual", "fastapi", "uvicorn", "starlette"}

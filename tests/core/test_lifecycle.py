@@ -1,0 +1,89 @@
+"""Status transitions, claims and leases: the rules live in one place."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from mova_core import lifecycle
+from mova_core.errors import AlreadyRetrying, InvalidTransition
+from mova_core.models import DeadLetterEntry, EntryStatus, RetryRecord
+from tests.support import FROZEN_NOW
+
+from .test_store import make_entry
+
+NOW = FROZEN_NOW
+
+
+def entry(status: str = "active") -> DeadLetterEntry:
+    e = make_entry("dlq_33333333-0000-4000-8000-000000000003")
+    e.status = EntryStatus(status)
+    return e
+
+
+@pytest.mark.parametrize(
+    "old,new,ok",
+    [
+        ("active", "archived", True), ("active", "resolved", True), ("resolved", "archived", True),
+        ("resolved", "active", True), ("archived", "active", True), ("archived", "resolved", False),
+        ("active", "retrying", False), ("archived", "archived", True),
+    ],
+)
+def test_manual_transitions(old, new, ok):
+    e = entry(old)
+    if ok:
+        assert lifecycle.change_status(e, EntryStatus(new), NOW).status == new
+    else:
+        with pytest.raises(InvalidTransition):
+            lifecycle.change_status(e, EntryStatus(new), NOW)
+
+
+def test_claim_then_second_claim_fails_until_the_lease_expires():
+    e = lifecycle.claim(entry(), "retry_a", True, "pid 1@h", NOW, 60)
+    assert e.status == "retrying" and e.metadata.retry_count == 1 and e.metadata.lease.owner == "pid 1@h"
+    with pytest.raises(AlreadyRetrying, match="already being retried by pid 1@h"):
+        lifecycle.claim(e, "retry_b", True, "pid 2@h", NOW + timedelta(seconds=59), 60)
+    assert not lifecycle.is_stale(e, NOW + timedelta(seconds=59))
+    assert lifecycle.is_stale(e, NOW + timedelta(seconds=61))
+    e = lifecycle.claim(e, "retry_b", True, "pid 2@h", NOW + timedelta(seconds=61), 60)
+    assert e.metadata.lease.retry_run_id == "retry_b" and e.metadata.retry_count == 2
+
+
+def test_live_retrying_entry_cannot_be_archived_or_deleted_without_force():
+    e = lifecycle.claim(entry(), "retry_a", False, "me", NOW, 60)
+    with pytest.raises(InvalidTransition, match="--force"):
+        lifecycle.change_status(e, EntryStatus.archived, NOW)
+    with pytest.raises(InvalidTransition):
+        lifecycle.check_deletable(e, NOW)
+    lifecycle.check_deletable(e, NOW, force=True)
+    lifecycle.check_deletable(e, NOW + timedelta(seconds=61))  # stale: allowed
+    assert lifecycle.change_status(e, EntryStatus.archived, NOW, force=True).metadata.lease is None
+
+
+def test_only_active_entries_can_be_claimed():
+    with pytest.raises(InvalidTransition, match="only active"):
+        lifecycle.claim(entry("archived"), "retry_a", True, "me", NOW, 60)
+
+
+def record(sandbox: bool, outcome: str) -> RetryRecord:
+    return RetryRecord(retry_run_id="retry_a", sandbox_mode=sandbox, start_time="2026-11-28T12:00:00Z",
+                       end_time="2026-11-28T12:00:01Z", outcome=outcome)
+
+
+def test_release_by_holder_records_history_and_errors():
+    e = lifecycle.claim(entry(), "retry_a", False, "me", NOW, 60)
+    e = lifecycle.release(e, "retry_a", EntryStatus.active, record(False, "failed"), NOW,
+                          ["Attempt 1: HTTP 500", "Attempt 2: HTTP 502: Bad Gateway"])
+    assert e.status == "active" and e.metadata.lease is None
+    assert e.retry_history[-1].outcome == "failed"
+    assert e.error_details.error_history[-1] == "Attempt 2: HTTP 502: Bad Gateway"
+    assert e.error_details.last_error == "HTTP 502: Bad Gateway"
+
+
+def test_release_by_a_stranger_or_sandbox_resolve_is_refused():
+    e = lifecycle.claim(entry(), "retry_a", True, "me", NOW, 60)
+    with pytest.raises(InvalidTransition, match="no longer holds"):
+        lifecycle.release(e, "retry_other", EntryStatus.active, record(True, "completed"), NOW)
+    with pytest.raises(InvalidTransition, match="sandbox"):
+        lifecycle.release(e, "retry_a", EntryStatus.resolved, record(True, "completed"), NOW)

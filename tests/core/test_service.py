@@ -1,0 +1,131 @@
+"""The service: statistics, groups, audit trail, retention purge, export and alerts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+
+import pytest
+
+from mova_core.audit import AuditLog
+from mova_core.errors import InvalidInput, InvalidTransition
+from mova_core.groups import fingerprint, normalise_error
+from mova_core.listing import EntryFilter
+from mova_core.models import EntryStatus
+from mova_core.service import DLQService, Thresholds
+from mova_core.settings import Settings
+from tests.support import FROZEN_NOW
+
+GROUP = ["dlq_3f9a2c71", "dlq_8b14e6d2", "dlq_c25d7a09", "dlq_5e0b93f4", "dlq_a71c4e88"]
+
+
+@pytest.fixture
+def service(sample_dlq) -> DLQService:
+    return DLQService(Settings(dlq_path=sample_dlq), clock=lambda: FROZEN_NOW, actor="alice@ops")
+
+
+def test_stats_match_the_specification_shape(service):
+    stats = service.stats().model_dump()
+    assert list(stats) == ["total_entries", "by_status", "by_workflow_type", "oldest_entry", "newest_entry"]
+    assert stats["total_entries"] == 16
+    assert stats["by_status"] == {"active": 11, "retrying": 1, "resolved": 2, "archived": 2}
+    assert stats["by_workflow_type"] == {"data-processing": 10, "notification": 3, "reporting": 2, "invoice-sync": 1}
+    assert stats["oldest_entry"] == "2026-11-10T08:02:19.829511279Z"
+    assert stats["newest_entry"] == "2026-11-27T07:55:15.146289Z"
+
+
+def test_stats_of_an_empty_queue_has_every_status(empty_dlq):
+    stats = DLQService(Settings(dlq_path=empty_dlq)).stats().model_dump()
+    assert stats == {"total_entries": 0, "by_status": {"active": 0, "retrying": 0, "resolved": 0, "archived": 0},
+                     "by_workflow_type": {}, "oldest_entry": None, "newest_entry": None}
+
+
+def test_failure_groups_fold_numbers_urls_and_ids(service):
+    groups = service.groups()
+    top = groups[0]
+    assert top.count == 5 and top.action_type == "http_fetch"
+    assert sorted(i[:12] for i in [s.id for s in service.list(EntryFilter(fingerprint=top.fingerprint)).items]) == sorted(GROUP)
+    assert normalise_error("Attempt 3: timeout after 30s to https://x.example/a?page=2 id 7f3c2a91-5b4e-4d2a-9c61-0e8f1b2d4a55") == \
+        "timeout after <n>s to https://x.example/a id <uuid>"
+    assert fingerprint("http_fetch", "HTTP 502 at 10.0.0.1:443") == fingerprint("http_fetch", "HTTP 502 at 10.9.8.7:80")
+    assert fingerprint("http_fetch", "HTTP 502") != fingerprint("set", "HTTP 502")
+
+
+def test_archive_and_status_changes_are_audited(service):
+    service.archive("dlq_1d6f08b3")
+    service.archive("dlq_1d6f08b3")  # idempotent: no second record
+    service.set_status("dlq_1d6f08b3", "active")
+    with pytest.raises(InvalidInput, match="unknown status"):
+        service.set_status("dlq_1d6f08b3", "exploded")
+    with pytest.raises(InvalidTransition):
+        service.set_status("dlq_1d6f08b3", "retrying")
+    service.delete("dlq_1d6f08b3")
+    log = AuditLog(service.settings.effective_audit_path).read()
+    assert [(r["op"], r["old_status"], r["new_status"]) for r in log.records] == [
+        ("archive", "active", "archived"), ("set_status", "archived", "active"), ("delete", "active", None)]
+    assert all(r["actor"] == "alice@ops" and r["entry_id"].startswith("dlq_1d6f08b3") for r in log.records)
+    assert service.stats().total_entries == 15
+
+
+def test_audit_reader_tolerates_a_torn_last_line(tmp_path):
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.record("archive", "dlq_1", "active", "archived", "me")
+    with open(log.path, "ab") as f:
+        f.write(b'{"op": "dele')  # a writer killed mid-line
+    log.record("delete", "dlq_2", "active", None, "me")
+    read = log.read()
+    assert [r["op"] for r in read.records] == ["archive", "delete"]
+    assert read.bad_lines == [2]
+
+
+def test_stale_retrying_entry_is_flagged(service):
+    stale = service.list(EntryFilter(status=EntryStatus.retrying)).items[0]
+    assert service.is_stale(stale)
+    assert service.is_stale(service.get(stale.id))
+
+
+def test_purge_removes_only_old_resolved_and_archived(service):
+    dry = service.purge(older_than_days=5, dry_run=True)
+    assert len(dry.removed) == 4 and service.stats().total_entries == 16
+    report = service.purge(older_than_days=5)
+    assert sorted(report.removed) == sorted(dry.removed)
+    stats = service.stats()
+    assert stats.by_status["resolved"] == 0 and stats.by_status["archived"] == 0
+    assert stats.by_status["active"] == 11 and stats.by_status["retrying"] == 1
+    assert service.purge(older_than_days=0).removed == []
+    recent = service.purge(older_than_days=365)
+    assert recent.removed == []
+
+
+def test_purge_default_uses_retention_days(sample_dlq):
+    service = DLQService(Settings(dlq_path=sample_dlq, dlq_retention_days=30), clock=lambda: FROZEN_NOW)
+    assert service.purge(dry_run=True).removed == []  # nothing is 30 days old yet
+    later = DLQService(Settings(dlq_path=sample_dlq, dlq_retention_days=30),
+                       clock=lambda: FROZEN_NOW + timedelta(days=60))
+    assert len(later.purge(dry_run=True).removed) == 4
+
+
+def test_export_jsonl_and_csv(service):
+    out = io.StringIO()
+    assert service.export(EntryFilter(status=EntryStatus.active), "jsonl", out) == 11
+    lines = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert all(x["status"] == "active" for x in lines) and "envelope" in lines[0]
+    out = io.StringIO()
+    assert service.export(None, "csv", out) == 16
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert len(rows) == 16 and rows[0]["id"]
+    with pytest.raises(InvalidInput):
+        service.export(None, "xml", io.StringIO())
+
+
+def test_alerts_report_breaches_with_values_and_entries(service):
+    alerts = {a.name: a for a in service.alerts(Thresholds(
+        max_active=5, max_age_seconds=7 * 86400, max_growth_per_hour=0, max_retry_failure_rate=0.9))}
+    assert alerts["max_active"].breached and alerts["max_active"].value == 11
+    assert len(alerts["max_active"].entries) == 11
+    assert alerts["max_age"].breached and alerts["max_age"].value > 7 * 86400
+    assert not alerts["max_growth"].breached
+    assert not alerts["max_retry_failure_rate"].breached
+    assert not service.alerts(Thresholds(max_active=50))[0].breached

@@ -1,0 +1,230 @@
+"""The file store: atomic writes, prefix look-up, id validation, corrupt files, locks, listings."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from mova_core.errors import AmbiguousId, CorruptEntry, EntryNotFound, InvalidId, StoreError
+from mova_core.listing import EntryFilter
+from mova_core.models import DeadLetterEntry, EntryStatus
+from mova_core.store import FileStore, atomic_write
+from tests.support import GO_ENTRY, ROOT
+
+GO_ID = "5c91d7e4-3a0b-4f62-8d17-e4b2a96c0f38"
+
+
+def make_entry(entry_id: str, created_at: str = "2026-11-20T10:00:00Z", **meta) -> DeadLetterEntry:
+    raw = json.loads(GO_ENTRY.read_text())
+    raw["id"] = entry_id
+    raw["created_at"] = created_at
+    raw["metadata"].update(meta)
+    return DeadLetterEntry.model_validate(raw)
+
+
+def run_worker(*args: str, **kw) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.core.store_worker", *args],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, **kw,
+    )
+
+
+def test_create_writes_pretty_json_and_leaves_no_temp_file(empty_dlq):
+    store = FileStore(empty_dlq)
+    entry = make_entry("dlq_11111111-0000-4000-8000-000000000001")
+    store.create(entry)
+    text = (empty_dlq / f"{entry.id}.json").read_text()
+    assert text.startswith('{\n  "id"')
+    assert json.loads(text) == entry.to_json_dict()
+    assert [p.name for p in empty_dlq.iterdir() if p.name.startswith(".") and p.name != ".mova"] == []
+    with pytest.raises(StoreError):
+        store.create(entry)  # never overwrites
+
+
+def test_prefix_lookup_full_partial_bare_uuid_and_ambiguous(sample_dlq):
+    store = FileStore(sample_dlq)
+    full = "dlq_3f9a2c71-8e4b-4d05-b6a2-91c7e0d45f18"
+    assert store.resolve_id(full) == full
+    assert store.resolve_id("dlq_3f9a2c71") == full
+    assert store.resolve_id("3f9a2c71") == full  # bare UUID prefix without dlq_
+    assert store.resolve_id("5c91") == GO_ID  # the Go entry's bare UUID id
+    with pytest.raises(AmbiguousId) as err:
+        store.resolve_id("dlq_")
+    assert len(err.value.candidates) == 15
+    with pytest.raises(EntryNotFound):
+        store.resolve_id("dlq_ffffffff")
+
+
+@pytest.mark.parametrize("bad", ["../etc/passwd", "a/b", "..", ".hidden", "/abs", "x\x00y", "dlq_1 2", "", "a" * 300, "é"])
+def test_ids_are_validated_before_touching_the_filesystem(sample_dlq, bad):
+    store = FileStore(sample_dlq)
+    with pytest.raises(InvalidId):
+        store.get(bad)
+    with pytest.raises(InvalidId):
+        store.delete(bad)
+
+
+def test_corrupt_files_are_skipped_reported_and_left_alone(sample_dlq):
+    (sample_dlq / "dlq_broken.json").write_text('{"id": "dlq_broken", "run_id": ')
+    (sample_dlq / "dlq_notobj.json").write_text("[1, 2]")
+    (sample_dlq / "dlq_badutf.json").write_bytes(b'{"id": "\xff\xfe"}')
+    (sample_dlq / "dlq_mismatch.json").write_text(json.dumps(make_entry("dlq_other").to_json_dict()))
+    (sample_dlq / "dlq_deep.json").write_text("[" * 5000 + "]" * 5000)
+    (sample_dlq / ".dlq_tmp.json.abc.tmp").write_text("{")  # temporaries are invisible
+    (sample_dlq / "notes.txt").write_text("not an entry")
+    store = FileStore(sample_dlq)
+    page = store.list(EntryFilter())
+    assert page.total == 16
+    assert sorted(s.name for s in page.skipped) == [
+        "dlq_badutf.json", "dlq_broken.json", "dlq_deep.json", "dlq_mismatch.json", "dlq_notobj.json"]
+    assert "does not match" in {s.name: s.reason for s in page.skipped}["dlq_mismatch.json"]
+    with pytest.raises(CorruptEntry):
+        store.get("dlq_broken")
+    assert (sample_dlq / "dlq_broken.json").read_text() == '{"id": "dlq_broken", "run_id": '
+
+
+def test_filters_newest_first_and_limits(sample_dlq):
+    store = FileStore(sample_dlq)
+    page = store.list(EntryFilter())
+    stamps = [s.created_ts for s in page.items]
+    assert stamps == sorted(stamps, reverse=True)
+    active = store.list(EntryFilter(status=EntryStatus.active))
+    assert active.total == 11 and all(s.status == "active" for s in active.items)
+    reporting = store.list(EntryFilter(workflow_type="reporting"))
+    assert reporting.total == 2
+    limited = store.list(EntryFilter(status=EntryStatus.active, limit=3))
+    assert len(limited.items) == 3 and limited.total == 11
+    assert [s.id for s in limited.items] == [s.id for s in active.items[:3]]
+    since = datetime(2026, 11, 15, tzinfo=timezone.utc)
+    until = datetime(2026, 11, 20, tzinfo=timezone.utc)
+    window = store.list(EntryFilter(since=since, until=until))
+    assert window.total == 5
+    assert all(since.timestamp() <= s.created_ts <= until.timestamp() for s in window.items)
+    assert store.list(EntryFilter(user_id="bob")).total >= 1
+    assert store.list(EntryFilter(text="BAD GATEWAY")).total == 1
+    assert store.list(EntryFilter(text="100%_")).total == 0  # LIKE wildcards are literal
+
+
+def test_index_sees_files_written_removed_and_replaced_by_other_writers(sample_dlq):
+    store = FileStore(sample_dlq)
+    assert store.list(EntryFilter()).total == 16
+    new = make_entry("dlq_22222222-0000-4000-8000-000000000002", created_at="2026-11-28T00:00:00Z")
+    (sample_dlq / f"{new.id}.json").write_text(json.dumps(new.to_json_dict()))
+    (sample_dlq / f"{GO_ID}.json").unlink()
+    other = FileStore(sample_dlq)  # a second process sharing the index file
+    page = other.list(EntryFilter())
+    assert page.total == 16 and page.items[0].id == new.id
+    # a foreign writer replaces a file (new inode): the new status is seen
+    data = json.loads((sample_dlq / f"{new.id}.json").read_text()) | {"status": "archived"}
+    atomic_write(sample_dlq / f"{new.id}.json", json.dumps(data).encode())
+    assert store.list(EntryFilter(status=EntryStatus.archived)).total == 3
+
+
+def test_in_place_rewrite_is_found_by_a_full_reindex(sample_dlq):
+    store = FileStore(sample_dlq)
+    store.list(EntryFilter())
+    path = sample_dlq / f"{GO_ID}.json"
+    data = json.loads(path.read_text()) | {"status": "resolved"}
+    with open(path, "r+") as f:  # same inode
+        f.write(json.dumps(data, indent=2))
+        f.truncate()
+    store.refresh(full=True)
+    assert store.list(EntryFilter(status=EntryStatus.resolved)).total == 3
+
+
+def test_a_corrupt_index_is_rebuilt_not_trusted(sample_dlq):
+    FileStore(sample_dlq).list(EntryFilter())
+    index = sample_dlq / ".mova" / "index.sqlite"
+    for extra in ("-wal", "-shm"):
+        Path(str(index) + extra).unlink(missing_ok=True)
+    index.write_bytes(b"this is not sqlite" * 100)
+    assert FileStore(sample_dlq).list(EntryFilter()).total == 16
+
+
+def test_missing_directory_reads_as_empty_and_is_flagged(tmp_path):
+    store = FileStore(tmp_path / "nope")
+    page = store.list(EntryFilter())
+    assert page.total == 0 and page.missing_dir
+    assert not (tmp_path / "nope").exists()  # reading never creates it
+
+
+def test_index_falls_back_to_memory_when_it_cannot_be_created(sample_dlq):
+    (sample_dlq / ".mova").write_text("a file where the bookkeeping directory would go")
+    assert FileStore(sample_dlq).list(EntryFilter()).total == 16
+
+
+def test_update_preserves_unknown_fields_and_writes_only_on_change(sample_dlq):
+    store = FileStore(sample_dlq)
+    path = sample_dlq / f"{GO_ID}.json"
+    before = json.loads(path.read_text())
+    inode = path.stat().st_ino
+    store.update(GO_ID, lambda e: None)
+    assert path.stat().st_ino == inode  # nothing changed, nothing written
+
+    def archive(e):
+        e.status = EntryStatus.archived
+
+    store.update("5c91d7e4", archive)
+    after = json.loads(path.read_text())
+    assert after.pop("status") == "archived"
+    before.pop("status")
+    assert after == before
+
+
+def test_concurrent_claims_from_processes_exactly_one_wins(sample_dlq):
+    target = "dlq_3f9a2c71-8e4b-4d05-b6a2-91c7e0d45f18"
+    procs = [run_worker("claim", str(sample_dlq), target, f"w{i}") for i in range(6)]
+    results = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
+    winners = [r for r in results if r["ok"]]
+    assert len(winners) == 1
+    assert all("already being retried" in r["error"] for r in results if not r["ok"])
+    entry = FileStore(sample_dlq).get(target)
+    assert entry.status == EntryStatus.retrying and entry.metadata.retry_count == 1
+    assert entry.metadata.lease.owner == winners[0]["who"]
+
+
+def test_killed_writer_never_leaves_a_torn_file(tmp_path):
+    target = tmp_path / "entry.json"
+    atomic_write(target, json.dumps({"n": 0}).encode())
+    for _ in range(5):
+        proc = run_worker("rewrite", str(target))
+        assert proc.stdout.readline().strip() == "ready"
+        for _ in range(20):  # let it write a while: each read must see a whole file
+            json.loads(target.read_text())
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        json.loads(target.read_text())
+    # temporaries left by a kill are dot-files: never listed as entries
+    assert all(p.name.startswith(".") for p in tmp_path.iterdir() if p.name != "entry.json")
+
+
+def test_write_failure_keeps_the_previous_file(sample_dlq, monkeypatch):
+    import errno
+
+    store = FileStore(sample_dlq)
+    path = sample_dlq / f"{GO_ID}.json"
+    before = path.read_bytes()
+    real_write = os.write
+
+    def full_disk(fd, data):
+        if os.fstat(fd).st_size > 10:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data[:20])
+
+    monkeypatch.setattr(os, "write", full_disk)
+
+    def archive(e):
+        e.status = EntryStatus.archived
+
+    with pytest.raises(StoreError, match="disk is full"):
+        store.update(GO_ID, archive)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert not [p for p in sample_dlq.iterdir() if p.name.endswith(".tmp")]
