@@ -1,6 +1,73 @@
 """`mova serve`: start the local REST shim (FastAPI/uvicorn are imported only when it runs)."""
 
+from __future__ import annotations
 
-def serve_command() -> None:
-    """Start the HTTP shim (being built)."""
-    raise SystemExit("mova serve: not built yet")
+import ipaddress
+import sys
+from typing import Annotated
+
+import typer
+
+from .state import get_state
+
+HTTP_EXTRA_HINT = "pip install 'mova[http]'"
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses; any other name or address is reachable from outside."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on. Anything but loopback needs MOVA_API_TOKEN or --insecure.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Allow a non-loopback --host without any API token.")] = False,
+    max_body: Annotated[int, typer.Option(min=0, help="Largest request body accepted, in bytes (larger: 413).")] = 1024 * 1024,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
+) -> None:
+    """Serve the dead-letter queue over HTTP: the specification's /v1/dlq API, /metrics and /healthz.
+
+    With MOVA_API_TOKEN set every request needs 'Authorization: Bearer <token>';
+    MOVA_API_READ_TOKEN allows the GET endpoints only.
+    """
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ImportError as exc:
+        typer.echo(f"mova serve needs the HTTP extra ({exc.name} is not installed): {HTTP_EXTRA_HINT}", err=True)
+        raise typer.Exit(2) from None
+    from mova_core.http import create_app
+    from mova_core.http.auth import tokens_from
+
+    settings = get_state(ctx).settings()
+    tokens = tokens_from(settings)
+    loopback = is_loopback(host)
+    if not loopback and not tokens and not insecure:
+        typer.echo(
+            f"refusing to listen on {host} without an API token: anyone who can reach it could retry or delete "
+            "entries. Set MOVA_API_TOKEN (and optionally MOVA_API_READ_TOKEN), or pass --insecure.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if not settings.dlq_path.is_dir():
+        typer.echo(f"warning: dead-letter directory {settings.dlq_path} does not exist; serving an empty queue "
+                   "(set MOVA_DLQ_PATH or --dlq-path)", err=True)
+    if not loopback and not tokens:
+        typer.echo(f"warning: listening on {host} with no API token (--insecure)", err=True)
+    allowed_hosts = {*LOOPBACK_NAMES, host.strip("[]").lower()} if loopback else None
+    app = create_app(settings, max_body_bytes=max_body, allowed_hosts=allowed_hosts)
+    if tokens:
+        auth = "bearer token required" + ("; read-only token allows GET only" if "read-only" in tokens else "")
+    else:
+        auth = "no token: every caller is anonymous"
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"mova serve: http://{shown}:{port} over {settings.dlq_path} ({auth}); Ctrl-C stops", err=True)
+    sys.stderr.flush()
+    uvicorn.run(app, host=host, port=port, log_level=log_level, server_header=False)

@@ -1,0 +1,74 @@
+"""Every failure becomes the JSON error shape with the right status, in one place.
+
+FastAPI's 422 validation answers become 400 (the specification's clients expect 400 for a bad body
+or filter), and the offending input values are never echoed: a rejected retry body may hold secrets.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from mova_core.errors import MovaError
+
+from .responses import error_response, mova_error_response
+
+log = logging.getLogger("mova.http")
+
+
+def _where(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path") and len(parts) > 1:
+        return f"{parts[0]} " + ".".join(parts[1:])
+    return ".".join(parts) or "request"
+
+
+def _is_json(request: Request) -> bool:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return ctype == "application/json" or ctype.endswith("+json")
+
+
+async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+    """400 with each problem's location and message (never its input value)."""
+    details = [{"loc": [str(p) for p in e.get("loc", ())], "msg": e.get("msg", ""), "type": e.get("type", "")}
+               for e in exc.errors()]
+    message = "; ".join(f"{_where(tuple(d['loc']))}: {d['msg']}" for d in details[:5]) or "invalid request"
+    body_problem = any(d["loc"][:1] == ["body"] for d in details)
+    if body_problem and not _is_json(request) and request.headers.get("content-length", "0") != "0":
+        message += " (send the body as JSON with 'Content-Type: application/json')"
+    return error_response(400, f"invalid request: {message}", "invalid_request", details=details)
+
+
+async def http_error(request: Request, exc: HTTPException) -> Response:
+    """Framework errors (unknown path 404, wrong method 405, …) in the same shape."""
+    code = {404: "not_found", 405: "method_not_allowed", 413: "content_too_large"}.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    if exc.status_code == 404 and message == "Not Found":
+        message = f"no such endpoint: {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        message = f"method {request.method} not allowed on {request.url.path}"
+    return error_response(exc.status_code, message, code, headers=getattr(exc, "headers", None))
+
+
+async def mova_error(request: Request, exc: MovaError) -> Response:
+    """A core error with the status it carries."""
+    return mova_error_response(exc)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    """A bug: a generic 500 body (no traceback leaves the server); the server log has the details."""
+    log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+    return error_response(500, "internal server error (see the server log)", "internal_error")
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on an app."""
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(MovaError, mova_error)
+    app.add_exception_handler(Exception, unexpected_error)

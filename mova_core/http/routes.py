@@ -1,0 +1,209 @@
+"""The endpoints: the specification's "API Endpoints" section, plus groups, health and metrics.
+
+Handlers are plain functions (FastAPI runs them in its thread pool; the core does blocking file I/O)
+and each request gets its own service, acting as the caller's identity, closed when it ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from starlette.responses import Response
+
+from mova_core import __version__
+from mova_core.errors import InvalidInput, MovaError
+from mova_core.listing import EntryFilter, Stats
+from mova_core.models import DeadLetterEntry, EntryStatus, RetryOverrides, RetryResponse
+from mova_core.service import DLQService
+from mova_core.timeutil import parse_time
+
+from .auth import ANONYMOUS
+from .responses import error_response, json_response, mova_error_body
+from .schemas import Deleted, EntryList, ErrorBody, GroupList, Health, RetryRequest, StatusChange
+
+log = logging.getLogger("mova.http")
+
+MAX_LIMIT = 100_000
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Invalid id, body, status or filter"},
+    401: {"model": ErrorBody, "description": "Missing or wrong bearer token"},
+}
+ENTRY_ERRORS = ERRORS | {
+    404: {"model": ErrorBody, "description": "No entry matches the id or prefix"},
+    409: {"model": ErrorBody, "description": "Ambiguous prefix, entry already retrying, or forbidden transition"},
+}
+CHANGE_ERRORS = ENTRY_ERRORS | {
+    403: {"model": ErrorBody, "description": "Read-only token, or a cross-origin request"},
+    413: {"model": ErrorBody, "description": "Body over the size limit"},
+}
+
+router = APIRouter()
+
+
+def service(request: Request) -> Iterator[DLQService]:
+    """A service for this request, acting as the caller (token name or anonymous)."""
+    identity = request.scope.get("state", {}).get("identity", ANONYMOUS)
+    svc = request.app.state.service_factory(identity)
+    try:
+        yield svc
+    finally:
+        index = getattr(svc.store, "index", None)
+        if index is not None and hasattr(index, "close"):
+            index.close()
+
+
+Service = Annotated[DLQService, Depends(service)]
+EntryId = Annotated[str, Path(description="Full entry id or a unique prefix (e.g. dlq_3f9a2c71)")]
+StatusQ = Annotated[EntryStatus | None, Query(description="active, retrying, resolved or archived")]
+WorkflowTypeQ = Annotated[str | None, Query(description="Workflow type (metadata.workflow_type or intent name)")]
+UserQ = Annotated[str | None, Query(description="metadata.user_id")]
+SinceQ = Annotated[str | None, Query(description="Created at or after this RFC 3339 time")]
+UntilQ = Annotated[str | None, Query(description="Created at or before this RFC 3339 time")]
+
+
+def _time(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    # An unencoded '+' in a query string arrives as a space: "…T10:30:45 02:00" meant "+02:00".
+    value = re.sub(r"(T\d{2}:\d{2}:\d{2}(?:\.\d+)?) (\d{2}:\d{2})$", r"\1+\2", value.strip())
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise InvalidInput(f"{name}: {exc}") from None
+
+
+def _filter(status, workflow_type, user_id, since, until, limit=None) -> EntryFilter:
+    flt = EntryFilter(status=status, workflow_type=workflow_type or None, user_id=user_id or None,
+                      since=_time("since", since), until=_time("until", until), limit=limit)
+    return flt
+
+
+@router.get("/healthz", response_model=Health, tags=["service"])
+def healthz() -> Response:
+    """Liveness: the server answers."""
+    return json_response({"status": "ok", "version": __version__})
+
+
+@router.get("/v1/dlq", response_model=EntryList, responses=ERRORS, tags=["dlq"])
+def list_entries(
+    svc: Service,
+    status: StatusQ = None,
+    workflow_type: WorkflowTypeQ = None,
+    user_id: UserQ = None,
+    since: SinceQ = None,
+    until: UntilQ = None,
+    limit: Annotated[int | None, Query(ge=0, le=MAX_LIMIT, description="At most this many entries")] = None,
+) -> Response:
+    """List entries, newest first, filtered as the specification describes."""
+    flt = _filter(status, workflow_type, user_id, since, until, limit)
+    entries, _ = svc.list_entries(flt)
+    return json_response({"entries": [e.to_json_dict() for e in entries], "count": len(entries),
+                          "filter": flt.spec_dict()})
+
+
+# Declared before /v1/dlq/{dlq_id}: "stats" and "groups" are not ids.
+@router.get("/v1/dlq/stats", response_model=Stats, responses=ERRORS, tags=["dlq"])
+def stats(svc: Service) -> Response:
+    """Counts by status and workflow type, oldest and newest entry."""
+    return json_response(svc.stats().model_dump(mode="json"))
+
+
+@router.get("/v1/dlq/groups", response_model=GroupList, responses=ERRORS, tags=["dlq"])
+def groups(
+    svc: Service,
+    status: StatusQ = None,
+    workflow_type: WorkflowTypeQ = None,
+    user_id: UserQ = None,
+    since: SinceQ = None,
+    until: UntilQ = None,
+) -> Response:
+    """Entries grouped by failure fingerprint (same action type and normalised error), largest first."""
+    flt = _filter(status, workflow_type, user_id, since, until)
+    found = svc.groups(flt)
+    return json_response({"groups": [g.model_dump(mode="json") for g in found], "count": len(found),
+                          "filter": flt.spec_dict()})
+
+
+@router.get("/v1/dlq/{dlq_id}", response_model=DeadLetterEntry, responses=ENTRY_ERRORS, tags=["dlq"])
+def get_entry(dlq_id: EntryId, svc: Service) -> Response:
+    """One entry in full, by id or unique prefix."""
+    return json_response(svc.get(dlq_id).to_json_dict())
+
+
+@router.post(
+    "/v1/dlq/{dlq_id}/retry",
+    response_model=RetryResponse,
+    responses=CHANGE_ERRORS | {202: {"model": RetryResponse,
+                                     "description": "Started in the background (no execution_result yet)"}},
+    tags=["dlq"],
+)
+def retry(
+    dlq_id: EntryId,
+    svc: Service,
+    body: Annotated[RetryRequest | None, Body()] = None,
+    wait: Annotated[bool | None, Query(description="false: answer 202 at once (overrides the body)")] = None,
+) -> Response:
+    """Retry an entry, in the sandbox unless `sandbox_mode` is false; waits for the outcome unless told not to."""
+    from mova_core.redact import Redactor
+
+    req = body or RetryRequest()
+    waiting = req.wait if wait is None else wait
+    overrides = RetryOverrides(variables=req.overrides.variables, secrets=req.overrides.secrets)
+    redact = Redactor(req.overrides.secrets.values())
+    try:
+        result = svc.retry(dlq_id, sandbox_mode=req.sandbox_mode, overrides=overrides, wait=waiting)
+    except MovaError as exc:
+        return json_response(redact(mova_error_body(exc)), exc.http_status)
+    except Exception as exc:  # a bug in the engine: log it without the secrets it may have seen
+        log.error("retry of %s failed unexpectedly: %s", dlq_id,
+                  redact.text("".join(traceback.format_exception(exc))))
+        return error_response(500, "internal server error during the retry (see the server log)", "internal_error")
+    return json_response(redact(result.model_dump(mode="json")), 200 if waiting else 202)
+
+
+@router.put("/v1/dlq/{dlq_id}/status", response_model=DeadLetterEntry, responses=CHANGE_ERRORS, tags=["dlq"])
+def set_status(dlq_id: EntryId, body: StatusChange, svc: Service) -> Response:
+    """Change an entry's status by the lifecycle rules; answers the updated entry."""
+    return json_response(svc.set_status(dlq_id, body.status, force=body.force).to_json_dict())
+
+
+@router.post("/v1/dlq/{dlq_id}/archive", response_model=DeadLetterEntry, responses=CHANGE_ERRORS, tags=["dlq"])
+def archive(
+    dlq_id: EntryId,
+    svc: Service,
+    force: Annotated[bool, Query(description="Archive even under a live retry lease")] = False,
+) -> Response:
+    """Archive an entry (idempotent); answers the updated entry."""
+    return json_response(svc.archive(dlq_id, force=force).to_json_dict())
+
+
+@router.delete("/v1/dlq/{dlq_id}", response_model=Deleted, responses=CHANGE_ERRORS, tags=["dlq"])
+def delete(
+    dlq_id: EntryId,
+    svc: Service,
+    force: Annotated[bool, Query(description="Delete even under a live retry lease")] = False,
+) -> Response:
+    """Delete an entry for good."""
+    old = svc.delete(dlq_id, force=force)
+    return json_response({"message": "DLQ entry deleted", "dlq_id": old.id})
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}} | ERRORS,
+    tags=["service"],
+)
+def metrics(svc: Service) -> Response:
+    """The specification's metrics in the Prometheus text format."""
+    from mova_core.metrics import compute_metrics, render_prometheus
+
+    counts = svc.stats().by_status
+    text = render_prometheus(compute_metrics(svc.iter_entries(), counts))
+    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
