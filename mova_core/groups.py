@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from functools import lru_cache
 
 _RULES = [
     # URL query strings and fragments vary per request.
@@ -28,6 +29,7 @@ def normalise_error(text: str) -> str:
     return text.lower()[:300]
 
 
+@lru_cache(maxsize=4096)  # outages repeat the same few errors many times
 def fingerprint(action_type: str | None, last_error: str | None) -> str:
     """A short stable id for (failed action type, normalised last error)."""
     key = f"{action_type or '-'}|{normalise_error(last_error or '')}"

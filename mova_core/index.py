@@ -23,7 +23,7 @@ from .listing import EntryFilter, EntrySummary, SkippedFile
 from .models import EntryStatus
 from .timeutil import parse_time
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "5"
 # A directory mtime this close to the scan is not trusted: a change in the same clock tick could hide.
 RACY_SECONDS = 2.0
 MAX_ERROR_CHARS = 500
@@ -31,79 +31,117 @@ MAX_ERROR_CHARS = 500
 Progress = Callable[[int, int], None]
 
 _COLUMNS = (
-    "name", "inode", "mtime_ns", "size", "error", "id", "run_id", "status", "created_at", "created_ts",
+    "name", "inode", "mtime_ns", "size", "id", "run_id", "status", "created_at", "created_ts",
     "workflow_type", "user_id", "action_type", "last_error", "failure_reason", "attempts", "retry_count",
     "fingerprint", "priority", "lease_owner", "lease_expires_ts",
 )
-_SCHEMA = f"""
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS entries_created ON entries (created_ts);
+"""
+# One index only: at 100,000 rows a scan for a status or type count takes milliseconds, while each
+# extra index slows the first build (the slowest thing the index ever does) by a fifth.
+_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS entries (
-    name TEXT PRIMARY KEY, inode INTEGER, mtime_ns INTEGER, size INTEGER, error TEXT,
+    name TEXT PRIMARY KEY, inode INTEGER, mtime_ns INTEGER, size INTEGER,
     id TEXT, run_id TEXT, status TEXT, created_at TEXT, created_ts REAL, workflow_type TEXT,
     user_id TEXT, action_type TEXT, last_error TEXT, failure_reason TEXT, attempts INTEGER,
     retry_count INTEGER, fingerprint TEXT, priority INTEGER, lease_owner TEXT, lease_expires_ts REAL
 );
-CREATE INDEX IF NOT EXISTS entries_created ON entries (created_ts);
-CREATE INDEX IF NOT EXISTS entries_status ON entries (status, created_ts);
-"""
+CREATE TABLE IF NOT EXISTS bad (name TEXT PRIMARY KEY, inode INTEGER, mtime_ns INTEGER, size INTEGER, error TEXT);
+""" + _INDEXES
+_INSERT = f"INSERT OR REPLACE INTO entries ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+# Below this many files to read, a worker pool costs more than it saves.
+POOL_THRESHOLD = 4000
 _SORT_SQL = {
     "created_at": "created_ts", "age": "created_ts", "workflow_type": "workflow_type", "status": "status",
     "attempts": "attempts", "retry_count": "retry_count", "last_error": "last_error", "id": "id",
 }
 
 
-def summarize(name: str, data: bytes) -> dict[str, Any]:
-    """Summary columns of one entry file; raises ValueError with a reason if it is not an entry."""
+def _obj(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _num(value: Any, default: int = 0) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
+def summarize(name: str, data: bytes) -> tuple:
+    """Summary columns of one entry file (after name and file identity), or ValueError with a reason."""
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
-
-    def obj(value: Any) -> dict:
-        return value if isinstance(value, dict) else {}
-
-    def text(value: Any) -> str | None:
-        return value if isinstance(value, str) else None
-
-    def num(value: Any, default: int = 0) -> int:
-        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
-
     entry_id = doc.get("id")
     if not isinstance(entry_id, str) or f"{entry_id}.json" != name:
         raise ValueError(f"id {entry_id!r} does not match the file name")
-    if not isinstance(doc.get("run_id"), str):
+    run_id = doc.get("run_id")
+    if not isinstance(run_id, str):
         raise ValueError("run_id missing or not a string")
     try:
         created_ts = parse_time(doc.get("created_at")).timestamp()
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise ValueError(f"created_at: {exc}") from None
     status = doc.get("status", "active")
-    if status not in EntryStatus.__members__:
-        raise ValueError(f"status {status!r} is not one of {', '.join(EntryStatus.__members__)}")
-    envelope, meta, details = obj(doc.get("envelope")), obj(doc.get("metadata")), obj(doc.get("error_details"))
-    workflow_type = text(meta.get("workflow_type")) or text(obj(envelope.get("intent")).get("name"))
+    if status not in _STATUSES:
+        raise ValueError(f"status {status!r} is not one of {', '.join(_STATUSES)}")
+    meta, details = _obj(doc.get("metadata")), _obj(doc.get("error_details"))
+    workflow_type = _text(meta.get("workflow_type")) or _text(_obj(_obj(doc.get("envelope")).get("intent")).get("name"))
     if not workflow_type:
         raise ValueError("neither metadata.workflow_type nor envelope.intent.name is set")
-    action_type = text(obj(doc.get("failed_action")).get("type"))
-    last_error = text(details.get("last_error")) or ""
-    lease = obj(meta.get("lease"))
+    action_type = _text(_obj(doc.get("failed_action")).get("type"))
+    last_error = _text(details.get("last_error")) or ""
+    lease = _obj(meta.get("lease"))
     lease_expires = None
     if lease.get("expires_at"):
         try:
             lease_expires = parse_time(lease["expires_at"]).timestamp()
-        except ValueError:
+        except (ValueError, TypeError):
             lease_expires = 0.0  # an unreadable lease counts as expired
-    return {
-        "error": None, "id": entry_id, "run_id": doc["run_id"], "status": status,
-        "created_at": doc["created_at"], "created_ts": created_ts, "workflow_type": workflow_type,
-        "user_id": text(meta.get("user_id")), "action_type": action_type,
-        "last_error": last_error[:MAX_ERROR_CHARS], "failure_reason": text(details.get("failure_reason")),
-        "attempts": num(details.get("attempts")), "retry_count": num(meta.get("retry_count")),
-        "fingerprint": fingerprint(action_type, last_error), "priority": num(meta.get("priority"), 0),
-        "lease_owner": text(lease.get("owner")), "lease_expires_ts": lease_expires,
-    }
+    return (
+        entry_id, run_id, status, doc["created_at"], created_ts, workflow_type, _text(meta.get("user_id")),
+        action_type, last_error[:MAX_ERROR_CHARS], _text(details.get("failure_reason")),
+        _num(details.get("attempts")), _num(meta.get("retry_count")), fingerprint(action_type, last_error),
+        _num(meta.get("priority")), _text(lease.get("owner")), lease_expires,
+    )
+
+
+_STATUSES = tuple(EntryStatus.__members__)
+
+
+def read_file(directory: Path, name: str) -> tuple[str, tuple | None, tuple | None]:
+    """Read and summarize one file: (name, entries row or None, bad row or None); both None if gone."""
+    try:
+        with open(os.path.join(directory, name), "rb", opener=_nofollow) as f:
+            st = os.fstat(f.fileno())
+            data = f.read()
+    except FileNotFoundError:
+        return name, None, None
+    except OSError as exc:
+        return name, None, (name, 0, 0, 0, f"cannot read: {exc.strerror}")
+    ident = (name, st.st_ino, st.st_mtime_ns, st.st_size)
+    try:
+        return name, ident + summarize(name, data), None
+    except ValueError as exc:
+        return name, None, ident + (str(exc)[:300],)
+    except RecursionError:
+        return name, None, ident + ("nested too deeply",)
+
+
+def _nofollow(path: str, flags: int) -> int:
+    return os.open(path, flags | os.O_NOFOLLOW)
+
+
+def read_chunk(directory: Path, names: list[str]) -> list[tuple[str, tuple | None, tuple | None]]:
+    """Worker-pool entry point: read a chunk of files."""
+    return [read_file(directory, n) for n in names]
 
 
 def is_entry_name(name: str) -> bool:
@@ -143,7 +181,8 @@ class Index:
         db.executescript(_SCHEMA)
         row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         if row is None or row[0] != SCHEMA_VERSION:
-            db.executescript("DELETE FROM entries; DELETE FROM meta;")
+            db.executescript("DROP TABLE IF EXISTS entries; DROP TABLE IF EXISTS bad; DELETE FROM meta;")
+            db.executescript(_SCHEMA)
             db.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
         return db
 
@@ -160,8 +199,7 @@ class Index:
         try:
             dir_stat = os.stat(self.directory)
         except FileNotFoundError:
-            self.db.execute("DELETE FROM entries")
-            self.db.execute("DELETE FROM meta WHERE key = 'dir_mtime'")
+            self.db.executescript("DELETE FROM entries; DELETE FROM bad; DELETE FROM meta WHERE key = 'dir_mtime';")
             return False
         started = time.time()
         stamp = f"{dir_stat.st_ino}:{dir_stat.st_mtime_ns}"
@@ -174,15 +212,22 @@ class Index:
                     seen[e.name] = e.inode()
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            known = {name: (ino, mt, sz) for name, ino, mt, sz in
-                     self.db.execute("SELECT name, inode, mtime_ns, size FROM entries")}
+            known = {name: (ino, mt, sz) for name, ino, mt, sz in self.db.execute(
+                "SELECT name, inode, mtime_ns, size FROM entries UNION ALL SELECT name, inode, mtime_ns, size FROM bad")}
             todo = [n for n, ino in seen.items() if n not in known or known[n][0] != ino]
             if full:
                 todo += [n for n in seen if n in known and known[n][0] == seen[n] and self._changed(n, known[n])]
             removed = [(n,) for n in known if n not in seen]
             if removed:
                 self.db.executemany("DELETE FROM entries WHERE name = ?", removed)
+                self.db.executemany("DELETE FROM bad WHERE name = ?", removed)
+            bulk = not known and len(todo) >= POOL_THRESHOLD
+            if bulk:  # first build: indexes are cheaper to create once than to maintain per row
+                self.db.execute("DROP INDEX IF EXISTS entries_created")
             self._read_files(todo, progress)
+            if bulk:  # (executescript would commit the transaction half-way)
+                for statement in filter(str.strip, _INDEXES.split(";")):
+                    self.db.execute(statement)
             safe = started - dir_stat.st_mtime_ns / 1e9 > RACY_SECONDS
             self.db.executemany(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)",
@@ -205,66 +250,61 @@ class Index:
         """Re-read the named files now (a watcher saw them change), present or gone."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            gone = [(n,) for n in names if not (self.directory / n).is_file()]
-            if gone:
-                self.db.executemany("DELETE FROM entries WHERE name = ?", gone)
-            self._read_files([n for n in names if is_entry_name(n) and (n,) not in gone], None)
+            self._read_files([n for n in names if is_entry_name(n)], None)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
 
     def _read_files(self, names: list[str], progress: Progress | None) -> None:
-        rows = []
         total = len(names)
-        for done, name in enumerate(names, 1):
-            row = self._read_one(name)
+        if total >= POOL_THRESHOLD and (os.cpu_count() or 1) > 1:
+            results = self._read_in_pool(names)
+        else:
+            results = (read_file(self.directory, n) for n in names)
+        good, bad, gone = [], [], []
+        for done, (name, row, bad_row) in enumerate(results, 1):
             if row is not None:
-                rows.append(row)
-            if len(rows) >= 2000:
-                self._upsert(rows)
-                rows = []
-            if progress and (done % 500 == 0 or done == total):
+                good.append(row)
+            elif bad_row is not None:
+                bad.append(bad_row)
+            else:
+                gone.append((name,))
+            if len(good) + len(bad) + len(gone) >= 5000:
+                self._write_rows(good, bad, gone)
+                good, bad, gone = [], [], []
+            if progress and (done % 1000 == 0 or done == total):
                 progress(done, total)
-        if rows:
-            self._upsert(rows)
+        self._write_rows(good, bad, gone)
 
-    def _read_one(self, name: str) -> dict[str, Any] | None:
-        path = self.directory / name
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        except FileNotFoundError:
-            self.db.execute("DELETE FROM entries WHERE name = ?", (name,))
-            return None
-        except OSError as exc:
-            return {"name": name, "inode": 0, "mtime_ns": 0, "size": 0, "error": f"cannot open: {exc.strerror}"}
-        try:
-            st = os.fstat(fd)
-            with os.fdopen(fd, "rb", closefd=False) as f:
-                data = f.read()
-        except OSError as exc:
-            return {"name": name, "inode": 0, "mtime_ns": 0, "size": 0, "error": f"cannot read: {exc.strerror}"}
-        finally:
-            os.close(fd)
-        base = {"name": name, "inode": st.st_ino, "mtime_ns": st.st_mtime_ns, "size": st.st_size}
-        try:
-            return base | summarize(name, data)
-        except ValueError as exc:
-            return base | {"error": str(exc)[:300]}
-        except RecursionError:
-            return base | {"error": "nested too deeply"}
+    def _read_in_pool(self, names: list[str]):
+        """Read files in worker processes (JSON decoding is CPU-bound), yielding results in order."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-    def _upsert(self, rows: list[dict[str, Any]]) -> None:
-        cols = ", ".join(_COLUMNS)
-        marks = ", ".join(f":{c}" for c in _COLUMNS)
-        self.db.executemany(
-            f"INSERT OR REPLACE INTO entries ({cols}) VALUES ({marks})",
-            [{c: r.get(c) for c in _COLUMNS} for r in rows],
-        )
+        workers = min(os.cpu_count() or 2, 4)
+        size = 2000
+        chunks = [names[i:i + size] for i in range(0, len(names), size)]
+        # forkserver: safe to start from a threaded program (the dashboard), unlike fork.
+        ctx = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            for chunk in pool.map(read_chunk, [self.directory] * len(chunks), chunks):
+                yield from chunk
+
+    def _write_rows(self, good: list[tuple], bad: list[tuple], gone: list[tuple]) -> None:
+        if good:
+            self.db.executemany(_INSERT, good)
+            self.db.executemany("DELETE FROM bad WHERE name = ?", [(r[0],) for r in good])
+        if bad:
+            self.db.executemany("INSERT OR REPLACE INTO bad VALUES (?, ?, ?, ?, ?)", bad)
+            self.db.executemany("DELETE FROM entries WHERE name = ?", [(r[0],) for r in bad])
+        if gone:
+            self.db.executemany("DELETE FROM entries WHERE name = ?", gone)
+            self.db.executemany("DELETE FROM bad WHERE name = ?", gone)
 
     # -- queries ----------------------------------------------------------------------------
     def _where(self, flt: EntryFilter) -> tuple[str, list[Any]]:
-        sql, args = ["error IS NULL"], []
+        sql, args = ["1"], []
         if flt.status is not None:
             sql.append("status = ?")
             args.append(flt.status.value)
@@ -312,7 +352,8 @@ class Index:
     def ids_with_prefix(self, prefix: str, limit: int = 50) -> list[str]:
         """File stems (entry ids) starting with `prefix`, valid or not."""
         rows = self.db.execute(
-            "SELECT substr(name, 1, length(name) - 5) FROM entries WHERE name >= ? AND name < ? ORDER BY name LIMIT ?",
+            "SELECT substr(name, 1, length(name) - 5) FROM entries WHERE name >= ?1 AND name < ?2 UNION "
+            "SELECT substr(name, 1, length(name) - 5) FROM bad WHERE name >= ?1 AND name < ?2 LIMIT ?3",
             (prefix, prefix + "\U0010ffff", limit),
         )
         return [r[0] for r in rows]
@@ -320,7 +361,7 @@ class Index:
     def skipped(self) -> list[SkippedFile]:
         """Files that are not readable entries."""
         return [SkippedFile(name=n, reason=r) for n, r in
-                self.db.execute("SELECT name, error FROM entries WHERE error IS NOT NULL ORDER BY name")]
+                self.db.execute("SELECT name, error FROM bad ORDER BY name")]
 
     def counts(self, column: str, flt: EntryFilter | None = None) -> dict[str, int]:
         """Entry counts per value of a summary column (status, workflow_type, fingerprint)."""
@@ -331,9 +372,9 @@ class Index:
     def extremes(self) -> tuple[str | None, str | None]:
         """created_at of the oldest and newest entries, as written."""
         oldest = self.db.execute(
-            "SELECT created_at FROM entries WHERE error IS NULL ORDER BY created_ts ASC LIMIT 1").fetchone()
+            "SELECT created_at FROM entries ORDER BY created_ts ASC LIMIT 1").fetchone()
         newest = self.db.execute(
-            "SELECT created_at FROM entries WHERE error IS NULL ORDER BY created_ts DESC LIMIT 1").fetchone()
+            "SELECT created_at FROM entries ORDER BY created_ts DESC LIMIT 1").fetchone()
         return (oldest[0] if oldest else None, newest[0] if newest else None)
 
     def group_rows(self, flt: EntryFilter) -> list[tuple]:
