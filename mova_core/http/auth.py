@@ -37,17 +37,18 @@ def tokens_from(settings: Settings) -> dict[str, bytes]:
     return out
 
 
-def identify(authorization: str | None, tokens: dict[str, bytes]) -> str | None:
+def identify(authorization: bytes | str | None, tokens: dict[str, bytes]) -> str | None:
     """The identity a bearer header proves; None when tokens are required and it proves none."""
     if not tokens:
         return ANONYMOUS
-    scheme, _, presented = (authorization or "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not presented.strip():
+    raw = authorization.encode("utf-8", "surrogateescape") if isinstance(authorization, str) else authorization or b""
+    scheme, _, presented = raw.strip().partition(b" ")
+    presented = presented.strip()
+    if scheme.lower() != b"bearer" or not presented:
         return None
-    given = presented.strip().encode("utf-8", "surrogateescape")
     found = None
     for name, token in tokens.items():  # compare against every token: timing says nothing about which
-        if hmac.compare_digest(given, token) and found is None:
+        if hmac.compare_digest(presented, token) and found is None:
             found = name
     return found
 
@@ -83,7 +84,8 @@ class AccessMiddleware:
             await error_response(403, "cross-origin requests may not change the dead-letter queue",
                                  "cross_origin")(scope, receive, send)
             return
-        identity = identify(headers.get("authorization"), self.tokens)
+        raw_auth = next((v for k, v in scope.get("headers", []) if k.lower() == b"authorization"), None)
+        identity = identify(raw_auth, self.tokens)
         if identity is None:
             await error_response(401, "missing or invalid bearer token (send 'Authorization: Bearer <token>')",
                                  "unauthorized", headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)

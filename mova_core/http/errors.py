@@ -46,9 +46,12 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
 
 async def http_error(request: Request, exc: HTTPException) -> Response:
     """Framework errors (unknown path 404, wrong method 405, …) in the same shape."""
-    code = {404: "not_found", 405: "method_not_allowed", 413: "content_too_large"}.get(exc.status_code, "http_error")
+    code = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed",
+            413: "content_too_large"}.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
-    if exc.status_code == 404 and message == "Not Found":
+    if exc.status_code == 400:  # e.g. a body that is not UTF-8 text
+        message = f"invalid request: {message[:1].lower()}{message[1:]}"
+    elif exc.status_code == 404 and message == "Not Found":
         message = f"no such endpoint: {request.method} {request.url.path}"
     elif exc.status_code == 405:
         message = f"method {request.method} not allowed on {request.url.path}"

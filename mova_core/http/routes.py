@@ -17,10 +17,11 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from mova_core import __version__
-from mova_core.errors import InvalidInput, MovaError
+from mova_core.errors import InvalidId, InvalidInput, MovaError
 from mova_core.listing import EntryFilter, Stats
 from mova_core.models import DeadLetterEntry, EntryStatus, RetryOverrides, RetryResponse
 from mova_core.service import DLQService
+from mova_core.store import validate_id
 from mova_core.timeutil import parse_time
 
 from .auth import ANONYMOUS
@@ -59,7 +60,16 @@ def service(request: Request) -> Iterator[DLQService]:
 
 
 Service = Annotated[DLQService, Depends(service)]
-EntryId = Annotated[str, Path(description="Full entry id or a unique prefix (e.g. dlq_3f9a2c71)")]
+
+
+def entry_id(dlq_id: Annotated[str, Path(description="Full entry id or a unique prefix (e.g. dlq_3f9a2c71)")]) -> str:
+    """The path's id, refused (400) before any file is touched if it could not name an entry file."""
+    if not dlq_id.isprintable():  # the store's pattern lets a trailing newline through
+        raise InvalidId(dlq_id)
+    return validate_id(dlq_id)
+
+
+EntryId = Annotated[str, Depends(entry_id)]
 StatusQ = Annotated[EntryStatus | None, Query(description="active, retrying, resolved or archived")]
 WorkflowTypeQ = Annotated[str | None, Query(description="Workflow type (metadata.workflow_type or intent name)")]
 UserQ = Annotated[str | None, Query(description="metadata.user_id")]
