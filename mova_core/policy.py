@@ -184,6 +184,10 @@ def format_path(loc: Iterable[Any], root: str = "") -> str:
 _UNION_TAGS = {"int", "float", "str", "bool", "list", "dict", "none", "list[any]", "dict[str,any]"}
 
 
+def _n(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
 def _friendly(err: Mapping[str, Any]) -> str:
     kind = err.get("type", "")
     ctx = err.get("ctx") or {}
@@ -192,11 +196,13 @@ def _friendly(err: Mapping[str, Any]) -> str:
         return f"must be one of {expected}"
     if kind == "greater_than_equal":
         ge = ctx.get("ge")
-        return "must not be negative" if ge == 0 else f"must be at least {ge}"
+        return "must not be negative" if ge == 0 else f"must be at least {_n(ge)}"
     if kind == "greater_than":
-        return f"must be greater than {ctx.get('gt')}"
+        return f"must be greater than {_n(ctx.get('gt'))}"
     if kind == "less_than_equal":
-        return f"must be at most {ctx.get('le')}"
+        return f"must be at most {_n(ctx.get('le'))}"
+    if kind == "less_than":
+        return f"must be less than {_n(ctx.get('lt'))}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return "must be an integer"
     if kind in ("float_type", "float_parsing"):

@@ -1,0 +1,258 @@
+"""Run records as files, so a run (a background retry above all) can be followed and inspected.
+
+Per run, in the production directory (MOVA_RUNS_PATH, default `<state>/runs`) or the sandbox
+directory (MOVA_SANDBOX_PATH, default `<state>/sandbox`):
+
+* `<run_id>.json`: the record (status, times, error, the execution context), rewritten
+  atomically (temporary file, fsync, rename) at each step, so a reader never sees half a file;
+* `<run_id>.log.jsonl`: one JSON object per event or log line, appended as the run goes.
+
+Both pass through the run's redactor first: no secret value reaches these files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from pydantic import Field, ValidationError
+
+from .doc import Doc
+from .errors import InvalidId, MovaError
+from .models import ExecutionContext, ExecutionResult
+from .redact import Redactor
+
+RUN_STATUSES = ("pending", "running", "completed", "failed", "timeout", "cancelled")
+FINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})
+_RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+
+
+class RunNotFound(MovaError):
+    """No run record with that id."""
+
+    http_status = 404
+
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+        super().__init__(f"no run record for {run_id!r} (looked in the runs and sandbox directories)")
+
+
+class RunRecord(Doc):
+    """One run as written to `<run_id>.json`."""
+
+    run_id: str
+    status: str = "pending"
+    sandbox_mode: bool = False
+    workflow: str | None = None
+    dlq_id: str | None = None
+    original_run_id: str | None = None
+    dead_letter_id: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+    updated_at: str | None = None
+    error: str | None = None
+    failure_reason: str | None = None
+    attempts: int | None = None
+    pid: int | None = None
+    override_variables: list[str] = Field(default_factory=list)
+    override_secrets: list[str] = Field(default_factory=list)
+    context: ExecutionContext | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the run has reached a final status."""
+        return self.status in FINAL_STATUSES
+
+    def execution_result(self) -> ExecutionResult:
+        """The spec's `execution_result` for this run."""
+        return ExecutionResult(
+            run_id=self.run_id,
+            status=self.status,
+            start_time=self.start_time,
+            end_time=self.end_time,
+            error=self.error,
+            failure_reason=self.failure_reason,
+        )
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id that is safe as a file name."""
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or run_id in (".", ".."):
+        raise InvalidId(run_id)
+    return run_id
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+class RunStore:
+    """The run records and logs in one directory (production or sandbox)."""
+
+    def __init__(self, directory: Path | str, redactor: Redactor | None = None):
+        self.directory = Path(directory)
+        self.redactor = redactor or Redactor()
+
+    def path(self, run_id: str) -> Path:
+        return self.directory / f"{check_run_id(run_id)}.json"
+
+    def log_path(self, run_id: str) -> Path:
+        return self.directory / f"{check_run_id(run_id)}.log.jsonl"
+
+    def exists(self, run_id: str) -> bool:
+        return self.path(run_id).exists()
+
+    def save(self, record: RunRecord) -> None:
+        """Write the record (redacted) atomically."""
+        data = self.redactor(record.model_dump(mode="json"))
+        atomic_write_bytes(self.path(record.run_id), json.dumps(data, indent=2, ensure_ascii=False).encode())
+
+    def load(self, run_id: str) -> RunRecord:
+        """Read a record; RunNotFound if absent."""
+        try:
+            raw = self.path(run_id).read_bytes()
+        except FileNotFoundError:
+            raise RunNotFound(run_id) from None
+        try:
+            return RunRecord.model_validate_json(raw)
+        except ValidationError as exc:
+            raise MovaError(f"run record {self.path(run_id)} is unreadable: {exc.errors()[0]['msg']}") from None
+
+    def append_log(self, run_id: str, event: dict[str, Any]) -> None:
+        """Append one event or log line (redacted) to the run's log."""
+        line = json.dumps(self.redactor(event), ensure_ascii=False, default=str)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # One write of one line on an O_APPEND descriptor: concurrent writers do not interleave.
+        fd = os.open(self.log_path(run_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (line + "\n").encode())
+        finally:
+            os.close(fd)
+
+    def read_log(self, run_id: str, offset: int = 0) -> list[dict[str, Any]]:
+        """The log's events from line `offset` on; a torn last line is left for the next read."""
+        try:
+            text = self.log_path(run_id).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        lines = text.split("\n")
+        complete = lines[:-1]  # the last element is "" or a line still being written
+        out = []
+        for line in complete[offset:]:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                out.append({"event": "unreadable", "line": line})
+        return out
+
+    def list(self) -> list[RunRecord]:
+        """Every readable record, newest first."""
+        records = []
+        for path in self.directory.glob("*.json"):
+            try:
+                records.append(RunRecord.model_validate_json(path.read_bytes()))
+            except (OSError, ValidationError):
+                continue
+        return sorted(records, key=lambda r: r.start_time or "", reverse=True)
+
+
+def run_dirs(settings: Any) -> list[tuple[bool, Path]]:
+    """(sandbox_mode, directory) for production then sandbox records."""
+    return [(False, Path(settings.effective_runs_path)), (True, Path(settings.effective_sandbox_path))]
+
+
+def store_for(settings: Any, sandbox_mode: bool, redactor: Redactor | None = None) -> RunStore:
+    """The run store for a mode."""
+    path = settings.effective_sandbox_path if sandbox_mode else settings.effective_runs_path
+    return RunStore(path, redactor)
+
+
+def find_run(settings: Any, run_id: str) -> tuple[RunStore, RunRecord]:
+    """Look a run up in the production then the sandbox directory."""
+    check_run_id(run_id)
+    for _, directory in run_dirs(settings):
+        store = RunStore(directory)
+        if store.exists(run_id):
+            return store, store.load(run_id)
+    raise RunNotFound(run_id)
+
+
+def wait_for_run(
+    settings: Any,
+    run_id: str,
+    timeout: float = 60.0,
+    poll: float = 0.05,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> RunRecord:
+    """Block until the run's record shows a final status; MovaError on timeout."""
+    deadline = clock() + timeout
+    while True:
+        try:
+            _, record = find_run(settings, run_id)
+            if record.finished:
+                return record
+        except RunNotFound:
+            record = None
+        if clock() >= deadline:
+            state = record.status if record else "no record yet"
+            raise MovaError(f"run {run_id} did not finish within {timeout:g}s ({state})")
+        sleep(poll)
+
+
+def follow_log(
+    settings: Any,
+    run_id: str,
+    poll: float = 0.1,
+    timeout: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[dict[str, Any]]:
+    """Yield a run's log events as they are written, until the run finishes (like `tail -f`)."""
+    deadline = None if timeout is None else clock() + timeout
+    seen = 0
+    while True:
+        finished = False
+        try:
+            store, record = find_run(settings, run_id)
+            finished = record.finished
+        except RunNotFound:
+            store = None
+        if store is not None:
+            events = store.read_log(run_id, seen)
+            seen += len(events)
+            yield from events
+        if finished:
+            return
+        if deadline is not None and clock() >= deadline:
+            return
+        sleep(poll)

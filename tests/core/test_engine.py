@@ -1,0 +1,308 @@
+"""The engine against real local servers, on a fake clock: schedules, failure reasons, dead letters,
+run records, events, cancellation and secrets."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+
+import pytest
+
+from mova_core.engine import (
+    ActionFinished,
+    ActionStarted,
+    AttemptFailed,
+    LogLine,
+    RunFinished,
+    RunStarted,
+    load_envelope,
+)
+from mova_core.errors import PolicyError
+from mova_core.models import DeadLetterEntry
+from mova_core.policy import Backoff, EffectivePolicy, schedule
+from mova_core.runs import RunStore
+from mova_core.store import FileStore
+
+from .engine_fixtures import (  # noqa: F401
+    FAST,
+    all_bytes,
+    clock,
+    envelope,
+    fetch,
+    make_engine,
+    server,
+    settings,
+    state,
+)
+
+
+def test_flaky_endpoint_succeeds_after_exact_seeded_waits(server, settings, clock):
+    entries = []
+    retry = {"max_attempts": 4, "backoff": "exponential", "delay": 2, "max_delay": 300, "jitter": True}
+    doc = envelope(fetch(f"{server.url}/flaky/2/a", retry=retry))
+    out = make_engine(settings, clock, seed=11, sink=entries.append).run(doc)
+    assert out.status == "completed" and out.error is None and entries == []
+    expected = schedule(EffectivePolicy(4, Backoff.exponential, 2, 300, True), random.Random(11))[:2]
+    assert clock.waits == expected
+    assert 1 <= clock.waits[0] <= 2 and 2 <= clock.waits[1] <= 4
+    assert server.calls("/flaky/2/a") == 3
+    result = out.context.results["fetch"]
+    assert result.status == "completed" and result.attempts == 3 and result.output["body"] == {"ok": True, "calls": 3}
+    assert result.errors == ["Attempt 1: HTTP 500: Internal Server Error", "Attempt 2: HTTP 500: Internal Server Error"]
+
+
+def test_exhausted_retries_write_one_entry_in_the_spec_shape(server, settings, clock):
+    entries: list[DeadLetterEntry] = []
+    doc = envelope(
+        {"id": "prep", "type": "set", "params": {"variable": "path", "value": "status/503/b"}},
+        fetch(f"{server.url}/{{{{ variables.path }}}}", headers={"Accept": "application/json"}),
+        name="data-processing", retry={"max_attempts": 3, "backoff": "linear", "delay": 2, "jitter": False},
+    )
+    doc["intent"]["tags"] = ["data", "external-api"]
+    out = make_engine(settings, clock, sink=entries.append).run(doc)
+    assert out.status == "failed" and out.failure_reason == "max_retries_exceeded"
+    assert clock.waits == [2, 4]
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry.id.startswith("dlq_") and len(entry.id) == 40
+    assert entry.run_id == out.run_id and entry.run_id.startswith("run_")
+    assert entry.created_at.endswith("Z") and entry.status == "active"
+    assert entry.context.status == "failed"
+    assert entry.context.variables == {"path": "status/503/b"}
+    assert entry.context.results["prep"].status == "completed"
+    assert entry.context.results["fetch"].status == "failed"
+    assert entry.failed_action.key == "fetch"
+    assert entry.failed_action.arguments["url"] == f"{server.url}/{{{{ variables.path }}}}"  # the template, not the value
+    details = entry.error_details
+    assert details.error_history == [f"Attempt {n}: HTTP 503: Service Unavailable" for n in (1, 2, 3)]
+    assert details.last_error == "HTTP 503: Service Unavailable"
+    assert details.failure_reason == "max_retries_exceeded" and details.attempts == 3
+    assert details.retry_policy.model_dump(mode="json") == {
+        "max_attempts": 3, "backoff": "linear", "delay": 2, "max_delay": 300, "jitter": False}
+    assert entry.metadata.workflow_type == "data-processing" and entry.metadata.tags == ["data", "external-api"]
+    assert entry.metadata.retry_count == 0 and entry.metadata.source == "executor"
+    assert out.dead_letter is entry
+
+
+def test_default_sink_is_the_file_store(server, settings, clock, state):
+    out = make_engine(settings, clock).run(envelope(fetch(f"{server.url}/status/500/c", retry=FAST)))
+    files = list((state / "deadletter").glob("*.json"))
+    assert [f.name for f in files] == [f"{out.dead_letter.id}.json"]
+    stored = FileStore(settings.dlq_path).get(out.dead_letter.id)
+    assert stored.error_details.attempts == 3
+    assert json.loads(files[0].read_text())["error_details"]["error_history"][0] == "Attempt 1: HTTP 500: Internal Server Error"
+
+
+@pytest.mark.parametrize("code", [400, 401, 404, 422])
+def test_4xx_is_dead_lettered_at_once(server, settings, clock, code):
+    entries = []
+    out = make_engine(settings, clock, sink=entries.append).run(envelope(fetch(f"{server.url}/status/{code}/d")))
+    assert out.failure_reason == "non_retryable_error" and clock.waits == []
+    assert server.calls(f"/status/{code}/d") == 1
+    assert entries[0].error_details.attempts == 1 and len(entries[0].error_details.error_history) == 1
+
+
+@pytest.mark.parametrize("code", [408, 429])
+def test_408_and_429_are_retried(server, settings, clock, code):
+    retry = {"max_attempts": 2, "backoff": "fixed", "delay": 1, "jitter": False}
+    out = make_engine(settings, clock, sink=lambda e: None).run(envelope(fetch(f"{server.url}/status/{code}/e", retry=retry)))
+    assert out.failure_reason == "max_retries_exceeded" and clock.waits == [1]
+
+
+@pytest.mark.parametrize("code", [429, 503])
+def test_retry_after_is_honoured_and_capped(server, settings, clock, code):
+    retry = {"max_attempts": 3, "backoff": "fixed", "delay": 1, "max_delay": 60, "jitter": True}
+    doc = envelope(fetch(f"{server.url}/retry-after/{code}/7/1/f", retry=retry))
+    assert make_engine(settings, clock).run(doc).status == "completed"
+    assert clock.waits == [7]  # exactly what the server asked for: no jitter, no backoff
+    clock.waits.clear()
+    retry["max_delay"] = 5
+    doc = envelope(fetch(f"{server.url}/retry-after/{code}/3600/2/g", retry=retry))
+    assert make_engine(settings, clock).run(doc).status == "completed"
+    assert clock.waits == [5, 5]
+
+
+def test_action_policy_wins_over_workflow_policy(server, settings, clock):
+    doc = envelope(
+        fetch(f"{server.url}/status/500/h", retry={"max_attempts": 2, "delay": 0.5}),
+        retry={"max_attempts": 5, "backoff": "fixed", "delay": 9, "jitter": False},
+    )
+    out = make_engine(settings, clock, sink=lambda e: None).run(doc)
+    assert server.calls("/status/500/h") == 2 and clock.waits == [0.5]
+    assert out.error_details.retry_policy.model_dump(mode="json") == {
+        "max_attempts": 2, "backoff": "fixed", "delay": 0.5, "max_delay": 300, "jitter": False}
+
+
+def test_invalid_envelope_is_rejected_before_anything_runs(server, settings, clock, state):
+    doc = envelope(fetch(f"{server.url}/ok"), retry={"backoff": "sometimes"})
+    with pytest.raises(PolicyError, match=r"intent\.retry\.backoff: must be one of fixed, linear, exponential"):
+        make_engine(settings, clock).run(doc)
+    assert server.requests == [] and not (state / "runs").exists()
+
+
+def test_unknown_type_at_run_time_is_non_retryable(settings, clock):
+    entries = []
+    env = load_envelope(envelope({"id": "x", "type": "set", "params": {"variable": "a", "value": 1}}))
+    env.actions[0].type = "teleport"  # e.g. a plugin uninstalled since the envelope was checked
+    out = make_engine(settings, clock, sink=entries.append).run(env, validate=False)
+    assert out.failure_reason == "non_retryable_error" and clock.waits == []
+    assert entries[0].error_details.error_history[0].startswith("Attempt 1: unknown action type 'teleport'")
+
+
+def test_unknown_reference_is_a_clear_non_retryable_error(settings, clock):
+    entries = []
+    doc = envelope({"id": "p", "type": "print", "params": {"message": "{{ variables.nope }}"}})
+    out = make_engine(settings, clock, sink=entries.append).run(doc)
+    assert out.failure_reason == "non_retryable_error"
+    assert out.error.startswith("unknown reference {{ variables.nope }}: variables has no 'nope'")
+
+
+def test_params_invalid_after_rendering_are_non_retryable(settings, clock):
+    doc = envelope({"id": "s", "type": "sleep", "params": {"seconds": "{{ variables.wait }}"}}, variables={"wait": "soon"})
+    out = make_engine(settings, clock, sink=lambda e: None).run(doc)
+    assert out.failure_reason == "non_retryable_error" and clock.waits == []
+    assert out.error == "invalid sleep params: s.params.seconds: must be a number"
+
+
+def test_action_timeout_stops_retrying(server, settings, clock):
+    retry = {"max_attempts": 10, "backoff": "exponential", "delay": 2, "jitter": False}
+    action = fetch(f"{server.url}/status/500/i", retry=retry)
+    action["timeout"] = 5
+    out = make_engine(settings, clock, sink=lambda e: None).run(envelope(action))
+    # attempt 1 fails, wait 2 (t=2), attempt 2 fails, the next wait of 4 would end past t=5
+    assert clock.waits == [2] and out.failure_reason == "timeout" and out.status == "timeout"
+    assert out.error_details.error_history[-1] == (
+        "Attempt 2: HTTP 500: Internal Server Error")
+    assert "would pass the timeout" in out.error
+
+
+def test_workflow_timeout(settings, clock):
+    doc = envelope({"id": "nap", "type": "sleep", "params": {"seconds": 10}}, timeout=3)
+    entries = []
+    out = make_engine(settings, clock, sink=entries.append).run(doc)
+    assert out.status == "timeout" and out.failure_reason == "timeout" and clock.waits == [3]
+    assert entries[0].error_details.failure_reason == "timeout"
+
+
+def test_hanging_server_uses_the_short_client_timeout(server, settings, clock):
+    retry = {"max_attempts": 2, "backoff": "fixed", "delay": 0.01, "jitter": False}
+    out = make_engine(settings, clock, sink=lambda e: None).run(envelope(fetch(f"{server.url}/hang/j", retry=retry, timeout=0.2)))
+    assert out.failure_reason == "max_retries_exceeded"
+    assert out.errors == [f"Attempt {n}: timeout after 0.2s: GET {server.url}/hang/j" for n in (1, 2)]
+
+
+def test_events_in_order_and_run_record(server, settings, clock, state):
+    events = []
+    doc = envelope(
+        {"id": "hello", "type": "print", "params": {"message": "hi"}},
+        fetch(f"{server.url}/flaky/1/k", retry={"max_attempts": 2, "backoff": "fixed", "delay": 1, "jitter": False}),
+        {"id": "off", "type": "print", "enabled": False, "params": {"message": "never"}},
+    )
+    out = make_engine(settings, clock).run(doc, on_event=events.append)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds == ["RunStarted", "ActionStarted", "LogLine", "ActionFinished", "ActionStarted", "AttemptFailed",
+                     "ActionStarted", "ActionFinished", "ActionFinished", "RunFinished"]
+    assert isinstance(events[0], RunStarted) and events[0].actions == 3
+    failed = next(e for e in events if isinstance(e, AttemptFailed))
+    assert (failed.action_id, failed.attempt, failed.delay, failed.retryable) == ("fetch", 1, 1, True)
+    assert [e.attempt for e in events if isinstance(e, ActionStarted)] == [1, 1, 2]
+    assert next(e for e in events if isinstance(e, LogLine)).message == "hi"
+    assert [e.status for e in events if isinstance(e, ActionFinished)] == ["completed", "completed", "skipped"]
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "completed"
+    record = RunStore(state / "runs").load(out.run_id)
+    assert record.status == "completed" and record.end_time and not record.sandbox_mode
+    assert record.context.results["off"].status == "skipped"
+    log = RunStore(state / "runs").read_log(out.run_id)
+    assert [line["event"] for line in log][0] == "run_started" and log[-1]["event"] == "run_finished"
+
+
+def test_keyboard_interrupt_is_recorded_as_cancelled(server, settings, clock, state):
+    entries = []
+
+    def interrupted(seconds):
+        raise KeyboardInterrupt
+
+    engine = make_engine(settings, clock, sink=entries.append)
+    engine._sleep = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        engine.run(envelope(fetch(f"{server.url}/status/500/l", retry=FAST)), run_id="run_cancel_me")
+    record = RunStore(state / "runs").load("run_cancel_me")
+    assert record.status == "cancelled" and record.end_time
+    assert entries == []  # a cancelled run is not a failed one
+    assert not [p for p in (state / "runs").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_cancel_event_stops_between_attempts(server, settings, clock):
+    cancel = threading.Event()
+
+    def on_event(event):
+        if isinstance(event, AttemptFailed):
+            cancel.set()
+
+    out = make_engine(settings, clock, sink=lambda e: None).run(
+        envelope(fetch(f"{server.url}/status/500/m", retry=FAST)), on_event=on_event, cancel=cancel)
+    assert out.status == "cancelled" and server.calls("/status/500/m") == 1
+
+
+def test_go_dialect_runs(server, settings, clock):
+    doc = {
+        "intent": {"name": "invoice-sync", "retry": {"max_attempts": 2, "backoff": "fixed", "delay": 1}},
+        "payload": None,
+        "actions": [
+            {"type": "set", "name": "prepare", "config": {"variable": "batch_size", "value": 50}},
+            {"type": "http_fetch", "name": "push", "timeout": 30,
+             "config": {"url": f"{server.url}/echo/n", "method": "POST", "timeout_ms": 2000,
+                        "headers": {"Content-Type": "application/json"}}},
+        ],
+    }
+    out = make_engine(settings, clock).run(doc)
+    assert out.status == "completed" and out.context.results["push"].output["body"]["method"] == "POST"
+    assert out.context.variables == {"batch_size": 50}
+
+
+def test_results_payload_and_variables_flow_between_actions(server, settings, clock):
+    doc = envelope(
+        fetch(f"{server.url}/json?body=%7B%22data%22%3A%7B%22next%22%3A%22%2Fok%22%7D%7D", id="first"),
+        {"id": "pick", "type": "parse_json", "params": {"source": "{{ results.first.body }}", "path": "data.next",
+                                                         "variable": "next"}},
+        fetch(f"{server.url}{{{{ variables.next }}}}?c={{{{ payload.customer }}}}", id="second"),
+        payload={"customer": "c_1"},
+    )
+    out = make_engine(settings, clock).run(doc)
+    assert out.status == "completed"
+    assert out.context.results["second"].output["url"] == f"{server.url}/ok?c=c_1"
+
+
+def test_secrets_never_reach_the_disk(server, settings, clock, state, monkeypatch):
+    inline, env_secret, override = "inline-secret-0001", "env-secret-0002", "override-secret-0003"
+    monkeypatch.setenv("MOVA_SECRET_ENV_KEY", env_secret)
+    events = []
+    doc = envelope(
+        {"id": "keep", "type": "set", "params": {"variable": "copied", "value": "{{ secrets.inline_key }}"}},
+        fetch(f"{server.url}/echo/o", id="echo", method="POST",
+              headers={"Authorization": "Bearer {{ secrets.env_key }}", "X-Other": "{{ secrets.override_key }}"},
+              query={"api_key": "{{ secrets.inline_key }}"}, body="payload with {{ secrets.override_key }}"),
+        fetch(f"{server.url}/status/500/o?token={{{{ secrets.override_key }}}}", id="boom", retry=FAST),
+        secrets={"inline_key": inline},
+    )
+    from mova_core.engine import Engine
+
+    engine = Engine(settings, sleep=clock.sleep, now=clock.now)
+    out = engine.run(doc, secrets={"override_key": override}, on_event=events.append)
+    assert out.status == "failed"
+    # the server really received them
+    echo_req = next(r for r in server.requests if r.path.startswith("/echo/o"))
+    assert echo_req.headers["Authorization"] == f"Bearer {env_secret}" and override.encode() in echo_req.body
+    # ... and nothing under the state directory holds any of them
+    files = all_bytes(state)
+    assert {p.parent.name for p, _ in files} >= {"deadletter", "runs"}
+    for path, data in files:
+        for secret in (inline, env_secret, override):
+            assert secret.encode() not in data, f"{secret} leaked into {path}"
+    entry = json.loads(next(d for p, d in files if p.parent.name == "deadletter" and p.suffix == ".json"))
+    assert entry["envelope"]["secrets"] == {"inline_key": "[REDACTED]"}
+    assert entry["envelope"]["actions"][1]["params"]["headers"]["Authorization"] == "Bearer {{ secrets.env_key }}"
+    # nor in what the engine shows
+    shown = repr(events) + out.context.model_dump_json() + repr(out.errors)
+    assert all(s not in shown for s in (inline, env_secret, override))
