@@ -10,16 +10,35 @@ import typer
 from mova_core import __version__
 
 from . import dlq, run, serve, tui
+from .output import MovaGroup
 from .state import CliState
 
 app = typer.Typer(
     name="mova",
+    cls=MovaGroup,
     help="Inspect, sandbox-retry, retry and watch a workflow dead-letter queue.",
+    epilog=(
+        "[bold]Examples[/bold]\n\n"
+        "  [cyan]mova dlq list --status active[/cyan]\n\n"
+        "  [cyan]mova dlq retry dlq_12345678 --wait[/cyan]\n\n"
+        "  [cyan]mova run workflow.json --var api_url=https://staging-api.example.com[/cyan]\n\n"
+        "  [cyan]MOVA_DLQ_PATH=sample_state/deadletter mova tui[/cyan]"
+    ),
     no_args_is_help=True,
     rich_markup_mode="rich",
+    # A traceback with locals could print a secret; MovaGroup turns errors into one line instead.
+    pretty_exceptions_show_locals=False,
 )
 app.add_typer(dlq.app, name="dlq")
-app.command("run")(run.run_command)
+app.command(
+    "run",
+    epilog=(
+        "[bold]Examples[/bold]\n\n"
+        "  [cyan]mova run sample_state/workflows/hello.json[/cyan]\n\n"
+        "  [cyan]mova run workflow.json --var base_url=http://127.0.0.1:8765 --secret api_key=$API_KEY[/cyan]\n\n"
+        "  [cyan]mova run workflow.json --format json | jq .status[/cyan]"
+    ),
+)(run.run_command)
 app.command("tui")(tui.tui_command)
 app.command("serve")(serve.serve_command)
 
@@ -48,3 +67,7 @@ def main(
 def run() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    run()

@@ -1,6 +1,81 @@
 """`mova run WORKFLOW.json`: run an envelope with retries; dead-letter it if it fails."""
 
+from __future__ import annotations
 
-def run_command() -> None:
-    """Run a workflow envelope (being built)."""
-    raise SystemExit("mova run: not built yet")
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mova_core.errors import InvalidInput
+
+from .output import EXIT_FAILED, EXIT_INTERRUPTED, console, info, print_json
+from .params import Format, FormatOpt, SecretOpt, VarOpt, parse_pairs
+from .state import get_state
+
+
+def read_envelope(path: Path) -> dict:
+    """The workflow file as JSON; InvalidInput (exit 2) if unreadable or not JSON."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read workflow {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"workflow {path} is not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(f"workflow {path} is not valid JSON: {exc}") from None
+
+
+def run_command(
+    ctx: typer.Context,
+    workflow: Annotated[Path, typer.Argument(metavar="WORKFLOW.json", help="The envelope: {intent, actions, ...}.")],
+    var: VarOpt = None,
+    secret: SecretOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Run a workflow envelope, retrying each action by its policy; a failed run goes to the dead-letter queue.
+
+    Exit 0 when it completed, 1 when it failed (the new entry's id is printed), 2 when the file or
+    the envelope is invalid (the message names the field path).
+    """
+    from mova_core.engine import Engine, load_envelope  # the engine pulls in httpx; only `run` needs it
+
+    data = read_envelope(workflow)
+    variables = parse_pairs(var, "--var", json_values=True)
+    secrets = parse_pairs(secret, "--secret", json_values=False)
+    if isinstance(data, dict) and variables:
+        base = data.get("variables")
+        data = {**data, "variables": {**(base if isinstance(base, dict) else {}), **variables}}
+    envelope = load_envelope(data)
+
+    state = get_state(ctx)
+    settings = state.settings()
+    from mova_core.store import FileStore
+
+    from .events import EventPrinter
+
+    engine = Engine(settings, dead_letter=FileStore(settings.dlq_path))
+    printer = EventPrinter(console(err=True))
+    try:
+        outcome = engine.run(envelope, secrets=secrets or None, on_event=printer)
+    finally:
+        printer.close()
+    entry_id = outcome.dead_letter.id if outcome.dead_letter is not None else None
+    if fmt == Format.json:
+        print_json({**outcome.execution_result().model_dump(mode="json"), "dead_letter_id": entry_id})
+    elif outcome.succeeded:
+        print(outcome.run_id, flush=True)
+    else:
+        if entry_id:
+            print(entry_id, flush=True)
+            info(f"{outcome.run_id} {outcome.status}: {outcome.error}; dead-lettered as {entry_id} "
+                 f"(`mova dlq show {entry_id}`, then `mova dlq retry {entry_id}`)")
+        else:
+            info(f"{outcome.run_id} {outcome.status}: {outcome.error}")
+    if outcome.status == "cancelled":
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if not outcome.succeeded:
+        raise typer.Exit(EXIT_FAILED)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import typer
 from mova_core.service import DLQService
 from mova_core.settings import Settings
 
+#: A first scan of fewer files than this is quick; no progress bar flashes by.
+PROGRESS_MIN_FILES = 1000
+
 
 @dataclass
 class CliState:
@@ -18,22 +22,70 @@ class CliState:
 
     dlq_path: Path | None = None
     _service: DLQService | None = field(default=None, repr=False)
+    _settings: Settings | None = field(default=None, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def settings(self) -> Settings:
-        return Settings(**({"dlq_path": self.dlq_path} if self.dlq_path else {}))
+        if self._settings is None:
+            self._settings = Settings(**({"dlq_path": self.dlq_path} if self.dlq_path else {}))
+        return self._settings
 
     def service(self, *, warn_missing: bool = True) -> DLQService:
-        """The service over the chosen directory; warns on stderr when that directory does not exist."""
+        """The service over the chosen directory; warns on stderr when that directory does not exist.
+
+        On a terminal, a first scan of a large directory shows a progress bar on stderr.
+        """
         if self._service is None:
             self._service = DLQService(self.settings())
             path = self._service.settings.dlq_path
-            if warn_missing and not path.is_dir():
-                print(
-                    f"warning: dead-letter directory {path} does not exist; reading it as an empty queue "
-                    "(set MOVA_DLQ_PATH or --dlq-path)",
-                    file=sys.stderr,
-                )
+            if not path.is_dir():
+                if warn_missing:
+                    print(
+                        f"warning: dead-letter directory {path} does not exist; reading it as an empty queue "
+                        "(set MOVA_DLQ_PATH or --dlq-path)",
+                        file=sys.stderr,
+                    )
+            elif sys.stderr.isatty():
+                refresh_with_progress(self._service, full=False)
         return self._service
+
+    def thread_service(self) -> DLQService:
+        """A service of the calling thread's own (the index connection is not shared between threads)."""
+        svc = getattr(self._local, "service", None)
+        if svc is None:
+            if threading.current_thread() is threading.main_thread():
+                svc = self.service()
+            else:
+                svc = DLQService(self.settings())
+            self._local.service = svc
+        return svc
+
+
+def refresh_with_progress(service: DLQService, *, full: bool, label: str = "indexing") -> bool:
+    """`service.refresh`, with a transient Rich progress bar on stderr once the scan proves large."""
+    bar = None
+    task = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar, task
+        if bar is None:
+            if total < PROGRESS_MIN_FILES or not sys.stderr.isatty():
+                return
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            from .output import console
+
+            bar = Progress(TextColumn(f"{label} {service.settings.dlq_path}"), BarColumn(), MofNCompleteColumn(),
+                           TimeRemainingColumn(), console=console(err=True), transient=True)
+            bar.start()
+            task = bar.add_task(label, total=total)
+        bar.update(task, completed=done, total=total)
+
+    try:
+        return service.refresh(full=full, progress=progress)
+    finally:
+        if bar is not None:
+            bar.stop()
 
 
 def get_state(ctx: typer.Context) -> CliState:

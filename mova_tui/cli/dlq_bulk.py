@@ -1,0 +1,264 @@
+"""`mova dlq retry|archive|delete --all`: the terminal half of a bulk run (the logic is `mova_core.bulk`).
+
+Freeze the set and show it, ask (on a terminal) or require --yes/--force, then act with a
+progress bar of done/failed/skipped, recording every outcome in a results file that `--resume`
+continues. The first Ctrl-C (or SIGTERM) stops starting new work and lets the running ones
+finish and be recorded; a second Ctrl-C quits at once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+import typer
+
+from mova_core.bulk import (
+    BulkPlan,
+    BulkResult,
+    BulkSummary,
+    RateLimiter,
+    ResultsFile,
+    archive_action,
+    delete_action,
+    retry_action,
+    run_bulk,
+)
+from mova_core.listing import EntryFilter
+from mova_core.models import EntryStatus, RetryOverrides
+from mova_core.timeutil import utcnow
+
+from .output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, console, fail, info, print_json, warn
+from .params import Format, parse_rate
+from .state import CliState
+
+PAST = {"retry": "retried", "archive": "archived", "delete": "deleted"}
+
+
+def bulk_retry(
+    state: CliState,
+    flt: EntryFilter,
+    *,
+    selection_given: bool,
+    sandbox_mode: bool,
+    overrides: RetryOverrides,
+    rate: str | None,
+    concurrency: int,
+    stop_after_failures: int | None,
+    dry_run: bool,
+    yes: bool,
+    resume: Path | None,
+    results: Path | None,
+    fmt: Format,
+) -> None:
+    """Retry a frozen set, foreground, K at a time, at most N per second."""
+    per_second = parse_rate(rate)
+    action = retry_action(state.thread_service, sandbox_mode=sandbox_mode, overrides=overrides)
+    options = {"sandbox_mode": sandbox_mode, "override_variables": sorted(overrides.variables),
+               "override_secrets": sorted(overrides.secrets)}
+    mode = "sandbox" if sandbox_mode else "PRODUCTION"
+    _bulk(state, "retry", flt, action, selection_given=selection_given, options=options, dry_run=dry_run, yes=yes,
+          resume=resume, results=results, fmt=fmt, concurrency=concurrency,
+          limiter=RateLimiter(per_second), stop_after_failures=stop_after_failures, mode_note=f" in {mode} mode")
+
+
+def bulk_simple(
+    state: CliState,
+    operation: str,
+    flt: EntryFilter,
+    *,
+    selection_given: bool,
+    dry_run: bool,
+    yes: bool,
+    resume: Path | None,
+    results: Path | None,
+    fmt: Format,
+) -> None:
+    """Archive or delete a frozen set."""
+    factory = archive_action if operation == "archive" else delete_action
+    _bulk(state, operation, flt, factory(state.thread_service), selection_given=selection_given, options={},
+          dry_run=dry_run, yes=yes, resume=resume, results=results, fmt=fmt)
+
+
+def freeze(state: CliState, operation: str, flt: EntryFilter) -> list[str]:
+    """The ids the run will act on, listed once, now."""
+    svc = state.service()
+    if operation == "archive" and flt.status is None:
+        # Archiving what is already archived would be a no-op line per entry; leave those out.
+        limit = flt.limit
+        items = svc.list(flt.model_copy(update={"limit": None})).items
+        ids = [i.id for i in items if i.status != EntryStatus.archived]
+        return ids[:limit] if limit is not None else ids
+    return [i.id for i in svc.list(flt).items]
+
+
+def _bulk(
+    state: CliState,
+    operation: str,
+    flt: EntryFilter,
+    action: Callable[[str], BulkResult],
+    *,
+    selection_given: bool,
+    options: dict[str, Any],
+    dry_run: bool,
+    yes: bool,
+    resume: Path | None,
+    results: Path | None,
+    fmt: Format,
+    concurrency: int = 1,
+    limiter: RateLimiter | None = None,
+    stop_after_failures: int | None = None,
+    mode_note: str = "",
+) -> None:
+    svc = state.service()
+    if resume is not None:
+        if results is not None:
+            fail("--resume continues the results file it names; leave out --results", EXIT_USAGE)
+        record = ResultsFile.load(resume)
+        if record.plan.operation != operation:
+            fail(f"{resume} records a bulk {record.plan.operation}, not a {operation}", EXIT_USAGE)
+        if selection_given:
+            warn(f"--resume acts on the set recorded in {resume}; the filters given are ignored")
+        ids = record.pending()
+        info(f"resuming the {operation} of {len(record.plan.ids)} entries recorded in {resume}: "
+             f"{len(record.recorded)} already have an outcome, {len(ids)} left")
+        plan = record.plan
+    else:
+        ids = freeze(state, operation, flt)
+        plan = BulkPlan(operation, ids, filter=flt.spec_dict(), options=options)
+        record = None
+
+    _show_set(operation, ids, mode_note)
+    if dry_run:
+        if fmt == Format.json:
+            print_json({**plan.to_json(), "ids": ids, "count": len(ids), "dry_run": True})
+        else:
+            for entry_id in ids:
+                print(entry_id)
+        return
+    if not ids:
+        if fmt == Format.json:
+            print_json(_summary_json(operation, BulkSummary(total=0), record.path if record else None))
+        return
+    if not yes:
+        flag = "--force" if operation == "delete" else "--yes"
+        if not sys.stdin.isatty():
+            fail(f"refusing to {operation} {len(ids)} entries without confirmation: no terminal to ask on; "
+                 f"add {flag}", EXIT_USAGE)
+        if not typer.confirm(f"{operation.capitalize()} these {len(ids)} entries{mode_note}?", default=False, err=True):
+            fail("nothing changed", EXIT_FAILED)
+
+    if record is None:
+        path = results or _default_results_path(svc.settings, operation)
+        record = ResultsFile.create(path, plan)
+    info(f"results: {record.path} (resume an interrupted run with --resume {record.path})")
+
+    summary = _run_with_progress(operation, ids, action, record, concurrency=concurrency, limiter=limiter,
+                                 stop_after_failures=stop_after_failures)
+    if fmt == Format.json:
+        print_json(_summary_json(operation, summary, record.path))
+    else:
+        print(f"{operation}: {summary.done} {PAST[operation]}, {summary.failed} failed, {summary.skipped} skipped "
+              f"of {summary.total}", flush=True)
+    if summary.stopped_reason:
+        info(f"{summary.stopped_reason}: {len(summary.not_attempted)} not attempted; "
+             f"continue with `--resume {record.path}`")
+    if summary.stopped_reason == "cancelled":
+        raise typer.Exit(EXIT_INTERRUPTED)
+    if summary.failed or summary.stopped_reason:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _show_set(operation: str, ids: list[str], mode_note: str) -> None:
+    """The frozen set, counted (and the first few named) on stderr before anything changes."""
+    if not ids:
+        info(f"no entries to {operation}")
+        return
+    shown = ", ".join(ids[:5]) + (f", … ({len(ids) - 5} more)" if len(ids) > 5 else "")
+    info(f"{len(ids)} entries to {operation}{mode_note}: {shown}")
+
+
+def _default_results_path(settings: Any, operation: str) -> Path:
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
+    return Path(settings.mova_dir) / "bulk" / f"{operation}-{stamp}.jsonl"
+
+
+def _summary_json(operation: str, summary: BulkSummary, path: Path | None) -> dict[str, Any]:
+    return {"operation": operation, "total": summary.total, "done": summary.done, "failed": summary.failed,
+            "skipped": summary.skipped, "not_attempted": summary.not_attempted,
+            "stopped_reason": summary.stopped_reason, "results_file": str(path) if path else None}
+
+
+def _run_with_progress(
+    operation: str,
+    ids: list[str],
+    action: Callable[[str], BulkResult],
+    record: ResultsFile,
+    *,
+    concurrency: int,
+    limiter: RateLimiter | None,
+    stop_after_failures: int | None,
+) -> BulkSummary:
+    cancel = threading.Event()
+    counts = {"done": 0, "failed": 0, "skipped": 0}
+    err = console(err=True)
+    bar = task = None
+    if err.is_terminal:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(
+            TextColumn(f"{operation} "), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[green]{task.fields[done]} done[/] [red]{task.fields[failed]} failed[/] "
+                       "[yellow]{task.fields[skipped]} skipped[/]"),
+            TimeElapsedColumn(), console=err,
+        )
+        task = bar.add_task(operation, total=len(ids), **counts)
+
+    def on_result(result: BulkResult) -> None:
+        counts[result.kind] += 1
+        if bar is not None:
+            bar.update(task, advance=1, **counts)
+            if result.kind != "done":
+                bar.console.print(f"{result.id}: {result.outcome}" + (f": {result.detail}" if result.detail else ""),
+                                  markup=False, highlight=False)
+        else:
+            n = sum(counts.values())
+            info(f"[{n}/{len(ids)}] {result.id}: {result.outcome}" + (f": {result.detail}" if result.detail else ""))
+
+    restore = _install_stop_handlers(cancel)
+    try:
+        if bar is not None:
+            bar.start()
+        return run_bulk(ids, action, concurrency=concurrency, limiter=limiter,
+                        stop_after_failures=stop_after_failures, results=record, on_result=on_result, cancel=cancel)
+    finally:
+        if bar is not None:
+            bar.stop()
+        restore()
+
+
+def _install_stop_handlers(cancel: threading.Event) -> Callable[[], None]:
+    """First Ctrl-C/SIGTERM: stop starting work, let the running finish; second Ctrl-C: quit now."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def stop(signum, frame):  # noqa: ARG001
+        if cancel.is_set():
+            sys.stderr.write("\nquitting; entries still being retried become retryable when their lease expires\n")
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
+        cancel.set()
+        sys.stderr.write("\nstopping: no new work is started; waiting for the running ones (Ctrl-C again to quit now)\n")
+        sys.stderr.flush()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
