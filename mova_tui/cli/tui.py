@@ -1,6 +1,27 @@
 """`mova tui`: open the Textual dashboard (Textual is imported only here, when the command runs)."""
 
+from __future__ import annotations
 
-def tui_command() -> None:
-    """Open the dashboard (being built)."""
-    raise SystemExit("mova tui: not built yet")
+from typing import Annotated
+
+import typer
+
+from .state import get_state
+
+
+def tui_command(
+    ctx: typer.Context,
+    watch: Annotated[
+        bool,
+        typer.Option("--watch/--no-watch", help="Follow changes to the directory live (watchfiles)."),
+    ] = True,
+) -> None:
+    """Open the live dashboard: list, filter, inspect, retry, archive, delete and export entries.
+
+    Keys: arrows move, enter opens, / searches, f filters, c clears, space selects, * selects all
+    matching, r retries, a archives, d deletes, x exports, ? lists every key, q quits.
+    """
+    settings = get_state(ctx).settings()
+    from mova_tui.app import make_app  # Textual loads only for this command
+
+    make_app(settings=settings, watch=watch).run()

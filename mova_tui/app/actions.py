@@ -1,0 +1,237 @@
+"""The operations both screens offer (retry, archive, delete, export): modal, then a background job.
+
+The job bodies are plain functions over a `DLQService`, a `progress(line, advance)` callback and a
+`cancelled()` check; they return (summary, severity, changed ids) for the notification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mova_core.errors import MovaError
+from mova_core.listing import EntryFilter
+from mova_core.models import RetryOverrides
+from mova_core.service import DLQService
+
+from .formatting import describe_event, short_id
+
+if TYPE_CHECKING:
+    from .app import MovaApp
+    from .modals.export_modal import ExportRequest
+    from .modals.retry_modal import RetryRequest
+
+Progress = Callable[..., None]
+Cancelled = Callable[[], bool]
+Done = Callable[[list[str]], None] | None
+BATCH = 5000
+
+
+def matching_ids(service: DLQService, flt: EntryFilter) -> list[str]:
+    """Every id matching the filter, read in pages so 100,000 summaries are never held at once."""
+    ids: list[str] = []
+    offset = 0
+    while True:
+        page = service.list(flt.model_copy(update={"offset": offset, "limit": BATCH}))
+        ids.extend(item.id for item in page.items)
+        if len(page.items) < BATCH:
+            return ids
+        offset += BATCH
+
+
+def _count(n: int) -> str:
+    return f"{n:,} {'entry' if n == 1 else 'entries'}"
+
+
+# -- retry ----------------------------------------------------------------------------------------
+def retry(app: "MovaApp", ids: list[str], on_done: Done = None) -> None:
+    """Open the retry modal for one entry or a frozen selection; run the retry as a job."""
+    from .modals.retry_modal import RetryModal
+
+    ids = list(ids)
+    if not ids:
+        app.notify("No entry under the cursor", severity="warning")
+        return
+
+    def chosen(request: "RetryRequest | None") -> None:
+        if request is None:
+            return
+        mode = "sandbox" if request.sandbox_mode else "production"
+        title = f"{mode.capitalize()} retry of " + (short_id(ids[0]) if len(ids) == 1 else _count(len(ids)))
+        app.start_job(title, len(ids), retry_job(ids, request.sandbox_mode, request.overrides))
+        if on_done:
+            on_done(ids)
+
+    app.push_screen(RetryModal(ids), chosen)
+
+
+def retry_job(ids: list[str], sandbox_mode: bool, overrides: RetryOverrides | None):
+    """A job retrying each id in turn, streaming the engine's events as progress lines."""
+
+    def run(service: DLQService, progress: Progress, cancelled: Cancelled) -> tuple[str, str, list[str]]:
+        mode = "sandbox" if sandbox_mode else "production"
+        outcomes: dict[str, int] = {}
+        errors = 0
+        last = ""
+        for n, entry_id in enumerate(ids, 1):
+            if cancelled():
+                break
+            progress(f"[{n}/{len(ids)}] {mode} retry of {entry_id}")
+            try:
+                response = service.retry(
+                    entry_id,
+                    sandbox_mode=sandbox_mode,
+                    overrides=overrides,
+                    wait=True,
+                    on_event=lambda event: _event(progress, event),
+                )
+            except MovaError as exc:
+                errors += 1
+                last = str(exc)
+                progress(f"    ✗ {exc}", 1)
+                continue
+            result = response.execution_result
+            status = result.status if result is not None else "started"
+            outcomes[status] = outcomes.get(status, 0) + 1
+            detail = f" ({result.error})" if result is not None and result.error else ""
+            last = f"{status}{detail}"
+            progress(f"    → {status}{detail}  run {response.retry_run_id}", 1)
+        if len(ids) == 1:
+            severity = "information" if outcomes.get("completed") else ("error" if errors else "warning")
+            return f"{mode.capitalize()} retry of {short_id(ids[0])}: {last}", severity, ids
+        parts = [f"{count} {status}" for status, count in sorted(outcomes.items())]
+        if errors:
+            parts.append(f"{errors} refused")
+        severity = "information" if not errors and set(outcomes) <= {"completed"} else "warning"
+        return f"{mode.capitalize()} retry of {_count(len(ids))}: {', '.join(parts) or 'nothing done'}", severity, ids
+
+    return run
+
+
+def _event(progress: Progress, event: object) -> None:
+    line = describe_event(event)
+    if line is not None:
+        progress("    " + line)
+
+
+# -- archive / delete -----------------------------------------------------------------------------
+def archive(app: "MovaApp", ids: list[str], on_done: Done = None) -> None:
+    """Archive one entry at once, or a frozen selection after a confirmation stating the count."""
+    from .modals.confirm_modal import ConfirmModal
+
+    ids = list(ids)
+    if not ids:
+        app.notify("No entry under the cursor", severity="warning")
+        return
+    if len(ids) == 1:
+        app.start_job(f"Archive {short_id(ids[0])}", 1, bulk_job("archive", ids), show=False)
+        if on_done:
+            on_done(ids)
+        return
+
+    def confirmed(ok: bool | None) -> None:
+        if ok:
+            app.start_job(f"Archive {_count(len(ids))}", len(ids), bulk_job("archive", ids))
+            if on_done:
+                on_done(ids)
+
+    app.push_screen(
+        ConfirmModal(f"Archive {_count(len(ids))}?",
+                     f"The {_count(len(ids))} selected will be set to archived. They can be reopened later.",
+                     confirm_label=f"Archive {len(ids):,}", variant="warning"),
+        confirmed,
+    )
+
+
+def delete(app: "MovaApp", ids: list[str], on_done: Done = None) -> None:
+    """Delete one entry or a frozen selection, always after a confirmation."""
+    from .modals.confirm_modal import ConfirmModal
+
+    ids = list(ids)
+    if not ids:
+        app.notify("No entry under the cursor", severity="warning")
+        return
+    what = ids[0] if len(ids) == 1 else _count(len(ids))
+
+    def confirmed(ok: bool | None) -> None:
+        if ok:
+            app.start_job(f"Delete {short_id(ids[0]) if len(ids) == 1 else what}", len(ids),
+                          bulk_job("delete", ids), show=len(ids) > 1)
+            if on_done:
+                on_done(ids)
+
+    body = (f"Entry {ids[0]} will be removed from the dead-letter directory." if len(ids) == 1
+            else f"The {what} selected will be removed from the dead-letter directory.")
+    app.push_screen(
+        ConfirmModal(f"Delete {what}?", body + " This cannot be undone.",
+                     confirm_label="Delete" if len(ids) == 1 else f"Delete {len(ids):,}", variant="error"),
+        confirmed,
+    )
+
+
+def bulk_job(op: str, ids: list[str]):
+    """A job applying archive or delete to each id, counting successes and reporting refusals."""
+
+    def run(service: DLQService, progress: Progress, cancelled: Cancelled) -> tuple[str, str, list[str]]:
+        done: list[str] = []
+        failed: dict[str, str] = {}
+        for entry_id in ids:
+            if cancelled():
+                break
+            try:
+                if op == "archive":
+                    service.archive(entry_id)
+                else:
+                    service.delete(entry_id)
+            except MovaError as exc:
+                failed[entry_id] = str(exc)
+                progress(f"✗ {short_id(entry_id)}: {exc}", 1)
+                continue
+            done.append(entry_id)
+            progress(f"✓ {op}d {entry_id}", 1)
+        verb = "Archived" if op == "archive" else "Deleted"
+        if len(ids) == 1:
+            if failed:
+                return failed[ids[0]], "error", done
+            return f"{verb} {ids[0]}", "information", done
+        summary = f"{verb} {_count(len(done))}"
+        if failed:
+            summary += f"; {len(failed)} refused"
+        return summary, "warning" if failed else "information", done
+
+    return run
+
+
+# -- export ---------------------------------------------------------------------------------------
+def export(app: "MovaApp", flt: EntryFilter, count: int, described: str) -> None:
+    """Ask for a path and format, then write the filtered view there in a job."""
+    from .modals.export_modal import ExportModal
+
+    def chosen(request: "ExportRequest | None") -> None:
+        if request is not None:
+            app.start_job(f"Export to {request.path}", None, export_job(flt, request.fmt, request.path), show=False)
+
+    stamp = app.clock().strftime("%Y%m%d-%H%M%S")
+    app.push_screen(ExportModal(count, described, default_stem=f"dlq-export-{stamp}"), chosen)
+
+
+def export_job(flt: EntryFilter, fmt: str, path: Path):
+    """A job writing the filtered entries (no window: all of them) as JSON lines or CSV."""
+
+    def run(service: DLQService, progress: Progress, cancelled: Cancelled) -> tuple[str, str, list[str]]:
+        target = Path(path).expanduser()
+        if not target.parent.is_dir():
+            return f"Cannot export: directory {target.parent} does not exist", "error", []
+        full = flt.model_copy(update={"offset": 0, "limit": None})
+        tmp = target.with_name(f".{target.name}.part")
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="") as out:
+                count = service.export(full, fmt, out)
+            tmp.replace(target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            return f"Cannot export to {target}: {exc.strerror or exc}", "error", []
+        return f"Exported {_count(count)} to {target} ({fmt})", "information", []
+
+    return run

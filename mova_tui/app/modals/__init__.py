@@ -1,0 +1,1 @@
+"""Modal dialogs (`ModalScreen[Result]`), one per module; escape always cancels."""

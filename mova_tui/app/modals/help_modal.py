@@ -1,0 +1,58 @@
+"""Every key binding of the screen underneath, generated from its bindings (so never out of date)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Label, Static
+
+MOUSE_HELP = (
+    "Mouse: click a row to move the cursor, double-click to open it, click the first column to "
+    "select it, click a column header to sort (again to reverse), scroll with the wheel."
+)
+
+
+class HelpModal(ModalScreen[None]):
+    """The list of keys; escape, q or ? closes it."""
+
+    CSS_PATH = "modals.tcss"
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def __init__(self, rows: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    @classmethod
+    def for_screen(cls, screen: Screen) -> "HelpModal":
+        """Collect the bindings active on `screen` (focused widget, screen and app), described."""
+        seen: dict[str, list[str]] = {}
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.action in ("app.command_palette",):
+                continue
+            display = screen.app.get_key_display(binding)
+            seen.setdefault(binding.description, [])
+            if display not in seen[binding.description]:
+                seen[binding.description].append(display)
+        rows = [(" / ".join(keys), description) for description, keys in seen.items()]
+        return cls(rows)
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold cyan", no_wrap=True)
+        table.add_column()
+        for keys, description in self.rows:
+            table.add_row(keys, description)
+        with Vertical(id="dialog", classes="help"):
+            yield Label("Keys", classes="title")
+            with VerticalScroll():
+                yield Static(table)
+                yield Static(Text(MOUSE_HELP, style="dim"), classes="mouse")
+            yield Static("[dim]escape closes[/]", classes="hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

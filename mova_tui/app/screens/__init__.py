@@ -1,0 +1,1 @@
+"""Full screens, one per module, each with its .tcss beside it."""
