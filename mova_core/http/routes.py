@@ -20,6 +20,7 @@ from mova_core import __version__
 from mova_core.errors import InvalidId, InvalidInput, MovaError
 from mova_core.listing import EntryFilter, Stats
 from mova_core.models import DeadLetterEntry, EntryStatus, RetryOverrides, RetryResponse
+from mova_core.redact import Redactor
 from mova_core.service import DLQService
 from mova_core.store import validate_id
 from mova_core.timeutil import parse_time
@@ -160,8 +161,6 @@ def retry(
     wait: Annotated[bool | None, Query(description="false: answer 202 at once (overrides the body)")] = None,
 ) -> Response:
     """Retry an entry, in the sandbox unless `sandbox_mode` is false; waits for the outcome unless told not to."""
-    from mova_core.redact import Redactor
-
     req = body or RetryRequest()
     waiting = req.wait if wait is None else wait
     overrides = RetryOverrides(variables=req.overrides.variables, secrets=req.overrides.secrets)

@@ -138,3 +138,55 @@ def sample_docs() -> list[dict]:
     from tests.support import SAMPLE_DLQ
 
     return [json.loads(p.read_text()) for p in sorted(SAMPLE_DLQ.glob("*.json"))]
+
+
+@dataclass
+class Upstream:
+    """A loopback HTTP server standing in for the workflow's API; records what it was sent."""
+
+    url: str
+    secret: str
+    seen_authorization: list[str]
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    """Serves `GET /data` as `{"records": [...]}` to `Bearer <secret>`; otherwise 401 echoing the header."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    secret = "s3cr3t-override-value-42"
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            auth = self.headers.get("Authorization", "")
+            seen.append(auth)
+            if auth == f"Bearer {secret}":
+                status, body = 200, {"records": [1, 2, 3]}
+            else:  # a careless API that echoes credentials in its error body
+                status, body = 401, {"error": f"bad credentials: {auth}"}
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Upstream(f"http://127.0.0.1:{server.server_address[1]}", secret, seen)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def files_containing(root: Path, needle: str) -> list[Path]:
+    """Every file under root whose bytes contain needle."""
+    return [p for p in root.rglob("*") if p.is_file() and needle.encode() in p.read_bytes()]
