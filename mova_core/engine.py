@@ -288,6 +288,7 @@ class Engine:
         cancel: threading.Event | None = None,
         validate: bool = True,
         run_info: Mapping[str, Any] | None = None,
+        on_finish: Callable[[RunOutcome], None] | None = None,
     ) -> RunOutcome:
         """Run every action in order; on failure write one dead-letter entry (unless disabled).
 
@@ -295,6 +296,8 @@ class Engine:
         `secrets` are run-time overrides for a production run; a `sandbox` context replaces both
         the production defaults and `secrets`. KeyboardInterrupt is recorded as `cancelled` and
         re-raised; setting `cancel` stops the run the same way and returns its outcome.
+        `on_finish(outcome)` runs before the final record and `RunFinished` are written (a retry
+        releases its claim there), so whoever follows the run sees it end only once all is done.
         """
         if isinstance(envelope, Mapping):
             envelope = load_envelope(envelope, self.registry)
@@ -307,6 +310,7 @@ class Engine:
                 self.settings, inline_secrets=envelope.secrets, override_secrets=secrets, environ=self.environ
             )
         run = _Run(self, envelope, run_id or new_run_id(), variables, sandbox, on_event, timeout, cancel, run_info)
+        run.on_finish = on_finish
         return run.execute(dead_letter=dead_letter, record=record)
 
     def sleep(self, seconds: float, cancel: threading.Event | None = None) -> None:
@@ -363,6 +367,7 @@ class _Run:
             variables=self.variables,
         )
         self.store: RunStore | None = None
+        self.on_finish: Callable[[RunOutcome], None] | None = None
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -544,16 +549,27 @@ class _Run:
             **extra,
         )
         entry = outcome.dead_letter
+        hook_error: BaseException | None = None
+        if self.on_finish is not None:
+            try:
+                self.on_finish(outcome)
+            except BaseException as exc:  # recorded below, then raised to the caller
+                hook_error = exc
+        error = outcome.error
+        if hook_error is not None:
+            error = self.redactor.text(f"{error + '; ' if error else ''}after the run: {type(hook_error).__name__}: {hook_error}")
         # The log line first: a follower stops reading once the record is final.
-        self.emit(RunFinished(self.run_id, status, outcome.error, outcome.failure_reason, entry.id if entry else None, self.elapsed()))
+        self.emit(RunFinished(self.run_id, status, error, outcome.failure_reason, entry.id if entry else None, self.elapsed()))
         self.record(
             status,
             end_time=outcome.end_time,
-            error=outcome.error,
+            error=error,
             failure_reason=outcome.failure_reason,
             attempts=outcome.error_details.attempts if outcome.error_details else None,
             dead_letter_id=entry.id if entry else None,
         )
+        if hook_error is not None:
+            raise hook_error
         return outcome
 
     def finish_cancelled(self) -> RunOutcome:

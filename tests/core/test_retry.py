@@ -1,0 +1,341 @@
+"""Retrying from the queue through the real store and service: outcomes, claims, leases, sandbox,
+background runs, secrets, and the claim race between processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+
+from mova_core.errors import AlreadyRetrying, InvalidTransition, PolicyError
+from mova_core.models import EntryStatus, RetryOverrides
+from mova_core.retry import make_retry_run_id, retry_entry
+from mova_core.runs import RunStore, follow_log, wait_for_run
+from mova_core.service import DLQService
+from mova_core.timeutil import format_time
+from tests.support import FROZEN_NOW, ROOT
+
+from .engine_fixtures import FAST, all_bytes, clock, envelope, fetch, make_engine, server, settings, state  # noqa: F401
+
+
+def failing_entry(settings, clock, server, *, path="status/500/r", extra_actions=(), **env_extra):
+    """Run a workflow that fails against the local server; return its stored entry id."""
+    doc = envelope(
+        {"id": "prep", "type": "set", "params": {"variable": "stage", "value": "prepared"}},
+        fetch("{{ variables.base_url }}/{{ variables.path }}", retry=FAST),
+        *extra_actions,
+        variables={"base_url": server.url, "path": path},
+        **env_extra,
+    )
+    out = make_engine(settings, clock).run(doc)
+    assert out.status == "failed" and out.dead_letter is not None
+    return out.dead_letter.id
+
+
+@pytest.fixture
+def service(settings, clock):
+    return DLQService(settings, clock=clock.now, actor="tester@test")
+
+
+def audit_ops(settings):
+    return [json.loads(line)["op"] for line in settings.effective_audit_path.read_text().splitlines()]
+
+
+def test_production_retry_success_resolves(server, settings, clock, service, state):
+    entry_id = failing_entry(settings, clock, server)
+    original = service.get(entry_id)
+    claimed_at = clock.now()
+    events = []
+    resp = retry_entry(service, entry_id[:12], sandbox_mode=False, overrides={"variables": {"path": "ok"}},
+                       on_event=events.append, engine=make_engine(settings, clock))
+    assert resp.message == "DLQ entry retry initiated" and resp.dlq_id == entry_id and resp.sandbox_mode is False
+    assert resp.retry_run_id == f"retry_{original.run_id}_{int(FROZEN_NOW.timestamp())}"
+    result = resp.execution_result
+    assert result.run_id == resp.retry_run_id and result.status == "completed" and result.start_time and result.end_time
+    entry = service.get(entry_id)
+    assert entry.status == EntryStatus.resolved and entry.metadata.lease is None
+    assert entry.metadata.retry_count == 1 and entry.metadata.last_retry_at == format_time(claimed_at)
+    [rec] = entry.retry_history
+    assert (rec.retry_run_id, rec.sandbox_mode, rec.outcome, rec.error) == (resp.retry_run_id, False, "completed", None)
+    assert rec.override_variables == ["path"] and rec.override_secrets == [] and rec.actor == "tester@test"
+    assert entry.error_details.error_history == original.error_details.error_history  # nothing new on success
+    assert audit_ops(settings)[-2:] == ["retry_claim", "retry_finish"]
+    # the run saw the original variables, the overrides and the retry metadata
+    record = RunStore(state / "runs").load(resp.retry_run_id)
+    assert record.status == "completed" and record.dlq_id == entry_id and record.original_run_id == original.run_id
+    assert record.context.variables["stage"] == "prepared" and record.context.variables["path"] == "ok"
+    assert record.context.variables["__retry_metadata"] == {
+        "original_run_id": original.run_id, "dlq_id": entry_id, "sandbox_mode": False, "retry_count": 1}
+    assert events[-1].status == "completed"
+    # a retry never writes a second entry
+    assert len(list((state / "deadletter").glob("*.json"))) == 1
+
+
+def test_production_retry_failure_goes_back_to_active_with_errors(server, settings, clock, service, state):
+    entry_id = failing_entry(settings, clock, server)
+    resp = retry_entry(service, entry_id, sandbox_mode=False, engine=make_engine(settings, clock))
+    assert resp.execution_result.status == "failed"
+    assert resp.execution_result.failure_reason == "max_retries_exceeded"
+    entry = service.get(entry_id)
+    assert entry.status == EntryStatus.active and entry.metadata.retry_count == 1
+    history = entry.error_details.error_history
+    assert history[:3] == [f"Attempt {n}: HTTP 500: Internal Server Error" for n in (1, 2, 3)]
+    assert history[3:] == [f"Attempt {n} (production retry {resp.retry_run_id}): HTTP 500: Internal Server Error"
+                           for n in (4, 5, 6)]
+    assert entry.error_details.last_error == "HTTP 500: Internal Server Error"
+    [rec] = entry.retry_history
+    assert rec.outcome == "failed" and rec.error == "HTTP 500: Internal Server Error" and rec.attempts == 4
+    assert len(list((state / "deadletter").glob("*.json"))) == 1
+
+
+def test_sandbox_success_never_resolves(server, settings, clock, service, state):
+    entry_id = failing_entry(settings, clock, server)
+    resp = retry_entry(service, entry_id, overrides=RetryOverrides(variables={"path": "ok"}),
+                       engine=make_engine(settings, clock))
+    assert resp.sandbox_mode is True and resp.execution_result.status == "completed"
+    entry = service.get(entry_id)
+    assert entry.status == EntryStatus.active and entry.retry_history[0].sandbox_mode
+    assert entry.retry_history[0].outcome == "completed"
+    assert (state / "sandbox" / f"{resp.retry_run_id}.json").exists()
+    assert not (state / "runs" / f"{resp.retry_run_id}.json").exists()
+    # then for real
+    clock.advance(5)
+    resp2 = retry_entry(service, entry_id, sandbox_mode=False, overrides={"variables": {"path": "ok"}},
+                        engine=make_engine(settings, clock))
+    assert resp2.retry_run_id != resp.retry_run_id
+    entry = service.get(entry_id)
+    assert entry.status == EntryStatus.resolved and entry.metadata.retry_count == 2
+    assert [r.sandbox_mode for r in entry.retry_history] == [True, False]
+
+
+def test_sandbox_blocks_production_hosts_until_overridden(server, settings, clock, service):
+    entry_id = failing_entry(settings, clock, server)
+    # point the stored run at a "production" host: the original variables are reused by the retry
+    blocked = retry_entry(service, entry_id, overrides={"variables": {"base_url": "https://api.example.com"}},
+                          engine=make_engine(settings, clock))
+    # api.example.com came from an override variable, so it *is* allowed; a host from nowhere is not
+    assert "blocked by sandbox policy" not in (blocked.execution_result.error or "")
+    clock.advance(1)
+    entry2 = failing_entry(settings, clock, server, path="status/500/r2",
+                           extra_actions=[fetch("https://prod.example.com/hook", id="hook", method="POST")])
+    clock.advance(1)
+    resp = retry_entry(service, entry2, overrides={"variables": {"path": "ok"}}, engine=make_engine(settings, clock))
+    assert resp.execution_result.status == "failed"
+    assert resp.execution_result.failure_reason == "non_retryable_error"
+    assert resp.execution_result.error.startswith(
+        "blocked by sandbox policy: POST to a non-allow-listed host 'prod.example.com'")
+    assert service.get(entry2).status == EntryStatus.active
+
+
+def test_sandbox_gets_no_production_secrets(server, settings, clock, service, monkeypatch, state):
+    monkeypatch.setenv("MOVA_SECRET_TOKEN", "production-token-777")
+    hdr = {"Authorization": "Bearer {{ secrets.token }}"}
+    doc_actions = [fetch("{{ variables.base_url }}/echo/t", id="call", headers=hdr)]
+    entry_id = failing_entry(settings, clock, server, extra_actions=doc_actions)
+    sandbox = retry_entry(service, entry_id, overrides={"variables": {"path": "ok"}}, engine=make_engine(settings, clock))
+    assert sandbox.execution_result.failure_reason == "non_retryable_error"
+    assert "unknown reference {{ secrets.token }}" in sandbox.execution_result.error
+    clock.advance(1)
+    with_secret = retry_entry(service, entry_id, overrides={"variables": {"path": "ok"}, "secrets": {"token": "sandbox-token-555"}},
+                              engine=make_engine(settings, clock))
+    assert with_secret.execution_result.status == "completed"
+    assert server.requests[-1].headers["Authorization"] == "Bearer sandbox-token-555"
+    clock.advance(1)
+    prod = retry_entry(service, entry_id, sandbox_mode=False, overrides={"variables": {"path": "ok"}},
+                       engine=make_engine(settings, clock))
+    assert prod.execution_result.status == "completed"
+    assert server.requests[-1].headers["Authorization"] == "Bearer production-token-777"
+    entry = service.get(entry_id)
+    assert entry.retry_history[1].override_secrets == ["token"]
+    for path, data in all_bytes(state):
+        assert b"production-token-777" not in data and b"sandbox-token-555" not in data, path
+
+
+def test_a_claimed_entry_cannot_be_retried_twice(server, settings, clock, service):
+    entry_id = failing_entry(settings, clock, server)
+    service.claim(entry_id, "retry_other_1", True)
+    with pytest.raises(AlreadyRetrying, match="is already being retried by tester@test"):
+        retry_entry(service, entry_id, engine=make_engine(settings, clock))
+
+
+def test_an_expired_lease_can_be_taken_over(server, settings, clock, service):
+    entry_id = failing_entry(settings, clock, server)
+    service.claim(entry_id, "retry_crashed_1", True)  # a retry process that died
+    assert not service.is_stale(service.get(entry_id))
+    clock.advance(settings.lease_seconds + 1)
+    assert service.is_stale(service.get(entry_id))
+    resp = retry_entry(service, entry_id, sandbox_mode=False, overrides={"variables": {"path": "ok"}},
+                       engine=make_engine(settings, clock))
+    assert resp.execution_result.status == "completed"
+    entry = service.get(entry_id)
+    assert entry.status == EntryStatus.resolved and entry.metadata.retry_count == 2
+    with pytest.raises(InvalidTransition, match="no longer holds"):  # the dead process cannot release it now
+        from mova_core.models import RetryRecord
+
+        service.finish_retry(entry_id, "retry_crashed_1", "active",
+                             RetryRecord(retry_run_id="retry_crashed_1", sandbox_mode=True, start_time=entry.created_at))
+
+
+def test_only_active_entries_are_retried(server, settings, clock, service):
+    entry_id = failing_entry(settings, clock, server)
+    service.archive(entry_id)
+    with pytest.raises(InvalidTransition, match="only active entries can be retried"):
+        retry_entry(service, entry_id, engine=make_engine(settings, clock))
+
+
+def test_an_invalid_stored_envelope_is_refused_before_the_claim(server, settings, clock, service):
+    entry_id = failing_entry(settings, clock, server)
+
+    def break_it(entry):
+        entry.envelope.actions[0].params = {"value": 1}  # `variable` missing
+        return entry
+
+    service.store.update(entry_id, break_it)
+    with pytest.raises(PolicyError, match=r"cannot retry .*\n  actions\[0\]\.params\.variable: is required"):
+        retry_entry(service, entry_id, engine=make_engine(settings, clock))
+    entry = service.get(entry_id)
+    assert entry.status == EntryStatus.active and entry.metadata.retry_count == 0
+
+
+def test_ctrl_c_during_a_retry_releases_the_claim(server, settings, clock, service, state):
+    entry_id = failing_entry(settings, clock, server)
+    engine = make_engine(settings, clock)
+
+    def interrupted(seconds):
+        raise KeyboardInterrupt
+
+    engine._sleep = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        retry_entry(service, entry_id, sandbox_mode=False, engine=engine)
+    entry = service.get(entry_id)
+    assert entry.status == EntryStatus.active and entry.metadata.lease is None
+    assert entry.retry_history[-1].outcome == "cancelled"
+    assert RunStore(state / "runs").load(entry.retry_history[-1].retry_run_id).status == "cancelled"
+
+
+def test_retry_through_the_service(server, settings, clock, service):
+    entry_id = failing_entry(settings, clock, server)
+    resp = service.retry(entry_id, sandbox_mode=False, overrides=RetryOverrides(variables={"path": "ok"}))
+    assert resp.execution_result.status == "completed"
+    assert service.get(entry_id).status == EntryStatus.resolved
+
+
+def test_retry_run_id_format():
+    assert make_retry_run_id("run_1642588245123456789", FROZEN_NOW + timedelta(seconds=0.9)) == (
+        f"retry_run_1642588245123456789_{int(FROZEN_NOW.timestamp())}")
+
+
+def test_background_retry_can_be_followed(server, settings, state, monkeypatch):
+    """wait=False: claim here, run in a detached worker; override secrets travel by pipe only."""
+    from mova_core.engine import Engine
+
+    monkeypatch.setenv("MOVA_SECRET_UNUSED", "env-secret-999")
+    failing = Engine(settings, sleep=lambda s: None)
+    doc = envelope(fetch("{{ variables.base_url }}/{{ variables.path }}", retry=FAST,
+                         headers={"X-Api-Key": "{{ secrets.api_key }}"}),
+                   variables={"base_url": server.url, "path": "status/500/bg"}, secrets={"api_key": "inline-key-0001"})
+    entry_id = failing.run(doc).dead_letter.id
+    service = DLQService(settings)
+    resp = service.retry(entry_id, sandbox_mode=False, wait=False,
+                         overrides={"variables": {"path": "echo/bg"}, "secrets": {"api_key": "bg-secret-0042"}})
+    assert resp.execution_result is None
+    assert service.get(entry_id).status in (EntryStatus.retrying, EntryStatus.resolved)
+    record = wait_for_run(settings, resp.retry_run_id, timeout=15, poll=0.05)
+    assert record.status == "completed", record.error
+    events = list(follow_log(settings, resp.retry_run_id, timeout=5, poll=0.05))
+    assert events[0]["event"] == "run_started" and events[-1]["event"] == "run_finished"
+    assert server.requests[-1].headers["X-Api-Key"] == "bg-secret-0042"
+    entry = service.get(entry_id)
+    assert entry.status == EntryStatus.resolved and entry.retry_history[0].override_secrets == ["api_key"]
+    for path, data in all_bytes(state):
+        for secret in (b"bg-secret-0042", b"inline-key-0001", b"env-secret-999"):
+            assert secret not in data, (secret, path)
+
+
+RACE = r"""
+import json, sys, time
+from mova_core.errors import AlreadyRetrying
+from mova_core.service import DLQService
+from mova_core.settings import Settings
+settings = Settings(dlq_path=sys.argv[1])
+start = float(sys.argv[3])
+while time.time() < start:
+    time.sleep(0.001)
+try:
+    resp = DLQService(settings).retry(sys.argv[2], sandbox_mode=True, overrides={"variables": {"path": "ok"}})
+    print(json.dumps({"won": resp.execution_result.status}))
+except AlreadyRetrying as exc:
+    print(json.dumps({"lost": str(exc)}))
+"""
+
+
+def test_claim_race_between_processes(server, settings, clock, service):
+    nap = {"id": "nap", "type": "sleep", "params": {"seconds": "{{ variables.nap }}"}}
+    entry_id = failing_entry(settings, clock, server, extra_actions=[nap])
+
+    def set_nap(entry):
+        entry.context.variables["nap"] = 0.6  # the winner holds the claim while the loser tries
+        return entry
+
+    service.store.update(entry_id, set_nap)
+    start = time.time() + 0.8
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", RACE, str(settings.dlq_path), entry_id, str(start)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=20)
+        assert p.returncode == 0, err
+        results.append(json.loads(out))
+    assert sorted(next(iter(r)) for r in results) == ["lost", "won"]
+    assert next(r["won"] for r in results if "won" in r) == "completed"
+    assert "is already being retried" in next(r["lost"] for r in results if "lost" in r)
+    entry = service.get(entry_id)
+    assert entry.metadata.retry_count == 1 and len(entry.retry_history) == 1 and entry.status == EntryStatus.active
+
+
+# --- metrics over retry history ------------------------------------------------------------------
+
+
+def test_metrics_from_retry_history(server, settings, clock, service):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from mova_core.metrics import compute_metrics, render_prometheus
+
+    a = failing_entry(settings, clock, server)
+    b = failing_entry(settings, clock, server, path="status/500/m2")
+    retry_entry(service, a, overrides={"variables": {"path": "ok"}}, engine=make_engine(settings, clock))  # sandbox ok
+    clock.advance(2)
+    retry_entry(service, a, sandbox_mode=False, overrides={"variables": {"path": "ok"}}, engine=make_engine(settings, clock))
+    clock.advance(2)
+    retry_entry(service, b, sandbox_mode=False, engine=make_engine(settings, clock))  # fails: 2 x 0.01 s of waits
+    entries = [service.get(a), service.get(b)]
+    m = compute_metrics(entries, {"active": 1, "resolved": 1, "retrying": 0, "archived": 0})
+    assert m.retry_attempts_total == 3 and m.retries_finished == 3 and m.retries_succeeded == 2
+    assert m.resolution_rate == pytest.approx(2 / 3, abs=1e-6)
+    assert [(r.mode, r.outcome, r.count) for r in m.retry_attempts] == [
+        ("production", "completed", 1), ("production", "failed", 1), ("sandbox", "completed", 1)]
+    assert m.retry_duration.count == 3 and m.retry_duration.sum == pytest.approx(0.02)
+    assert m.retry_duration.buckets[0] == (0.1, 3) and m.retry_duration.buckets[-1] == (float("inf"), 3)
+
+    families = {f.name: f for f in text_string_to_metric_families(render_prometheus(m))}
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
+    assert samples[("dlq_entries_total", (("status", "active"),))] == 1
+    assert samples[("dlq_retry_attempts_total", (("mode", "sandbox"), ("outcome", "completed")))] == 1
+    assert samples[("dlq_resolution_rate", ())] == pytest.approx(2 / 3, abs=1e-6)
+    assert samples[("workflow_retry_duration_seconds_count", ())] == 3
+    assert samples[("workflow_retry_duration_seconds_bucket", (("le", "+Inf"),))] == 3
+    assert families["workflow_retry_duration_seconds"].type == "histogram"
+
+
+def test_metrics_with_no_retries():
+    from mova_core.metrics import compute_metrics, render_prometheus
+
+    m = compute_metrics([], {"active": 0})
+    assert m.resolution_rate == 0.0 and m.retry_attempts_total == 0
+    assert "dlq_resolution_rate 0.0\n" in render_prometheus(m)

@@ -1,0 +1,113 @@
+"""The sandbox context: the allow-list, secrets, where records go, detailed logs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mova_core.sandbox import Sandbox, SandboxBlocked, hosts_in, is_loopback, secrets_from_env
+from mova_core.settings import Settings
+
+from .engine_fixtures import FAST, all_bytes, clock, envelope, fetch, make_engine, server, settings, state  # noqa: F401
+
+
+@pytest.mark.parametrize("host", ["localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost."])
+def test_loopback(host):
+    assert is_loopback(host)
+
+
+@pytest.mark.parametrize("host", ["localhost.evil.example", "127.0.0.1.nip.io", "10.0.0.1", "example.com", "0.0.0.0"])
+def test_not_loopback(host):
+    assert not is_loopback(host)
+
+
+def test_hosts_in_override_variables():
+    overrides = {"api_url": "https://Staging-API.example.com:8443/v1", "timeout": 60, "nested": {"hook": "http://hooks.test/x"},
+                 "list": ["https://a.test", "not a url", "ftp://files.test/"]}
+    assert hosts_in(overrides) == {"staging-api.example.com", "hooks.test", "a.test"}
+
+
+def test_production_allows_everything(settings):
+    Sandbox.production(settings, environ={}).check_request("DELETE", "https://prod.example.com/x")
+
+
+def test_sandbox_allows_loopback_and_named_hosts_only(settings):
+    sb = Sandbox.isolated(settings, override_variables={"api_url": "https://staging.example.com"})
+    for url in ("http://127.0.0.1:8000/x", "http://localhost/x", "http://[::1]:81/", "https://staging.example.com/v1"):
+        sb.check_request("POST", url)
+    with pytest.raises(SandboxBlocked) as info:
+        sb.check_request("GET", "https://api.example.com/data")
+    assert str(info.value).startswith(
+        "blocked by sandbox policy: host 'api.example.com' is not on the sandbox allow-list (loopback, staging.example.com)")
+    with pytest.raises(SandboxBlocked, match="blocked by sandbox policy: POST to a non-allow-listed host 'evil.example'"):
+        sb.check_request("POST", "http://evil.example/hook")
+    with pytest.raises(SandboxBlocked):
+        sb.check_request("GET", "http://staging.example.com.evil.example/")
+
+
+def test_configured_hosts_and_wildcards(monkeypatch, state):
+    monkeypatch.setenv("MOVA_SANDBOX_ALLOWED_HOSTS", "Files.Example.com, *.internal.test")
+    sb = Sandbox.isolated(Settings(dlq_path=state / "deadletter"))
+    sb.check_request("PUT", "https://files.example.com/x")
+    sb.check_request("GET", "https://a.b.internal.test/")
+    sb.check_request("GET", "https://internal.test/")
+    with pytest.raises(SandboxBlocked):
+        sb.check_request("GET", "https://notinternal.test/")
+
+
+def test_sandbox_gets_override_secrets_only(settings):
+    env = {"MOVA_SECRET_API_KEY": "prod-key", "MOVA_SECRET_TOKEN": "prod-token", "OTHER": "x"}
+    assert secrets_from_env(env) == {"api_key": "prod-key", "token": "prod-token"}
+    sb = Sandbox.isolated(settings, override_secrets={"api_key": "test_key_123"})
+    assert sb.secrets == {"api_key": "test_key_123"} and sb.sandbox_mode
+    prod = Sandbox.production(settings, inline_secrets={"token": "inline", "api_key": "inline", "gone": "[REDACTED]"},
+                              override_secrets={"api_key": "override"}, environ=env)
+    # overrides > MOVA_SECRET_* > inline; a redacted inline value is no value
+    assert prod.secrets == {"api_key": "override", "token": "prod-token"}
+
+
+def test_records_directories(settings, state):
+    assert Sandbox.isolated(settings).records_dir == state / "sandbox"
+    assert Sandbox.production(settings, environ={}).records_dir == state / "runs"
+
+
+def test_blocked_request_is_not_sent_and_not_retried(settings, clock, state):
+    out = make_engine(settings, clock, sink=lambda e: None).run(
+        envelope(fetch("https://api.example.com/data", retry=FAST)), sandbox=Sandbox.isolated(settings))
+    assert out.failure_reason == "non_retryable_error" and clock.waits == []
+    assert out.error.startswith("blocked by sandbox policy: host 'api.example.com'")
+    assert (state / "sandbox" / f"{out.run_id}.json").exists() and not (state / "runs").exists()
+
+
+def test_redirects_are_checked_too(server, settings, clock):
+    out = make_engine(settings, clock, sink=lambda e: None).run(
+        envelope(fetch(f"{server.url}/redirect?to=https://api.example.com/steal")), sandbox=Sandbox.isolated(settings))
+    assert out.failure_reason == "non_retryable_error" and "blocked by sandbox policy" in out.error
+    assert server.calls("/redirect") == 1
+
+
+def test_sandbox_logs_in_detail_with_secrets_redacted(server, settings, clock, state):
+    secret = "sandbox-secret-4242"
+    sb = Sandbox.isolated(settings, override_variables={"base": server.url}, override_secrets={"token": secret})
+    doc = envelope(fetch("{{ variables.base }}/echo/s", method="POST", headers={"Authorization": "Bearer {{ secrets.token }}"},
+                         json={"hello": "world"}))
+    out = make_engine(settings, clock).run(doc, sandbox=sb, variables={"base": server.url})
+    assert out.status == "completed"
+    log = [json.loads(line) for line in (state / "sandbox" / f"{out.run_id}.log.jsonl").read_text().splitlines()]
+    messages = [(e.get("message"), e.get("fields", {})) for e in log if e["event"] == "log"]
+    names = [m for m, _ in messages]
+    assert names[:1] == ["sandbox run"] and {"params", "request", "response", "attempt timing"} <= set(names)
+    params = next(f for m, f in messages if m == "params")["params"]
+    assert params["url"] == f"{server.url}/echo/s" and params["headers"]["Authorization"] == "[REDACTED]"
+    response = next(f for m, f in messages if m == "response")
+    assert response["status"] == 200 and response["elapsed_ms"] >= 0
+    assert next(f for m, f in messages if m == "sandbox run")["secret_names"] == ["token"]
+    for path, data in all_bytes(state):
+        assert secret.encode() not in data, path
+
+
+def test_production_runs_log_no_request_details(server, settings, clock, state):
+    out = make_engine(settings, clock).run(envelope(fetch(f"{server.url}/ok")))
+    log = (state / "runs" / f"{out.run_id}.log.jsonl").read_text()
+    assert '"request"' not in log and '"params"' not in log
