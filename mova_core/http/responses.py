@@ -32,6 +32,7 @@ def error_body(message: str, code: str, **extra: Any) -> dict[str, Any]:
 
 def error_response(status_code: int, message: str, code: str, headers: dict[str, str] | None = None,
                    **extra: Any) -> Response:
+    """An error object as a response."""
     return json_response(error_body(message, code, **extra), status_code, headers)
 
 

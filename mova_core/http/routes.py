@@ -90,9 +90,8 @@ def _time(name: str, value: str | None) -> datetime | None:
 
 
 def _filter(status, workflow_type, user_id, since, until, limit=None) -> EntryFilter:
-    flt = EntryFilter(status=status, workflow_type=workflow_type or None, user_id=user_id or None,
-                      since=_time("since", since), until=_time("until", until), limit=limit)
-    return flt
+    return EntryFilter(status=status, workflow_type=workflow_type or None, user_id=user_id or None,
+                       since=_time("since", since), until=_time("until", until), limit=limit)
 
 
 @router.get("/healthz", response_model=Health, tags=["service"])
