@@ -42,6 +42,17 @@ def make_retry_run_id(original_run_id: str, when: datetime) -> str:
     return f"retry_{original_run_id}_{int(when.timestamp())}"
 
 
+def unique_retry_run_id(settings: Any, original_run_id: str, when: datetime) -> str:
+    """The spec's retry run id; `_2`, `_3`, ... appended if a retry in the same second has its name."""
+    base = make_retry_run_id(original_run_id, when)
+    taken = lambda rid: any(store_for(settings, mode).exists(rid) for mode in (False, True))  # noqa: E731
+    candidate, n = base, 1
+    while taken(candidate):
+        n += 1
+        candidate = f"{base}_{n}"
+    return candidate
+
+
 def coerce_overrides(overrides: RetryOverrides | Mapping[str, Any] | None) -> RetryOverrides:
     """Overrides from a model, a plain dict (`{"variables": ..., "secrets": ...}`) or None."""
     if overrides is None:
@@ -113,7 +124,7 @@ def retry_entry(
     clock = getattr(service, "clock", None) or utcnow
     entry = service.get(entry_id)
     _check_retryable(entry, engine)
-    retry_run_id = make_retry_run_id(entry.run_id, clock())
+    retry_run_id = unique_retry_run_id(service.settings, entry.run_id, clock())
     claimed = service.claim(entry.id, retry_run_id, sandbox_mode)
     if not wait:
         start_background(service, claimed, retry_run_id, sandbox_mode, overrides)

@@ -28,7 +28,7 @@ def _fail(settings: Any, job: dict[str, Any], message: str) -> int:
     runs = store_for(settings, bool(job.get("sandbox_mode", True)), redactor)
     try:
         record = runs.load(job["retry_run_id"])
-    except (RunNotFound, Exception):
+    except Exception:  # missing or unreadable: start a fresh record
         record = RunRecord(run_id=job["retry_run_id"], sandbox_mode=bool(job.get("sandbox_mode", True)),
                            dlq_id=job.get("entry_id"))
     now = format_time(utcnow())

@@ -121,7 +121,7 @@ def _missing_message(expr: str, walked: str, key: str, current: Any, root: str) 
         hint = f" ({walked} is a {type(current).__name__}, not an object)"
     msg = f"unknown reference {{{{ {expr} }}}}: {walked} has no {key!r}{hint}"
     if root == "secrets" and walked == "secrets":
-        msg += f"; give it with an override secret or MOVA_SECRET_{key.upper()}"
+        msg += f"; give it as an override secret (or, in production, MOVA_SECRET_{key.upper()})"
     elif root == "results" and walked == "results":
         msg += "; results are only available from actions that ran before this one"
     return msg

@@ -225,6 +225,15 @@ def test_retry_through_the_service(server, settings, clock, service):
     assert service.get(entry_id).status == EntryStatus.resolved
 
 
+def test_two_retries_in_the_same_second_get_distinct_run_ids(server, settings, clock, service):
+    entry_id = failing_entry(settings, clock, server)
+    ok = {"variables": {"path": "ok"}}
+    first = retry_entry(service, entry_id, overrides=ok, engine=make_engine(settings, clock))
+    second = retry_entry(service, entry_id, overrides=ok, engine=make_engine(settings, clock))
+    assert second.retry_run_id == first.retry_run_id + "_2"
+    assert [r.retry_run_id for r in service.get(entry_id).retry_history] == [first.retry_run_id, second.retry_run_id]
+
+
 def test_retry_run_id_format():
     assert make_retry_run_id("run_1642588245123456789", FROZEN_NOW + timedelta(seconds=0.9)) == (
         f"retry_run_1642588245123456789_{int(FROZEN_NOW.timestamp())}")

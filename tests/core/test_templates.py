@@ -52,7 +52,7 @@ def test_render_walks_nested_structures_and_leaves_others_alone():
     "template, message",
     [
         ("{{ variables.missing }}", "unknown reference {{ variables.missing }}: variables has no 'missing' (known: api_url, flags, ids, timeout)"),
-        ("{{ secrets.token }}", "give it with an override secret or MOVA_SECRET_TOKEN"),
+        ("{{ secrets.token }}", "give it as an override secret (or, in production, MOVA_SECRET_TOKEN)"),
         ("{{ results.later.status }}", "results are only available from actions that ran before this one"),
         ("{{ payload.customer.id.x }}", "payload.customer.id is a str, not an object"),
         ("{{ variables.ids.5 }}", "variables.ids is a list of 2 items"),
