@@ -19,6 +19,7 @@ from starlette.responses import Response
 from mova_core import __version__
 from mova_core.errors import InvalidId, InvalidInput, MovaError
 from mova_core.listing import EntryFilter, Stats
+from mova_core.metrics import compute_metrics, render_prometheus
 from mova_core.models import DeadLetterEntry, EntryStatus, RetryOverrides, RetryResponse
 from mova_core.redact import Redactor
 from mova_core.service import DLQService
@@ -210,8 +211,6 @@ def delete(
 )
 def metrics(svc: Service) -> Response:
     """The specification's metrics in the Prometheus text format."""
-    from mova_core.metrics import compute_metrics, render_prometheus
-
     counts = svc.stats().by_status
     text = render_prometheus(compute_metrics(svc.iter_entries(), counts))
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
