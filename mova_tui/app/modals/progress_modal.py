@@ -7,7 +7,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Log, ProgressBar, Static
+from rich.text import Text
+from textual.widgets import Button, Label, ProgressBar, RichLog, Static
 
 from ..messages import JobFinished, JobProgress
 
@@ -27,16 +28,16 @@ class ProgressModal(ModalScreen[None]):
         with Vertical(id="dialog", classes="progress"):
             yield Label(job.title, classes="title")
             yield ProgressBar(total=job.total, show_eta=False, id="bar")
-            yield Log(id="log", auto_scroll=True)
+            yield RichLog(id="log", wrap=True, markup=False, highlight=False, auto_scroll=True)
             yield Static("[dim]Running… escape hides this window; the job goes on.[/]", id="result")
             with Horizontal(classes="buttons"):
                 yield Button("Hide", id="close")
 
     def on_mount(self) -> None:
         job = self.app.jobs[self.job_id]
-        log = self.query_one(Log)
+        log = self.query_one(RichLog)
         for line in job.lines:
-            log.write_line(line)
+            log.write(Text(line))
         if job.done:
             self.query_one(ProgressBar).advance(job.done)
         if job.finished:
@@ -45,7 +46,7 @@ class ProgressModal(ModalScreen[None]):
     def job_updated(self, message: JobProgress) -> None:
         """Called by the app for each progress message of this job."""
         if message.line:
-            self.query_one(Log).write_line(message.line)
+            self.query_one(RichLog).write(Text(message.line))
         if message.advance:
             self.query_one(ProgressBar).advance(message.advance)
 
@@ -58,8 +59,6 @@ class ProgressModal(ModalScreen[None]):
         if bar.total is None:
             bar.update(total=1, progress=1)
         style = {"error": "bold red", "warning": "bold yellow"}.get(severity, "bold green")
-        from rich.text import Text
-
         self.query_one("#result", Static).update(Text(summary, style=style))
         button = self.query_one("#close", Button)
         button.label = "Close"

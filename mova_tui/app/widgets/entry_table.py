@@ -70,6 +70,8 @@ class EntryTable(ScrollView, can_focus=True):
         "entry-table--status-stale",
     }
 
+    # The scroll container's own bindings (left/right, page left/right) mean nothing here.
+    INHERIT_BINDINGS = False
     BINDINGS = [
         Binding("up,k", "cursor_up", "Up", show=False),
         Binding("down,j", "cursor_down", "Down", show=False),

@@ -1,0 +1,422 @@
+"""The dashboard driven with Textual's Pilot on a copy of the sample directory."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from textual.widgets import Input, Select, TextArea
+
+from mova_core.errors import EntryNotFound
+from mova_core.models import EntryStatus, ExecutionResult, RetryResponse
+from mova_core.service import DLQService
+from mova_core.settings import Settings
+from mova_tui.app.modals.confirm_modal import ConfirmModal
+from mova_tui.app.modals.filter_modal import FilterModal
+from mova_tui.app.modals.help_modal import HelpModal
+from mova_tui.app.modals.progress_modal import ProgressModal
+from mova_tui.app.modals.retry_modal import RetryModal
+from mova_tui.app.screens.dashboard_screen import DashboardScreen
+from mova_tui.app.screens.entry_screen import EntryScreen
+from mova_tui.app.widgets.empty_state import EmptyState
+from mova_tui.app.widgets.entry_table import EntryTable
+from mova_tui.app.widgets.overrides_editor import OverrideRow
+
+from .conftest import DLQ_ARG, frozen_clock, settle
+
+SIZE = (120, 40)
+NEWEST = "dlq_a71c4e88-5d2b-4f9a-b037-6c8e1f2d90ab"
+GROUP_TOP = "dlq_3f9a2c71-8e4b-4d05-b6a2-91c7e0d45f18"
+
+
+def table_of(app) -> EntryTable:
+    return app.screen_stack[1].query_one(EntryTable) if len(app.screen_stack) > 1 else app.screen.query_one(EntryTable)
+
+
+def dashboard(app) -> DashboardScreen:
+    return next(s for s in app.screen_stack if isinstance(s, DashboardScreen))
+
+
+def plain(widget) -> str:
+    """A Static's content as plain text (Rich renderables included)."""
+    from rich.console import Console
+
+    console = Console(width=118, record=True, file=open("/dev/null", "w"), color_system=None)
+    console.print(widget.content)
+    return console.export_text()
+
+
+def status_text(app) -> str:
+    return str(dashboard(app).query_one("#status").render())
+
+
+async def test_lists_entries_newest_first_with_window(app_factory, dlq):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = table_of(app)
+        assert table.total == 16
+        assert table.rows[0].id == NEWEST
+        assert [r.created_ts for r in table.rows] == sorted((r.created_ts for r in table.rows), reverse=True)
+        # The table holds a window sized to the screen, never more than a few pages.
+        assert len(table.rows) <= max(60, 3 * table.page_rows)
+        assert "1–16 of 16" in status_text(app)
+        await pilot.press("down", "down")
+        assert table.cursor == 2
+
+
+async def test_search_and_filters_combine_and_clear(app_factory, dlq):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = table_of(app)
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"network timeout", "enter")
+        await settle(pilot)
+        assert table.total == 5
+        assert all("network timeout" in r.last_error for r in table.rows)
+
+        await pilot.press("f")
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, FilterModal)
+        modal.query_one("#status", Select).value = "active"
+        modal.query_one("#since", Input).value = "yesterday"
+        await pilot.pause()
+        assert "RFC 3339" in str(modal.query_one("#since-error").render())
+        modal.query_one("#since", Input).value = "13d"
+        await pilot.pause()
+        await pilot.click("#apply")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        # network timeout AND active AND created in the last 13 days (the group spans 12d–16d).
+        assert table.total == 2
+        assert {r.status for r in table.rows} == {EntryStatus.active}
+        summary = str(app.screen.query_one("#filter-summary").render())
+        assert "status=active" in summary and "since=13d" in summary
+
+        await pilot.press("c")
+        await settle(pilot)
+        assert table.total == 16
+        assert app.screen.query_one("#search", Input).value == ""
+
+
+async def test_sort_by_header_click_and_keys(app_factory, dlq):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = table_of(app)
+        await pilot.press("s")  # created → workflow type
+        await settle(pilot)
+        assert dashboard(app).filters.sort == "workflow_type"
+        types = [r.workflow_type for r in table.rows]
+        assert types == sorted(types)
+        await pilot.press("S")
+        await settle(pilot)
+        assert [r.workflow_type for r in table.rows] == sorted(types, reverse=True)
+        # Clicking the ATT header sorts by attempts.
+        await pilot.click(EntryTable, offset=(1 + 1 + 8 + 1 + 15 + 1 + 8 + 1 + 1, 0))
+        await settle(pilot)
+        assert dashboard(app).filters.sort == "attempts"
+
+
+async def test_open_details_and_copy_id(app_factory, dlq):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, EntryScreen)
+        assert screen.entry is not None and screen.entry.id == NEWEST
+        head = str(screen.query_one("#entry-head").render())
+        assert NEWEST in head and "data-processing" in head
+        error = plain(screen.query_one("#error-body"))
+        assert "Error history" in error and "Failed action" in error
+        await pilot.press("2")
+        assert "Results per action" in plain(screen.query_one("#context-body"))
+        await pilot.press("4")
+        assert '"intent"' in plain(screen.query_one("#envelope-body"))
+        await pilot.press("y")
+        assert app.clipboard == NEWEST
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
+
+
+class RecordingService(DLQService):
+    """The real service, except that retry records its arguments and replays engine-like events."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.calls: list[dict] = []
+
+    def retry(self, id_or_prefix, *, sandbox_mode=True, overrides=None, wait=True, on_event=None):
+        self.calls.append({"id": id_or_prefix, "sandbox_mode": sandbox_mode, "overrides": overrides, "wait": wait})
+        if on_event is not None:
+            on_event("replayed progress line")
+        return RetryResponse(
+            dlq_id=id_or_prefix, retry_run_id="retry_run_test", sandbox_mode=sandbox_mode,
+            execution_result=ExecutionResult(run_id="retry_run_test", status="completed"),
+        )
+
+
+def recording_service() -> RecordingService:
+    return RecordingService(Settings(dlq_path=DLQ_ARG), clock=frozen_clock)
+
+
+async def _type_row(pilot, row: OverrideRow, key: str, value: str) -> None:
+    row.query_one(".key", Input).value = key
+    row.query_one(".value", Input).value = value
+    await pilot.pause()
+
+
+async def test_retry_modal_overrides_make_the_right_call(app_factory, dlq):
+    service = recording_service()
+    app = app_factory(service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, RetryModal)
+        variables = modal.query_one("#vars")
+        await _type_row(pilot, variables.query(OverrideRow).first(), "api_url", "https://staging.example.com")
+        await pilot.click("#vars .add")
+        await settle(pilot)
+        await _type_row(pilot, variables.query(OverrideRow).last(), "timeout", "60")
+        secret_row = modal.query_one("#secrets").query(OverrideRow).first()
+        assert secret_row.query_one(".value", Input).password  # masked
+        await _type_row(pilot, secret_row, "api_key", "s3cr3t-value")
+        # A duplicate name is reported inline and blocks the retry.
+        await pilot.click("#vars .add")
+        await settle(pilot)
+        await _type_row(pilot, variables.query(OverrideRow).last(), "timeout", "90")
+        assert "given twice" in str(modal.query_one("#vars-error").render())
+        await pilot.click("#sandbox")
+        await pilot.pause()
+        assert app.screen is modal and service.calls == []
+        await pilot.click(variables.query(OverrideRow).last().query_one(".remove"))
+        await settle(pilot)
+        await pilot.click("#sandbox")
+        await settle(pilot)
+
+        assert len(service.calls) == 1
+        call = service.calls[0]
+        assert call["id"] == NEWEST and call["sandbox_mode"] is True and call["wait"] is True
+        assert call["overrides"].variables == {"api_url": "https://staging.example.com", "timeout": 60}
+        assert call["overrides"].secrets == {"api_key": "s3cr3t-value"}
+        progress = app.screen
+        assert isinstance(progress, ProgressModal)
+        job = app.jobs[progress.job_id]
+        assert job.finished and "completed" in job.summary
+        assert any("replayed progress line" in line for line in job.lines)
+        await pilot.press("escape")
+
+
+async def test_retry_json_overrides_and_production_confirmation(app_factory, dlq):
+    service = recording_service()
+    app = app_factory(service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        modal = app.screen
+        modal.query_one("#vars-mode").active = "vars-json-pane"
+        await settle(pilot)
+        editor = modal.query_one("#vars-json", TextArea)
+        editor.text = '{"api_url": "https://staging.example.com",'
+        await pilot.pause()
+        assert "invalid JSON" in str(modal.query_one("#vars-error").render())
+        editor.text = '{"api_url": "https://staging.example.com", "pages": [1, 2]}'
+        await pilot.pause()
+        assert str(modal.query_one("#vars-error").render()).strip() == ""
+        await pilot.click("#production")
+        await settle(pilot)
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmModal)
+        assert "production" in confirm.title_text
+        await pilot.press("y")
+        await settle(pilot)
+        assert service.calls[0]["sandbox_mode"] is False
+        assert service.calls[0]["overrides"].variables == {"api_url": "https://staging.example.com", "pages": [1, 2]}
+
+
+async def test_archive_entry_under_cursor(app_factory, dlq):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        service = DLQService(Settings(dlq_path=dlq))
+        assert service.get(NEWEST).status == EntryStatus.archived
+        assert table_of(app).rows[0].status == EntryStatus.archived
+
+
+async def test_delete_asks_first(app_factory, dlq):
+    app = app_factory()
+    path = dlq / f"{NEWEST}.json"
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmModal)
+        assert NEWEST in app.screen.body
+        await pilot.press("enter")  # focus is on Cancel: a stray Enter never deletes
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen) and path.exists()
+        await pilot.press("d")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert not path.exists()
+        assert table_of(app).total == 15
+        try:
+            DLQService(Settings(dlq_path=dlq)).get(NEWEST)
+        except EntryNotFound:
+            pass
+        else:  # pragma: no cover
+            raise AssertionError("still there")
+
+
+async def test_bulk_selection_is_frozen_and_confirmed(app_factory, dlq):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = table_of(app)
+        await pilot.press("space", "space", "space")  # selects rows 0-2, the cursor moves on
+        picked = [r.id for r in table.rows[:3]]
+        assert dashboard(app).selection == set(picked)
+        assert "3 selected" in status_text(app)
+        await pilot.press("a")
+        await settle(pilot)
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmModal) and "3 entries" in confirm.title_text
+        await pilot.press("y")
+        await settle(pilot)
+        assert isinstance(app.screen, ProgressModal)
+        await pilot.press("escape")
+        service = DLQService(Settings(dlq_path=dlq))
+        assert {service.get(i).status for i in picked} == {EntryStatus.archived}
+        assert dashboard(app).selection == set()
+
+        # Select all matching a filter, then delete exactly those.
+        await pilot.press("slash", *"network timeout", "enter")
+        await settle(pilot)
+        await pilot.press("asterisk")
+        await settle(pilot)
+        frozen = set(dashboard(app).selection)
+        assert len(frozen) == 5
+        await pilot.press("d")
+        await settle(pilot)
+        assert "5 entries" in app.screen.title_text
+        await pilot.press("y")
+        await settle(pilot)
+        await pilot.press("escape")
+        assert not any((dlq / f"{i}.json").exists() for i in frozen)
+        assert len(list(dlq.glob("*.json"))) == 11
+
+
+async def test_export_current_view(app_factory, dlq, tmp_path):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *"HTTP", "enter")
+        await settle(pilot)
+        total = table_of(app).total
+        await pilot.press("x")
+        await settle(pilot)
+        await pilot.click("#csv")
+        await pilot.pause()
+        path_input = app.screen.query_one("#path", Input)
+        assert path_input.value.endswith(".csv")
+        path_input.value = str(tmp_path / "out.csv")
+        await pilot.click("#export")
+        await settle(pilot)
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert lines[0].startswith("id,")
+    assert len(lines) == total + 1 and total > 0
+
+
+async def test_help_lists_every_binding(app_factory, dlq):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        modal = app.screen
+        assert isinstance(modal, HelpModal)
+        described = {d for _k, d in modal.rows}
+        for needed in ("Retry", "Archive", "Delete", "Export", "Filter", "Select all matching", "Quit", "Details"):
+            assert needed in described
+        await pilot.press("escape")
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+async def test_missing_directory_explains_how_to_point_mova(tmp_path):
+    from mova_tui.app import make_app
+
+    app = make_app(settings=Settings(dlq_path=Path("nowhere")), clock=frozen_clock, watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        empty = app.screen.query_one(EmptyState)
+        assert empty.display
+        text = str(empty.render())
+        assert "--dlq-path" in text and "MOVA_DLQ_PATH" in text
+
+
+async def test_corrupt_file_is_counted_not_fatal(app_factory, dlq):
+    (dlq / "dlq_broken.json").write_text('{"id": "dlq_broken", ')
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert table_of(app).total == 16
+        assert "1 unreadable file skipped" in status_text(app)
+
+
+WRITER = """
+import json, os, sys
+src, dest = sys.argv[1], sys.argv[2]
+doc = json.load(open(src))
+doc["id"] = os.path.basename(dest)[:-5]
+doc["created_at"] = "2026-11-28T11:59:00Z"
+tmp = os.path.join(os.path.dirname(dest), "." + os.path.basename(dest) + ".tmp")
+with open(tmp, "w") as f:
+    json.dump(doc, f)
+os.replace(tmp, dest)
+"""
+
+
+async def test_file_written_by_another_process_appears(app_factory, dlq):
+    app = app_factory(watch=True)
+    new_id = "dlq_00000000-feed-4bee-8000-000000000001"
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = table_of(app)
+        await pilot.press("down", "down")
+        before = table.current.id
+        for _ in range(200):  # wait for the watcher to be running (bounded)
+            if app.watch_state == "watching":
+                break
+            await pilot.pause(0.01)
+        subprocess.run([sys.executable, "-c", WRITER, str(dlq / f"{GROUP_TOP}.json"), str(dlq / f"{new_id}.json")],
+                       check=True)
+        for _ in range(300):  # the app's own update, not a fixed sleep: at most ~3 s
+            if table.total == 17:
+                break
+            await pilot.pause(0.01)
+        await settle(pilot)
+        assert table.total == 17
+        assert table.rows[0].id == new_id
+        # The cursor stayed on the same entry, one row further down.
+        assert table.current.id == before and table.cursor == 3
+
+        (dlq / f"{new_id}.json").unlink()
+        for _ in range(300):
+            if table.total == 16:
+                break
+            await pilot.pause(0.01)
+        assert table.total == 16
+        assert table.current.id == before
