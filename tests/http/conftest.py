@@ -101,8 +101,7 @@ def serve(tmp_path) -> Iterator[Callable[..., Server]]:
         full_env.update({"MOVA_DLQ_PATH": str(dlq), "MOVA_ACTOR": "tester@test", **(env or {})})
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-c", "from mova_tui.cli.main import run; run()", "serve", "--port", str(port),
-                 "--log-level", "warning", *args],
+                [sys.executable, "-c", "from mova_tui.cli.main import run; run()", "serve", "--port", str(port), *args],
                 cwd=ROOT, env=full_env, stdout=out, stderr=subprocess.STDOUT,
             )
         server = Server(f"http://127.0.0.1:{port}", proc, log)

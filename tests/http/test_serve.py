@@ -33,8 +33,10 @@ def test_the_specs_curls_against_a_real_server(serve, sample_dlq, upstream):
         assert http.delete(f"/v1/dlq/{RESOLVED_ID}").status_code == 200
         assert "dlq_entries_total" in http.get("/metrics").text
         assert http.get("/openapi.json").json()["info"]["title"]
-    # Nothing of the secret in the state directory, nor in the server's own log.
+    # Nothing of the secret in the state directory, nor in the server's own (info-level) log.
     assert files_containing(sample_dlq.parent, upstream.secret) == []
+    log = server.log.read_text()
+    assert "POST /v1/dlq/dlq_8b14e6d2/retry" in log and upstream.secret not in log
 
 
 def test_raw_traversal_paths_on_the_wire(serve, sample_dlq, tmp_path):
