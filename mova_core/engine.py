@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping
 from pydantic import ValidationError
 
 from .actions import ActionContext, ActionError, ActionRegistry, ActionTimeout, NonRetryableError, default_registry
-from .errors import MovaError, PolicyError
+from .errors import PolicyError
 from .models import (
     Action,
     ActionResult,
@@ -36,7 +36,15 @@ from .models import (
     Metadata,
     new_entry_id,
 )
-from .policy import EffectivePolicy, check_policy_types, compute_delay, resolve_policy, retry_after_delay, validation_messages
+from .policy import (
+    EffectivePolicy,
+    check_policy_types,
+    compute_delay,
+    policy_error,
+    resolve_policy,
+    retry_after_delay,
+    validation_messages,
+)
 from .redact import Redactor
 from .runs import RunRecord, RunStore
 from .sandbox import Sandbox, secrets_from_env
@@ -183,9 +191,7 @@ def load_envelope(data: Any, registry: ActionRegistry | None = None) -> Envelope
 
 
 def _policy_error(problems: list[str]) -> PolicyError:
-    err = PolicyError("invalid envelope:\n  " + "\n  ".join(problems))
-    err.problems = problems  # type: ignore[attr-defined]
-    return err
+    return policy_error(problems, "invalid envelope")
 
 
 # --- outcome --------------------------------------------------------------------------------

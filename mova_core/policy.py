@@ -259,19 +259,27 @@ def check_policy_types(raw: Any, path: str) -> list[str]:
         value = raw.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             problems.append(f"{path}.{name}: must be a number of seconds")
-    if isinstance(raw.get("backoff"), str) is False and raw.get("backoff") is not None:
+    backoff = raw.get("backoff")
+    if backoff is not None and not isinstance(backoff, str):
         problems.append(f"{path}.backoff: must be one of fixed, linear, exponential")
     return problems
+
+
+def policy_error(problems: list[str], what: str = "invalid retry policy") -> PolicyError:
+    """A PolicyError listing `path: message` lines (also kept as `.problems`)."""
+    err = PolicyError(f"{what}:\n  " + "\n  ".join(problems))
+    err.problems = problems  # type: ignore[attr-defined]
+    return err
 
 
 def load_policy(raw: Any, path: str = "retry") -> RetryPolicy | None:
     """Validate one policy document; raises PolicyError naming the field path."""
     problems = check_policy_types(raw, path)
     if problems:
-        raise PolicyError("invalid retry policy:\n" + "\n".join(problems))
+        raise policy_error(problems)
     if raw is None:
         return None
     try:
         return RetryPolicy.model_validate(raw)
     except ValidationError as exc:
-        raise PolicyError("invalid retry policy:\n" + "\n".join(validation_messages(exc, path))) from None
+        raise policy_error(validation_messages(exc, path)) from None

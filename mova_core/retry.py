@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .engine import Engine, Event, RunOutcome, check_envelope
-from .errors import InvalidInput, MovaError, PolicyError
+from .errors import InvalidInput, MovaError
 from .models import DeadLetterEntry, EntryStatus, ExecutionResult, RetryOverrides, RetryRecord, RetryResponse
+from .policy import policy_error
 from .redact import Redactor
 from .runs import RunRecord, store_for
 from .sandbox import Sandbox
@@ -101,11 +102,7 @@ def build_context(
 def _check_retryable(entry: DeadLetterEntry, engine: Engine | None) -> None:
     problems = check_envelope(entry.envelope, engine.registry if engine else None)
     if problems:
-        err = PolicyError(
-            f"cannot retry {entry.id}: its envelope would fail the same way again:\n  " + "\n  ".join(problems)
-        )
-        err.problems = problems  # type: ignore[attr-defined]
-        raise err
+        raise policy_error(problems, f"cannot retry {entry.id}: its envelope would fail the same way again")
 
 
 def retry_entry(

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from datetime import timedelta
 
 import pytest
@@ -271,9 +270,12 @@ import json, sys, time
 from mova_core.errors import AlreadyRetrying
 from mova_core.service import DLQService
 from mova_core.settings import Settings
+import os, pathlib
 settings = Settings(dlq_path=sys.argv[1])
-start = float(sys.argv[3])
-while time.time() < start:
+barrier = pathlib.Path(sys.argv[3])
+(barrier / f"{os.getpid()}.ready").touch()
+deadline = time.time() + 10
+while len(list(barrier.glob("*.ready"))) < 2 and time.time() < deadline:  # both imported: go together
     time.sleep(0.001)
 try:
     resp = DLQService(settings).retry(sys.argv[2], sandbox_mode=True, overrides={"variables": {"path": "ok"}})
@@ -292,9 +294,10 @@ def test_claim_race_between_processes(server, settings, clock, service):
         return entry
 
     service.store.update(entry_id, set_nap)
-    start = time.time() + 0.8
+    barrier = settings.dlq_path.parent / "barrier"
+    barrier.mkdir()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-c", RACE, str(settings.dlq_path), entry_id, str(start)],
+    procs = [subprocess.Popen([sys.executable, "-c", RACE, str(settings.dlq_path), entry_id, str(barrier)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)]
     results = []
     for p in procs:
