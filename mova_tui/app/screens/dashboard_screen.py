@@ -106,7 +106,7 @@ class DashboardScreen(Screen):
                 yield EmptyState(id="empty")
             yield StatsPanel(id="stats")
         yield StatusLine(id="status")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def table(self) -> EntryTable:
@@ -204,7 +204,7 @@ class DashboardScreen(Screen):
         table = self.table
         table.sort, table.descending = self.filters.sort, self.filters.descending
         if page.missing_dir:
-            self.query_one(EmptyState).show_missing(self.app.dlq_path)
+            self.query_one(EmptyState).show_missing(self.app.dlq_path, self.app.watch_enabled)
         elif page.total == 0:
             table.empty_message = (
                 "No entries match the filters — press c to clear them" if self.filters.active

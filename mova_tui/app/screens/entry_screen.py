@@ -90,7 +90,7 @@ class EntryScreen(Screen):
             with TabPane("4 Envelope", id="tab-envelope"):
                 with VerticalScroll():
                     yield Static(id="envelope-body")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.load()

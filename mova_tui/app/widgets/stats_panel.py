@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich.console import Group as RichGroup
 from rich.table import Table
 from rich.text import Text
 from textual.containers import VerticalScroll
@@ -48,16 +49,20 @@ class StatsPanel(VerticalScroll, can_focus=False):
         out.add_row("", "")
         out.add_row(Text("Oldest active", style="bold"),
                     Text(age(oldest.created_ts, now), style="bold yellow") if oldest else Text("none", style="dim"))
+        lines: list = [out]
         if oldest is not None:
-            out.add_row(Text(f"  {short_id(oldest.id)} {oldest.workflow_type}", style="dim"), "")
-        out.add_row("", "")
-        out.add_row(Text("Top failure groups", style="bold"), "")
+            lines.append(_line(f"  {short_id(oldest.id)} {oldest.workflow_type}", "dim"))
+        lines += [Text(""), Text("Top failure groups", style="bold")]
         shown = [g for g in groups if g.count > 1][:TOP_GROUPS] or groups[:TOP_GROUPS]
         if not shown:
-            out.add_row(Text("  none", style="dim"), "")
+            lines.append(Text("  none", style="dim"))
         for group in shown:
-            label = Text(f"  {group.count}× ", style="bold")
+            label = Text(f"  {group.count}× ", style="bold", no_wrap=True, overflow="ellipsis")
             label.append(group.action_type or "?", style="cyan")
-            out.add_row(label, "")
-            out.add_row(Text(f"    {group.example_error}", style="dim"), "")
-        self.query_one("#stats-body", Static).update(out)
+            label.append(f"  {', '.join(group.workflow_types)}", style="dim")
+            lines += [label, _line(f"    {group.example_error}", "dim")]
+        self.query_one("#stats-body", Static).update(RichGroup(*lines))
+
+
+def _line(text: str, style: str) -> Text:
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
