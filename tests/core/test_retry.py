@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import timedelta
 
 import pytest
@@ -351,3 +352,27 @@ def test_metrics_with_no_retries():
     m = compute_metrics([], {"active": 0})
     assert m.resolution_rate == 0.0 and m.retry_attempts_total == 0
     assert "dlq_resolution_rate 0.0\n" in render_prometheus(m)
+
+
+def test_sigterm_cancels_a_background_retry_cleanly(server, settings, clock, service, state):
+    import signal
+
+    from mova_core.runs import find_run
+
+    nap = {"id": "nap", "type": "sleep", "params": {"seconds": 30}}
+    entry_id = failing_entry(settings, clock, server, extra_actions=[nap])
+    real = DLQService(settings)
+    resp = real.retry(entry_id, sandbox_mode=False, wait=False, overrides={"variables": {"path": "ok"}})
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # until the worker is inside the 30 s sleep
+        store, record = find_run(settings, resp.retry_run_id)
+        if any(e.get("action_id") == "nap" for e in store.read_log(resp.retry_run_id)):
+            break
+        time.sleep(0.02)
+    os.kill(record.pid, signal.SIGTERM)
+    record = wait_for_run(settings, resp.retry_run_id, timeout=10)
+    assert record.status == "cancelled"
+    entry = real.get(entry_id)
+    assert entry.status == EntryStatus.active and entry.metadata.lease is None
+    assert entry.retry_history[-1].outcome == "cancelled"
+    assert not [p for p in state.rglob("*.tmp")]
