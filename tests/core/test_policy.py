@@ -203,7 +203,7 @@ def test_unknown_action_type_and_bad_params_are_rejected_up_front():
     assert any(p.startswith("actions[0].type: unknown action type 'teleport'; known types: ") for p in problems)
     assert "actions[1].params.url: is required" in problems
     assert any(p.startswith("actions[1].params.ulr:") for p in problems)
-    assert "actions[2].params.seconds: must be at most 300.0" in problems
+    assert "actions[2].params.seconds: must be at most 300" in problems
     assert "actions[3].config.variable: is required" in problems
     assert "actions[4].id: duplicate action id 'd' (also actions[3])" in problems
     assert any(p.startswith("actions[4].params: unknown template root 'env'") for p in problems)
