@@ -122,7 +122,7 @@ class ResultsFile:
 
     @classmethod
     def load(cls, path: Path | str) -> ResultsFile:
-        """Open an existing results file to resume it (a torn last line is ignored)."""
+        """Open an existing results file to resume it (torn lines are ignored: their ids are redone)."""
         path = Path(path)
         try:
             lines = path.read_text(encoding="utf-8").split("\n")
@@ -138,11 +138,9 @@ class ResultsFile:
             try:
                 doc = json.loads(line)
             except ValueError:
-                if number >= len(lines) - 1:
-                    continue  # the last line, torn by the interruption
-                raise InvalidInput(f"results file {path}, line {number}: not valid JSON") from None
+                continue  # a line torn by an interruption: its id has no outcome, so it is redone
             if not isinstance(doc, dict):
-                raise InvalidInput(f"results file {path}, line {number}: not a JSON object")
+                continue
             if "plan" in doc:
                 p = doc["plan"]
                 try:
@@ -165,12 +163,21 @@ class ResultsFile:
 
     def append(self, result: BulkResult) -> None:
         """Record one outcome (one line, flushed before returning)."""
-        line = json.dumps(result.to_json(), ensure_ascii=False) + "\n"
+        line = (json.dumps(result.to_json(), ensure_ascii=False) + "\n").encode()
         with self._lock:
-            with open(self.path, "a", encoding="utf-8") as fh:
+            with open(self.path, "ab") as fh:
+                # After an interruption the last line may be torn; start on a line of our own.
+                if fh.tell() and not _ends_with_newline(self.path):
+                    line = b"\n" + line
                 fh.write(line)
                 fh.flush()
             self.recorded[result.id] = result
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
 
 
 def parse_rate(text: str) -> float:

@@ -251,10 +251,13 @@ def retry(
 
 
 def _only_with_all(selection: tuple, **bulk_only: object) -> None:
-    given = [name for name, value in bulk_only.items() if value not in (None, False, 1)]
-    if _selection_given(*selection) or given:
-        what = (given[0] if given else "filters").replace("_", "-")
-        fail(f"{'--' + what if given else what} apply only with --all", EXIT_USAGE)
+    """Filters and bulk options mean nothing for one ID; say so rather than ignore them."""
+    if _selection_given(*selection):
+        fail("filters apply only with --all", EXIT_USAGE)
+    defaults = {"concurrency": 1}
+    for name, value in bulk_only.items():
+        if value is not None and value is not False and value != defaults.get(name):
+            fail(f"--{name.replace('_', '-')} applies only with --all", EXIT_USAGE)
 
 
 # -- archive / delete ---------------------------------------------------------------------------
@@ -340,7 +343,7 @@ def delete(
     svc = state.service()
     entry = svc.get(entry_id)
     if not force:
-        if not sys.stdin.isatty():
+        if not output.can_ask():
             fail(f"refusing to delete {entry.id} without confirmation: no terminal to ask on; add --force",
                  EXIT_USAGE)
         if not typer.confirm(f"Delete {entry.id} ({entry.workflow_type}, {entry.status}) for good?",

@@ -32,6 +32,7 @@ from mova_core.listing import EntryFilter
 from mova_core.models import EntryStatus, RetryOverrides
 from mova_core.timeutil import utcnow
 
+from . import output
 from .output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, console, fail, info, print_json, warn
 from .params import Format, parse_rate
 from .state import CliState
@@ -146,7 +147,7 @@ def _bulk(
         return
     if not yes:
         flag = "--force" if operation == "delete" else "--yes"
-        if not sys.stdin.isatty():
+        if not output.can_ask():
             fail(f"refusing to {operation} {len(ids)} entries without confirmation: no terminal to ask on; "
                  f"add {flag}", EXIT_USAGE)
         if not typer.confirm(f"{operation.capitalize()} these {len(ids)} entries{mode_note}?", default=False, err=True):

@@ -82,6 +82,12 @@ def console(*, err: bool = False):
     )
 
 
+def can_ask() -> bool:
+    """True when stdin is a terminal, so a confirmation can be asked (never wait on a pipe)."""
+    isatty = getattr(sys.stdin, "isatty", None)
+    return bool(isatty and isatty())
+
+
 def info(message: str) -> None:
     """A message for the user, on stderr."""
     print(message, file=sys.stderr, flush=True)

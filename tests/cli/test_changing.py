@@ -1,0 +1,101 @@
+"""`mova dlq archive`, `delete`, `purge`, `alerts` through Typer's runner."""
+
+from __future__ import annotations
+
+import json
+
+from .conftest import entry_status
+
+ACTIVE = "dlq_1d6f08b3-9a4e-4e27-8c15-f0b7a3e6d249"
+RESOLVED = "dlq_6a4e1f97-c0d8-4b32-a5e9-0f3d7c82b61e"
+ARCHIVED = "dlq_07b5c3ae-6f19-4d84-b2c0-9e1a4d7f58e3"
+STALE = "dlq_d4e8a61b-2f7c-4c95-8a03-b6e9d15f2c70"
+
+
+def test_archive_by_prefix_and_again(dlq, cli):
+    r = cli("dlq", "archive", "1d6f08b3")
+    assert r.exit_code == 0 and f"archived {ACTIVE}" in r.stderr and r.stdout == ""
+    assert entry_status(dlq, ACTIVE) == "archived"
+    r = cli("dlq", "archive", ACTIVE)
+    assert r.exit_code == 0 and "already archived" in r.stderr
+
+
+def test_archive_unknown_id(dlq, cli):
+    r = cli("dlq", "archive", "dlq_00000000")
+    assert r.exit_code == 1 and "no dead-letter entry matches" in r.stderr
+
+
+def test_delete_refuses_without_a_terminal_and_changes_nothing(dlq, cli):
+    r = cli("dlq", "delete", ACTIVE)  # the runner's stdin is not a terminal
+    assert r.exit_code == 2
+    assert "refusing to delete" in r.stderr and "--force" in r.stderr
+    assert (dlq / f"{ACTIVE}.json").exists()
+
+
+def test_delete_force(dlq, cli):
+    r = cli("dlq", "delete", "1d6f08b3", "--force")
+    assert r.exit_code == 0 and f"deleted {ACTIVE}" in r.stderr
+    assert not (dlq / f"{ACTIVE}.json").exists()
+    assert cli("dlq", "show", ACTIVE).exit_code == 1
+
+
+def test_delete_confirmation_answered_no_keeps_the_entry(dlq, cli, monkeypatch):
+    from mova_tui.cli import output
+
+    monkeypatch.setattr(output, "can_ask", lambda: True)
+    r = cli("dlq", "delete", ACTIVE, input="n\n")
+    assert r.exit_code == 1 and "not deleted" in r.stderr
+    assert (dlq / f"{ACTIVE}.json").exists()
+
+
+def test_purge_reports_removed_and_never_touches_active(dlq, cli):
+    before = {p.name for p in dlq.glob("*.json")}
+    r = cli("dlq", "purge", "--older-than", "0", "--dry-run")
+    assert r.exit_code == 0
+    would = set(r.stdout.split())
+    assert would == {RESOLVED, ARCHIVED, "dlq_f16a0d3c-7b95-4286-a4e1-3d8c9b02e67f",
+                     "dlq_b83f6a27-14ce-4d70-9e5b-c2a8f0d31b46"}
+    assert "would remove 4" in r.stderr
+    assert {p.name for p in dlq.glob("*.json")} == before
+    r = cli("dlq", "purge", "--older-than", "0", "--format", "json")
+    report = json.loads(r.stdout)
+    assert set(report["removed"]) == would and report["dry_run"] is False
+    assert {p.stem for p in dlq.glob("*.json")} == {n[:-5] for n in before} - would
+
+
+def test_purge_default_retention_removes_nothing_recent(dlq, cli, monkeypatch):
+    monkeypatch.setenv("MOVA_DLQ_RETENTION_DAYS", "36500")
+    r = cli("dlq", "purge")
+    assert r.exit_code == 0 and r.stdout == "" and "removed 0" in r.stderr and "36500 days" in r.stderr
+
+
+def test_alerts_breached_exit_1_with_entries(dlq, cli):
+    r = cli("dlq", "alerts", "--max-active", "5", "--max-growth", "1000/h", "--format", "json")
+    assert r.exit_code == 1
+    data = json.loads(r.stdout)
+    assert data["breached"] is True
+    active = next(a for a in data["alerts"] if a["name"] == "max_active")
+    assert active["breached"] and active["value"] == 11 and ACTIVE in active["entries"]
+    assert not next(a for a in data["alerts"] if a["name"] == "max_growth")["breached"]
+
+
+def test_alerts_ok_exit_0_human(dlq, cli):
+    r = cli("dlq", "alerts", "--max-active", "100", "--max-retry-failure-rate", "90%",
+            "--max-sandbox-runtime", "15m", "--max-age", "3650d")
+    assert r.exit_code == 0, r.stderr
+    assert "all thresholds ok" in r.stderr
+    assert "max_active" in r.stdout and "11 <= 100" in r.stdout
+
+
+def test_alerts_thresholds_from_the_environment(dlq, cli, monkeypatch):
+    monkeypatch.setenv("MOVA_ALERT_MAX_AGE", "1d")
+    r = cli("dlq", "alerts")
+    assert r.exit_code == 1
+    assert "BREACHED" in r.stdout and "max_age" in r.stdout
+
+
+def test_alerts_need_a_threshold_and_valid_values(dlq, cli):
+    assert cli("dlq", "alerts").exit_code == 2
+    for args in (["--max-age", "soon"], ["--max-retry-failure-rate", "150%"], ["--max-growth", "5/day"]):
+        r = cli("dlq", "alerts", *args)
+        assert r.exit_code == 2, args
