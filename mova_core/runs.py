@@ -4,7 +4,7 @@ Per run, in the production directory (MOVA_RUNS_PATH, default `<state>/runs`) or
 directory (MOVA_SANDBOX_PATH, default `<state>/sandbox`):
 
 * `<run_id>.json`: the record (status, times, error, the execution context), rewritten
-  atomically (temporary file, fsync, rename) at each step, so a reader never sees half a file;
+  atomically at each step (the store's `atomic_write`), so a reader never sees half a file;
 * `<run_id>.log.jsonl`: one JSON object per event or log line, appended as the run goes.
 
 Both pass through the run's redactor first: no secret value reaches these files.
@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -23,13 +21,13 @@ from typing import Any, Callable, Iterator
 from pydantic import Field, ValidationError
 
 from .doc import Doc
-from .errors import InvalidId, MovaError
+from .errors import MovaError
 from .models import ExecutionContext, ExecutionResult
 from .redact import Redactor
+from .store import atomic_write, validate_id
 
 RUN_STATUSES = ("pending", "running", "completed", "failed", "timeout", "cancelled")
 FINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})
-_RUN_ID = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 
 
 class RunNotFound(MovaError):
@@ -81,38 +79,8 @@ class RunRecord(Doc):
 
 
 def check_run_id(run_id: str) -> str:
-    """A run id that is safe as a file name."""
-    if not isinstance(run_id, str) or not _RUN_ID.match(run_id) or run_id in (".", ".."):
-        raise InvalidId(run_id)
-    return run_id
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the new one, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
+    """A run id that is safe as a file name (the store's rule for entry ids)."""
+    return validate_id(run_id)
 
 
 class RunStore:
@@ -134,7 +102,8 @@ class RunStore:
     def save(self, record: RunRecord) -> None:
         """Write the record (redacted) atomically."""
         data = self.redactor(record.model_dump(mode="json"))
-        atomic_write_bytes(self.path(record.run_id), json.dumps(data, indent=2, ensure_ascii=False).encode())
+        self.directory.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.path(record.run_id), json.dumps(data, indent=2, ensure_ascii=False).encode())
 
     def load(self, run_id: str) -> RunRecord:
         """Read a record; RunNotFound if absent."""

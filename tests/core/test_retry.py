@@ -113,13 +113,20 @@ def test_sandbox_success_never_resolves(server, settings, clock, service, state)
     assert [r.sandbox_mode for r in entry.retry_history] == [True, False]
 
 
-def test_sandbox_blocks_production_hosts_until_overridden(server, settings, clock, service):
+def test_sandbox_reaches_override_hosts_and_blocks_the_rest(server, settings, clock, service):
+    import httpx
+
+    seen = []
+
+    def staging(request: httpx.Request) -> httpx.Response:  # stands in for a staging host, no network
+        seen.append(str(request.url))
+        return httpx.Response(200, json={"ok": True})
+
     entry_id = failing_entry(settings, clock, server)
-    # point the stored run at a "production" host: the original variables are reused by the retry
-    blocked = retry_entry(service, entry_id, overrides={"variables": {"base_url": "https://api.example.com"}},
-                          engine=make_engine(settings, clock))
-    # api.example.com came from an override variable, so it *is* allowed; a host from nowhere is not
-    assert "blocked by sandbox policy" not in (blocked.execution_result.error or "")
+    resp = retry_entry(service, entry_id, overrides={"variables": {"base_url": "https://staging.example.com", "path": "ok"}},
+                       engine=make_engine(settings, clock, http_transport=httpx.MockTransport(staging)))
+    # staging.example.com is named by an override variable, so the sandbox lets the request through
+    assert resp.execution_result.status == "completed" and seen == ["https://staging.example.com/ok"]
     clock.advance(1)
     entry2 = failing_entry(settings, clock, server, path="status/500/r2",
                            extra_actions=[fetch("https://prod.example.com/hook", id="hook", method="POST")])
@@ -129,6 +136,7 @@ def test_sandbox_blocks_production_hosts_until_overridden(server, settings, cloc
     assert resp.execution_result.failure_reason == "non_retryable_error"
     assert resp.execution_result.error.startswith(
         "blocked by sandbox policy: POST to a non-allow-listed host 'prod.example.com'")
+    assert server.calls("/ok") == 1  # the loopback call passed; the POST was stopped before any connection
     assert service.get(entry2).status == EntryStatus.active
 
 
