@@ -48,13 +48,13 @@ def change_status(entry: DeadLetterEntry, new: EntryStatus, now: datetime, *, fo
     if new == old:
         return entry
     if new == S.retrying:
-        raise InvalidTransition(entry.id, old, new, "an entry becomes retrying only through `mova dlq retry`")
+        raise InvalidTransition(entry.id, old, new, "an entry becomes retrying only through a retry")
     if old == S.retrying:
         if lease_is_live(entry, now) and not force:
             lease = entry.metadata.lease
             raise InvalidTransition(
                 entry.id, old, new,
-                f"a retry holds it until {lease.expires_at if lease else 'it finishes'}; use --force to override",
+                f"a retry holds it until {lease.expires_at if lease else 'it finishes'}; force it (--force, or \"force\": true over HTTP) to override",
             )
     elif new not in MANUAL[old] and not force:
         raise InvalidTransition(entry.id, old, new, f"allowed from {old}: {', '.join(sorted(MANUAL[old])) or 'none'}")
@@ -67,7 +67,7 @@ def change_status(entry: DeadLetterEntry, new: EntryStatus, now: datetime, *, fo
 def check_deletable(entry: DeadLetterEntry, now: datetime, *, force: bool = False) -> None:
     """Deleting an entry under a live retry lease needs force."""
     if lease_is_live(entry, now) and not force:
-        raise InvalidTransition(entry.id, entry.status, "deleted", "a retry is running; use --force to delete anyway")
+        raise InvalidTransition(entry.id, entry.status, "deleted", "a retry is running; force it (--force, or force=true over HTTP) to delete anyway")
 
 
 def claim(

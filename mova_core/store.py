@@ -30,7 +30,7 @@ Mutation = Callable[[DeadLetterEntry], DeadLetterEntry | None]
 
 def validate_id(value: str) -> str:
     """Return the id if it may name a file in the directory; raise InvalidId otherwise."""
-    if not isinstance(value, str) or not _ID.match(value) or ".." in value:
+    if not isinstance(value, str) or not _ID.fullmatch(value) or ".." in value:
         raise InvalidId(value if isinstance(value, str) else repr(value))
     return value
 
@@ -138,8 +138,9 @@ class FileStore:
 
     def resolve_id(self, id_or_prefix: str) -> str:
         """A full id, from a full id or a unique prefix (`dlq_` optional, as with a bare UUID prefix)."""
-        value = validate_id((id_or_prefix or "").strip())
-        if self.path_for(value).is_file():
+        value = validate_id(id_or_prefix)
+        path = self.path_for(value)
+        if path.is_file() and not path.is_symlink():
             return value
         self.refresh()
         candidates = set(self.index.ids_with_prefix(value))
@@ -159,10 +160,15 @@ class FileStore:
     def _read(self, entry_id: str) -> DeadLetterEntry:
         path = self.path_for(entry_id)
         try:
-            data = path.read_bytes()
+            # O_NOFOLLOW: a symlink planted in the directory must not expose a file outside it.
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as f:
+                data = f.read()
         except FileNotFoundError:
             raise EntryNotFound(entry_id) from None
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise CorruptEntry(path.name, "is a symbolic link; entries must be regular files") from None
             raise CorruptEntry(path.name, f"cannot read: {exc.strerror}") from None
         try:
             entry = DeadLetterEntry.model_validate(orjson.loads(data))

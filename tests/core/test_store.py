@@ -228,3 +228,18 @@ def test_write_failure_keeps_the_previous_file(sample_dlq, monkeypatch):
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert not [p for p in sample_dlq.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_symlinked_entry_is_not_followed(sample_dlq, tmp_path):
+    secret = tmp_path / "outside.json"
+    secret.write_text(json.dumps(make_entry("dlq_link").to_json_dict()))
+    (sample_dlq / "dlq_link.json").symlink_to(secret)
+    store = FileStore(sample_dlq)
+    with pytest.raises((CorruptEntry, EntryNotFound)):
+        store.get("dlq_link")
+    assert "dlq_link" not in [s.id for s in store.list(EntryFilter()).items]
+
+
+def test_trailing_newline_is_not_a_valid_id(sample_dlq):
+    with pytest.raises(InvalidId):
+        FileStore(sample_dlq).get("dlq_3f9a2c71\n")
