@@ -57,6 +57,7 @@ class BulkResult:
         return "failed"
 
     def to_json(self) -> dict[str, Any]:
+        """The results-file line (fields that are None left out)."""
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
@@ -76,6 +77,7 @@ class BulkPlan:
         self.ids = list(dict.fromkeys(self.ids))  # each id once, order kept
 
     def to_json(self) -> dict[str, Any]:
+        """The results file's first line, under `plan`."""
         return {"operation": self.operation, "count": len(self.ids), "ids": self.ids,
                 "filter": self.filter, "options": self.options, "created_at": self.created_at}
 
@@ -92,6 +94,7 @@ class BulkSummary:
     stopped_reason: str | None = None
 
     def add(self, result: BulkResult) -> None:
+        """Count one outcome."""
         setattr(self, result.kind, getattr(self, result.kind) + 1)
 
 

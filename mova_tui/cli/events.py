@@ -36,6 +36,7 @@ class EventPrinter:
             self._status = None
 
     def close(self) -> None:
+        """Stop the waiting spinner, if one is showing."""
         self._stop_waiting()
 
     def _line(self, text: str, style: str = "") -> None:

@@ -25,6 +25,8 @@ class Format(StrEnum):
 
 
 class ExportFormat(StrEnum):
+    """Output format of `mova dlq export`."""
+
     jsonl = "jsonl"
     csv = "csv"
 

@@ -50,6 +50,7 @@ def short_ids(ids: Iterable[str], minimum: int = 8) -> dict[str, str]:
 
 
 def age(created_ts: float, now: datetime) -> str:
+    """How long ago an entry was created: 45s, 12m, 3h, 5d."""
     return humanize_age(now.timestamp() - created_ts)
 
 
@@ -260,17 +261,18 @@ def stats_view(stats: Stats, now: datetime, oldest_active: EntrySummary | None, 
 
 
 def groups_table(groups: list[Group], width: int = 80) -> Table:
-    """Failure groups: fingerprint, count, action type, last seen, one example error."""
-    rows = [(g.fingerprint, str(g.count), g.action_type or "-", g.last_seen[:10], shorten(g.example_error))
-            for g in groups]
+    """Failure groups: fingerprint, count, action type, first and last seen, one example error."""
+    rows = [(g.fingerprint, str(g.count), g.action_type or "-", g.first_seen[:10], g.last_seen[:10],
+             shorten(g.example_error)) for g in groups]
     fixed = [max(5, *(len(r[0]) for r in rows)), max(1, *(len(r[1]) for r in rows)),
-             min(12, max(6, *(len(r[2]) for r in rows))), 10]
+             min(10, max(6, *(len(r[2]) for r in rows))), 10, 10]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
     table.add_column("GROUP", no_wrap=True, style="bold", width=fixed[0])
     table.add_column("N", justify="right", no_wrap=True, width=fixed[1])
     table.add_column("ACTION", no_wrap=True, width=fixed[2], overflow="ellipsis")
-    table.add_column("LAST SEEN", no_wrap=True, width=fixed[3])
-    table.add_column("EXAMPLE ERROR", no_wrap=True, overflow="ellipsis", width=max(12, width - sum(fixed) - 8))
+    table.add_column("FIRST SEEN", no_wrap=True, width=fixed[3])
+    table.add_column("LAST SEEN", no_wrap=True, width=fixed[4])
+    table.add_column("EXAMPLE ERROR", no_wrap=True, overflow="ellipsis", width=max(12, width - sum(fixed) - 10))
     for row in rows:
         table.add_row(*row)
     return table

@@ -26,6 +26,7 @@ class CliState:
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def settings(self) -> Settings:
+        """The settings: MOVA_* variables, with --dlq-path on top."""
         if self._settings is None:
             self._settings = Settings(**({"dlq_path": self.dlq_path} if self.dlq_path else {}))
         return self._settings
@@ -75,7 +76,7 @@ def refresh_with_progress(service: DLQService, *, full: bool, label: str = "inde
 
             from .output import console
 
-            bar = Progress(TextColumn(f"{label} {service.settings.dlq_path}"), BarColumn(), MofNCompleteColumn(),
+            bar = Progress(TextColumn(f"{label} entries"), BarColumn(), MofNCompleteColumn(),
                            TimeRemainingColumn(), console=console(err=True), transient=True)
             bar.start()
             task = bar.add_task(label, total=total)

@@ -163,3 +163,18 @@ def test_ctrl_c_stops_starting_work_and_says_how_to_resume(dlq, tmp_path):
     assert 1 <= len(done) < 7
     assert not [p for p in dlq.glob("*.json") if entry_status(dlq, p.stem) == "retrying"
                 and p.stem != "dlq_d4e8a61b-2f7c-4c95-8a03-b6e9d15f2c70"]  # nothing left mid-retry
+
+
+def test_bulk_progress_bar_on_a_terminal(dlq, cli, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from mova_tui.cli import dlq_bulk
+
+    screen = io.StringIO()
+    monkeypatch.setattr(dlq_bulk, "console", lambda err=False: Console(file=screen, force_terminal=True, width=100))
+    r = cli("dlq", "archive", "--all", "--status", "active", "--yes")
+    assert r.exit_code == 0, r.stderr
+    text = screen.getvalue()
+    assert "archive" in text and "11/11" in text and "11 done" in text and "0 failed" in text

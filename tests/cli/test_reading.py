@@ -182,7 +182,8 @@ def test_groups(dlq, cli):
     assert data[0]["count"] == 5 and data[0]["action_type"] == "http_fetch"
     fingerprint = data[0]["fingerprint"]
     table = cli("dlq", "groups", "--status", "active").stdout
-    assert table.splitlines()[2].startswith(f"{fingerprint}  5  http_fetch")
+    assert table.splitlines()[2].startswith(f"{fingerprint}  5  http_fetch  2026-11-12  2026-11-27  network")
+    assert all(len(line) <= 80 for line in table.splitlines())
     listed = json.loads(cli("dlq", "list", "--group", fingerprint, "--format", "json").stdout)
     assert len(listed) == 5
     assert json.loads(cli("dlq", "groups", "--status", "archived", "--format", "json").stdout)[0]["count"] == 1

@@ -142,3 +142,26 @@ def test_bulk_only_options_need_all(spec_dlq, cli):
     assert r.exit_code == 2 and "give an entry ID" in r.stderr
     r = cli("dlq", "retry", SPEC_ID, "--all")
     assert r.exit_code == 2 and "not both" in r.stderr
+
+
+def test_retry_takes_over_a_stale_lease(dlq, cli):
+    stale = "dlq_d4e8a61b-2f7c-4c95-8a03-b6e9d15f2c70"
+    r = cli("dlq", "retry", "d4e8a61b", "--wait", "--format", "json")
+    assert r.exit_code == 1  # its fetch is blocked in the sandbox, but it ran
+    entry = load_entry(dlq, stale)
+    assert entry["status"] == "active" and entry["metadata"].get("lease") is None
+    assert entry["metadata"]["retry_count"] == 2
+    assert entry["retry_history"][-1]["retry_run_id"] == json.loads(r.stdout)["retry_run_id"]
+
+
+def test_show_follows_a_retry_in_progress(spec_dlq, cli):
+    from mova_core.runs import RunRecord, store_for
+    from mova_core.service import build_service
+
+    service = build_service(str(spec_dlq))
+    service.claim(SPEC_ID, "retry_run_1642588245123456789_1", True)
+    store_for(service.settings, True).save(RunRecord(run_id="retry_run_1642588245123456789_1", status="running",
+                                                     sandbox_mode=True, dlq_id=SPEC_ID))
+    r = cli("dlq", "show", "12345678")
+    assert "retry_run_1642588245123456789_1" in r.stdout
+    assert "progress  running" in r.stdout and "live" in r.stdout
