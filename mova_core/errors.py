@@ -76,6 +76,11 @@ class InvalidInput(MovaError):
 class PolicyError(InvalidInput):
     """An invalid envelope or retry policy; the message names the field path."""
 
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        #: One `path: message` line per problem.
+        self.problems: list[str] = problems or []
+
 
 class CorruptEntry(MovaError):
     """An entry file that exists but cannot be read or validated."""

@@ -101,6 +101,15 @@ def claim(
     return entry
 
 
+def renew(entry: DeadLetterEntry, retry_run_id: str, now: datetime, lease_seconds: float) -> DeadLetterEntry:
+    """Extend the lease of a running retry (a heartbeat); only its holder may."""
+    lease = entry.metadata.lease
+    if entry.status != S.retrying or lease is None or lease.retry_run_id != retry_run_id:
+        raise InvalidTransition(entry.id, entry.status, S.retrying, f"retry {retry_run_id} no longer holds the entry")
+    lease.expires_at = format_time(now + timedelta(seconds=lease_seconds))
+    return entry
+
+
 def release(
     entry: DeadLetterEntry,
     retry_run_id: str,

@@ -267,8 +267,7 @@ def check_policy_types(raw: Any, path: str) -> list[str]:
 
 def policy_error(problems: list[str], what: str = "invalid retry policy") -> PolicyError:
     """A PolicyError listing `path: message` lines (also kept as `.problems`)."""
-    err = PolicyError(f"{what}:\n  " + "\n  ".join(problems))
-    err.problems = problems  # type: ignore[attr-defined]
+    err = PolicyError(f"{what}:\n  " + "\n  ".join(problems), problems)
     return err
 
 

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .engine import Engine, Event, RunOutcome, check_envelope
+from .engine import Engine, Event, RunFinished, RunOutcome, check_envelope
 from .errors import InvalidInput, MovaError
 from .models import DeadLetterEntry, EntryStatus, ExecutionResult, RetryOverrides, RetryRecord, RetryResponse
 from .policy import policy_error
@@ -156,6 +156,7 @@ def run_claimed(
     )
     redactor = Redactor([*sandbox.secrets.values(), *overrides.secrets.values()])
     released = False
+    on_event = _with_heartbeat(service, entry.id, retry_run_id, engine.now, on_event)
 
     def release(outcome: RunOutcome) -> None:
         nonlocal released
@@ -195,6 +196,26 @@ def run_claimed(
         sandbox_mode=sandbox_mode,
         execution_result=outcome.execution_result(),
     )
+
+
+def _with_heartbeat(service, entry_id: str, retry_run_id: str, now, on_event):
+    """Renew the lease on progress events, a third of the lease at a time, so a long retry keeps it."""
+    every = service.settings.lease_seconds / 3
+    last = now()
+
+    def handle(event):
+        nonlocal last
+        current = now()
+        if (current - last).total_seconds() >= every and not isinstance(event, RunFinished):
+            last = current
+            try:
+                service.renew_lease(entry_id, retry_run_id)
+            except MovaError:
+                pass  # lost the lease (taken over as stale): the release will report it
+        if on_event is not None:
+            on_event(event)
+
+    return handle
 
 
 def _release_outcome(service, entry, record: RetryRecord, outcome: RunOutcome, sandbox_mode: bool) -> None:

@@ -210,6 +210,14 @@ class DLQService:
                     took_over_stale_lease=took_over or None)
         return new
 
+    def renew_lease(self, id_or_prefix: str, retry_run_id: str) -> DeadLetterEntry:
+        """Extend a running retry's lease so a long run is not taken over as stale."""
+        now = self.clock()
+        _, new = self.store.update(
+            id_or_prefix, lambda e: lifecycle.renew(e, retry_run_id, now, self.settings.lease_seconds)
+        )
+        return new
+
     def finish_retry(
         self,
         id_or_prefix: str,

@@ -384,3 +384,28 @@ def test_sigterm_cancels_a_background_retry_cleanly(server, settings, clock, ser
     assert entry.status == EntryStatus.active and entry.metadata.lease is None
     assert entry.retry_history[-1].outcome == "cancelled"
     assert not [p for p in state.rglob("*.tmp")]
+
+
+def test_a_long_retry_renews_its_lease(server, settings, clock, service):
+    """Waits between attempts advance the clock past the lease; heartbeats keep it, so no takeover."""
+    settings.lease_seconds = 30
+    entry_id = failing_entry(settings, clock, server)
+    seen = []
+
+    def watch(event):
+        entry = service.get(entry_id)
+        if entry.metadata.lease is not None:
+            seen.append((clock.now(), entry.metadata.lease.expires_at))
+
+    slow = {"max_attempts": 4, "backoff": "fixed", "delay": 20, "jitter": False}
+    doc = service.get(entry_id).envelope
+    doc.actions[1].retry = doc.actions[1].retry.model_validate(slow)
+    service.store.update(entry_id, lambda e: setattr(e.envelope.actions[1], "retry", doc.actions[1].retry))
+    resp = retry_entry(service, entry_id, sandbox_mode=False, on_event=watch, engine=make_engine(settings, clock))
+    assert resp.execution_result.status == "failed"
+    assert clock.now() - FROZEN_NOW > timedelta(seconds=60)  # the run outlived two lease periods
+    # at every event the lease was still live at that moment
+    from mova_core.timeutil import parse_time
+
+    assert seen and all(parse_time(expires) > now for now, expires in seen)
+    assert service.get(entry_id).status == EntryStatus.active
