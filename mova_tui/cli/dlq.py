@@ -89,7 +89,7 @@ def list_cmd(
     page = svc.list(flt)
     warn_skipped(page.skipped, svc.settings.dlq_path)
     if fmt == Format.json:
-        _print_entries_json(svc, flt, [i.id for i in page.items])
+        _print_entries_json(svc, [i.id for i in page.items])
         return
     if not page.items:
         info("no entries match" if page.total == 0 else f"no entries shown ({page.total} match)")
@@ -100,18 +100,21 @@ def list_cmd(
     out.print(entries_table(page.items, svc.clock(), page.total, width=out.width))
 
 
-def _print_entries_json(svc, flt: EntryFilter, ids: list[str]) -> None:
+def _print_entries_json(svc, ids: list[str]) -> None:
     """A JSON array of full entries, written as it is read (one document, however many entries)."""
     write = sys.stdout.write
     write("[")
     first = True
+    broken: list[SkippedFile] = []
     for start in range(0, len(ids), 500):
-        entries, _ = svc.store.read_many(ids[start:start + 500])
+        entries, bad = svc.store.read_many(ids[start:start + 500])
+        broken += bad  # files that changed for the worse since the index saw them
         for entry in entries:
             write(("\n" if first else ",\n") + output.dumps(entry.to_json_dict()))
             first = False
     write("]\n" if first else "\n]\n")
     sys.stdout.flush()
+    warn_skipped(broken, svc.settings.dlq_path)
 
 
 # -- show ---------------------------------------------------------------------------------------

@@ -56,9 +56,7 @@ def exit_code_for(exc: BaseException) -> int:
     return EXIT_FAILED
 
 
-def _color_enabled(stream: Any) -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
+def _is_terminal(stream: Any) -> bool:
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())
 
@@ -68,9 +66,11 @@ def console(*, err: bool = False):
     from rich.console import Console
 
     stream = sys.stderr if err else sys.stdout
-    color = _color_enabled(stream)
-    # Not a terminal: a fixed 80 columns unless COLUMNS says otherwise, so output is reproducible.
-    width = None if color else int(os.environ.get("COLUMNS") or 80)
+    terminal = _is_terminal(stream)
+    color = terminal and not os.environ.get("NO_COLOR")
+    # Not a terminal: 80 columns unless COLUMNS says otherwise, so piped output is reproducible.
+    columns = os.environ.get("COLUMNS", "")
+    width = None if terminal else (int(columns) if columns.isdigit() and int(columns) > 0 else 80)
     return Console(
         file=stream,
         no_color=not color,
@@ -84,8 +84,7 @@ def console(*, err: bool = False):
 
 def can_ask() -> bool:
     """True when stdin is a terminal, so a confirmation can be asked (never wait on a pipe)."""
-    isatty = getattr(sys.stdin, "isatty", None)
-    return bool(isatty and isatty())
+    return _is_terminal(sys.stdin)
 
 
 def info(message: str) -> None:

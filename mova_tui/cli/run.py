@@ -51,13 +51,9 @@ def run_command(
         data = {**data, "variables": {**(base if isinstance(base, dict) else {}), **variables}}
     envelope = load_envelope(data)
 
-    state = get_state(ctx)
-    settings = state.settings()
-    from mova_core.store import FileStore
-
     from .events import EventPrinter
 
-    engine = Engine(settings, dead_letter=FileStore(settings.dlq_path))
+    engine = Engine(get_state(ctx).settings())  # dead letters go to the store over --dlq-path
     printer = EventPrinter(console(err=True))
     try:
         outcome = engine.run(envelope, secrets=secrets or None, on_event=printer)
