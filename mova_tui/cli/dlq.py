@@ -170,7 +170,7 @@ SandboxOpt = Annotated[
     "mova dlq retry dlq_12345678 --sandbox=false --wait   (production)",
     "mova dlq retry dlq_12345678 --overrides fix.json --var timeout=60 --secret api_key=test_key_123",
     "mova dlq retry --all --group 2a70b49f9c69 --rate 2/s --stop-after-failures 3 --yes",
-    "mova dlq retry --all --resume .mova/bulk/retry-20240119T103045Z.jsonl",
+    "mova dlq retry --all --resume state/deadletter/.mova/bulk/retry-20240119T103045123456Z.jsonl",
 ))
 def retry(
     ctx: typer.Context,

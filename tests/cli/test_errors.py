@@ -1,0 +1,62 @@
+"""Errors end a command with one line and an exit code, mapped in one place (MovaGroup)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mova_core import errors
+from mova_core.service import DLQService
+from mova_tui.cli.output import exit_code_for
+
+
+@pytest.mark.parametrize("exc, code", [
+    (errors.EntryNotFound("x"), 1),
+    (errors.AmbiguousId("x", ["a", "b"]), 1),
+    (errors.InvalidTransition("x", "resolved", "retrying"), 1),
+    (errors.AlreadyRetrying("x"), 1),
+    (errors.CorruptEntry("x.json", "bad"), 1),
+    (errors.StoreError("disk full"), 1),
+    (errors.InvalidInput("bad"), 2),
+    (errors.PolicyError("actions[0].retry.delay: bad"), 2),
+    (errors.InvalidId("../x"), 2),
+    (errors.MovaError("other"), 1),
+])
+def test_exit_codes(exc, code):
+    assert exit_code_for(exc) == code
+
+
+def _boom(*args, **kwargs):
+    raise RuntimeError("kaboom")
+
+
+def test_a_bug_is_one_line_not_a_traceback(dlq, cli, monkeypatch):
+    monkeypatch.setattr(DLQService, "stats", _boom)
+    r = cli("dlq", "stats")
+    assert r.exit_code == 1
+    assert r.stderr == "error: unexpected RuntimeError: kaboom (this is a bug; MOVA_DEBUG=1 shows the traceback)\n"
+
+
+def test_mova_debug_shows_the_traceback(dlq, cli, monkeypatch):
+    monkeypatch.setattr(DLQService, "stats", _boom)
+    monkeypatch.setenv("MOVA_DEBUG", "1")
+    with pytest.raises(RuntimeError, match="kaboom"):
+        cli("dlq", "stats")
+
+
+def test_ctrl_c_exits_130(dlq, cli, monkeypatch):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(DLQService, "stats", interrupt)
+    r = cli("dlq", "stats")
+    assert r.exit_code == 130 and "interrupted" in r.stderr
+
+
+def test_store_errors_are_one_line(dlq, cli, monkeypatch):
+    def full(*args, **kwargs):
+        raise errors.StoreError("could not write x.json: the disk is full; the previous version is intact")
+
+    monkeypatch.setattr(DLQService, "archive", full)
+    r = cli("dlq", "archive", "1d6f08b3")
+    assert r.exit_code == 1
+    assert r.stderr == "error: could not write x.json: the disk is full; the previous version is intact\n"
