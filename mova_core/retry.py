@@ -244,11 +244,12 @@ def _release(
     final = record.model_copy(update={"end_time": end_time, "outcome": outcome, "error": None if succeeded else error,
                                       "attempts": attempts})
     extra_errors: list[str] = []
-    if not succeeded:
+    # A failed sandbox experiment is kept in retry_history only: the entry's own error (and so its
+    # failure group) stays the production failure it was dead-lettered for.
+    if not succeeded and not sandbox_mode:
         base = len(entry.error_details.error_history)
-        mode = "sandbox" if sandbox_mode else "production"
         extra_errors = [
-            f"Attempt {base + i} ({mode} retry {record.retry_run_id}): {msg}" for i, msg in enumerate(messages, 1)
+            f"Attempt {base + i} (production retry {record.retry_run_id}): {msg}" for i, msg in enumerate(messages, 1)
         ]
     service.finish_retry(entry.id, record.retry_run_id, new_status, final, extra_errors)
 

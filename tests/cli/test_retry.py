@@ -44,7 +44,7 @@ def test_retry_wait_json_reports_the_mode(spec_dlq, cli, flag, sandbox):
     assert entry_status(spec_dlq, SPEC_ID) == ("active" if sandbox else "resolved")
 
 
-def test_retry_wait_failure_exits_1_and_appends_history(dlq, cli):
+def test_retry_wait_failure_exits_1_and_records_history(dlq, cli):
     write_entry(dlq, make_entry(SPEC_ID, url=closed_port_url()))
     r = cli("dlq", "retry", SPEC_ID, "--wait")
     assert r.exit_code == 1
@@ -53,7 +53,14 @@ def test_retry_wait_failure_exits_1_and_appends_history(dlq, cli):
     entry = load_entry(dlq, SPEC_ID)
     assert entry["status"] == "active"
     assert entry["retry_history"][-1]["outcome"] == "failed"
+    assert entry["retry_history"][-1]["error"]
+    # a failed sandbox experiment leaves the entry's own error (and failure group) alone
+    assert len(entry["error_details"]["error_history"]) == 3
+    r = cli("dlq", "retry", SPEC_ID, "--wait", "--sandbox=false")
+    assert r.exit_code == 1
+    entry = load_entry(dlq, SPEC_ID)
     assert len(entry["error_details"]["error_history"]) > 3
+    assert "(production retry retry_" in entry["error_details"]["error_history"][-1]
 
 
 def test_retry_without_wait_returns_at_once_with_the_run_id(spec_dlq, cli):
