@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
@@ -11,6 +10,7 @@ from pydantic import AfterValidator, Field
 from .doc import Doc, Number
 
 from .policy import RetryPolicy
+from .status import EntryStatus
 from .timeutil import format_time, parse_time, utcnow
 
 
@@ -21,15 +21,6 @@ def _check_time(value: str) -> str:
 
 # Timestamps stay strings so that a Go entry's nanoseconds and offset survive a round trip.
 Timestamp = Annotated[str, AfterValidator(_check_time)]
-
-
-class EntryStatus(StrEnum):
-    """Lifecycle of a dead-letter entry."""
-
-    active = "active"
-    retrying = "retrying"
-    resolved = "resolved"
-    archived = "archived"
 
 
 class Intent(Doc):

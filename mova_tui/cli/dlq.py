@@ -10,12 +10,14 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from mova_core.listing import EntryFilter, SkippedFile
-from mova_core.models import EntryStatus
+from mova_core.status import EntryStatus
+
+if TYPE_CHECKING:  # pydantic models load on first use, so `mova --help` stays quick
+    from mova_core.listing import SkippedFile
 
 from . import output
 from .output import EXIT_FAILED, EXIT_USAGE, console, fail, info, print_json, warn
@@ -369,6 +371,8 @@ def stats(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     from .render import stats_view
 
     out = console()
+    from mova_core.listing import EntryFilter
+
     groups_found = svc.groups(EntryFilter(status=EntryStatus.active))
     out.print(stats_view(numbers, svc.clock(), svc.oldest_active(), groups_found, out.width))
 

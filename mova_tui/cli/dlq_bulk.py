@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import typer
 
@@ -28,8 +28,11 @@ from mova_core.bulk import (
     retry_action,
     run_bulk,
 )
-from mova_core.listing import EntryFilter
-from mova_core.models import EntryStatus, RetryOverrides
+from mova_core.status import EntryStatus
+
+if TYPE_CHECKING:
+    from mova_core.listing import EntryFilter
+    from mova_core.models import RetryOverrides
 from mova_core.timeutil import utcnow
 
 from . import output

@@ -6,15 +6,18 @@ import json
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from typer.core import TyperCommand
 
 from mova_core.errors import InvalidInput
-from mova_core.listing import EntryFilter
-from mova_core.models import EntryStatus, RetryOverrides
+from mova_core.status import EntryStatus
 from mova_core.timeutil import parse_user_time
+
+if TYPE_CHECKING:  # pydantic models, imported where used so `mova --help` starts fast
+    from mova_core.listing import EntryFilter
+    from mova_core.models import RetryOverrides
 
 
 class Format(StrEnum):
@@ -76,6 +79,8 @@ def build_filter(
     """The core filter for the options given."""
     if since and until and since >= until:
         raise InvalidInput("--since must be earlier than --until")
+    from mova_core.listing import EntryFilter
+
     return EntryFilter(
         status=status, workflow_type=workflow_type, user_id=user_id, since=since, until=until,
         limit=limit, fingerprint=fingerprint,
@@ -129,6 +134,8 @@ def load_overrides(path: Path | None, variables: list[str] | None, secrets: list
             data[key].update(value)
     data["variables"].update(parse_pairs(variables, "--var", json_values=True))
     data["secrets"].update(parse_pairs(secrets, "--secret", json_values=False))
+    from mova_core.models import RetryOverrides
+
     return RetryOverrides(**data)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from rich import box
 from rich.console import Group as RenderGroup
@@ -15,9 +15,11 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from mova_core.listing import EntrySummary, Group, Stats
-from mova_core.models import DeadLetterEntry
 from mova_core.timeutil import humanize_age, parse_time
+
+if TYPE_CHECKING:
+    from mova_core.listing import EntrySummary, Group, Stats
+    from mova_core.models import DeadLetterEntry
 
 STATUS_STYLE = {"active": "red", "retrying": "cyan", "resolved": "green", "archived": "dim"}
 STALE_MARK = "*"

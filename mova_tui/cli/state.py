@@ -7,10 +7,13 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from mova_core.service import DLQService
-from mova_core.settings import Settings
+if TYPE_CHECKING:  # imported when first used: `mova --help` must not pay for them
+    from mova_core.service import DLQService
+    from mova_core.settings import Settings
 
 #: A first scan of fewer files than this is quick; no progress bar flashes by.
 PROGRESS_MIN_FILES = 1000
@@ -28,6 +31,8 @@ class CliState:
     def settings(self) -> Settings:
         """The settings: MOVA_* variables, with --dlq-path on top."""
         if self._settings is None:
+            from mova_core.settings import Settings
+
             self._settings = Settings(**({"dlq_path": self.dlq_path} if self.dlq_path else {}))
         return self._settings
 
@@ -37,6 +42,8 @@ class CliState:
         On a terminal, a first scan of a large directory shows a progress bar on stderr.
         """
         if self._service is None:
+            from mova_core.service import DLQService
+
             self._service = DLQService(self.settings())
             path = self._service.settings.dlq_path
             if not path.is_dir():
@@ -57,6 +64,8 @@ class CliState:
             if threading.current_thread() is threading.main_thread():
                 svc = self.service()
             else:
+                from mova_core.service import DLQService
+
                 svc = DLQService(self.settings())
             self._local.service = svc
         return svc
