@@ -12,7 +12,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from .errors import AlreadyRetrying, InvalidTransition
-from .models import DeadLetterEntry, EntryStatus, Lease, RetryRecord
+from typing import TYPE_CHECKING
+
+from .status import EntryStatus
+
+if TYPE_CHECKING:
+    from .models import DeadLetterEntry, RetryRecord
 from .timeutil import format_time, parse_time
 
 S = EntryStatus
@@ -86,6 +91,8 @@ def claim(
         raise InvalidTransition(
             entry.id, entry.status, S.retrying, "only active entries can be retried (set it active first)"
         )
+    from .models import Lease
+
     stamp = format_time(now)
     entry.status = S.retrying
     entry.metadata.retry_count = (entry.metadata.retry_count or 0) + 1

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from .models import EntryStatus
+from .status import EntryStatus
 
 SortKey = Literal["created_at", "workflow_type", "status", "attempts", "retry_count", "last_error", "id", "age"]
 

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 from pydantic import BaseModel, Field
@@ -16,10 +16,13 @@ from .audit import AuditLog
 from .errors import InvalidInput
 from .index import Progress
 from .listing import EntryFilter, EntrySummary, Group, Page, SkippedFile, Stats
-from .models import DeadLetterEntry, EntryStatus, RetryOverrides, RetryRecord, RetryResponse
+from .status import EntryStatus
 from .settings import Settings
 from .store import DeadLetterStore, FileStore
 from .timeutil import format_time, utcnow
+
+if TYPE_CHECKING:  # full models load on first use: listings and statistics never need them
+    from .models import DeadLetterEntry, RetryOverrides, RetryRecord, RetryResponse
 
 Clock = Callable[[], datetime]
 
@@ -88,6 +91,10 @@ class DLQService:
         entries, bad = self.store.read_many([s.id for s in page.items])
         page.skipped = [*page.skipped, *bad]
         return entries, page
+
+    def read_raw(self, ids: list[str]) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
+        """Entries (ids from a listing) as the JSON objects on disk: no model validation, for fast output."""
+        return self.store.read_raw(ids)
 
     def iter_entries(self, flt: EntryFilter | None = None, batch: int = 500) -> Iterator[DeadLetterEntry]:
         """Every full entry matching the filter, read in batches (for export and bulk work)."""

@@ -14,18 +14,19 @@ import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import orjson
-from pydantic import ValidationError
 
 from .errors import AmbiguousId, CorruptEntry, EntryNotFound, InvalidId, StoreError
 from .index import Index, Progress
 from .listing import EntryFilter, Page, SkippedFile
-from .models import DeadLetterEntry
+
+if TYPE_CHECKING:  # the full model loads only when a whole entry is read or written
+    from .models import DeadLetterEntry
 
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
-Mutation = Callable[[DeadLetterEntry], DeadLetterEntry | None]
+Mutation = Callable[["DeadLetterEntry"], "DeadLetterEntry | None"]
 
 
 def validate_id(value: str) -> str:
@@ -170,6 +171,10 @@ class FileStore:
             if exc.errno == errno.ELOOP:
                 raise CorruptEntry(path.name, "is a symbolic link; entries must be regular files") from None
             raise CorruptEntry(path.name, f"cannot read: {exc.strerror}") from None
+        from pydantic import ValidationError
+
+        from .models import DeadLetterEntry
+
         try:
             entry = DeadLetterEntry.model_validate(orjson.loads(data))
         except orjson.JSONDecodeError as exc:
@@ -181,6 +186,26 @@ class FileStore:
         if entry.id != entry_id:
             raise CorruptEntry(path.name, f"id {entry.id!r} does not match the file name")
         return entry
+
+    def read_raw(self, ids: list[str]) -> tuple[list[dict], list[SkippedFile]]:
+        """Entries for ids from a listing as decoded JSON objects, without model validation."""
+        out, bad = [], []
+        for entry_id in ids:
+            path = self.path_for(entry_id)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+                with os.fdopen(fd, "rb") as f:
+                    doc = orjson.loads(f.read())
+            except FileNotFoundError:
+                continue  # removed since the listing
+            except (OSError, orjson.JSONDecodeError) as exc:
+                bad.append(SkippedFile(name=path.name, reason=str(exc)[:300]))
+                continue
+            if isinstance(doc, dict) and doc.get("id") == entry_id:
+                out.append(doc)
+            else:
+                bad.append(SkippedFile(name=path.name, reason="changed since it was indexed"))
+        return out, bad
 
     def read_many(self, ids: list[str]) -> tuple[list[DeadLetterEntry], list[SkippedFile]]:
         """Full entries for ids from a listing; files that vanished or broke meanwhile are reported."""

@@ -109,10 +109,10 @@ def _print_entries_json(svc, ids: list[str]) -> None:
     first = True
     broken: list[SkippedFile] = []
     for start in range(0, len(ids), 500):
-        entries, bad = svc.store.read_many(ids[start:start + 500])
+        docs, bad = svc.read_raw(ids[start:start + 500])  # as on disk: no model needed to print them
         broken += bad  # files that changed for the worse since the index saw them
-        for entry in entries:
-            write(("\n" if first else ",\n") + output.dumps(entry.to_json_dict()))
+        for doc in docs:
+            write(("\n" if first else ",\n") + output.dumps(doc))
             first = False
     write("]\n" if first else "\n]\n")
     sys.stdout.flush()
