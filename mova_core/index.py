@@ -20,7 +20,7 @@ import orjson
 
 from .groups import fingerprint
 from .listing import EntryFilter, EntrySummary, SkippedFile
-from .models import EntryStatus
+from .status import EntryStatus
 from .timeutil import parse_time
 
 SCHEMA_VERSION = "5"
