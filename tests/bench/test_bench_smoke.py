@@ -1,0 +1,60 @@
+"""The issue 7 benchmark keeps working: a tiny run prints the table with every row (CI does not gate on the numbers)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from ..support import ROOT
+
+#: Every row of the issue's target table, as the benchmark labels it.
+ROWS = [
+    "dlq list --status active --limit 50 --format json",
+    "dlq stats --format json",
+    "dlq show PREFIX",
+    "first list, nothing cached",
+    "tui: first rows on screen",
+    "dashboard key: down",
+    "dashboard key: page down",
+    "dashboard key: end",
+    "dashboard filter change",
+    "dashboard: new file to on screen",
+    "dashboard peak RSS",
+    "engine: dead-letter a failing run",
+    "mova --help",
+    "mova dlq list, 10 entries",
+]
+REFERENCES = ["parse every file", "import typer, rich", "minimal Typer app", "Textual first frame", "watchfiles",
+              "raw temp + write + fsync"]
+
+
+def test_a_tiny_benchmark_prints_every_row(tmp_path):
+    report = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench", "--sizes", "200", "--runs", "1", "--presses", "3",
+         "--new-files", "1", "--engine-count", "20", "--no-hyperfine", "--workdir", str(tmp_path / "work"),
+         "--json", str(report)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout
+    header = next(line for line in out.splitlines() if line.startswith("row "))
+    assert [c.strip() for c in header.split("|")] == ["row", "size", "median", "target", "reference", "ratio", "ok"]
+    table = [line for line in out.splitlines() if " | " in line]
+    for label in ROWS:
+        matching = [line for line in table if line.startswith(label)]
+        assert matching, f"no row {label!r} in:\n{out}"
+        for line in matching:
+            median = line.split("|")[2].strip()
+            assert median not in ("", "-"), f"row {label!r} has no median:\n{out}"
+            assert "ERROR" not in line, out
+    for ref in REFERENCES:
+        assert ref in out, f"reference {ref!r} missing:\n{out}"
+
+    data = json.loads(report.read_text())
+    assert data["machine"]["nproc"] >= 1
+    assert all(row["values"] for row in data["rows"]), data["rows"]
+    assert all(row["ok"] in ("-", "ok") or row["ok"].startswith("FAIL x") for row in data["rows"]), data["rows"]
+    # The generated directory is kept in --workdir for the next run; nothing of the dashboard's is left in it.
+    assert len(list((tmp_path / "work" / "dlq-200").glob("*.json"))) == 200
