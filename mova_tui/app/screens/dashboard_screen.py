@@ -38,6 +38,7 @@ class WindowLoaded(Message):
     offset: int
     page: Page
     keep_id: str | None
+    keep_cursor: int
     queue_total: int | None
 
 
@@ -55,6 +56,29 @@ class LoadFailed(Message):
     """A read failed (a bad filter time, an I/O error)."""
 
     error: str
+
+
+def list_window(service, flt: EntryFilter, total_hint: int) -> Page:
+    """A window of the listing, read from the nearer end.
+
+    An OFFSET query costs in proportion to the offset, so a window in the second half of the list
+    is read in the reverse order from the other end and turned around. The total is checked: if the
+    list changed size meanwhile, the window is read again the plain way.
+    """
+    limit = flt.limit or 0
+    if not total_hint or not limit or flt.offset + limit <= total_hint // 2 or flt.offset >= total_hint:
+        return service.list(flt)
+    count = min(limit, total_hint - flt.offset)
+    mirrored = flt.model_copy(update={
+        "descending": not flt.descending,
+        "offset": total_hint - flt.offset - count,
+        "limit": count,
+    })
+    page = service.list(mirrored)
+    if page.total != total_hint:
+        return service.list(flt)
+    page.items.reverse()
+    return page
 
 
 class DashboardScreen(Screen):
@@ -131,17 +155,25 @@ class DashboardScreen(Screen):
         offset, limit = table.wanted_window()
         if reset:
             offset = 0
-        limit = max(limit, 60)
+        limit = max(limit, 120)
         keep = None if reset else (table.current.id if table.current else None)
         try:
             flt = self._entry_filter(offset, limit)
         except ValueError as exc:
             self.notify(str(exc), severity="error")
             return
-        self._fetch_window(self.generation, flt, keep, initial)
+        self._fetch_window(self.generation, flt, keep, table.cursor, initial, 0 if reset else table.total)
 
     @work(thread=True, exclusive=True, group="window", exit_on_error=False)
-    def _fetch_window(self, generation: int, flt: EntryFilter, keep_id: str | None, initial: bool = False) -> None:
+    def _fetch_window(
+        self,
+        generation: int,
+        flt: EntryFilter,
+        keep_id: str | None,
+        keep_cursor: int = -1,
+        initial: bool = False,
+        total_hint: int = 0,
+    ) -> None:
         app = self.app
         if initial:
             # A first scan of a big directory can take a while: show how far it got.
@@ -149,12 +181,12 @@ class DashboardScreen(Screen):
                 app.call_from_thread(self.refresh_status, f"indexing {done:,}/{total:,} files…")
 
             app.read(lambda s: s.refresh(progress=progress))
-        page = app.read(lambda s: s.list(flt))
+        page = app.read(lambda s: list_window(s, flt, total_hint))
         queue_total = None
         if flt.status or flt.workflow_type or flt.since or flt.until or flt.text:
             queue_total = app.read(lambda s: s.list(EntryFilter(limit=0)).total)
         if not get_current_worker().is_cancelled:
-            self.post_message(WindowLoaded(generation, flt.offset, page, keep_id, queue_total))
+            self.post_message(WindowLoaded(generation, flt.offset, page, keep_id, keep_cursor, queue_total))
 
     def load_stats(self) -> None:
         self._fetch_stats()
@@ -211,7 +243,9 @@ class DashboardScreen(Screen):
                 else "The dead-letter queue is empty"
             )
         self.set_class(page.missing_dir, "-missing")
-        table.show_window(message.offset, page.items, page.total, keep_id=message.keep_id)
+        # Follow the entry only if the operator has not moved the cursor since the reload was asked for.
+        keep = message.keep_id if table.cursor == message.keep_cursor else None
+        table.show_window(message.offset, page.items, page.total, keep_id=keep)
         self.refresh_status()
 
     def on_stats_loaded(self, message: StatsLoaded) -> None:
@@ -240,8 +274,7 @@ class DashboardScreen(Screen):
             flt = self._entry_filter(message.offset, message.limit)
         except ValueError:
             return
-        current = self.table.current
-        self._fetch_window(self.generation, flt, current.id if current else None)
+        self._fetch_window(self.generation, flt, None, total_hint=self.table.total)
 
     @on(EntryTable.Opened)
     def _opened(self, message: EntryTable.Opened) -> None:

@@ -150,12 +150,19 @@ class EntryTable(ScrollView, can_focus=True):
         return [r.id for r in self.rows]
 
     def wanted_window(self) -> tuple[int, int]:
-        """The window to fetch for the current viewport: a page before, the page, a page after."""
+        """The window to fetch for the viewport: two pages before it, the page, three after.
+
+        One query costs about the same for 40 or 240 rows (the offset scan dominates), so a wide
+        window means most key presses need no query at all.
+        """
         rows = self.page_rows
-        return max(0, int(self.scroll_y) - rows), rows * 3
+        return max(0, int(self.scroll_y) - 2 * rows), rows * 6
 
     def show_window(self, offset: int, items: list[EntrySummary], total: int, keep_id: str | None = None) -> None:
-        """Install a fetched window; keep the cursor on `keep_id` if it is in the new window."""
+        """Install a fetched window; keep the cursor on `keep_id` if it is in the new window.
+
+        Pass `keep_id` only when the cursor has not moved since the window was asked for.
+        """
         old_cursor = self.cursor
         self.window_start = offset
         self.rows = list(items)
@@ -187,7 +194,8 @@ class EntryTable(ScrollView, can_focus=True):
         first = int(self.scroll_y)
         last = min(self.total, first + rows)
         start, end = self.window_start, self.window_start + len(self.rows)
-        margin = rows // 2
+        # Fetch ahead while a page and a half is still loaded, so steady paging never waits.
+        margin = rows + rows // 2
         stale = (
             first < start
             or last > end

@@ -19,7 +19,7 @@ class FilterBar(Horizontal):
 
     def show(self, state: FilterState) -> None:
         """Show the filters (other than the search text, which is in the box)."""
-        summary = state.with_(text="").describe()
+        summary = state.describe()
         from ..filters import SORT_KEYS
 
         sort = SORT_KEYS.get(state.sort, state.sort)
