@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Input
 from textual.worker import get_current_worker
 
+from mova_core.errors import MovaError
 from mova_core.listing import EntryFilter, EntrySummary, Group, Page, Stats
 
 from .. import actions
@@ -26,8 +28,10 @@ from ..widgets.filter_bar import FilterBar
 from ..widgets.stats_panel import StatsPanel
 from ..widgets.status_line import StatusLine
 
-#: How long typing in the search box waits before querying (ms).
+#: How long typing in the search box waits before querying (seconds).
 SEARCH_DELAY = 0.15
+#: The statistics are several queries over the whole index: reload them at most this often (seconds).
+STATS_INTERVAL = 1.0
 
 
 @dataclass
@@ -39,16 +43,16 @@ class WindowLoaded(Message):
     page: Page
     keep_id: str | None
     keep_cursor: int
-    queue_total: int | None
 
 
 @dataclass
 class StatsLoaded(Message):
-    """Fresh statistics for the side panel."""
+    """Fresh statistics for the side panel (stats None: reading them failed)."""
 
-    stats: Stats
+    stats: Stats | None
     groups: list[Group]
     oldest: EntrySummary | None
+    error: str | None = None
 
 
 @dataclass
@@ -119,6 +123,10 @@ class DashboardScreen(Screen):
         self._pending_lock = threading.Lock()
         self._search_timer: Timer | None = None
         self._stats: tuple[Stats, list[Group], EntrySummary | None] | None = None
+        self._stats_running = False
+        self._stats_dirty = False
+        self._stats_at = 0.0
+        self._stats_timer: Timer | None = None
 
     # -- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -140,7 +148,7 @@ class DashboardScreen(Screen):
         self.query_one(FilterBar).show(self.filters)
         self.table.focus()
         self.load_window(reset=True, initial=True)
-        self.load_stats()
+        self._stats_dirty = True  # loaded once the first rows are on screen
 
     # -- reading (workers) ------------------------------------------------------------------------
     def _entry_filter(self, offset: int = 0, limit: int | None = None) -> EntryFilter:
@@ -175,28 +183,49 @@ class DashboardScreen(Screen):
         total_hint: int = 0,
     ) -> None:
         app = self.app
-        if initial:
-            # A first scan of a big directory can take a while: show how far it got.
-            def progress(done: int, total: int) -> None:
-                app.call_from_thread(self.refresh_status, f"indexing {done:,}/{total:,} files…")
+        try:
+            if initial:
+                # A first scan of a big directory can take a while: show how far it got.
+                def progress(done: int, total: int) -> None:
+                    app.call_from_thread(self.refresh_status, f"indexing {done:,}/{total:,} files…")
 
-            app.read(lambda s: s.refresh(progress=progress))
-        page = app.read(lambda s: list_window(s, flt, total_hint))
-        queue_total = None
-        if flt.status or flt.workflow_type or flt.since or flt.until or flt.text:
-            queue_total = app.read(lambda s: s.list(EntryFilter(limit=0)).total)
+                app.read(lambda s: s.refresh(progress=progress))
+            page = app.read(lambda s: list_window(s, flt, total_hint))
+        except (MovaError, OSError) as exc:
+            self.post_message(LoadFailed(str(exc)))
+            return
         if not get_current_worker().is_cancelled:
-            self.post_message(WindowLoaded(generation, flt.offset, page, keep_id, keep_cursor, queue_total))
+            self.post_message(WindowLoaded(generation, flt.offset, page, keep_id, keep_cursor))
 
     def load_stats(self) -> None:
+        """Reload the statistics: one reload at a time, at most one a second (bursts coalesce)."""
+        self._stats_dirty = True
+        if self._stats_running or self._stats_timer is not None:
+            return
+        wait = STATS_INTERVAL - (time.monotonic() - self._stats_at)
+        if wait > 0:
+            self._stats_timer = self.set_timer(wait, self._stats_due)
+            return
+        self._stats_dirty = False
+        self._stats_running = True
+        self._stats_at = time.monotonic()
         self._fetch_stats()
 
-    @work(thread=True, exclusive=True, group="stats", exit_on_error=False)
+    def _stats_due(self) -> None:
+        self._stats_timer = None
+        if self._stats_dirty:
+            self.load_stats()
+
+    @work(thread=True, group="stats", exit_on_error=False)
     def _fetch_stats(self) -> None:
         app = self.app
-        stats = app.read(lambda s: s.stats())
-        groups = app.read(lambda s: s.groups())
-        oldest = app.read(lambda s: s.oldest_active())
+        try:
+            stats = app.read(lambda s: s.stats())
+            groups = app.read(lambda s: s.groups())
+            oldest = app.read(lambda s: s.oldest_active())
+        except (MovaError, OSError) as exc:
+            self.post_message(StatsLoaded(None, [], None, error=str(exc)))
+            return
         self.post_message(StatsLoaded(stats, groups, oldest))
 
     def entries_changed(self, names: list[str] | None) -> None:
@@ -222,8 +251,9 @@ class DashboardScreen(Screen):
         app.call_from_thread(self._after_changes)
 
     def _after_changes(self) -> None:
+        # The rows first; the statistics (several queries) once the rows are on screen.
+        self._stats_dirty = True
         self.load_window()
-        self.load_stats()
 
     # -- results --------------------------------------------------------------------------------
     def on_window_loaded(self, message: WindowLoaded) -> None:
@@ -232,7 +262,6 @@ class DashboardScreen(Screen):
         page = message.page
         self.missing = page.missing_dir
         self.skipped = len(page.skipped)
-        self.queue_total = message.queue_total if message.queue_total is not None else page.total
         table = self.table
         table.sort, table.descending = self.filters.sort, self.filters.descending
         if page.missing_dir:
@@ -247,10 +276,25 @@ class DashboardScreen(Screen):
         keep = message.keep_id if table.cursor == message.keep_cursor else None
         table.show_window(message.offset, page.items, page.total, keep_id=keep)
         self.refresh_status()
+        if self._stats_dirty:
+            self.load_stats()
 
     def on_stats_loaded(self, message: StatsLoaded) -> None:
-        self._stats = (message.stats, message.groups, message.oldest)
-        self.query_one(StatsPanel).show(message.stats, message.groups, message.oldest, self.app.clock())
+        self._stats_running = False
+        if message.stats is None:
+            self.notify(message.error or "could not read the statistics", severity="error")
+        else:
+            self._stats = (message.stats, message.groups, message.oldest)
+            self.queue_total = message.stats.total_entries
+            self.query_one(StatsPanel).show(message.stats, message.groups, message.oldest, self.app.clock())
+            self.refresh_status()
+        if self._stats_dirty:
+            self.load_stats()
+
+    def on_load_failed(self, message: LoadFailed) -> None:
+        self.table.empty_message = f"Could not read the queue: {message.error}"
+        self.table.refresh()
+        self.notify(message.error, title="Reading the queue", severity="error")
 
     def refresh_status(self, note: str = "") -> None:
         table = self.table
