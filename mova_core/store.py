@@ -176,7 +176,8 @@ class FileStore:
         from .models import DeadLetterEntry
 
         try:
-            entry = DeadLetterEntry.model_validate(orjson.loads(data))
+            doc = orjson.loads(data)
+            entry = DeadLetterEntry.model_validate(doc)
         except orjson.JSONDecodeError as exc:
             raise CorruptEntry(path.name, f"not valid JSON ({exc})") from None
         except ValidationError as exc:
@@ -185,6 +186,7 @@ class FileStore:
             raise CorruptEntry(path.name, "nested too deeply") from None
         if entry.id != entry_id:
             raise CorruptEntry(path.name, f"id {entry.id!r} does not match the file name")
+        _check_serializable(path.name, doc, entry)
         return entry
 
     def read_raw(self, ids: list[str]) -> tuple[list[dict], list[SkippedFile]]:
@@ -275,6 +277,25 @@ class FileStore:
             except OSError as exc:
                 raise StoreError(_explain(exc, self.path_for(entry_id))) from exc
             return entry
+
+
+def _check_serializable(name: str, doc: object, entry: DeadLetterEntry) -> None:
+    """CorruptEntry for an entry nested too deeply to be written out again (about 250 levels).
+
+    Such a file loads, but every view of it (show, --format json, the HTTP shim, the dashboard) and
+    every rewrite (archive, retry) would fail on it, so it is reported like any unreadable file.
+    orjson's encoder has the same depth limit as pydantic's and costs microseconds; only a file it
+    refuses (too deep, or an integer beyond 64 bits, which pydantic does write) is serialised again.
+    """
+    try:
+        orjson.dumps(doc)
+        return
+    except orjson.JSONEncodeError:
+        pass
+    try:
+        entry.to_json_dict()
+    except ValueError:  # PydanticSerializationError: maximum serialisation depth exceeded
+        raise CorruptEntry(name, "nested too deeply (more than about 250 levels) to be shown or rewritten") from None
 
 
 def _first_errors(exc: ValidationError, limit: int = 3) -> str:

@@ -243,3 +243,31 @@ def test_symlinked_entry_is_not_followed(sample_dlq, tmp_path):
 def test_trailing_newline_is_not_a_valid_id(sample_dlq):
     with pytest.raises(InvalidId):
         FileStore(sample_dlq).get("dlq_3f9a2c71\n")
+
+
+def _nested(depth: int) -> dict:
+    value: dict = {}
+    for _ in range(depth):
+        value = {"k": value}
+    return value
+
+
+def test_entry_nested_too_deeply_to_rewrite_is_a_corrupt_entry_not_a_crash(empty_dlq):
+    # Found by the reliability suite: 300 levels load, but every view and rewrite then failed with
+    # PydanticSerializationError (`mova dlq show`, GET /v1/dlq 500, the dashboard's details).
+    store = FileStore(empty_dlq)
+    deep = make_entry("dlq_deep").to_json_dict()
+    deep["context"]["variables"] = {"deep": _nested(300)}
+    (empty_dlq / "dlq_deep.json").write_text(json.dumps(deep))
+    with pytest.raises(CorruptEntry, match="nested too deeply"):
+        store.get("dlq_deep")
+    entries, bad = store.read_many(["dlq_deep"])
+    assert entries == [] and [b.name for b in bad] == ["dlq_deep.json"]
+    with pytest.raises(CorruptEntry):
+        store.update("dlq_deep", lambda e: None)
+    # within the limit an entry is read, rewritten and read back whole
+    ok = make_entry("dlq_fine").to_json_dict()
+    ok["context"]["variables"] = {"deep": _nested(200), "big": 2**70}
+    (empty_dlq / "dlq_fine.json").write_text(json.dumps(ok))
+    store.update("dlq_fine", lambda e: setattr(e, "status", EntryStatus.archived))
+    assert store.get("dlq_fine").context.variables["big"] == 2**70
