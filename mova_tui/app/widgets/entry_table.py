@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -336,7 +337,8 @@ class EntryTable(ScrollView, can_focus=True):
     def _strip(self, text: Text, width: int, style: Style) -> Strip:
         text.no_wrap = True
         text.end = ""
-        segments = list(text.render(self.app.console))
+        # Every segment gets a style: Textual's NO_COLOR filter cannot handle a segment without one.
+        segments = [Segment(t, s or style, c) for t, s, c in text.render(self.app.console) if t]
         return Strip(segments).adjust_cell_length(width, style)
 
     def _cells(self, values: list[tuple[str, Style | None]], style: Style) -> Text:
