@@ -193,6 +193,7 @@ def machine() -> dict:
         "platform": platform.platform(),
         "commit": commit,
         "versions": versions,
+        "loadavg_start": os.getloadavg()[0],
     }
 
 
@@ -371,9 +372,12 @@ class Bench:
         watch_ms = self.ref("watchfiles", f"watchfiles, debounce {watch['debounce_ms']} ms / step {watch['step_ms']} ms",
                             "ms", ms(watch["seconds"]))
 
+        stats_cmd = [*self.mova, "--dlq-path", str(directory), "dlq", "stats", "--format", "json"]
         results = []
         for n in range(self.runs):
+            # The last run added and removed files: bring the index up to date first, as a warm start.
             wait_quiet(directory)
+            time_subprocess(stats_cmd, 1, warmup=0, env=self.env)
             log(f"dashboard on {size:,} entries, run {n + 1}/{self.runs}")
             t0 = time.monotonic()
             results.append(run_json([self.py, "-m", "benchmarks.dashboard", str(directory), "--t0", repr(t0),
@@ -388,7 +392,9 @@ class Bench:
             Row("dashboard key: down", size, "ms", pooled("down_ms"), Target("max", 100), judged=judged),
             Row("dashboard key: page down", size, "ms", pooled("pagedown_ms"), Target("max", 100), judged=judged),
             Row("dashboard key: end", size, "ms", pooled("end_ms"), Target("max", 100), judged=judged),
-            Row("dashboard filter change (search, clear)", size, "ms", pooled("filter_ms"), Target("max", 100),
+            Row("dashboard filter change: search + Enter", size, "ms", pooled("search_ms"), Target("max", 100),
+                judged=judged),
+            Row("dashboard filter change: c (clear)", size, "ms", pooled("clear_ms"), Target("max", 100),
                 judged=judged),
             Row("dashboard: new file to on screen", size, "ms", pooled("new_file_ms"), Target("max", 500), watch_ms,
                 "watchfiles", judged),
@@ -485,11 +491,13 @@ def main(argv: list[str] | None = None) -> int:
         if own_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.perf_counter() - started
+    info["loadavg_end"] = os.getloadavg()[0]
 
     print(f"mova benchmark, {info['date']}: {info['nproc']} CPUs ({info['cpu'] or 'cpu ?'}), {info['memory']} RAM, "
           f"Python {info['python']}, commit {info['commit'] or '?'}")
     print(f"runs per row: {args.runs}; process timer: {bench.timer.tool}; targets judged at {JUDGED_SIZE:,} entries; "
-          f"ratio = median / reference; took {elapsed:.0f}s")
+          f"ratio = median / reference; took {elapsed:.0f}s; load average {info['loadavg_start']:.2f} at the start, "
+          f"{info['loadavg_end']:.2f} at the end (other work on the machine skews every figure)")
     print()
     print(render_table(rows))
     print()

@@ -127,14 +127,14 @@ async def drive(directory: Path, t0: float, presses: int, new_files: int) -> dic
         async def filter_change() -> None:
             """A search submitted with Enter (no typing delay), then `c` clearing it: two filter changes."""
             search = screen.query_one("#search", Input)
-            out["filter_ms"] = []
+            out["search_ms"], out["clear_ms"] = [], []
             for _ in range(max(1, presses // 4)):
                 with search.prevent(Input.Changed):
                     search.value = SEARCH
                 search.focus()
                 await settle(1)
                 before = screen.generation
-                out["filter_ms"].append(await timed(
+                out["search_ms"].append(await timed(
                     "enter",
                     lambda: screen.generation > before and loaded() and 0 < table.total < full_total
                     and all(SEARCH in r.last_error for r in table.rows[:10]),
@@ -144,7 +144,7 @@ async def drive(directory: Path, t0: float, presses: int, new_files: int) -> dic
                     table.focus()
                     await settle(1)
                 before = screen.generation
-                out["filter_ms"].append(await timed(
+                out["clear_ms"].append(await timed(
                     "c", lambda: screen.generation > before and loaded() and table.total == full_total))
                 await settle(1)
 
