@@ -18,8 +18,7 @@ def tui_command(
 ) -> None:
     """Open the live dashboard: list, filter, inspect, retry, archive, delete and export entries.
 
-    Keys: arrows move, enter opens, / searches, f filters, c clears, space selects, * selects all
-    matching, r retries, a archives, d deletes, x exports, ? lists every key, q quits.
+    Keys: arrows move, enter opens, / searches, f filters, c clears, space selects, * selects all matching, r retries, a archives, d deletes, x exports, ? lists every key, q quits.
     """
     settings = get_state(ctx).settings()
     from mova_tui.app import make_app  # Textual loads only for this command

@@ -144,6 +144,12 @@ async def test_open_details_and_copy_id(app_factory, dlq):
         assert app.clipboard == NEWEST
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen)
+        # The mouse: a click moves the cursor, a double click opens the row.
+        await pilot.click(EntryTable, offset=(12, 3))
+        assert table_of(app).cursor == 2
+        await pilot.click(EntryTable, offset=(12, 3), times=2)
+        await settle(pilot)
+        assert isinstance(app.screen, EntryScreen) and app.screen.entry_id == table_of(app).rows[2].id
 
 
 class RecordingService(DLQService):
