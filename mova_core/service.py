@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
@@ -152,8 +152,7 @@ class DLQService:
         for fp, count, action, example, example_id, first, last, types in index.group_rows(flt):
             out.append(Group(
                 fingerprint=fp, count=count, action_type=action, example_error=example or "",
-                example_id=example_id, first_seen=format_time(datetime.fromtimestamp(first).astimezone()),
-                last_seen=format_time(datetime.fromtimestamp(last).astimezone()),
+                example_id=example_id, first_seen=_seen(first), last_seen=_seen(last),
                 workflow_types=sorted((types or "").split(",")) if types else [],
                 by_status=by_status.get(fp, {}),
             ))
@@ -358,6 +357,16 @@ def _csv_safe(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
         return "'" + value
     return "" if value is None else value
+
+
+def _seen(ts: float) -> str:
+    """A group's first/last seen time; an entry dated year 1 or 9999 (valid RFC 3339) is clamped, not fatal."""
+    try:
+        dt = datetime.fromtimestamp(ts, timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        dt = (datetime.min if ts < 0 else datetime.max).replace(tzinfo=timezone.utc)
+    # isoformat, not format_time's strftime: glibc writes year 1 as "1", not "0001".
+    return dt.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _alert(name: str, threshold: float, value: float, message: str, entries: list[str]) -> Alert:

@@ -129,3 +129,16 @@ def test_alerts_report_breaches_with_values_and_entries(service):
     assert not alerts["max_growth"].breached
     assert not alerts["max_retry_failure_rate"].breached
     assert not service.alerts(Thresholds(max_active=50))[0].breached
+
+
+def test_groups_of_entries_dated_year_1_and_9999(service, sample_dlq):
+    # Found by the reliability suite: a valid but extreme created_at made `mova dlq groups`, the
+    # stats view, GET /v1/dlq/groups and the dashboard fail with "year 0 is out of range".
+    source = json.loads((sample_dlq / "dlq_1d6f08b3-9a4e-4e27-8c15-f0b7a3e6d249.json").read_text())
+    for entry_id, created in (("dlq_year1", "0001-01-01T00:00:00+01:00"), ("dlq_year9999", "9999-12-31T23:59:59Z")):
+        doc = {**source, "id": entry_id, "created_at": created}
+        (sample_dlq / f"{entry_id}.json").write_text(json.dumps(doc))
+    groups = service.groups()
+    seen = [t for g in groups for t in (g.first_seen, g.last_seen)]
+    assert "0001-01-01T00:00:00.000000Z" in seen and "9999-12-31T23:59:59.000000Z" in seen
+    assert all(len(t) == 27 and t.endswith("Z") for t in seen)  # RFC 3339, four-digit years
