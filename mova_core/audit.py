@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass, field
@@ -37,7 +38,11 @@ class AuditLog:
         when: datetime | None = None,
         **extra: Any,
     ) -> dict[str, Any]:
-        """Append one record and fsync it; returns the record written."""
+        """Append one record and fsync it; returns the record written.
+
+        StoreError if it cannot be written (disk full, permissions): the store then undoes the change
+        it was recording. A short write leaves a torn line, which readers skip and report.
+        """
         rec = {
             "time": format_time(when or utcnow()),
             "op": op,
@@ -48,17 +53,30 @@ class AuditLog:
             **extra,
         }
         line = (json.dumps(rec, separators=(",", ":"), default=str) + "\n").encode()
+        try:
+            self._append(line)
+        except OSError as exc:
+            from .errors import StoreError
+            from .store import os_error_reason
+
+            raise StoreError(f"could not write the audit log {self.path}: {os_error_reason(exc)}") from exc
+        return rec
+
+    def _append(self, line: bytes) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             # A torn previous line (writer killed mid-write) must not swallow this record.
             if os.fstat(fd).st_size and not _ends_with_newline(self.path):
                 line = b"\n" + line
-            os.write(fd, line)
+            # One write per record: a second write for the rest could interleave with another
+            # process's record, so a short write (the disk filled up) is a failure.
+            written = os.write(fd, line)
+            if written != len(line):
+                raise OSError(errno.ENOSPC, f"short write to the audit log ({written} of {len(line)} bytes)")
             os.fsync(fd)
         finally:
             os.close(fd)
-        return rec
 
     def read(self) -> AuditRead:
         """All records; torn or invalid lines are reported by number, never fatal."""

@@ -171,6 +171,17 @@ class DLQService:
             **extra,
         )
 
+    def _audited(self, op: str, *, only_status_changes: bool = False, **extra: Any):
+        """An `on_commit` for the store: the audit record is written under the entry's lock, right after
+        the change, so the log's order is the order of the changes (and a failed record undoes it)."""
+        def commit(old: DeadLetterEntry, new: DeadLetterEntry | None) -> None:
+            if only_status_changes and new is not None and old.status == new.status:
+                return
+            more = {"took_over_stale_lease": old.status == EntryStatus.retrying or None} if op == "retry_claim" else {}
+            self._audit(op, old, new, **extra, **more)
+
+        return commit
+
     def set_status(self, id_or_prefix: str, status: EntryStatus | str, *, force: bool = False) -> DeadLetterEntry:
         """Change an entry's status by the lifecycle rules (`retrying` only through a retry)."""
         try:
@@ -180,40 +191,35 @@ class DLQService:
                 f"unknown status {status!r}: use one of {', '.join(s.value for s in EntryStatus)}"
             ) from None
         now = self.clock()
-        old, new = self.store.update(id_or_prefix, lambda e: lifecycle.change_status(e, status, now, force=force))
-        if old.status != new.status:
-            self._audit("set_status", old, new, force=force or None)
+        _, new = self.store.update(id_or_prefix, lambda e: lifecycle.change_status(e, status, now, force=force),
+                                   self._audited("set_status", only_status_changes=True, force=force or None))
         return new
 
     def archive(self, id_or_prefix: str, *, force: bool = False) -> DeadLetterEntry:
         """Archive an entry (idempotent)."""
         now = self.clock()
-        old, new = self.store.update(
-            id_or_prefix, lambda e: lifecycle.change_status(e, EntryStatus.archived, now, force=force)
+        _, new = self.store.update(
+            id_or_prefix, lambda e: lifecycle.change_status(e, EntryStatus.archived, now, force=force),
+            self._audited("archive", only_status_changes=True, force=force or None),
         )
-        if old.status != new.status:
-            self._audit("archive", old, new, force=force or None)
         return new
 
     def delete(self, id_or_prefix: str, *, force: bool = False) -> DeadLetterEntry:
         """Delete an entry; one under a live retry needs force."""
         now = self.clock()
-        old = self.store.delete(id_or_prefix, lambda e: lifecycle.check_deletable(e, now, force=force))
-        self._audit("delete", old, None, force=force or None)
-        return old
+        return self.store.delete(id_or_prefix, lambda e: lifecycle.check_deletable(e, now, force=force),
+                                 self._audited("delete", force=force or None))
 
     def claim(self, id_or_prefix: str, retry_run_id: str, sandbox_mode: bool, owner: str | None = None) -> DeadLetterEntry:
         """Take the retry lease on an entry (active → retrying); raises AlreadyRetrying if held."""
         now = self.clock()
-        old, new = self.store.update(
+        _, new = self.store.update(
             id_or_prefix,
             lambda e: lifecycle.claim(
                 e, retry_run_id, sandbox_mode, owner or self.actor, now, self.settings.lease_seconds
             ),
+            self._audited("retry_claim", retry_run_id=retry_run_id, sandbox_mode=sandbox_mode),
         )
-        took_over = old.status == EntryStatus.retrying
-        self._audit("retry_claim", old, new, retry_run_id=retry_run_id, sandbox_mode=sandbox_mode,
-                    took_over_stale_lease=took_over or None)
         return new
 
     def renew_lease(self, id_or_prefix: str, retry_run_id: str) -> DeadLetterEntry:
@@ -234,12 +240,12 @@ class DLQService:
     ) -> DeadLetterEntry:
         """Release the lease with the retry's outcome (active or resolved) and record it."""
         now = self.clock()
-        old, new = self.store.update(
+        _, new = self.store.update(
             id_or_prefix,
             lambda e: lifecycle.release(e, retry_run_id, EntryStatus(new_status), record, now, extra_errors),
+            self._audited("retry_finish", retry_run_id=retry_run_id, sandbox_mode=record.sandbox_mode,
+                          outcome=record.outcome),
         )
-        self._audit("retry_finish", old, new, retry_run_id=retry_run_id, sandbox_mode=record.sandbox_mode,
-                    outcome=record.outcome)
         return new
 
     def retry(
@@ -270,11 +276,10 @@ class DLQService:
                     report.removed.append(item.id)
                     continue
                 try:
-                    old = self.store.delete(item.id, lambda e: _check_purgeable(e, cutoff))
+                    self.store.delete(item.id, lambda e: _check_purgeable(e, cutoff), self._audited("purge"))
                 except Exception as exc:  # report and carry on: one bad entry must not stop a cron purge
                     report.failed[item.id] = str(exc)
                     continue
-                self._audit("purge", old, None)
                 report.removed.append(item.id)
         return report
 

@@ -27,6 +27,9 @@ if TYPE_CHECKING:  # the full model loads only when a whole entry is read or wri
 
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
 Mutation = Callable[["DeadLetterEntry"], "DeadLetterEntry | None"]
+#: Called under the entry's lock once a change is on disk, with (old, new); new is None for a delete.
+#: If it raises, the change is undone, so the audit log and the files never disagree.
+Commit = Callable[["DeadLetterEntry", "DeadLetterEntry | None"], None]
 
 
 def validate_id(value: str) -> str:
@@ -44,8 +47,13 @@ class DeadLetterStore(Protocol):
     def resolve_id(self, id_or_prefix: str) -> str: ...
     def get(self, id_or_prefix: str) -> DeadLetterEntry: ...
     def create(self, entry: DeadLetterEntry) -> None: ...
-    def update(self, id_or_prefix: str, mutate: Mutation) -> tuple[DeadLetterEntry, DeadLetterEntry]: ...
-    def delete(self, id_or_prefix: str, check: Callable[[DeadLetterEntry], None] | None = None) -> DeadLetterEntry: ...
+    def update(
+        self, id_or_prefix: str, mutate: Mutation, on_commit: Commit | None = None
+    ) -> tuple[DeadLetterEntry, DeadLetterEntry]: ...
+    def delete(
+        self, id_or_prefix: str, check: Callable[[DeadLetterEntry], None] | None = None,
+        on_commit: Commit | None = None,
+    ) -> DeadLetterEntry: ...
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -84,15 +92,19 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _explain(exc: OSError, path: Path) -> str:
-    why = {
+def os_error_reason(exc: OSError) -> str:
+    """Why a write failed, in words (disk full, permission denied, ...)."""
+    return {
         errno.ENOSPC: "the disk is full",
         errno.EDQUOT: "the disk quota is exhausted",
         errno.EACCES: "permission denied",
         errno.EPERM: "permission denied",
         errno.EROFS: "the file system is read-only",
     }.get(exc.errno, exc.strerror or str(exc))
-    return f"could not write {path}: {why}; the previous version is intact"
+
+
+def _explain(exc: OSError, path: Path) -> str:
+    return f"could not write {path}: {os_error_reason(exc)}; the previous version is intact"
 
 
 def encode_entry(entry: DeadLetterEntry) -> bytes:
@@ -234,7 +246,10 @@ class FileStore:
         """An exclusive inter-process lock for one entry (flock on a lock file beside the entries)."""
         self._ensure_dirs()
         path = self.mova_dir / "locks" / f"{validate_id(entry_id)}.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a full disk or a read-only directory: a clear error, not a traceback
+            raise StoreError(f"could not lock {entry_id} ({path}): {os_error_reason(exc)}; nothing was changed") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -250,8 +265,15 @@ class FileStore:
                 raise StoreError(f"an entry with id {entry.id} already exists")
             atomic_write(path, encode_entry(entry))
 
-    def update(self, id_or_prefix: str, mutate: Mutation) -> tuple[DeadLetterEntry, DeadLetterEntry]:
-        """Read-check-write one entry under its lock; `mutate` may raise to abort. Returns (old, new)."""
+    def update(
+        self, id_or_prefix: str, mutate: Mutation, on_commit: Commit | None = None
+    ) -> tuple[DeadLetterEntry, DeadLetterEntry]:
+        """Read-check-write one entry under its lock; `mutate` may raise to abort. Returns (old, new).
+
+        `on_commit(old, new)` runs under the same lock once the change is written (the service writes
+        its audit record there, so the log's order is the order of the changes); if it fails, the
+        previous version is written back and the error raised.
+        """
         entry_id = self.resolve_id(id_or_prefix)
         with self.lock(entry_id):
             current = self._read(entry_id)
@@ -259,23 +281,53 @@ class FileStore:
             changed = mutate(current)
             new = current if changed is None else changed
             if new.to_json_dict() != before.to_json_dict():
-                atomic_write(self.path_for(entry_id), encode_entry(new))
+                path = self.path_for(entry_id)
+                atomic_write(path, encode_entry(new))
+                if on_commit is not None:
+                    try:
+                        on_commit(before, new)
+                    except Exception as exc:
+                        self._undo(entry_id, exc, lambda: atomic_write(path, encode_entry(before)))
             return before, new
 
-    def delete(self, id_or_prefix: str, check: Callable[[DeadLetterEntry], None] | None = None) -> DeadLetterEntry:
-        """Remove an entry under its lock, after `check` (which may raise) approves it."""
+    def _undo(self, entry_id: str, exc: Exception, restore: Callable[[], None]) -> None:
+        """Put the previous version back after `on_commit` failed, and raise a StoreError saying what holds."""
+        try:
+            restore()
+        except Exception as undo_exc:
+            raise StoreError(f"{exc}; and the change to {entry_id} could not be undone ({undo_exc}): "
+                             "it is saved without its audit record") from exc
+        if isinstance(exc, StoreError):
+            raise StoreError(f"{exc}; {entry_id} was left unchanged") from exc
+        raise exc
+
+    def delete(
+        self, id_or_prefix: str, check: Callable[[DeadLetterEntry], None] | None = None,
+        on_commit: Commit | None = None,
+    ) -> DeadLetterEntry:
+        """Remove an entry under its lock, after `check` (which may raise) approves it.
+
+        `on_commit(old, None)` runs under the lock once the file is gone; if it fails, the entry is
+        written back and the error raised.
+        """
         entry_id = self.resolve_id(id_or_prefix)
         with self.lock(entry_id):
             entry = self._read(entry_id)
             if check is not None:
                 check(entry)
+            path = self.path_for(entry_id)
             try:
-                self.path_for(entry_id).unlink()
+                path.unlink()
                 fsync_dir(self.directory)
             except FileNotFoundError:
                 raise EntryNotFound(entry_id) from None
             except OSError as exc:
-                raise StoreError(_explain(exc, self.path_for(entry_id))) from exc
+                raise StoreError(_explain(exc, path)) from exc
+            if on_commit is not None:
+                try:
+                    on_commit(entry, None)
+                except Exception as exc:
+                    self._undo(entry_id, exc, lambda: atomic_write(path, encode_entry(entry)))
             return entry
 
 

@@ -142,3 +142,69 @@ def test_groups_of_entries_dated_year_1_and_9999(service, sample_dlq):
     seen = [t for g in groups for t in (g.first_seen, g.last_seen)]
     assert "0001-01-01T00:00:00.000000Z" in seen and "9999-12-31T23:59:59.000000Z" in seen
     assert all(len(t) == 27 and t.endswith("Z") for t in seen)  # RFC 3339, four-digit years
+
+
+class _LockProbingAudit(AuditLog):
+    """Records whether the entry's lock was held while each audit record was written."""
+
+    def __init__(self, path, locks_dir):
+        super().__init__(path)
+        self.locks_dir = locks_dir
+        self.held: list[bool] = []
+
+    def record(self, op, entry_id, *args, **kwargs):
+        import fcntl
+        import os
+
+        fd = os.open(self.locks_dir / f"{entry_id}.lock", os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.held.append(False)
+        except BlockingIOError:
+            self.held.append(True)
+        finally:
+            os.close(fd)
+        return super().record(op, entry_id, *args, **kwargs)
+
+
+def test_audit_records_are_written_under_the_entry_lock(sample_dlq):
+    # Found by the reliability suite: records were appended after the lock was released, so with
+    # concurrent writers the log's order was not the order of the changes (old_status of a record
+    # did not match new_status of the one before it).
+    settings = Settings(dlq_path=sample_dlq)
+    audit = _LockProbingAudit(settings.effective_audit_path, sample_dlq / ".mova" / "locks")
+    svc = DLQService(settings, clock=lambda: FROZEN_NOW, actor="alice@ops", audit=audit)
+    svc.archive("dlq_1d6f08b3")
+    svc.set_status("dlq_1d6f08b3", "active")
+    entry = svc.claim("dlq_1d6f08b3", "retry_x", True)
+    svc.delete(entry.id, force=True)
+    svc.purge(older_than_days=0)
+    assert len(audit.held) >= 5 and all(audit.held)
+
+
+def test_an_audit_record_that_cannot_be_written_undoes_the_change(sample_dlq, monkeypatch):
+    import errno
+    import os
+
+    from mova_core.errors import StoreError
+
+    svc = DLQService(Settings(dlq_path=sample_dlq), clock=lambda: FROZEN_NOW, actor="alice@ops")
+    path = sample_dlq / "dlq_1d6f08b3-9a4e-4e27-8c15-f0b7a3e6d249.json"
+    before = json.loads(path.read_text())
+    audit_path = str(svc.settings.effective_audit_path)
+    real_open = os.open
+
+    def no_audit(file, flags, *args, **kwargs):
+        if str(file) == audit_path:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(file, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", no_audit)
+    with pytest.raises(StoreError, match="audit log .* the disk is full; dlq_1d6f08b3-.* was left unchanged"):
+        svc.archive("dlq_1d6f08b3")
+    with pytest.raises(StoreError, match="left unchanged"):
+        svc.delete("dlq_1d6f08b3")
+    monkeypatch.undo()
+    assert json.loads(path.read_text()) == before
+    assert svc.get("dlq_1d6f08b3").status == EntryStatus.active
+    assert AuditLog(svc.settings.effective_audit_path).read().records == []

@@ -271,3 +271,24 @@ def test_entry_nested_too_deeply_to_rewrite_is_a_corrupt_entry_not_a_crash(empty
     (empty_dlq / "dlq_fine.json").write_text(json.dumps(ok))
     store.update("dlq_fine", lambda e: setattr(e, "status", EntryStatus.archived))
     assert store.get("dlq_fine").context.variables["big"] == 2**70
+
+
+def test_a_lock_that_cannot_be_created_is_a_store_error(sample_dlq, monkeypatch):
+    # Found by the reliability suite: a full disk or a read-only .mova/locks gave a raw OSError
+    # (a 500 from the HTTP shim) instead of the store's clear error.
+    import errno
+
+    store = FileStore(sample_dlq)
+    store.get(GO_ID)
+    real_open = os.open
+
+    def refuse_locks(path, flags, *args, **kwargs):
+        if str(path).endswith(".lock"):
+            raise OSError(errno.EACCES, "Permission denied")
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refuse_locks)
+    with pytest.raises(StoreError, match="could not lock .*permission denied; nothing was changed"):
+        store.update(GO_ID, lambda e: setattr(e, "status", EntryStatus.archived))
+    monkeypatch.undo()
+    assert store.get(GO_ID).status != EntryStatus.archived
