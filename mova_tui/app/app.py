@@ -72,6 +72,9 @@ class MovaApp(App[None]):
         self.dlq_path = Path(service.settings.dlq_path)
         self.sub_title = str(self.dlq_path)
         self._io_lock = threading.Lock()
+        # Statistics read through their own connection, so a key press never waits behind them.
+        self._stats_service = self.job_service()
+        self._stats_lock = self._io_lock if self._stats_service is service else threading.Lock()
         self._job_ids = itertools.count(1)
         self.jobs: dict[int, Job] = {}
         self.watch_state = "not watching" if not watch else "starting watcher"
@@ -82,6 +85,11 @@ class MovaApp(App[None]):
         """Run a short read on the shared service (call from a worker thread only)."""
         with self._io_lock:
             return fn(self.service)
+
+    def read_stats(self, fn: Callable[[DLQService], T]) -> T:
+        """Like `read`, on the statistics' own service (call from a worker thread only)."""
+        with self._stats_lock:
+            return fn(self._stats_service)
 
     def job_service(self) -> DLQService:
         """A service for a long job: a fresh instance over the same directory (own index connection).

@@ -220,9 +220,9 @@ class DashboardScreen(Screen):
     def _fetch_stats(self) -> None:
         app = self.app
         try:
-            stats = app.read(lambda s: s.stats())
-            groups = app.read(lambda s: s.groups())
-            oldest = app.read(lambda s: s.oldest_active())
+            stats = app.read_stats(lambda s: s.stats())
+            groups = app.read_stats(lambda s: s.groups())
+            oldest = app.read_stats(lambda s: s.oldest_active())
         except (MovaError, OSError) as exc:
             self.post_message(StatsLoaded(None, [], None, error=str(exc)))
             return
