@@ -24,8 +24,16 @@ from .status import EntryStatus
 from .timeutil import parse_time
 
 SCHEMA_VERSION = "5"
-# A directory mtime this close to the scan is not trusted: a change in the same clock tick could hide.
-RACY_SECONDS = 2.0
+# A directory mtime this close to the scan is not trusted: a change in the same clock tick could
+# hide behind an unchanged mtime. Linux file systems stamp with the kernel's coarse clock (a few
+# milliseconds); file systems that keep whole seconds (FAT, some network mounts) need two seconds.
+RACY_SECONDS_FINE = 0.1
+RACY_SECONDS_COARSE = 2.0
+
+
+def racy_window(mtime_ns: int) -> float:
+    """How long after a directory change its mtime cannot prove that nothing else changed."""
+    return RACY_SECONDS_COARSE if mtime_ns % 1_000_000_000 == 0 else RACY_SECONDS_FINE
 MAX_ERROR_CHARS = 500
 
 Progress = Callable[[int, int], None]
@@ -228,7 +236,7 @@ class Index:
             if bulk:  # (executescript would commit the transaction half-way)
                 for statement in filter(str.strip, _INDEXES.split(";")):
                     self.db.execute(statement)
-            safe = started - dir_stat.st_mtime_ns / 1e9 > RACY_SECONDS
+            safe = started - dir_stat.st_mtime_ns / 1e9 > racy_window(dir_stat.st_mtime_ns)
             self.db.executemany(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)",
                 [("dir_mtime", stamp), ("dir_safe", "1" if safe else "0")],

@@ -292,3 +292,34 @@ def test_a_lock_that_cannot_be_created_is_a_store_error(sample_dlq, monkeypatch)
         store.update(GO_ID, lambda e: setattr(e, "status", EntryStatus.archived))
     monkeypatch.undo()
     assert store.get(GO_ID).status != EntryStatus.archived
+
+
+def test_an_unchanged_directory_is_not_listed_again(sample_dlq, monkeypatch):
+    import mova_core.index as index_module
+
+    past = 1_700_000_000_123_456_789  # a fine-grained mtime well in the past: not racy
+    os.utime(sample_dlq, ns=(past, past))
+    store = FileStore(sample_dlq)
+    os.utime(sample_dlq, ns=(past, past))  # creating .mova touched it
+    store.refresh()
+    scans = []
+    real_scandir = os.scandir
+    monkeypatch.setattr(index_module.os, "scandir", lambda p: scans.append(p) or real_scandir(p))
+    assert store.list(EntryFilter()).total == 16
+    assert scans == []  # the mtime proves nothing changed
+    new = make_entry("dlq_44444444-0000-4000-8000-000000000004")
+    (sample_dlq / f"{new.id}.json").write_text(json.dumps(new.to_json_dict()))
+    assert store.list(EntryFilter()).total == 17 and len(scans) == 1
+
+
+def test_a_directory_changed_just_now_is_rescanned(sample_dlq, monkeypatch):
+    import mova_core.index as index_module
+
+    store = FileStore(sample_dlq)
+    store.refresh()  # the copy was made just now: racy, so the next refresh lists again
+    scans = []
+    real_scandir = os.scandir
+    monkeypatch.setattr(index_module.os, "scandir", lambda p: scans.append(p) or real_scandir(p))
+    store.refresh()
+    assert len(scans) == 1
+    assert index_module.racy_window(1_000_000_000) == index_module.RACY_SECONDS_COARSE
