@@ -83,7 +83,11 @@ def claim(
     now: datetime,
     lease_seconds: float,
 ) -> DeadLetterEntry:
-    """Take the retry lease: active (or stale retrying) → retrying, retry_count + 1."""
+    """Take the retry lease: active (or stale retrying) → retrying, retry_count + 1.
+
+    Taking over a stale lease records the retry that held it in `retry_history` as `abandoned`, so
+    every retry counted in `retry_count` has its record.
+    """
     if entry.status == S.retrying and lease_is_live(entry, now):
         lease = entry.metadata.lease
         raise AlreadyRetrying(entry.id, lease.owner if lease else None, lease.expires_at if lease else None)
@@ -91,9 +95,17 @@ def claim(
         raise InvalidTransition(
             entry.id, entry.status, S.retrying, "only active entries can be retried (set it active first)"
         )
-    from .models import Lease
+    from .models import Lease, RetryRecord
 
     stamp = format_time(now)
+    stale = entry.metadata.lease if entry.status == S.retrying else None
+    if stale is not None:
+        entry.retry_history = [*(entry.retry_history or []), RetryRecord(
+            retry_run_id=stale.retry_run_id, sandbox_mode=stale.sandbox_mode, start_time=stale.acquired_at,
+            end_time=stamp, outcome="abandoned", actor=stale.owner,
+            error=f"its process stopped without finishing; the lease expired at {stale.expires_at} "
+                  f"and retry {retry_run_id} took the entry over",
+        )]
     entry.status = S.retrying
     entry.metadata.retry_count = (entry.metadata.retry_count or 0) + 1
     entry.metadata.last_retry_at = stamp

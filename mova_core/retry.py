@@ -123,10 +123,34 @@ def retry_entry(
     _check_retryable(entry, engine)
     retry_run_id = unique_retry_run_id(service.settings, entry.run_id, clock())
     claimed = service.claim(entry.id, retry_run_id, sandbox_mode)
+    close_abandoned_run(service.settings, claimed, retry_run_id, clock)
     if not wait:
         start_background(service, claimed, retry_run_id, sandbox_mode, overrides)
         return RetryResponse(message=MESSAGE, dlq_id=claimed.id, retry_run_id=retry_run_id, sandbox_mode=sandbox_mode)
     return run_claimed(service, claimed, retry_run_id, sandbox_mode, overrides, on_event, engine=engine, environ=environ)
+
+
+def close_abandoned_run(settings: Any, entry: DeadLetterEntry, retry_run_id: str, clock: Callable[[], datetime]) -> None:
+    """After taking over a stale lease: the dead retry's run record, left `running`, is closed as failed.
+
+    Without this, `mova dlq show` of the old run and anyone following its log would wait forever.
+    Best effort: a record that is missing (another tool's retry) or cannot be written is left as is.
+    """
+    history = entry.retry_history or []
+    if not history or history[-1].outcome != "abandoned" or history[-1].retry_run_id == retry_run_id:
+        return
+    dead = history[-1]
+    try:
+        runs = store_for(settings, dead.sandbox_mode)
+        record = runs.load(dead.retry_run_id)
+        if record.finished:
+            return
+        now = format_time(clock())
+        runs.save(record.model_copy(update={"status": "failed", "error": f"abandoned: {dead.error}",
+                                            "failure_reason": "abandoned", "end_time": dead.end_time or now,
+                                            "updated_at": now}))
+    except (MovaError, OSError):
+        return
 
 
 def run_claimed(

@@ -87,3 +87,16 @@ def test_release_by_a_stranger_or_sandbox_resolve_is_refused():
         lifecycle.release(e, "retry_other", EntryStatus.active, record(True, "completed"), NOW)
     with pytest.raises(InvalidTransition, match="sandbox"):
         lifecycle.release(e, "retry_a", EntryStatus.resolved, record(True, "completed"), NOW)
+
+
+def test_taking_over_a_stale_lease_records_the_abandoned_retry():
+    # Found by the reliability suite: after a killed retry was taken over, retry_count said 2 but
+    # retry_history held one record; the dead retry left no trace in the entry.
+    e = lifecycle.claim(entry(), "retry_dead", False, "pid 1@h", NOW, 60)
+    e = lifecycle.claim(e, "retry_b", True, "pid 2@h", NOW + timedelta(seconds=61), 60)
+    (dead,) = e.retry_history
+    assert (dead.retry_run_id, dead.outcome, dead.sandbox_mode, dead.actor) == ("retry_dead", "abandoned", False, "pid 1@h")
+    assert dead.end_time == e.metadata.last_retry_at and "took the entry over" in dead.error
+    assert e.metadata.retry_count == 2 and e.metadata.lease.retry_run_id == "retry_b"
+    plain = lifecycle.claim(entry(), "retry_c", True, "me", NOW, 60)
+    assert not plain.retry_history  # an ordinary claim records nothing yet

@@ -409,3 +409,22 @@ def test_a_long_retry_renews_its_lease(server, settings, clock, service):
 
     assert seen and all(parse_time(expires) > now for now, expires in seen)
     assert service.get(entry_id).status == EntryStatus.active
+
+
+def test_taking_over_a_dead_retry_closes_its_run_record(server, settings, clock, service):
+    # Found by the reliability suite: the killed retry's run record said `running` for ever, so
+    # `mova dlq show` of that run, or anyone following its log, waited on a dead process.
+    from mova_core.models import RetryRecord
+    from mova_core.runs import RunRecord, store_for
+
+    entry_id = failing_entry(settings, clock, server)
+    service.claim(entry_id, "retry_dead_1", True)
+    store_for(settings, True).save(RunRecord(run_id="retry_dead_1", status="running", sandbox_mode=True, dlq_id=entry_id))
+    clock.advance(settings.lease_seconds + 1)
+    resp = retry_entry(service, entry_id, engine=make_engine(settings, clock))
+    dead = store_for(settings, True).load("retry_dead_1")
+    assert dead.finished and dead.status == "failed" and dead.error.startswith("abandoned:")
+    history = service.get(entry_id).retry_history
+    assert [r.retry_run_id for r in history] == ["retry_dead_1", resp.retry_run_id]
+    assert [r.outcome for r in history] == ["abandoned", "failed"]
+    assert isinstance(history[0], RetryRecord) and service.get(entry_id).metadata.retry_count == 2
