@@ -1,0 +1,160 @@
+"""Lease recovery: a retry killed mid-run (foreground `--wait`, or the detached background worker)
+leaves its entry `retrying`. Until the lease expires another retry is refused with a clear error and
+the entry is not flagged; once it has expired, listings flag it stale and a new retry takes it over."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from mova_core.audit import AuditLog
+from mova_core.timeutil import parse_time
+
+from .support import assert_sound, bug_lines, check_directory, child_env, finish, mova_command, start, write_entries
+
+pytestmark = pytest.mark.reliability
+
+LEASE_SECONDS = 1.5
+
+
+class HangThenFail:
+    """A loopback upstream: requests hang while `hanging` is set, otherwise answer 500 at once."""
+
+    def __init__(self):
+        self.hanging = threading.Event()
+        self.hanging.set()
+        self.release = threading.Event()
+        self.arrived = threading.Semaphore(0)
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                if outer.hanging.is_set():
+                    outer.arrived.release()
+                    outer.release.wait(30)
+                body = b'{"error": "boom"}'
+                try:
+                    self.send_response(500)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the client was killed
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/data"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+
+    def close(self):
+        self.release.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def upstream():
+    server = HangThenFail()
+    yield server
+    server.close()
+
+
+def _doc(dlq: Path, entry_id: str) -> dict:
+    return json.loads((dlq / f"{entry_id}.json").read_text())
+
+
+def _wait_for(predicate, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+def _pid_of_run(state: Path, run_id: str) -> int:
+    def read():
+        path = state / "sandbox" / f"{run_id}.json"
+        try:
+            return json.loads(path.read_text()).get("pid")
+        except (OSError, ValueError):
+            return None
+
+    return _wait_for(read)
+
+
+def test_killed_retries_are_flagged_then_taken_over(tmp_path, upstream, figures):
+    state = tmp_path / "state"
+    dlq = state / "deadletter"
+    foreground, background = write_entries(dlq, 2, upstream.url)
+    env = child_env(dlq, MOVA_LEASE_SECONDS=str(LEASE_SECONDS))
+    work = tmp_path / "work"
+    work.mkdir()
+
+    # 1. A foreground retry and a background one both reach the hanging upstream; both are killed.
+    fg = start("retry", mova_command("dlq", "retry", foreground, "--wait"), env, work)
+    bg = finish(start("retry", mova_command("dlq", "retry", background), env, work))
+    assert bg.returncode == 0, bg.stderr
+    worker_pid = _pid_of_run(state, bg.stdout.strip())
+    for _ in range(2):
+        assert upstream.arrived.acquire(timeout=20), "a retry never reached the upstream"
+    fg.popen.send_signal(signal.SIGKILL)
+    finish(fg)
+    import os
+
+    os.kill(worker_pid, signal.SIGKILL)
+    _wait_for(lambda: not Path(f"/proc/{worker_pid}").exists() or
+              Path(f"/proc/{worker_pid}/stat").read_text().split()[2] == "Z")
+    upstream.hanging.clear()
+    upstream.release.set()
+    killed_at = datetime.now(timezone.utc)
+
+    for entry_id in (foreground, background):
+        doc = _doc(dlq, entry_id)
+        assert doc["status"] == "retrying" and doc["metadata"]["retry_count"] == 1
+        assert parse_time(doc["metadata"]["lease"]["expires_at"]) > killed_at
+
+    # 2. While the lease holds: not flagged, and a second retry is refused with a clear error.
+    listing = finish(start("list", mova_command("dlq", "list"), env, work))
+    assert listing.returncode == 0 and "stale lease" not in listing.stdout, listing.stdout
+    refused = finish(start("retry", mova_command("dlq", "retry", foreground, "--wait"), env, work))
+    assert refused.returncode == 1 and "already being retried" in refused.stderr and "lease expires" in refused.stderr
+    assert not bug_lines(refused.stderr)
+
+    # 3. Once it has expired: flagged in the list and in show, and retryable again.
+    expiry = max(parse_time(_doc(dlq, i)["metadata"]["lease"]["expires_at"]) for i in (foreground, background))
+    time.sleep(max(0.0, (expiry - datetime.now(timezone.utc)).total_seconds()) + 0.05)
+    listing = finish(start("list", mova_command("dlq", "list"), env, work))
+    assert "retrying*" in listing.stdout and "stale lease" in listing.stdout, listing.stdout
+    show = finish(start("show", mova_command("dlq", "show", foreground), env, work))
+    assert "STALE" in show.stdout, show.stdout
+    for entry_id in (foreground, background):
+        again = finish(start("retry", mova_command("dlq", "retry", entry_id, "--wait"), env, work))
+        assert again.returncode == 1 and " failed (sandbox)" in again.stdout, (again.stdout, again.stderr)
+        assert not bug_lines(again.stderr)
+        doc = _doc(dlq, entry_id)
+        assert doc["status"] == "active" and doc["metadata"]["retry_count"] == 2
+        assert "lease" not in doc["metadata"] or doc["metadata"]["lease"] is None
+        # Every counted retry has its record: the killed one as abandoned, and its run record is closed.
+        dead, finished = doc["retry_history"]
+        assert dead["outcome"] == "abandoned" and finished["outcome"] == "failed"
+        run = json.loads((state / "sandbox" / f"{dead['retry_run_id']}.json").read_text())
+        assert run["status"] == "failed" and run["error"].startswith("abandoned")
+        figures.add("lease_recoveries")
+    figures.add("storm_processes", 2)
+    figures.add("storm_killed", 2)
+
+    claims = [r for r in AuditLog(dlq / ".mova" / "audit.jsonl").read().records if r["op"] == "retry_claim"]
+    assert sorted(bool(r.get("took_over_stale_lease")) for r in claims) == [False, False, True, True]
+    assert_sound(check_directory(dlq))
