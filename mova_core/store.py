@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # the full model loads only when a whole entry is read or wri
 
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
 Mutation = Callable[["DeadLetterEntry"], "DeadLetterEntry | None"]
-#: Called under the entry's lock once a change is on disk, with (old, new); new is None for a delete.
-#: If it raises, the change is undone, so the audit log and the files never disagree.
+#: Called under the entry's lock with (old, new) just before a change is made visible; new is None
+#: for a delete. If it raises, the change is not made, so the audit log and the files never disagree.
 Commit = Callable[["DeadLetterEntry", "DeadLetterEntry | None"], None]
 
 
@@ -62,8 +62,12 @@ def atomic_write(path: Path, data: bytes) -> None:
     A temporary dot-file in the same directory (never matching `*.json`), fsynced, renamed over the
     target, then the directory fsynced so the rename itself survives a power cut.
     """
-    directory = path.parent
-    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    publish(write_temp(path, data), path)
+
+
+def write_temp(path: Path, data: bytes) -> Path:
+    """The first half of `atomic_write`: `data` in a fsynced temporary dot-file beside `path`."""
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
@@ -73,14 +77,28 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+    except OSError as exc:
+        discard(tmp)
+        raise StoreError(_explain(exc, path)) from exc
+    return tmp
+
+
+def publish(tmp: Path, path: Path) -> None:
+    """The second half of `atomic_write`: rename the temporary file over `path`, durably."""
+    try:
         os.replace(tmp, path)
     except OSError as exc:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
+        discard(tmp)
         raise StoreError(_explain(exc, path)) from exc
-    fsync_dir(directory)
+    fsync_dir(path.parent)
+
+
+def discard(tmp: Path) -> None:
+    """Remove a temporary file, quietly (it is a dot-file: never listed even if it stays)."""
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def fsync_dir(directory: Path) -> None:
@@ -270,9 +288,10 @@ class FileStore:
     ) -> tuple[DeadLetterEntry, DeadLetterEntry]:
         """Read-check-write one entry under its lock; `mutate` may raise to abort. Returns (old, new).
 
-        `on_commit(old, new)` runs under the same lock once the change is written (the service writes
-        its audit record there, so the log's order is the order of the changes); if it fails, the
-        previous version is written back and the error raised.
+        `on_commit(old, new)` runs under the same lock once the new version is safely in a temporary
+        file and before it replaces the old one (the service writes its audit record there, so the
+        log's order is the order of the changes). If it fails, nothing is changed: a full disk or an
+        unwritable audit log gives a clear error and leaves the previous version in place.
         """
         entry_id = self.resolve_id(id_or_prefix)
         with self.lock(entry_id):
@@ -282,24 +301,15 @@ class FileStore:
             new = current if changed is None else changed
             if new.to_json_dict() != before.to_json_dict():
                 path = self.path_for(entry_id)
-                atomic_write(path, encode_entry(new))
+                tmp = write_temp(path, encode_entry(new))
                 if on_commit is not None:
                     try:
                         on_commit(before, new)
-                    except Exception as exc:
-                        self._undo(entry_id, exc, lambda: atomic_write(path, encode_entry(before)))
+                    except BaseException as exc:
+                        discard(tmp)
+                        _unchanged(entry_id, exc)
+                publish(tmp, path)
             return before, new
-
-    def _undo(self, entry_id: str, exc: Exception, restore: Callable[[], None]) -> None:
-        """Put the previous version back after `on_commit` failed, and raise a StoreError saying what holds."""
-        try:
-            restore()
-        except Exception as undo_exc:
-            raise StoreError(f"{exc}; and the change to {entry_id} could not be undone ({undo_exc}): "
-                             "it is saved without its audit record") from exc
-        if isinstance(exc, StoreError):
-            raise StoreError(f"{exc}; {entry_id} was left unchanged") from exc
-        raise exc
 
     def delete(
         self, id_or_prefix: str, check: Callable[[DeadLetterEntry], None] | None = None,
@@ -307,8 +317,8 @@ class FileStore:
     ) -> DeadLetterEntry:
         """Remove an entry under its lock, after `check` (which may raise) approves it.
 
-        `on_commit(old, None)` runs under the lock once the file is gone; if it fails, the entry is
-        written back and the error raised.
+        `on_commit(old, None)` runs under the lock with the file renamed aside (a dot-file, so no
+        listing sees it); if it fails, the file is renamed back and nothing is changed.
         """
         entry_id = self.resolve_id(id_or_prefix)
         with self.lock(entry_id):
@@ -316,19 +326,33 @@ class FileStore:
             if check is not None:
                 check(entry)
             path = self.path_for(entry_id)
+            doomed = path if on_commit is None else path.with_name(f".{path.name}.{secrets.token_hex(6)}.deleting")
             try:
-                path.unlink()
+                if doomed != path:
+                    os.rename(path, doomed)
+                    try:
+                        on_commit(entry, None)
+                    except BaseException as exc:
+                        try:
+                            os.rename(doomed, path)
+                        except OSError as back:
+                            raise StoreError(f"{exc}; and {entry_id} could not be put back from {doomed}: "
+                                             f"{os_error_reason(back)}") from exc
+                        _unchanged(entry_id, exc)
+                doomed.unlink()
                 fsync_dir(self.directory)
             except FileNotFoundError:
                 raise EntryNotFound(entry_id) from None
             except OSError as exc:
                 raise StoreError(_explain(exc, path)) from exc
-            if on_commit is not None:
-                try:
-                    on_commit(entry, None)
-                except Exception as exc:
-                    self._undo(entry_id, exc, lambda: atomic_write(path, encode_entry(entry)))
             return entry
+
+
+def _unchanged(entry_id: str, exc: BaseException) -> None:
+    """Re-raise an `on_commit` failure, saying that the entry was left as it was."""
+    if isinstance(exc, StoreError):
+        raise StoreError(f"{exc}; {entry_id} was left unchanged") from exc
+    raise exc
 
 
 def _check_serializable(name: str, doc: object, entry: DeadLetterEntry) -> None:

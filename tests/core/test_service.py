@@ -182,7 +182,7 @@ def test_audit_records_are_written_under_the_entry_lock(sample_dlq):
     assert len(audit.held) >= 5 and all(audit.held)
 
 
-def test_an_audit_record_that_cannot_be_written_undoes_the_change(sample_dlq, monkeypatch):
+def test_an_audit_record_that_cannot_be_written_leaves_the_entry_unchanged(sample_dlq, monkeypatch):
     import errno
     import os
 
@@ -192,19 +192,29 @@ def test_an_audit_record_that_cannot_be_written_undoes_the_change(sample_dlq, mo
     path = sample_dlq / "dlq_1d6f08b3-9a4e-4e27-8c15-f0b7a3e6d249.json"
     before = json.loads(path.read_text())
     audit_path = str(svc.settings.effective_audit_path)
-    real_open = os.open
+    real_open, real_write, full = os.open, os.write, []
 
     def no_audit(file, flags, *args, **kwargs):
-        if str(file) == audit_path:
+        # The disk fills up as the audit record is written: nothing can be written after that.
+        if str(file) == audit_path or (full and flags & os.O_CREAT):
+            full.append(file)
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_open(file, flags, *args, **kwargs)
 
+    def no_write(fd, data):
+        if full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
     monkeypatch.setattr(os, "open", no_audit)
+    monkeypatch.setattr(os, "write", no_write)
     with pytest.raises(StoreError, match="audit log .* the disk is full; dlq_1d6f08b3-.* was left unchanged"):
         svc.archive("dlq_1d6f08b3")
+    full.clear()  # space freed, until the next audit record fills the disk again
     with pytest.raises(StoreError, match="left unchanged"):
         svc.delete("dlq_1d6f08b3")
     monkeypatch.undo()
     assert json.loads(path.read_text()) == before
     assert svc.get("dlq_1d6f08b3").status == EntryStatus.active
     assert AuditLog(svc.settings.effective_audit_path).read().records == []
+    assert [p.name for p in sample_dlq.iterdir() if p.name.startswith(".") and p.name != ".mova"] == []
