@@ -16,12 +16,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from .groups import fingerprint
 from .listing import EntryFilter, EntrySummary, SkippedFile
-from .status import EntryStatus
-from .timeutil import parse_time
+from .summaries import is_entry_name, read_chunk, read_file
 
 SCHEMA_VERSION = "5"
 # A directory mtime this close to the scan is not trusted: a change in the same clock tick could
@@ -34,7 +30,6 @@ RACY_SECONDS_COARSE = 2.0
 def racy_window(mtime_ns: int) -> float:
     """How long after a directory change its mtime cannot prove that nothing else changed."""
     return RACY_SECONDS_COARSE if mtime_ns % 1_000_000_000 == 0 else RACY_SECONDS_FINE
-MAX_ERROR_CHARS = 500
 
 Progress = Callable[[int, int], None]
 
@@ -65,96 +60,6 @@ _SORT_SQL = {
     "created_at": "created_ts", "age": "created_ts", "workflow_type": "workflow_type", "status": "status",
     "attempts": "attempts", "retry_count": "retry_count", "last_error": "last_error", "id": "id",
 }
-
-
-def _obj(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _num(value: Any, default: int = 0) -> int:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
-
-
-def summarize(name: str, data: bytes) -> tuple:
-    """Summary columns of one entry file (after name and file identity), or ValueError with a reason."""
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc})") from None
-    if not isinstance(doc, dict):
-        raise ValueError("not a JSON object")
-    entry_id = doc.get("id")
-    if not isinstance(entry_id, str) or f"{entry_id}.json" != name:
-        raise ValueError(f"id {entry_id!r} does not match the file name")
-    run_id = doc.get("run_id")
-    if not isinstance(run_id, str):
-        raise ValueError("run_id missing or not a string")
-    try:
-        created_ts = parse_time(doc.get("created_at")).timestamp()
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"created_at: {exc}") from None
-    status = doc.get("status", "active")
-    if status not in _STATUSES:
-        raise ValueError(f"status {status!r} is not one of {', '.join(_STATUSES)}")
-    meta, details = _obj(doc.get("metadata")), _obj(doc.get("error_details"))
-    workflow_type = _text(meta.get("workflow_type")) or _text(_obj(_obj(doc.get("envelope")).get("intent")).get("name"))
-    if not workflow_type:
-        raise ValueError("neither metadata.workflow_type nor envelope.intent.name is set")
-    action_type = _text(_obj(doc.get("failed_action")).get("type"))
-    last_error = _text(details.get("last_error")) or ""
-    lease = _obj(meta.get("lease"))
-    lease_expires = None
-    if lease.get("expires_at"):
-        try:
-            lease_expires = parse_time(lease["expires_at"]).timestamp()
-        except (ValueError, TypeError):
-            lease_expires = 0.0  # an unreadable lease counts as expired
-    return (
-        entry_id, run_id, status, doc["created_at"], created_ts, workflow_type, _text(meta.get("user_id")),
-        action_type, last_error[:MAX_ERROR_CHARS], _text(details.get("failure_reason")),
-        _num(details.get("attempts")), _num(meta.get("retry_count")), fingerprint(action_type, last_error),
-        _num(meta.get("priority")), _text(lease.get("owner")), lease_expires,
-    )
-
-
-_STATUSES = tuple(EntryStatus.__members__)
-
-
-def read_file(directory: Path, name: str) -> tuple[str, tuple | None, tuple | None]:
-    """Read and summarize one file: (name, entries row or None, bad row or None); both None if gone."""
-    try:
-        with open(os.path.join(directory, name), "rb", opener=_nofollow) as f:
-            st = os.fstat(f.fileno())
-            data = f.read()
-    except FileNotFoundError:
-        return name, None, None
-    except OSError as exc:
-        return name, None, (name, 0, 0, 0, f"cannot read: {exc.strerror}")
-    ident = (name, st.st_ino, st.st_mtime_ns, st.st_size)
-    try:
-        return name, ident + summarize(name, data), None
-    except ValueError as exc:
-        return name, None, ident + (str(exc)[:300],)
-    except RecursionError:
-        return name, None, ident + ("nested too deeply",)
-
-
-def _nofollow(path: str, flags: int) -> int:
-    return os.open(path, flags | os.O_NOFOLLOW)
-
-
-def read_chunk(directory: Path, names: list[str]) -> list[tuple[str, tuple | None, tuple | None]]:
-    """Worker-pool entry point: read a chunk of files."""
-    return [read_file(directory, n) for n in names]
-
-
-def is_entry_name(name: str) -> bool:
-    """Entry files are `<id>.json`; dot-files (temporaries, bookkeeping) are never entries."""
-    return name.endswith(".json") and not name.startswith(".")
 
 
 class Index:
@@ -295,6 +200,9 @@ class Index:
         chunks = [names[i:i + size] for i in range(0, len(names), size)]
         # forkserver: safe to start from a threaded program (the dashboard), unlike fork.
         ctx = multiprocessing.get_context("forkserver")
+        # The server forks workers from a process that imported only the light reader (by
+        # default it would import __main__, i.e. the whole command line).
+        ctx.set_forkserver_preload(["mova_core.summaries"])
         with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
             for chunk in pool.map(read_chunk, [self.directory] * len(chunks), chunks):
                 yield from chunk
@@ -335,9 +243,10 @@ class Index:
             sql.append("fingerprint LIKE ? ESCAPE '\\'")
             args.append(_like_prefix(flt.fingerprint))
         if flt.text:
-            needle = f"%{_like_escape(flt.text.lower())}%"
-            sql.append("(lower(id) LIKE ? ESCAPE '\\' OR lower(workflow_type) LIKE ? ESCAPE '\\' "
-                       "OR lower(last_error) LIKE ? ESCAPE '\\' OR lower(coalesce(action_type, '')) LIKE ? ESCAPE '\\')")
+            # SQLite's LIKE ignores ASCII case already; lower() on every row would only cost time.
+            needle = f"%{_like_escape(flt.text)}%"
+            sql.append("(id LIKE ? ESCAPE '\\' OR workflow_type LIKE ? ESCAPE '\\' "
+                       "OR last_error LIKE ? ESCAPE '\\' OR action_type LIKE ? ESCAPE '\\')")
             args += [needle] * 4
         return " AND ".join(sql), args
 
@@ -376,6 +285,17 @@ class Index:
         assert column in ("status", "workflow_type", "fingerprint", "user_id")
         where, args = self._where(flt or EntryFilter())
         return dict(self.db.execute(f"SELECT {column}, count(*) FROM entries WHERE {where} GROUP BY {column}", args))
+
+    def overview(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Counts per status and per workflow type, in one pass over the table."""
+        by_status: dict[str, int] = {}
+        by_type: dict[str, int] = {}
+        for status, wtype, n in self.db.execute(
+            "SELECT status, workflow_type, count(*) FROM entries GROUP BY status, workflow_type"
+        ):
+            by_status[status] = by_status.get(status, 0) + n
+            by_type[wtype] = by_type.get(wtype, 0) + n
+        return by_status, by_type
 
     def extremes(self) -> tuple[str | None, str | None]:
         """created_at of the oldest and newest entries, as written."""
