@@ -174,8 +174,11 @@ class DLQService:
     def _audited(self, op: str, *, only_status_changes: bool = False, **extra: Any):
         """An `on_commit` for the store: the audit record is written under the entry's lock, right after
         the change, so the log's order is the order of the changes (and a failed record undoes it)."""
-        def commit(old: DeadLetterEntry, new: DeadLetterEntry | None) -> None:
+        def commit(old: DeadLetterEntry, new: DeadLetterEntry | None, undone: bool = False) -> None:
             if only_status_changes and new is not None and old.status == new.status:
+                return
+            if undone:  # the change failed after its record was written: this record takes it back
+                self._audit(op, old, new, **extra, undone=True)
                 return
             more = {"took_over_stale_lease": old.status == EntryStatus.retrying or None} if op == "retry_claim" else {}
             self._audit(op, old, new, **extra, **more)

@@ -29,7 +29,8 @@ _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
 Mutation = Callable[["DeadLetterEntry"], "DeadLetterEntry | None"]
 #: Called under the entry's lock with (old, new) just before a change is made visible; new is None
 #: for a delete. If it raises, the change is not made, so the audit log and the files never disagree.
-Commit = Callable[["DeadLetterEntry", "DeadLetterEntry | None"], None]
+#: Should the change then fail after all, it is called again as (new, old, undone=True).
+Commit = Callable[..., None]
 
 
 def validate_id(value: str) -> str:
@@ -308,7 +309,16 @@ class FileStore:
                     except BaseException as exc:
                         discard(tmp)
                         _unchanged(entry_id, exc)
-                publish(tmp, path)
+                try:
+                    publish(tmp, path)
+                except StoreError as exc:
+                    if on_commit is not None:  # the record is written: record that it did not happen
+                        try:
+                            on_commit(new, before, undone=True)
+                        except Exception as undo_exc:
+                            raise StoreError(f"{exc}; and the audit log could not record that the change was "
+                                             f"not made ({undo_exc})") from exc
+                    raise
             return before, new
 
     def delete(
@@ -326,25 +336,33 @@ class FileStore:
             if check is not None:
                 check(entry)
             path = self.path_for(entry_id)
+            # With an audit record to write, the file is first renamed aside (a dot-file: no listing
+            # sees it), so that a record that cannot be written puts it back with a rename alone.
             doomed = path if on_commit is None else path.with_name(f".{path.name}.{secrets.token_hex(6)}.deleting")
             try:
-                if doomed != path:
+                if doomed == path:
+                    path.unlink()
+                else:
                     os.rename(path, doomed)
-                    try:
-                        on_commit(entry, None)
-                    except BaseException as exc:
-                        try:
-                            os.rename(doomed, path)
-                        except OSError as back:
-                            raise StoreError(f"{exc}; and {entry_id} could not be put back from {doomed}: "
-                                             f"{os_error_reason(back)}") from exc
-                        _unchanged(entry_id, exc)
-                doomed.unlink()
-                fsync_dir(self.directory)
             except FileNotFoundError:
                 raise EntryNotFound(entry_id) from None
             except OSError as exc:
                 raise StoreError(_explain(exc, path)) from exc
+            if doomed != path:
+                try:
+                    on_commit(entry, None)
+                except BaseException as exc:
+                    try:
+                        os.rename(doomed, path)
+                    except OSError as back:
+                        raise StoreError(f"{exc}; and {entry_id} could not be put back from {doomed}: "
+                                         f"{os_error_reason(back)}") from exc
+                    _unchanged(entry_id, exc)
+                discard(doomed)  # deleted for every reader since the rename; this frees the space
+            try:
+                fsync_dir(self.directory)
+            except OSError:
+                pass  # the entry is gone either way; only its durability across a power cut is at stake
             return entry
 
 

@@ -218,3 +218,26 @@ def test_an_audit_record_that_cannot_be_written_leaves_the_entry_unchanged(sampl
     assert svc.get("dlq_1d6f08b3").status == EntryStatus.active
     assert AuditLog(svc.settings.effective_audit_path).read().records == []
     assert [p.name for p in sample_dlq.iterdir() if p.name.startswith(".") and p.name != ".mova"] == []
+
+
+def test_a_change_that_fails_after_its_audit_record_is_taken_back_in_the_log(sample_dlq, monkeypatch):
+    import errno
+    import os
+
+    from mova_core.errors import StoreError
+
+    svc = DLQService(Settings(dlq_path=sample_dlq), clock=lambda: FROZEN_NOW, actor="alice@ops")
+    path = sample_dlq / "dlq_1d6f08b3-9a4e-4e27-8c15-f0b7a3e6d249.json"
+    before = path.read_bytes()
+
+    def no_rename(src, dst, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", no_rename)
+    with pytest.raises(StoreError, match="the disk is full; the previous version is intact"):
+        svc.archive("dlq_1d6f08b3")
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    log = AuditLog(svc.settings.effective_audit_path).read().records
+    assert [(r["op"], r["old_status"], r["new_status"], r.get("undone")) for r in log] == [
+        ("archive", "active", "archived", None), ("archive", "archived", "active", True)]
