@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping
 from pydantic import ValidationError
 
 from .actions import ActionContext, ActionError, ActionRegistry, ActionTimeout, NonRetryableError, default_registry
-from .errors import PolicyError
+from .errors import PolicyError, StoreError
 from .models import (
     Action,
     ActionResult,
@@ -374,14 +374,30 @@ class _Run:
         )
         self.store: RunStore | None = None
         self.on_finish: Callable[[RunOutcome], None] | None = None
+        #: Set once the run's record or log could not be written (a full disk): the run goes on.
+        self.records_failed: StoreError | None = None
 
     # -- plumbing -------------------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
         if self.store is not None:
-            self.store.append_log(self.run_id, event_to_dict(event))
+            try:
+                self.store.append_log(self.run_id, event_to_dict(event))
+            except StoreError as exc:
+                self.records_lost(exc)
         if self.on_event is not None:
             self.on_event(event)
+
+    def records_lost(self, exc: StoreError) -> None:
+        """The run's log or record cannot be written: say so once, and go on.
+
+        Its actions may already have had effects, so stopping half-way would lose more than a log:
+        the outcome and, for a failure, the dead-letter entry matter most.
+        """
+        first = self.records_failed is None
+        self.records_failed = exc
+        if first and self.on_event is not None:
+            self.on_event(LogLine(self.run_id, None, "warning", f"the run's record is not being kept up to date: {exc}"))
 
     def log(self, action_id: str | None, message: str, *, level: str = "info", detail: bool = False, **fields) -> None:
         if detail and not self.sandbox.detailed_logging:
@@ -405,7 +421,12 @@ class _Run:
             pid=os.getpid(),
             **extra,
         )
-        self.store.save(RunRecord(**fields))
+        try:
+            self.store.save(RunRecord(**fields))
+        except StoreError as exc:
+            if status == "running" and self.records_failed is None and not self.context.results:
+                raise  # nothing has run yet: refuse to start rather than run without a record
+            self.records_lost(exc)
 
     def elapsed(self) -> float:
         return max(0.0, (self.engine.now() - self.started).total_seconds())
@@ -592,18 +613,27 @@ class _Run:
         )
         status = "timeout" if failure.reason == "timeout" else "failed"
         entry = None
+        lost: StoreError | None = None
         if dead_letter:
             entry = self.build_entry(failed, details)
-            self.engine.write_dead_letter(entry)
-        return self.finish(
+            try:
+                self.engine.write_dead_letter(entry)
+            except StoreError as exc:  # the run record, if it can be written, keeps what there is
+                lost, entry = exc, None
+        outcome = self.finish(
             status,
-            error=failure.error,
+            error=failure.error if lost is None else f"{failure.error}; NOT dead-lettered: {lost}",
             failure_reason=failure.reason,
             failed_action=failed,
             error_details=details,
             errors=list(failure.errors),
             dead_letter=entry,
         )
+        if lost is not None:
+            kept = "" if self.store is None or self.records_failed else f" (its run record {self.run_id} keeps the context)"
+            raise StoreError(f"run {self.run_id} {status}: {failure.error}; and it could not be dead-lettered: "
+                             f"{lost}{kept}") from lost
+        return outcome
 
     def build_entry(self, failed: Action, details: ErrorDetails) -> DeadLetterEntry:
         """The dead-letter entry in the specification's shape, redacted."""

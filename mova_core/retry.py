@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from .engine import Engine, Event, RunFinished, RunOutcome, check_envelope
-from .errors import InvalidInput, MovaError
+from .errors import InvalidInput, MovaError, StoreError
 from .models import DeadLetterEntry, EntryStatus, ExecutionResult, RetryOverrides, RetryRecord, RetryResponse
 from .policy import policy_error
 from .redact import Redactor
@@ -211,7 +211,10 @@ def run_claimed(
     except BaseException as exc:  # a bug or a store failure: never leave the claim dangling
         if not released:
             message = redactor.text(f"{type(exc).__name__}: {exc}")
-            _release(service, entry, record, "failed", message, format_time(engine.now()), [message], sandbox_mode)
+            try:
+                _release(service, entry, record, "failed", message, format_time(engine.now()), [message], sandbox_mode)
+            except StoreError as release_exc:  # the disk is full: say both what failed and what it left
+                raise StoreError(f"{redactor.text(str(exc))}; and {release_exc}") from exc
         raise
     return RetryResponse(
         message=MESSAGE,
@@ -275,7 +278,11 @@ def _release(
         extra_errors = [
             f"Attempt {base + i} (production retry {record.retry_run_id}): {msg}" for i, msg in enumerate(messages, 1)
         ]
-    service.finish_retry(entry.id, record.retry_run_id, new_status, final, extra_errors)
+    try:
+        service.finish_retry(entry.id, record.retry_run_id, new_status, final, extra_errors)
+    except StoreError as exc:
+        raise StoreError(f"{exc}; so {entry.id} stays retrying until its lease expires, then `mova dlq retry` "
+                         "takes it over") from exc
 
 
 # --- background retries ----------------------------------------------------------------------

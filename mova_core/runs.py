@@ -12,6 +12,7 @@ Both pass through the run's redactor first: no secret value reaches these files.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
@@ -21,10 +22,10 @@ from typing import Any, Callable, Iterator
 from pydantic import Field, ValidationError
 
 from .doc import Doc
-from .errors import MovaError
+from .errors import MovaError, StoreError
 from .models import ExecutionContext, ExecutionResult
 from .redact import Redactor
-from .store import atomic_write, validate_id
+from .store import atomic_write, os_error_reason, validate_id
 
 RUN_STATUSES = ("pending", "running", "completed", "failed", "timeout", "cancelled")
 FINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})
@@ -102,8 +103,14 @@ class RunStore:
     def save(self, record: RunRecord) -> None:
         """Write the record (redacted) atomically."""
         data = self.redactor(record.model_dump(mode="json"))
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self._ensure_dir()
         atomic_write(self.path(record.run_id), json.dumps(data, indent=2, ensure_ascii=False).encode())
+
+    def _ensure_dir(self) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"could not create the run directory {self.directory}: {os_error_reason(exc)}") from exc
 
     def load(self, run_id: str) -> RunRecord:
         """Read a record; RunNotFound if absent."""
@@ -118,14 +125,19 @@ class RunStore:
 
     def append_log(self, run_id: str, event: dict[str, Any]) -> None:
         """Append one event or log line (redacted) to the run's log."""
-        line = json.dumps(self.redactor(event), ensure_ascii=False, default=str)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        # One write of one line on an O_APPEND descriptor: concurrent writers do not interleave.
-        fd = os.open(self.log_path(run_id), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        data = (json.dumps(self.redactor(event), ensure_ascii=False, default=str) + "\n").encode()
+        self._ensure_dir()
+        path = self.log_path(run_id)
         try:
-            os.write(fd, (line + "\n").encode())
-        finally:
-            os.close(fd)
+            # One write of one line on an O_APPEND descriptor: concurrent writers do not interleave.
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                if os.write(fd, data) != len(data):  # the disk filled up mid-line
+                    raise OSError(errno.ENOSPC, "short write")
+            finally:
+                os.close(fd)
+        except OSError as exc:  # a full disk or permissions: the store's clear error, not a traceback
+            raise StoreError(f"could not write the run log {path}: {os_error_reason(exc)}") from exc
 
     def read_log(self, run_id: str, offset: int = 0) -> list[dict[str, Any]]:
         """The log's events from line `offset` on; a torn last line is left for the next read."""

@@ -306,3 +306,35 @@ def test_secrets_never_reach_the_disk(server, settings, clock, state, monkeypatc
     # nor in what the engine shows
     shown = repr(events) + out.context.model_dump_json() + repr(out.errors)
     assert all(s not in shown for s in (inline, env_secret, override))
+
+
+def test_a_run_log_that_cannot_be_written_does_not_stop_the_run(server, settings, clock, state, monkeypatch):
+    # Found by the reliability suite: a full disk mid-run raised a raw OSError out of the run's
+    # progress log, so a failed workflow was never dead-lettered.
+    from mova_core.errors import StoreError
+
+    def full(self, run_id, event):
+        raise StoreError("could not write the run log: the disk is full")
+
+    monkeypatch.setattr(RunStore, "append_log", full)
+    events = []
+    out = make_engine(settings, clock).run(envelope(fetch(f"{server.url}/status/500/log", retry=FAST)),
+                                           on_event=events.append)
+    assert out.status == "failed" and out.dead_letter is not None
+    assert FileStore(settings.dlq_path).get(out.dead_letter.id).run_id == out.run_id
+    warnings = [e for e in events if isinstance(e, LogLine) and e.level == "warning"]
+    assert len(warnings) == 1 and "the disk is full" in warnings[0].message
+
+
+def test_a_dead_letter_that_cannot_be_written_is_a_clear_error_and_kept_in_the_run_record(
+        server, settings, clock, state, monkeypatch):
+    from mova_core.errors import StoreError
+
+    def full(self, entry):
+        raise StoreError("could not write the entry: the disk is full")
+
+    monkeypatch.setattr(FileStore, "create", full)
+    with pytest.raises(StoreError, match=r"run run_\d+ failed: .*could not be dead-lettered: .*the disk is full"):
+        make_engine(settings, clock).run(envelope(fetch(f"{server.url}/status/500/dl", retry=FAST)))
+    (record,) = RunStore(state / "runs").list()
+    assert record.status == "failed" and "NOT dead-lettered" in record.error and record.context is not None
