@@ -15,6 +15,7 @@ Two rules, applied together:
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 from .templates import has_template, strip_templates
@@ -35,7 +36,12 @@ _SCHEME_ONLY = re.compile(r"^\s*(bearer|basic|token|digest|apikey)?\s*$", re.IGN
 
 def is_sensitive_name(name: Any) -> bool:
     """True for header/param/variable names that usually carry credentials."""
-    return isinstance(name, str) and name not in _NOT_SENSITIVE and bool(_SENSITIVE.search(name))
+    return isinstance(name, str) and _sensitive_str(name)
+
+
+@lru_cache(maxsize=4096)  # the same few hundred keys recur in every record
+def _sensitive_str(name: str) -> bool:
+    return name not in _NOT_SENSITIVE and bool(_SENSITIVE.search(name))
 
 
 def _keeps_template_only(value: Any) -> bool:
@@ -67,6 +73,16 @@ class Redactor:
         return self._walk(value, sensitive=False)
 
     def _walk(self, value: Any, sensitive: bool) -> Any:
+        # dict and list first: isinstance against the Mapping ABC is several times slower.
+        kind = type(value)
+        if kind is dict:
+            return {k: self._walk(v, sensitive or is_sensitive_name(k)) for k, v in value.items()}
+        if kind is list:
+            return [self._walk(v, sensitive) for v in value]
+        if kind is str and not sensitive:
+            return self.text(value)
+        if value is None or kind is bool:
+            return value
         if isinstance(value, Mapping):
             return {k: self._walk(v, sensitive or is_sensitive_name(k)) for k, v in value.items()}
         if isinstance(value, (list, tuple)):

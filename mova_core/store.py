@@ -57,16 +57,18 @@ class DeadLetterStore(Protocol):
     ) -> DeadLetterEntry: ...
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Write `data` to `path` so that a crash leaves the old or the new file, never a torn one.
 
     A temporary dot-file in the same directory (never matching `*.json`), fsynced, renamed over the
-    target, then the directory fsynced so the rename itself survives a power cut.
+    target, then the directory fsynced so the rename itself survives a power cut. `durable=False`
+    skips both fsyncs, for derived records whose loss after a power cut costs nothing (readers see
+    the old or the new file, or, after a power cut, possibly none).
     """
-    publish(write_temp(path, data), path)
+    publish(write_temp(path, data, durable=durable), path, durable=durable)
 
 
-def write_temp(path: Path, data: bytes) -> Path:
+def write_temp(path: Path, data: bytes, *, durable: bool = True) -> Path:
     """The first half of `atomic_write`: `data` in a fsynced temporary dot-file beside `path`."""
     tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
@@ -75,7 +77,8 @@ def write_temp(path: Path, data: bytes) -> Path:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view):]
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
     except OSError as exc:
@@ -84,14 +87,15 @@ def write_temp(path: Path, data: bytes) -> Path:
     return tmp
 
 
-def publish(tmp: Path, path: Path) -> None:
+def publish(tmp: Path, path: Path, *, durable: bool = True) -> None:
     """The second half of `atomic_write`: rename the temporary file over `path`, durably."""
     try:
         os.replace(tmp, path)
     except OSError as exc:
         discard(tmp)
         raise StoreError(_explain(exc, path)) from exc
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
 
 
 def discard(tmp: Path) -> None:
