@@ -121,8 +121,9 @@ class DLQService:
         """The specification's statistics."""
         self.store.refresh()
         index = self.store.index
-        by_status = {s.value: 0 for s in EntryStatus} | index.counts("status")
-        by_type = dict(sorted(index.counts("workflow_type").items(), key=lambda kv: (-kv[1], kv[0])))
+        status_counts, type_counts = index.overview()
+        by_status = {s.value: 0 for s in EntryStatus} | status_counts
+        by_type = dict(sorted(type_counts.items(), key=lambda kv: (-kv[1], kv[0])))
         oldest, newest = index.extremes()
         return Stats(
             total_entries=sum(by_status.values()),
