@@ -22,7 +22,7 @@ from tests.support import ROOT
 VENV_BIN = Path(sys.executable).parent
 ENTRY_ID = re.compile(r"^dlq_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 #: What a command prints when a bug (not a user error) ended it.
-BUG_MARKERS = ("Traceback (most recent call last)", "this is a bug", "unexpected ")
+BUG_MARKERS = ("Traceback (most recent call last)", "this is a bug", "error: unexpected ")
 
 
 # -- figures ------------------------------------------------------------------------------------
@@ -56,6 +56,7 @@ class Figures:
         ("hostile input", "fuzz_cases", "fuzz cases tried"),
         ("hostile input", "hostile_files", "hostile entry files listed/shown"),
         ("hostile input", "fuzz_crashes", "tracebacks or writes outside the state dir (must be 0)"),
+        ("hostile input", "known_open", "hits of known open defects (fixes outside this suite's files)"),
         ("http shim", "shim_clients", "concurrent clients"),
         ("http shim", "shim_requests", "requests served"),
         ("http shim", "shim_errors", "5xx or transport errors (must be 0)"),
