@@ -42,6 +42,7 @@ class Figures:
         ("kill storm", "storm_killed", "processes killed (SIGKILL)"),
         ("kill storm", "entries_written", "entries written"),
         ("kill storm", "entries_reported", "dead-letter ids reported"),
+        ("kill storm", "entries_unreported", "entries written by a process killed before it said so"),
         ("kill storm", "entries_lost", "entries lost (must be 0)"),
         ("kill storm", "torn_files", "torn files (must be 0)"),
         ("kill storm", "hidden_temp_files", "temporary dot-files left (never listed)"),

@@ -72,8 +72,10 @@ def test_kill_storm_loses_nothing(tmp_path: Path, figures, scale):
 
         # The plan: every run, archiver and retrier, each with a kill time or None, in a seeded order.
         plan: list[tuple[str, float | None]] = [("run", None)] * runs + [("archive", None)] * archivers + [("retry", None)] * retriers
-        # A third are killed: at any moment from start-up to the end of a typical run (about 0.6 s).
-        plan = [(kind, rng.uniform(0.05, 1.0) if rng.random() < 0.35 else None) for kind, _ in plan]
+        # A third are killed: half of those at any moment from start-up on, half late in their run,
+        # when the entry, run record and audit log are being written (aimed by the runs seen so far).
+        plan = [(kind, rng.choice(["any", "late"]) if rng.random() < 0.4 else None) for kind, _ in plan]
+        durations: list[float] = []
         rng.shuffle(plan)
 
         running, done = [], []
@@ -96,6 +98,11 @@ def test_kill_storm_loses_nothing(tmp_path: Path, figures, scale):
                             plan.clear()  # only retries left and nothing was ever written: give up on them
                         break
                     args = mova_command("dlq", "retry", rng.choice(known), "--wait")
+                if kill_after == "late" and len(durations) >= 3:
+                    typical = sorted(durations)[len(durations) // 2]
+                    kill_after = rng.uniform(0.6, 1.05) * typical
+                elif kill_after is not None:
+                    kill_after = rng.uniform(0.05, 1.0)
                 running.append(start(kind, args, env, work, kill_after))
             time.sleep(0.005)
             now = time.monotonic()
@@ -107,6 +114,8 @@ def test_kill_storm_loses_nothing(tmp_path: Path, figures, scale):
                     running.remove(proc)
                     finish(proc)
                     done.append(proc)
+                    if not proc.killed and proc.kind == "run":
+                        durations.append(time.monotonic() - proc.started)
                     if proc.kind == "run":
                         reported |= {line.strip() for line in proc.stdout.splitlines() if ENTRY_ID.match(line.strip())}
 
@@ -131,6 +140,7 @@ def test_kill_storm_loses_nothing(tmp_path: Path, figures, scale):
     lost = sorted(reported - report.valid_ids)
     figures.add("entries_written", len(report.valid_ids))
     figures.add("entries_reported", len(reported))
+    figures.add("entries_unreported", len(report.valid_ids - reported))  # written, then killed before printing
     figures.add("entries_lost", len(lost))
     figures.add("torn_files", len(report.torn) + len(report.torn_run_records))
     figures.add("hidden_temp_files", len(report.hidden_temps))
