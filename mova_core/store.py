@@ -141,6 +141,32 @@ def encode_entry(entry: DeadLetterEntry) -> bytes:
         return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
 
 
+@contextmanager
+def _opening(index_path: Path | None) -> Iterator[None]:
+    """Open the index under an inter-process lock (`index.lock` beside it).
+
+    Opening may create the index, check its schema version and rebuild it; two processes (or two
+    threads of the HTTP shim) doing that at once raced: one dropped the tables the other had just
+    created, the loser took the error for corruption and deleted the file under the others' open
+    connections (its -shm mapping truncated beneath them: SIGBUS). Where no lock can be taken
+    (a read-only directory) the index is opened without one.
+    """
+    if index_path is None:
+        yield
+        return
+    try:
+        index_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(index_path.with_name(index_path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 class FileStore:
     """Entries as JSON files in one directory, with a summary index and per-entry locks."""
 
@@ -149,7 +175,8 @@ class FileStore:
         self.mova_dir = self.directory / ".mova"
         if index_path is True:
             index_path = self.mova_dir / "index.sqlite" if self.directory.is_dir() else None
-        self.index = Index(self.directory, index_path or None)
+        with _opening(index_path or None):
+            self.index = Index(self.directory, index_path or None)
 
     # -- reading ----------------------------------------------------------------------------
     def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool:

@@ -323,3 +323,42 @@ def test_a_directory_changed_just_now_is_rescanned(sample_dlq, monkeypatch):
     store.refresh()
     assert len(scans) == 1
     assert index_module.racy_window(1_000_000_000) == index_module.RACY_SECONDS_COARSE
+
+
+OPEN_RACE = """
+import json, sys, tempfile, threading
+from pathlib import Path
+from mova_core.listing import EntryFilter
+from mova_core.store import FileStore
+src = json.loads(Path(sys.argv[1]).read_text())
+for round_no in range(8):
+    directory = Path(tempfile.mkdtemp()) / "deadletter"
+    directory.mkdir()
+    for n in range(5):
+        (directory / f"dlq_{n}.json").write_text(json.dumps({**src, "id": f"dlq_{n}"}))
+    barrier, errors = threading.Barrier(16), []
+    def open_and_list():
+        barrier.wait()
+        try:
+            store = FileStore(directory)
+            assert store.list(EntryFilter()).total == 5
+            store.index.close()
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+    threads = [threading.Thread(target=open_and_list) for _ in range(16)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    if errors:
+        sys.exit(f"round {round_no}: {errors[:3]}")
+"""
+
+
+def test_concurrent_first_opens_of_the_index_do_not_corrupt_it(tmp_path):
+    # Found by the reliability suite (the HTTP shim under load): sixteen requests opening a new
+    # index at once raced over its schema; one deleted it under the others, which then failed with
+    # "no such table" or "file is not a database", or the whole process died of SIGBUS.
+    source = tmp_path / "entry.json"
+    source.write_text(json.dumps(make_entry("dlq_x").to_json_dict()))
+    done = subprocess.run([sys.executable, "-c", OPEN_RACE, str(source)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:] or f"exit {done.returncode}"
