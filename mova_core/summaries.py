@@ -27,8 +27,16 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
 def _num(value: Any, default: int = 0) -> int:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+    """An integer column: non-numbers give the default; huge values are clamped to SQLite's 64 bits."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:  # NaN
+        return default
+    if isinstance(value, float) and abs(value) == float("inf"):
+        return _INT64[0] if value < 0 else _INT64[1]
+    return max(_INT64[0], min(_INT64[1], int(value)))
 
 
 def summarize(name: str, data: bytes) -> tuple:

@@ -12,6 +12,8 @@ from typing import Any
 from mova_core.listing import EntrySummary
 from mova_core.timeutil import humanize_age
 
+from ..safe_text import clean
+
 #: Status → Rich style name used in tables and panels (colours are dropped under NO_COLOR).
 STATUS_STYLES = {
     "active": "bold yellow",
@@ -30,7 +32,7 @@ def short_id(entry_id: str, length: int = 8) -> str:
 
 def shorten(text: str | None, width: int) -> str:
     """One line of at most `width` cells, with an ellipsis when cut."""
-    line = " ".join((text or "").split())
+    line = " ".join(clean(text or "").split())
     if width <= 0:
         return ""
     if len(line) <= width:

@@ -17,6 +17,8 @@ from rich.text import Text
 
 from mova_core.timeutil import humanize_age, parse_time
 
+from ..safe_text import cell, clean
+
 if TYPE_CHECKING:
     from mova_core.listing import EntrySummary, Group, Stats
     from mova_core.models import DeadLetterEntry
@@ -27,7 +29,7 @@ STALE_MARK = "*"
 
 def status_text(status: str, stale: bool = False) -> Text:
     """A status, coloured; a stale `retrying` lease gets a mark."""
-    status = str(status)
+    status = clean(status)
     if stale:
         return Text(status + STALE_MARK, style="yellow")
     return Text(status, style=STATUS_STYLE.get(status, ""))
@@ -87,7 +89,7 @@ def entries_table(items: list[EntrySummary], now: datetime, total: int, width: i
     table.add_column("LAST ERROR", no_wrap=True, overflow="ellipsis", width=error_width)
     table.add_column("AGE", justify="right", no_wrap=True, width=fixed[4])
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(cell, row))
     noun = "entry" if total == 1 else "entries"
     notes = [f"{len(items)} of {total} {noun}" if len(items) < total else f"{total} {noun}"]
     if stale:
@@ -104,12 +106,12 @@ def _kv(rows: Iterable[tuple[str, Any]]) -> Table:
     for key, value in rows:
         if value is None or value == "" or value == []:
             continue
-        grid.add_row(key, value if isinstance(value, Text) else Text(str(value)))
+        grid.add_row(key, cell(value))
     return grid
 
 
 def _json(data: Any, color: bool) -> RenderableType:
-    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    text = clean(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     if not color:
         return Text(text)
     from rich.syntax import Syntax  # pygments is slow to import; only the detail view needs it
@@ -176,18 +178,18 @@ def entry_detail(entry: DeadLetterEntry, now: datetime, *, stale: bool, color: b
     parts.append(_kv([
         ("failure reason", err.failure_reason),
         ("attempts", err.attempts),
-        ("last error", Text(err.last_error, style="red")),
+        ("last error", Text(clean(err.last_error), style="red")),
     ]))
     if err.error_history:
         parts.append(Text("error history", style="bold"))
         for line in err.error_history:
-            parts.append(_indented(Text(line)))
+            parts.append(_indented(Text(clean(line))))
     if err.retry_policy:
         parts.append(_kv([("retry policy", json.dumps(err.retry_policy.model_dump(mode="json")))]))
 
     if entry.failed_action:
         action = entry.failed_action
-        parts.append(Rule(f"failed action: {action.key} ({action.type})", align="left"))
+        parts.append(Rule(cell(f"failed action: {action.key} ({action.type})"), align="left"))
         parts.append(_json(action.arguments, color))
 
     if entry.context.variables:
@@ -200,8 +202,8 @@ def entry_detail(entry: DeadLetterEntry, now: datetime, *, stale: bool, color: b
         for col in ("ACTION", "TYPE", "STATUS", "ATT", "TIME", "ERROR"):
             table.add_column(col, no_wrap=col != "ERROR", overflow="fold")
         for key, res in entry.context.results.items():
-            table.add_row(key, res.type or "", status_text(res.status), str(res.attempts or ""),
-                          _duration(res.start_time, res.end_time), res.error or "")
+            table.add_row(cell(key), cell(res.type or ""), status_text(res.status), str(res.attempts or ""),
+                          _duration(res.start_time, res.end_time), cell(res.error or ""))
         parts.append(table)
 
     if entry.retry_history:
@@ -216,14 +218,14 @@ def entry_detail(entry: DeadLetterEntry, now: datetime, *, stale: bool, color: b
             if took:
                 head.append(f"  ({took})")
             if rec.actor:
-                head.append(f"  by {rec.actor}", style="dim")
+                head.append(f"  by {clean(rec.actor)}", style="dim")
             parts.append(head)
-            parts.append(_indented(Text(rec.retry_run_id, style="dim")))
+            parts.append(_indented(Text(clean(rec.retry_run_id), style="dim")))
             if rec.error:
-                parts.append(_indented(Text(rec.error, style="red")))
+                parts.append(_indented(Text(clean(rec.error), style="red")))
             overrides = [*rec.override_variables, *(f"{s} (secret)" for s in rec.override_secrets)]
             if overrides:
-                parts.append(_indented(Text("overrides: " + ", ".join(overrides))))
+                parts.append(_indented(Text(clean("overrides: " + ", ".join(overrides)))))
 
     parts.append(Rule("envelope", align="left"))
     parts.append(_json(entry.envelope.model_dump(mode="json"), color))
@@ -250,7 +252,7 @@ def stats_view(stats: Stats, now: datetime, oldest_active: EntrySummary | None, 
     types.add_column("WORKFLOW TYPE", max_width=30, overflow="ellipsis", no_wrap=True)
     types.add_column("COUNT", justify="right")
     for wtype, count in stats.by_workflow_type.items():
-        types.add_row(wtype, str(count))
+        types.add_row(cell(wtype), str(count))
     side = Table.grid(padding=(0, 4))
     side.add_row(by, types)
     parts.append(Text(""))
@@ -276,7 +278,7 @@ def groups_table(groups: list[Group], width: int = 80) -> Table:
     table.add_column("LAST SEEN", no_wrap=True, width=fixed[4])
     table.add_column("EXAMPLE ERROR", no_wrap=True, overflow="ellipsis", width=max(12, width - sum(fixed) - 10))
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*map(cell, row))
     return table
 
 

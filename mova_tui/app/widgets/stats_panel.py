@@ -12,6 +12,8 @@ from textual.widgets import Static
 
 from mova_core.listing import EntrySummary, Group, Stats
 
+from ...safe_text import clean
+
 from ..formatting import STATUS_STYLES, age, short_id
 
 TOP_GROUPS = 5
@@ -42,7 +44,7 @@ class StatsPanel(VerticalScroll, can_focus=False):
         if not stats.by_workflow_type:
             out.add_row(Text("  none", style="dim"), "")
         for wtype, count in list(stats.by_workflow_type.items())[:8]:
-            out.add_row(f"  {wtype}", str(count))
+            out.add_row(Text(clean(f"  {wtype}")), str(count))
         extra = len(stats.by_workflow_type) - 8
         if extra > 0:
             out.add_row(Text(f"  … {extra} more", style="dim"), "")
@@ -58,11 +60,11 @@ class StatsPanel(VerticalScroll, can_focus=False):
             lines.append(Text("  none", style="dim"))
         for group in shown:
             label = Text(f"  {group.count}× ", style="bold", no_wrap=True, overflow="ellipsis")
-            label.append(group.action_type or "?", style="cyan")
-            label.append(f"  {', '.join(group.workflow_types)}", style="dim")
+            label.append(clean(group.action_type or "?"), style="cyan")
+            label.append(clean(f"  {', '.join(group.workflow_types)}"), style="dim")
             lines += [label, _line(f"    {group.example_error}", "dim")]
         self.query_one("#stats-body", Static).update(RichGroup(*lines))
 
 
 def _line(text: str, style: str) -> Text:
-    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
+    return Text(clean(text), style=style, no_wrap=True, overflow="ellipsis")
