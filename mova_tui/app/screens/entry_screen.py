@@ -21,11 +21,11 @@ from textual.containers import VerticalScroll
 from mova_core.errors import EntryNotFound, MovaError
 from mova_core.models import DeadLetterEntry
 from mova_core.redact import redact
-from mova_core.timeutil import parse_time
+from mova_core.timeutil import humanize_age, parse_time
 
 from .. import actions
+from ...safe_text import cell, clean
 from ..formatting import STATUS_STYLES
-from mova_core.timeutil import humanize_age
 
 
 @dataclass
@@ -116,7 +116,7 @@ class EntryScreen(Screen):
 
     def on_entry_loaded(self, message: EntryLoaded) -> None:
         if message.entry is None:
-            self.query_one("#entry-head", Static).update(Text(message.error or "unreadable", style="bold red"))
+            self.query_one("#entry-head", Static).update(Text(clean(message.error or "unreadable"), style="bold red"))
             if self.entry is not None and message.gone:
                 self.notify(message.error or "entry removed", severity="warning")
             self.entry = None
@@ -170,11 +170,11 @@ class EntryScreen(Screen):
         if d.retry_policy is not None:
             policy = d.retry_policy.model_dump(mode="json", exclude_none=True)
             facts.add_row("Retry policy", ", ".join(f"{k}={v}" for k, v in policy.items()))
-        parts: list[Any] = [facts, Text("\nLast error", style="bold"), Text(d.last_error or "(none)", style="red")]
+        parts: list[Any] = [facts, Text("\nLast error", style="bold"), Text(clean(d.last_error or "(none)"), style="red")]
         parts.append(Text("\nError history", style="bold"))
         if d.error_history:
             for n, line in enumerate(d.error_history, 1):
-                parts.append(Text(f"{n:>3}. {line}"))
+                parts.append(Text(clean(f"{n:>3}. {line}")))
         else:
             parts.append(Text("  (none)", style="dim"))
         action = entry.failed_action
@@ -182,11 +182,11 @@ class EntryScreen(Screen):
         if action is None:
             parts.append(Text("  (not recorded)", style="dim"))
         else:
-            parts.append(Text(f"  {action.key} ({action.type})", style="cyan"))
+            parts.append(Text(clean(f"  {action.key} ({action.type})"), style="cyan"))
             if action.arguments:
                 parts.append(_syntax(redact(action.arguments)))
         if d.stack_trace:
-            parts += [Text("\nStack trace", style="bold"), Text(d.stack_trace, style="dim")]
+            parts += [Text("\nStack trace", style="bold"), Text(clean(d.stack_trace), style="dim")]
         if d.environment:
             parts += [Text("\nEnvironment", style="bold"), _syntax(redact(d.environment))]
         return RichGroup(*parts)
@@ -222,8 +222,8 @@ class EntryScreen(Screen):
                     detail = json.dumps(redact(result.output), default=str)
                     detail = detail if len(detail) <= 200 else detail[:199] + "…"
                 style = {"completed": "green", "failed": "red"}.get(result.status, "")
-                table.add_row(key, result.type or "", Text(result.status, style=style),
-                              str(result.attempts or ""), duration, detail)
+                table.add_row(cell(key), cell(result.type or ""), Text(clean(result.status), style=style),
+                              str(result.attempts or ""), duration, cell(detail))
             parts.append(table)
         else:
             parts.append(Text("  (none)", style="dim"))
