@@ -10,6 +10,15 @@ import pytest
 from .support import FROZEN_NOW, SAMPLE_DLQ  # noqa: F401  (re-exported for fixtures)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # The reliability suite's option lives here, not in tests/reliability/conftest.py: only this
+    # conftest is loaded before the command line is parsed when pytest runs without a path.
+    parser.addoption(
+        "--reliability-scale", type=float, default=None, metavar="N",
+        help="Multiply the reliability suite's counts and durations by N (default 1, or MOVA_RELIABILITY_SCALE).",
+    )
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     """No user configuration leaks in: every MOVA_* variable is cleared, NO_COLOR set, cwd is tmp."""

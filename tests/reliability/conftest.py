@@ -4,7 +4,8 @@ hostile input and the HTTP shim under load.
     .venv/bin/python -m pytest -m reliability -q            # the suite alone, default counts (~1 min)
     .venv/bin/python -m pytest -m reliability -q --reliability-scale=3    # bigger: more processes, clients, examples
 
-MOVA_RELIABILITY_SCALE=3 does the same as the option. Each test adds its figures (processes
+MOVA_RELIABILITY_SCALE=3 does the same as the option (declared in tests/conftest.py: only that conftest
+is loaded before the command line is parsed when pytest runs without a path). Each test adds its figures (processes
 killed, entries written and lost, races and anomalies, fuzz cases, shim requests and p99) to one
 `Figures` object; the session ends with a summary table of them on the terminal.
 """
@@ -18,13 +19,6 @@ import pytest
 from .support import Figures
 
 _FIGURES = pytest.StashKey[Figures]()
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--reliability-scale", type=float, default=None, metavar="N",
-        help="Multiply the reliability suite's counts and durations by N (default 1, or MOVA_RELIABILITY_SCALE).",
-    )
 
 
 def _scale(config: pytest.Config) -> float:
