@@ -130,7 +130,7 @@ def test_racing_writers_leave_a_serial_history(tmp_path, figures, scale):
         figures.add("race_operations", len(results))
         figures.add("race_anomalies", len(anomalies))
         assert anomalies == [], "\n".join(anomalies[:20])
-        assert sum(r["ok"] for r in results) >= len(results) // 5, "too few operations succeeded to prove anything"
+        assert sum(r["ok"] for r in results) >= len(results) // 10, "too few operations succeeded to prove anything"
     assert_sound(check_directory(dlq))
 
 
