@@ -5,6 +5,7 @@ the entry is not flagged; once it has expired, listings flag it stale and a new 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import threading
 import time
@@ -111,11 +112,15 @@ def test_killed_retries_are_flagged_then_taken_over(tmp_path, upstream, figures)
         assert upstream.arrived.acquire(timeout=20), "a retry never reached the upstream"
     fg.popen.send_signal(signal.SIGKILL)
     finish(fg)
-    import os
-
     os.kill(worker_pid, signal.SIGKILL)
-    _wait_for(lambda: not Path(f"/proc/{worker_pid}").exists() or
-              Path(f"/proc/{worker_pid}/stat").read_text().split()[2] == "Z")
+
+    def gone() -> bool:  # reaped, or a zombie where nobody reaps detached processes
+        try:
+            return Path(f"/proc/{worker_pid}/stat").read_text().split()[2] == "Z"
+        except OSError:
+            return True
+
+    _wait_for(gone)
     upstream.hanging.clear()
     upstream.release.set()
     killed_at = datetime.now(timezone.utc)
