@@ -143,7 +143,7 @@ def encode_entry(entry: DeadLetterEntry) -> bytes:
 
 @contextmanager
 def _opening(index_path: Path | None) -> Iterator[None]:
-    """Open the index under an inter-process lock (`index.lock` beside it).
+    """Open the index under an inter-process lock (`index.sqlite.lock` beside it).
 
     Opening may create the index, check its schema version and rebuild it; two processes (or two
     threads of the HTTP shim) doing that at once raced: one dropped the tables the other had just
