@@ -76,12 +76,25 @@ class Index:
             try:
                 self.db_path.parent.mkdir(parents=True, exist_ok=True)
                 return self._connect(str(self.db_path))
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) or "busy" in str(exc):
+                    # Another process holds it for longer than the busy timeout: it is not
+                    # corrupt, so never delete it under that process; work from memory instead.
+                    return self._connect(":memory:")
+                return self._rebuild()
             except (OSError, sqlite3.DatabaseError):
-                try:  # a corrupt or foreign index is rebuilt, never trusted
-                    self.db_path.unlink(missing_ok=True)
-                    return self._connect(str(self.db_path))
-                except (OSError, sqlite3.DatabaseError):
-                    pass  # read-only place: fall back to memory
+                return self._rebuild()
+        return self._connect(":memory:")
+
+    def _rebuild(self) -> sqlite3.Connection:
+        """A corrupt or foreign index is deleted (with its WAL files) and rebuilt, never trusted."""
+        if self.db_path is not None:
+            try:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(str(self.db_path) + suffix).unlink(missing_ok=True)
+                return self._connect(str(self.db_path))
+            except (OSError, sqlite3.DatabaseError):
+                pass  # a read-only place: fall back to memory
         return self._connect(":memory:")
 
     @staticmethod

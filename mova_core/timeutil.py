@@ -54,7 +54,8 @@ def parse_duration(value: str) -> float:
 
 def format_time(dt: datetime) -> str:
     """Format as RFC 3339 in UTC with microseconds and a Z suffix."""
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime("%Y"): year 1 must print as 0001 to stay RFC 3339.
+    return dt.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def utcnow() -> datetime:

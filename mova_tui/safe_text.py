@@ -24,3 +24,16 @@ def clean(value: Any) -> str:
 def cell(value: Any) -> Text:
     """A table cell from entry data: never parsed as Rich markup, never a control character."""
     return value if isinstance(value, Text) else Text(clean(value))
+
+
+#: Beyond this, text from an entry is cut in the dashboard's detail view: laying out megabytes of
+#: error text would freeze the screen, and `mova dlq show ID --format json` has it all.
+CLIP_CHARS = 20_000
+
+
+def clip(value: Any, limit: int = CLIP_CHARS) -> str:
+    """`clean(value)`, cut to `limit` characters with a note of how much was left out."""
+    text = str(value)
+    if len(text) > limit:
+        text = text[:limit] + f"… ({len(text) - limit:,} more characters: mova dlq show ID --format json)"
+    return clean(text)

@@ -47,3 +47,10 @@ def test_list_show_and_stats_print_hostile_text_inert(tmp_path):
         assert "\x1b" not in result.stdout and "\u202e" not in result.stdout, args
     shown = runner.invoke(app, ["--dlq-path", str(dlq), "dlq", "show", "dlq_hostile"], env={"COLUMNS": "200"}).stdout
     assert "[bold red]not markup[/]" in shown  # shown as written, not as bold red
+
+
+def test_clip_cuts_megabytes_and_says_so():
+    from mova_tui.safe_text import clip
+
+    out = clip("x" * 1_000_000 + "\x1b", limit=100)
+    assert len(out) < 200 and "999,901 more characters" in out and "\x1b" not in out

@@ -362,3 +362,20 @@ def test_concurrent_first_opens_of_the_index_do_not_corrupt_it(tmp_path):
     done = subprocess.run([sys.executable, "-c", OPEN_RACE, str(source)], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:] or f"exit {done.returncode}"
+
+
+def test_a_corrupt_index_with_wal_files_is_rebuilt_on_disk(sample_dlq):
+    FileStore(sample_dlq).list(EntryFilter())
+    index = sample_dlq / ".mova" / "index.sqlite"
+    index.write_bytes(b"garbage" * 500)
+    Path(str(index) + "-wal").write_bytes(b"stale wal")
+    store = FileStore(sample_dlq)
+    assert store.list(EntryFilter()).total == 16
+    assert store.index.db_path == index and index.read_bytes()[:15] == b"SQLite format 3"
+
+
+def test_times_format_as_rfc3339_even_in_year_one():
+    from mova_core.timeutil import format_time, parse_time
+
+    stamp = format_time(datetime(1, 1, 1, tzinfo=timezone.utc))
+    assert stamp == "0001-01-01T00:00:00.000000Z" and parse_time(stamp).year == 1

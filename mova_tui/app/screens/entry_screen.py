@@ -24,7 +24,7 @@ from mova_core.redact import redact
 from mova_core.timeutil import humanize_age, parse_time
 
 from .. import actions
-from ...safe_text import cell, clean
+from ...safe_text import cell, clean, clip
 from ..formatting import STATUS_STYLES
 
 
@@ -170,11 +170,11 @@ class EntryScreen(Screen):
         if d.retry_policy is not None:
             policy = d.retry_policy.model_dump(mode="json", exclude_none=True)
             facts.add_row("Retry policy", ", ".join(f"{k}={v}" for k, v in policy.items()))
-        parts: list[Any] = [facts, Text("\nLast error", style="bold"), Text(clean(d.last_error or "(none)"), style="red")]
+        parts: list[Any] = [facts, Text("\nLast error", style="bold"), Text(clip(d.last_error or "(none)"), style="red")]
         parts.append(Text("\nError history", style="bold"))
         if d.error_history:
             for n, line in enumerate(d.error_history, 1):
-                parts.append(Text(clean(f"{n:>3}. {line}")))
+                parts.append(Text(clip(f"{n:>3}. {line}")))
         else:
             parts.append(Text("  (none)", style="dim"))
         action = entry.failed_action
@@ -186,7 +186,7 @@ class EntryScreen(Screen):
             if action.arguments:
                 parts.append(_syntax(redact(action.arguments)))
         if d.stack_trace:
-            parts += [Text("\nStack trace", style="bold"), Text(clean(d.stack_trace), style="dim")]
+            parts += [Text("\nStack trace", style="bold"), Text(clip(d.stack_trace), style="dim")]
         if d.environment:
             parts += [Text("\nEnvironment", style="bold"), _syntax(redact(d.environment))]
         return RichGroup(*parts)
