@@ -19,7 +19,7 @@ from typing import Any
 from .listing import EntryFilter, EntrySummary, SkippedFile
 from .summaries import is_entry_name, read_chunk, read_file
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 # A directory mtime this close to the scan is not trusted: a change in the same clock tick could
 # hide behind an unchanged mtime. Linux file systems stamp with the kernel's coarse clock (a few
 # milliseconds); file systems that keep whole seconds (FAT, some network mounts) need two seconds.
@@ -40,9 +40,11 @@ _COLUMNS = (
 )
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS entries_created ON entries (created_ts);
+CREATE INDEX IF NOT EXISTS entries_kind ON entries (status, workflow_type);
 """
-# One index only: at 100,000 rows a scan for a status or type count takes milliseconds, while each
-# extra index slows the first build (the slowest thing the index ever does) by a fifth.
+# Two indexes only: the time order that every listing walks, and a narrow covering index that
+# counts per status and type without reading the wide rows (60 ms -> a few at 100,000 entries).
+# Each index slows the first build, the slowest thing the index ever does.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS entries (
@@ -150,6 +152,7 @@ class Index:
             bulk = not known and len(todo) >= POOL_THRESHOLD
             if bulk:  # first build: indexes are cheaper to create once than to maintain per row
                 self.db.execute("DROP INDEX IF EXISTS entries_created")
+                self.db.execute("DROP INDEX IF EXISTS entries_kind")
             self._read_files(todo, progress)
             if bulk:  # (executescript would commit the transaction half-way)
                 for statement in filter(str.strip, _INDEXES.split(";")):
