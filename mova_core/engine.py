@@ -220,14 +220,7 @@ class RunOutcome:
 
     def execution_result(self) -> ExecutionResult:
         """The spec's `execution_result`."""
-        return ExecutionResult(
-            run_id=self.run_id,
-            status=self.status,
-            start_time=self.start_time,
-            end_time=self.end_time,
-            error=self.error,
-            failure_reason=self.failure_reason,
-        )
+        return ExecutionResult.of(self)
 
 
 class _Cancelled(Exception):

@@ -204,6 +204,12 @@ class ExecutionResult(Doc):
     error: str | None = None
     failure_reason: str | None = None
 
+    @classmethod
+    def of(cls, run: Any) -> ExecutionResult:
+        """The result of anything that describes a run (an engine outcome, a run record)."""
+        return cls(run_id=run.run_id, status=run.status, start_time=run.start_time, end_time=run.end_time,
+                   error=run.error, failure_reason=run.failure_reason)
+
 
 class RetryResponse(Doc):
     """The specification's retry response; `execution_result` is absent while a background retry runs."""

@@ -69,14 +69,7 @@ class RunRecord(Doc):
 
     def execution_result(self) -> ExecutionResult:
         """The spec's `execution_result` for this run."""
-        return ExecutionResult(
-            run_id=self.run_id,
-            status=self.status,
-            start_time=self.start_time,
-            end_time=self.end_time,
-            error=self.error,
-            failure_reason=self.failure_reason,
-        )
+        return ExecutionResult.of(self)
 
 
 def check_run_id(run_id: str) -> str:
