@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
@@ -119,19 +119,7 @@ class DLQService:
 
     def stats(self) -> Stats:
         """The specification's statistics."""
-        self.store.refresh()
-        index = self.store.index
-        status_counts, type_counts = index.overview()
-        by_status = {s.value: 0 for s in EntryStatus} | status_counts
-        by_type = dict(sorted(type_counts.items(), key=lambda kv: (-kv[1], kv[0])))
-        oldest, newest = index.extremes()
-        return Stats(
-            total_entries=sum(by_status.values()),
-            by_status=by_status,
-            by_workflow_type=by_type,
-            oldest_entry=oldest,
-            newest_entry=newest,
-        )
+        return self.store.stats()
 
     def oldest_active(self) -> EntrySummary | None:
         """The oldest active entry, for "how long has this been waiting"."""
@@ -145,19 +133,7 @@ class DLQService:
 
     def groups(self, flt: EntryFilter | None = None) -> list[Group]:
         """Entries grouped by failure fingerprint, largest group first."""
-        flt = flt or EntryFilter()
-        self.store.refresh()
-        index = self.store.index
-        by_status = index.group_status_counts(flt)
-        out = []
-        for fp, count, action, example, example_id, first, last, types in index.group_rows(flt):
-            out.append(Group(
-                fingerprint=fp, count=count, action_type=action, example_error=example or "",
-                example_id=example_id, first_seen=_seen(first), last_seen=_seen(last),
-                workflow_types=sorted((types or "").split(",")) if types else [],
-                by_status=by_status.get(fp, {}),
-            ))
-        return out
+        return self.store.groups(flt or EntryFilter())
 
     # -- changing ---------------------------------------------------------------------------
     def _audit(self, op: str, old: DeadLetterEntry | None, new: DeadLetterEntry | None, **extra: Any) -> None:
@@ -366,16 +342,6 @@ def _csv_safe(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
         return "'" + value
     return "" if value is None else value
-
-
-def _seen(ts: float) -> str:
-    """A group's first/last seen time; an entry dated year 1 or 9999 (valid RFC 3339) is clamped, not fatal."""
-    try:
-        dt = datetime.fromtimestamp(ts, timezone.utc)
-    except (OverflowError, ValueError, OSError):
-        dt = (datetime.min if ts < 0 else datetime.max).replace(tzinfo=timezone.utc)
-    # isoformat, not format_time's strftime: glibc writes year 1 as "1", not "0001".
-    return dt.isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _alert(name: str, threshold: float, value: float, message: str, entries: list[str]) -> Alert:

@@ -13,6 +13,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -20,7 +21,8 @@ import orjson
 
 from .errors import AmbiguousId, CorruptEntry, EntryNotFound, InvalidId, StoreError
 from .index import Index, Progress
-from .listing import EntryFilter, Page, SkippedFile
+from .listing import EntryFilter, Group, Page, SkippedFile, Stats
+from .status import EntryStatus
 
 if TYPE_CHECKING:  # the full model loads only when a whole entry is read or written
     from .models import DeadLetterEntry
@@ -45,6 +47,11 @@ class DeadLetterStore(Protocol):
 
     def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool: ...
     def list(self, flt: EntryFilter) -> Page: ...
+    def stats(self) -> Stats: ...
+    def groups(self, flt: EntryFilter) -> list[Group]: ...
+    def skipped(self) -> list[SkippedFile]: ...
+    def read_raw(self, ids: list[str]) -> tuple[list[dict], list[SkippedFile]]: ...
+    def read_many(self, ids: list[str]) -> tuple[list[DeadLetterEntry], list[SkippedFile]]: ...
     def resolve_id(self, id_or_prefix: str) -> str: ...
     def get(self, id_or_prefix: str) -> DeadLetterEntry: ...
     def create(self, entry: DeadLetterEntry) -> None: ...
@@ -192,6 +199,37 @@ class FileStore:
         present = self.refresh()
         items, total = self.index.query(flt)
         return Page(items=items, total=total, skipped=self.index.skipped(), missing_dir=not present)
+
+    def stats(self) -> Stats:
+        """The specification's statistics."""
+        self.refresh()
+        index = self.index
+        status_counts, type_counts = index.overview()
+        by_status = {s.value: 0 for s in EntryStatus} | status_counts
+        by_type = dict(sorted(type_counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        oldest, newest = index.extremes()
+        return Stats(
+            total_entries=sum(by_status.values()),
+            by_status=by_status,
+            by_workflow_type=by_type,
+            oldest_entry=oldest,
+            newest_entry=newest,
+        )
+
+    def groups(self, flt: EntryFilter) -> list[Group]:
+        """Entries grouped by failure fingerprint, largest group first."""
+        self.refresh()
+        index = self.index
+        by_status = index.group_status_counts(flt)
+        out = []
+        for fp, count, action, example, example_id, first, last, types in index.group_rows(flt):
+            out.append(Group(
+                fingerprint=fp, count=count, action_type=action, example_error=example or "",
+                example_id=example_id, first_seen=_seen(first), last_seen=_seen(last),
+                workflow_types=sorted((types or "").split(",")) if types else [],
+                by_status=by_status.get(fp, {}),
+            ))
+        return out
 
     def skipped(self) -> list[SkippedFile]:
         return self.index.skipped()
@@ -430,3 +468,13 @@ def _first_errors(exc: ValidationError, limit: int = 3) -> str:
         parts.append(f"{loc}: {err['msg']}")
     more = len(exc.errors()) - limit
     return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _seen(ts: float) -> str:
+    """A group's first/last seen time; an entry dated year 1 or 9999 (valid RFC 3339) is clamped, not fatal."""
+    try:
+        dt = datetime.fromtimestamp(ts, timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        dt = (datetime.min if ts < 0 else datetime.max).replace(tzinfo=timezone.utc)
+    # isoformat, not format_time's strftime: glibc writes year 1 as "1", not "0001".
+    return dt.isoformat(timespec="microseconds").replace("+00:00", "Z")
