@@ -61,6 +61,21 @@ class Settings(BaseSettings):
     api_read_token: SecretStr | None = None
     """MOVA_API_READ_TOKEN: bearer token that allows only the GET endpoints."""
 
+    alert_max_active: Annotated[int, Field(ge=0)] | None = None
+    """MOVA_ALERT_MAX_ACTIVE: default `mova dlq alerts --max-active` (more than N active entries)."""
+
+    alert_max_age: str | None = None
+    """MOVA_ALERT_MAX_AGE: default `--max-age`, a duration such as 2d (an active entry older than it)."""
+
+    alert_max_growth: str | None = None
+    """MOVA_ALERT_MAX_GROWTH: default `--max-growth`, entries per hour such as 20/h."""
+
+    alert_max_retry_failure_rate: str | None = None
+    """MOVA_ALERT_MAX_RETRY_FAILURE_RATE: default `--max-retry-failure-rate`, 0.25 or 25%."""
+
+    alert_max_sandbox_runtime: str | None = None
+    """MOVA_ALERT_MAX_SANDBOX_RUNTIME: default `--max-sandbox-runtime`, a duration such as 15m."""
+
     actor: str = Field(default_factory=default_actor)
     """MOVA_ACTOR: the identity written to the audit log (default: user@host)."""
 

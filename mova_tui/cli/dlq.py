@@ -509,16 +509,33 @@ def _rate_opt(value: Optional[str]) -> Optional[float]:
 ))
 def alerts(
     ctx: typer.Context,
-    max_active: Annotated[Optional[int], typer.Option("--max-active", min=0, metavar="N", envvar="MOVA_ALERT_MAX_ACTIVE", help="More than N active entries.")] = None,
-    max_age: Annotated[Optional[str], typer.Option("--max-age", metavar="DURATION", envvar="MOVA_ALERT_MAX_AGE", parser=_duration_opt, help="An active entry older than DURATION (30m, 2h, 7d).")] = None,
-    max_growth: Annotated[Optional[str], typer.Option("--max-growth", metavar="N/h", envvar="MOVA_ALERT_MAX_GROWTH", parser=_growth_opt, help="More than N entries dead-lettered in the last hour.")] = None,
-    max_retry_failure_rate: Annotated[Optional[str], typer.Option("--max-retry-failure-rate", metavar="R", envvar="MOVA_ALERT_MAX_RETRY_FAILURE_RATE", parser=_rate_opt, help="Share of failed retries above R (0.25 or 25%).")] = None,
-    max_sandbox_runtime: Annotated[Optional[str], typer.Option("--max-sandbox-runtime", metavar="DURATION", envvar="MOVA_ALERT_MAX_SANDBOX_RUNTIME", parser=_duration_opt, help="A sandbox retry running longer than DURATION.")] = None,
+    max_active: Annotated[Optional[int], typer.Option("--max-active", min=0, metavar="N", help="More than N active entries.")] = None,
+    max_age: Annotated[Optional[str], typer.Option("--max-age", metavar="DURATION", parser=_duration_opt, help="An active entry older than DURATION (30m, 2h, 7d).")] = None,
+    max_growth: Annotated[Optional[str], typer.Option("--max-growth", metavar="N/h", parser=_growth_opt, help="More than N entries dead-lettered in the last hour.")] = None,
+    max_retry_failure_rate: Annotated[Optional[str], typer.Option("--max-retry-failure-rate", metavar="R", parser=_rate_opt, help="Share of failed retries above R (0.25 or 25%).")] = None,
+    max_sandbox_runtime: Annotated[Optional[str], typer.Option("--max-sandbox-runtime", metavar="DURATION", parser=_duration_opt, help="A sandbox retry running longer than DURATION.")] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Check the specification's alert conditions; exit 1 when a threshold is breached (for cron or CI)."""
     from mova_core.service import Thresholds
 
+    # Options left out fall back to the MOVA_ALERT_* settings, parsed exactly as the options are.
+    settings = get_state(ctx).settings()
+    defaults = [("max_active", int, "MOVA_ALERT_MAX_ACTIVE"), ("max_age", _duration_opt, "MOVA_ALERT_MAX_AGE"),
+                ("max_growth", _growth_opt, "MOVA_ALERT_MAX_GROWTH"),
+                ("max_retry_failure_rate", _rate_opt, "MOVA_ALERT_MAX_RETRY_FAILURE_RATE"),
+                ("max_sandbox_runtime", _duration_opt, "MOVA_ALERT_MAX_SANDBOX_RUNTIME")]
+    given = {"max_active": max_active, "max_age": max_age, "max_growth": max_growth,
+             "max_retry_failure_rate": max_retry_failure_rate, "max_sandbox_runtime": max_sandbox_runtime}
+    for name, parse, variable in defaults:
+        configured = getattr(settings, f"alert_{name}")
+        if given[name] is None and configured is not None:
+            try:
+                given[name] = parse(configured) if isinstance(configured, str) else configured
+            except typer.BadParameter as exc:
+                fail(f"{variable}: {exc.message}", EXIT_USAGE)
+    max_active, max_age, max_growth = given["max_active"], given["max_age"], given["max_growth"]
+    max_retry_failure_rate, max_sandbox_runtime = given["max_retry_failure_rate"], given["max_sandbox_runtime"]
     thresholds = Thresholds(
         max_active=max_active, max_age_seconds=max_age, max_growth_per_hour=max_growth,
         max_retry_failure_rate=max_retry_failure_rate, max_sandbox_runtime_seconds=max_sandbox_runtime,

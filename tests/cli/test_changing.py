@@ -99,3 +99,11 @@ def test_alerts_need_a_threshold_and_valid_values(dlq, cli):
     for args in (["--max-age", "soon"], ["--max-retry-failure-rate", "150%"], ["--max-growth", "5/day"]):
         r = cli("dlq", "alerts", *args)
         assert r.exit_code == 2, args
+
+
+def test_alert_settings_are_validated_like_the_options(dlq, cli, monkeypatch):
+    monkeypatch.setenv("MOVA_ALERT_MAX_RETRY_FAILURE_RATE", "250%")
+    r = cli("dlq", "alerts")
+    assert r.exit_code == 2 and "MOVA_ALERT_MAX_RETRY_FAILURE_RATE" in r.output
+    r = cli("dlq", "alerts", "--max-retry-failure-rate", "90%")  # the option wins over the setting
+    assert r.exit_code in (0, 1)
