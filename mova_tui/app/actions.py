@@ -174,19 +174,20 @@ def bulk_job(op: str, ids: list[str]):
     """A job applying archive or delete to each id, counting successes and reporting refusals."""
 
     def run(service: DLQService, progress: Progress, cancelled: Cancelled) -> tuple[str, str, list[str]]:
+        # The core's bulk actions, so the dashboard skips what `mova dlq … --all` skips (an entry
+        # under a running retry, one gone meanwhile) for the same reasons.
+        from mova_core.bulk import archive_action, delete_action
+
+        act = (archive_action if op == "archive" else delete_action)(lambda: service)
         done: list[str] = []
         failed: dict[str, str] = {}
         for entry_id in ids:
             if cancelled():
                 break
-            try:
-                if op == "archive":
-                    service.archive(entry_id)
-                else:
-                    service.delete(entry_id)
-            except MovaError as exc:
-                failed[entry_id] = str(exc)
-                progress(f"✗ {short_id(entry_id)}: {exc}", 1)
+            result = act(entry_id)
+            if result.kind != "done":
+                failed[entry_id] = result.detail or result.outcome
+                progress(f"✗ {short_id(entry_id)} {result.outcome}: {failed[entry_id]}", 1)
                 continue
             done.append(entry_id)
             progress(f"✓ {op}d {entry_id}", 1)
@@ -197,7 +198,7 @@ def bulk_job(op: str, ids: list[str]):
             return f"{verb} {ids[0]}", "information", done
         summary = f"{verb} {_count(len(done))}"
         if failed:
-            summary += f"; {len(failed)} refused"
+            summary += f"; {len(failed)} skipped or refused"
         return summary, "warning" if failed else "information", done
 
     return run
