@@ -85,13 +85,6 @@ class DLQService:
         """A page of summaries matching the filter."""
         return self.store.list(flt or EntryFilter())
 
-    def list_entries(self, flt: EntryFilter | None = None) -> tuple[list[DeadLetterEntry], Page]:
-        """Full entries matching the filter (the page's window), plus the page for its counts."""
-        page = self.list(flt)
-        entries, bad = self.store.read_many([s.id for s in page.items])
-        page.skipped = [*page.skipped, *bad]
-        return entries, page
-
     def read_raw(self, ids: list[str]) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
         """Entries (ids from a listing) as the JSON objects on disk: no model validation, for fast output."""
         return self.store.read_raw(ids)

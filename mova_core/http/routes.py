@@ -113,9 +113,9 @@ def list_entries(
 ) -> Response:
     """List entries, newest first, filtered as the specification describes."""
     flt = _filter(status, workflow_type, user_id, since, until, limit)
-    entries, _ = svc.list_entries(flt)
-    return json_response({"entries": [e.to_json_dict() for e in entries], "count": len(entries),
-                          "filter": flt.spec_dict()})
+    # The files as written (as `mova dlq list --format json` prints them): no model round trip.
+    entries, _ = svc.read_raw([item.id for item in svc.list(flt).items])
+    return json_response({"entries": entries, "count": len(entries), "filter": flt.spec_dict()})
 
 
 # Declared before /v1/dlq/{dlq_id}: "stats" and "groups" are not ids.
