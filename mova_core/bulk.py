@@ -303,30 +303,27 @@ def _skipped_or_failed(entry_id: str, exc: MovaError) -> BulkResult:
 ServiceFor = Callable[[], Any]
 
 
-def archive_action(service_for: ServiceFor) -> Action:
-    """Archive one id; an entry under a live retry, or gone meanwhile, is skipped."""
+def _service_action(service_for: ServiceFor, method: str, outcome: str) -> Action:
+    """Call `service.<method>(id)`; refusals (live retry, gone meanwhile) are skipped, not failed."""
 
     def act(entry_id: str) -> BulkResult:
         try:
-            service_for().archive(entry_id)
+            getattr(service_for(), method)(entry_id)
         except MovaError as exc:
             return _skipped_or_failed(entry_id, exc)
-        return BulkResult(entry_id, "archived")
+        return BulkResult(entry_id, outcome)
 
     return act
+
+
+def archive_action(service_for: ServiceFor) -> Action:
+    """Archive one id; an entry under a live retry, or gone meanwhile, is skipped."""
+    return _service_action(service_for, "archive", "archived")
 
 
 def delete_action(service_for: ServiceFor) -> Action:
     """Delete one id; an entry under a live retry is skipped (a bulk run never stops a running retry)."""
-
-    def act(entry_id: str) -> BulkResult:
-        try:
-            service_for().delete(entry_id)
-        except MovaError as exc:
-            return _skipped_or_failed(entry_id, exc)
-        return BulkResult(entry_id, "deleted")
-
-    return act
+    return _service_action(service_for, "delete", "deleted")
 
 
 def retry_action(service_for: ServiceFor, *, sandbox_mode: bool = True, overrides: Any = None) -> Action:

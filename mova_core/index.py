@@ -296,12 +296,6 @@ class Index:
         return [SkippedFile(name=n, reason=r) for n, r in
                 self.db.execute("SELECT name, error FROM bad ORDER BY name")]
 
-    def counts(self, column: str, flt: EntryFilter | None = None) -> dict[str, int]:
-        """Entry counts per value of a summary column (status, workflow_type, fingerprint)."""
-        assert column in ("status", "workflow_type", "fingerprint", "user_id")
-        where, args = self._where(flt or EntryFilter())
-        return dict(self.db.execute(f"SELECT {column}, count(*) FROM entries WHERE {where} GROUP BY {column}", args))
-
     def overview(self) -> tuple[dict[str, int], dict[str, int]]:
         """Counts per status and per workflow type, in one pass over the table."""
         by_status: dict[str, int] = {}

@@ -255,6 +255,24 @@ def retry(
         raise typer.Exit(EXIT_FAILED)
 
 
+def _bulk_simple_or_one(state, op: str, entry_id: str | None, all_: bool, selection: tuple, *, dry_run: bool,
+                        yes: bool, resume: Path | None, results: Path | None, fmt: Format) -> bool:
+    """Run `op` (archive or delete) on the frozen set with --all/--resume and return True; else check
+    that one ID was given without bulk-only options and return False (the caller acts on that ID)."""
+    if all_ or resume is not None:
+        if entry_id:
+            fail("give an ID or --all, not both", EXIT_USAGE)
+        from .dlq_bulk import bulk_simple
+
+        bulk_simple(state, op, build_filter(*selection), selection_given=_selection_given(*selection),
+                    dry_run=dry_run, yes=yes, resume=resume, results=results, fmt=fmt)
+        return True
+    if not entry_id:
+        fail(f"give an entry ID, or --all to {op} every matching entry", EXIT_USAGE)
+    _only_with_all(selection, dry_run=dry_run, results=results)
+    return False
+
+
 def _only_with_all(selection: tuple, **bulk_only: object) -> None:
     """Filters and bulk options mean nothing for one ID; say so rather than ignore them."""
     if _selection_given(*selection):
@@ -290,18 +308,9 @@ def archive(
     """Archive an entry (kept for history, out of the active queue); or every matching one with --all."""
     state = get_state(ctx)
     selection = (status, workflow_type, user_id, since, until, limit, group)
-    if all_ or resume is not None:
-        if entry_id:
-            fail("give an ID or --all, not both", EXIT_USAGE)
-        from .dlq_bulk import bulk_simple
-
-        bulk_simple(state, "archive", build_filter(status, workflow_type, user_id, since, until, limit, group),
-                    selection_given=_selection_given(*selection), dry_run=dry_run, yes=yes, resume=resume,
-                    results=results, fmt=fmt)
+    if _bulk_simple_or_one(state, "archive", entry_id, all_, selection, dry_run=dry_run, yes=yes, resume=resume,
+                           results=results, fmt=fmt):
         return
-    if not entry_id:
-        fail("give an entry ID, or --all to archive every matching entry", EXIT_USAGE)
-    _only_with_all(selection, dry_run=dry_run, results=results)
     svc = state.service()
     before = svc.get(entry_id)
     entry = svc.archive(before.id)
@@ -333,18 +342,9 @@ def delete(
     """Delete an entry for good (asks on a terminal; refuses without one unless --force)."""
     state = get_state(ctx)
     selection = (status, workflow_type, user_id, since, until, limit, group)
-    if all_ or resume is not None:
-        if entry_id:
-            fail("give an ID or --all, not both", EXIT_USAGE)
-        from .dlq_bulk import bulk_simple
-
-        bulk_simple(state, "delete", build_filter(status, workflow_type, user_id, since, until, limit, group),
-                    selection_given=_selection_given(*selection), dry_run=dry_run, yes=force, resume=resume,
-                    results=results, fmt=fmt)
+    if _bulk_simple_or_one(state, "delete", entry_id, all_, selection, dry_run=dry_run, yes=force, resume=resume,
+                           results=results, fmt=fmt):
         return
-    if not entry_id:
-        fail("give an entry ID, or --all to delete every matching entry", EXIT_USAGE)
-    _only_with_all(selection, dry_run=dry_run, results=results)
     svc = state.service()
     entry = svc.get(entry_id)
     if not force:
