@@ -1,7 +1,5 @@
 """Base model for documents shared with other writers (the Go engine): nothing lost, nothing invented."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
@@ -11,7 +9,17 @@ Number = int | float
 NonNegative = Annotated[int | float, Field(ge=0, allow_inf_nan=False)]
 
 
-class Doc(BaseModel):
+class Model(BaseModel):
+    """The base of every mova model: its validator is built when first used (defer_build).
+
+    A command then pays only for the models it touches: `mova dlq show` validates one entry, and
+    most of the thirty-odd models are never built in a given process (issue 7: start-up time).
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Doc(Model):
     """Unknown fields are kept; optional fields that were absent are not written back as null."""
 
     model_config = ConfigDict(extra="allow", populate_by_name=True)

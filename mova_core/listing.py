@@ -1,18 +1,17 @@
 """What listings ask and get back: filters, summaries, pages and statistics (shared by every face)."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from .doc import Model
 from .status import EntryStatus
 
 SortKey = Literal["created_at", "workflow_type", "status", "attempts", "retry_count", "last_error", "id", "age"]
 
 
-class EntryFilter(BaseModel):
+class EntryFilter(Model):
     """The specification's list filters, plus free text, failure group, sorting and paging."""
 
     status: EntryStatus | None = None
@@ -33,7 +32,7 @@ class EntryFilter(BaseModel):
         return self.model_dump(mode="json", exclude_defaults=True)
 
 
-class EntrySummary(BaseModel):
+class EntrySummary(Model):
     """The fields a listing needs, read from the index without parsing the whole entry."""
 
     id: str
@@ -62,14 +61,14 @@ class EntrySummary(BaseModel):
         )
 
 
-class SkippedFile(BaseModel):
+class SkippedFile(Model):
     """A `*.json` file in the directory that is not a readable entry; never modified or deleted."""
 
     name: str
     reason: str
 
 
-class Page(BaseModel):
+class Page(Model):
     """A window of summaries, the total matching the filter, and what was skipped."""
 
     items: list[EntrySummary] = Field(default_factory=list)
@@ -78,7 +77,7 @@ class Page(BaseModel):
     missing_dir: bool = False
 
 
-class Stats(BaseModel):
+class Stats(Model):
     """The specification's `/v1/dlq/stats` object."""
 
     total_entries: int = 0
@@ -88,7 +87,7 @@ class Stats(BaseModel):
     newest_entry: str | None = None
 
 
-class Group(BaseModel):
+class Group(Model):
     """Entries that failed the same way (same action type and normalised error)."""
 
     fingerprint: str

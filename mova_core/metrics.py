@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from .doc import Model
 from .models import DeadLetterEntry
 from .timeutil import parse_time
 
@@ -21,7 +22,7 @@ DURATION_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0
 FINISHED = frozenset({"completed", "failed", "timeout", "cancelled"})
 
 
-class RetryCount(BaseModel):
+class RetryCount(Model):
     """Retries of one mode and outcome."""
 
     mode: str
@@ -29,7 +30,7 @@ class RetryCount(BaseModel):
     count: int
 
 
-class Histogram(BaseModel):
+class Histogram(Model):
     """Cumulative bucket counts (`le` upper bounds, +Inf last), sum and count."""
 
     buckets: list[tuple[float, int]] = Field(default_factory=list)
@@ -37,7 +38,7 @@ class Histogram(BaseModel):
     count: int = 0
 
 
-class Metrics(BaseModel):
+class Metrics(Model):
     """Every metric the specification names, as plain numbers."""
 
     entries_by_status: dict[str, int] = Field(default_factory=dict)

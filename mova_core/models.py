@@ -1,7 +1,5 @@
 """The domain: workflow envelopes, execution contexts and dead-letter entries (spec + Go dialect)."""
 
-from __future__ import annotations
-
 import uuid
 from typing import Annotated, Any
 
@@ -205,7 +203,7 @@ class ExecutionResult(Doc):
     failure_reason: str | None = None
 
     @classmethod
-    def of(cls, run: Any) -> ExecutionResult:
+    def of(cls, run: Any) -> "ExecutionResult":
         """The result of anything that describes a run (an engine outcome, a run record)."""
         return cls(run_id=run.run_id, status=run.status, start_time=run.start_time, end_time=run.end_time,
                    error=run.error, failure_reason=run.failure_reason)

@@ -9,10 +9,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from . import lifecycle
 from .audit import AuditLog
+from .doc import Model
 from .errors import InvalidInput
 from .index import Progress
 from .listing import EntryFilter, EntrySummary, Group, Page, SkippedFile, Stats
@@ -27,7 +28,7 @@ if TYPE_CHECKING:  # full models load on first use: listings and statistics neve
 Clock = Callable[[], datetime]
 
 
-class PurgeReport(BaseModel):
+class PurgeReport(Model):
     """What a retention purge removed (or would remove, with dry_run)."""
 
     older_than_days: float
@@ -37,7 +38,7 @@ class PurgeReport(BaseModel):
     failed: dict[str, str] = Field(default_factory=dict)
 
 
-class Thresholds(BaseModel):
+class Thresholds(Model):
     """Alert thresholds; None means the check is off."""
 
     max_active: int | None = None
@@ -47,7 +48,7 @@ class Thresholds(BaseModel):
     max_sandbox_runtime_seconds: float | None = None
 
 
-class Alert(BaseModel):
+class Alert(Model):
     """One alert condition: its threshold, the measured value, and the entries concerned."""
 
     name: str

@@ -1,14 +1,22 @@
-"""Configuration: one settings class, read from MOVA_* environment variables."""
+"""Configuration: one settings class, read from MOVA_* environment variables.
 
-from __future__ import annotations
+A pydantic model that fills each field the caller did not pass from `MOVA_<FIELD>` (any case),
+like pydantic-settings' environment source, which mova used until issue 7 measured it: importing
+`pydantic_settings` costs ~100 ms (asyncio, argparse, pydantic dataclasses, every provider) on
+every `mova` command, more than the rest of `mova dlq show` together, for a feature that needs
+a dictionary lookup per field here. Validation, errors and secrets (`SecretStr`) stay pydantic's.
+"""
 
 import getpass
+import os
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+#: Every variable mova reads starts with this (`MOVA_DLQ_PATH` sets `dlq_path`).
+ENV_PREFIX = "MOVA_"
 
 
 def default_actor() -> str:
@@ -20,10 +28,13 @@ def default_actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-class Settings(BaseSettings):
-    """Every MOVA_* variable mova reads. Defaults follow the specification."""
+class Settings(BaseModel):
+    """Every MOVA_* variable mova reads. Defaults follow the specification.
 
-    model_config = SettingsConfigDict(env_prefix="MOVA_", extra="ignore")
+    Values passed to the constructor win over the environment; unknown names are ignored.
+    """
+
+    model_config = ConfigDict(extra="ignore")
 
     dlq_path: Path = Path("./state/deadletter")
     """MOVA_DLQ_PATH: the dead-letter directory, one `<id>.json` file per entry."""
@@ -52,7 +63,7 @@ class Settings(BaseSettings):
     audit_path: Path | None = None
     """MOVA_AUDIT_PATH: the audit log, JSON lines (default: `<dlq>/.mova/audit.jsonl`)."""
 
-    sandbox_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    sandbox_allowed_hosts: list[str] = Field(default_factory=list)
     """MOVA_SANDBOX_ALLOWED_HOSTS: comma-separated hosts a sandbox run may reach besides loopback."""
 
     api_token: SecretStr | None = None
@@ -78,6 +89,16 @@ class Settings(BaseSettings):
 
     actor: str = Field(default_factory=default_actor)
     """MOVA_ACTOR: the identity written to the audit log (default: user@host)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        environ = {name.lower(): value for name, value in os.environ.items()}  # names match in any case
+        prefix = ENV_PREFIX.lower()
+        found = {name: environ[prefix + name] for name in cls.model_fields if prefix + name in environ}
+        return {**found, **data}
 
     @field_validator("sandbox_allowed_hosts", mode="before")
     @classmethod

@@ -4,8 +4,6 @@ Each command turns its options into one core call and renders the result; errors
 exit codes by the root group (`output.MovaGroup`). Bulk runs (`--all`) are in `dlq_bulk`.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 import tempfile
@@ -20,7 +18,7 @@ if TYPE_CHECKING:  # pydantic models load on first use, so `mova --help` stays q
     from mova_core.listing import SkippedFile
 
 from . import output
-from .output import EXIT_FAILED, EXIT_USAGE, console, fail, info, print_json, warn
+from .output import EXIT_FAILED, EXIT_USAGE, console, examples, fail, info, print_json, warn
 from .params import (
     ExportFormat,
     Format,
@@ -44,16 +42,11 @@ from .state import get_state, refresh_with_progress
 app = typer.Typer(
     help="Work with the dead-letter queue: list, inspect, retry (sandbox first), archive, delete, watch.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
 )
 
 
-def _examples(*lines: str) -> str:
-    """An epilog of examples (each on its own line in --help)."""
-    return "[bold]Examples[/bold]\n\n" + "\n\n".join(f"  [cyan]{line}[/cyan]" for line in lines)
-
-
-def warn_skipped(skipped: list[SkippedFile], directory: Path) -> None:
+def warn_skipped(skipped: "list[SkippedFile]", directory: Path) -> None:
     """One warning line for files in the directory that are not readable entries."""
     if not skipped:
         return
@@ -69,7 +62,7 @@ def _selection_given(*values: object) -> bool:
 
 
 # -- list ---------------------------------------------------------------------------------------
-@app.command("list", epilog=_examples(
+@app.command("list", epilog=examples(
     "mova dlq list --status active",
     "mova dlq list --workflow-type data-processing --limit 10",
     "mova dlq list --since 24h --format json | jq -r '.[] | .id'",
@@ -85,7 +78,7 @@ def list_cmd(
     group: GroupOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """List entries, newest first. [dim]--format json prints a JSON array of full entries.[/dim]"""
+    """List entries, newest first. --format json prints a JSON array of full entries."""
     svc = get_state(ctx).service()
     flt = build_filter(status, workflow_type, user_id, since, until, limit, group)
     page = svc.list(flt)
@@ -120,7 +113,7 @@ def _print_entries_json(svc, ids: list[str]) -> None:
 
 
 # -- show ---------------------------------------------------------------------------------------
-@app.command(epilog=_examples(
+@app.command(epilog=examples(
     "mova dlq show dlq_12345678",
     "mova dlq show 12345678            (a bare UUID prefix works too)",
     "mova dlq show dlq_12345678 --format json | jq '.error_details.error_history'",
@@ -166,7 +159,7 @@ SandboxOpt = Annotated[
 ]
 
 
-@app.command(cls=SandboxFlagCommand, epilog=_examples(
+@app.command(cls=SandboxFlagCommand, epilog=examples(
     "mova dlq retry dlq_12345678                     (sandbox, in the background)",
     "mova dlq retry dlq_12345678 --wait",
     "mova dlq retry dlq_12345678 --sandbox=false --wait   (production)",
@@ -284,7 +277,7 @@ def _only_with_all(selection: tuple, **bulk_only: object) -> None:
 
 
 # -- archive / delete ---------------------------------------------------------------------------
-@app.command(epilog=_examples(
+@app.command(epilog=examples(
     "mova dlq archive dlq_12345678",
     "mova dlq archive --all --status resolved --until 2024-01-01 --yes",
 ))
@@ -317,7 +310,7 @@ def archive(
     info(f"{entry.id} was already archived" if before.status == EntryStatus.archived else f"archived {entry.id}")
 
 
-@app.command(epilog=_examples(
+@app.command(epilog=examples(
     "mova dlq delete dlq_12345678            (asks first)",
     "mova dlq delete dlq_12345678 --force    (no prompt)",
     "mova dlq delete --all --status archived --until 90d --force",
@@ -359,7 +352,7 @@ def delete(
 
 
 # -- stats and groups ---------------------------------------------------------------------------
-@app.command(epilog=_examples("mova dlq stats", "mova dlq stats --format json | jq '.by_status.active'"))
+@app.command(epilog=examples("mova dlq stats", "mova dlq stats --format json | jq '.by_status.active'"))
 def stats(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """The specification's statistics; the human view adds the oldest active entry and failure groups."""
     svc = get_state(ctx).service()
@@ -377,7 +370,7 @@ def stats(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     out.print(stats_view(numbers, svc.clock(), svc.oldest_active(), groups_found, out.width))
 
 
-@app.command(epilog=_examples("mova dlq groups --status active", "mova dlq retry --all --group FINGERPRINT --dry-run"))
+@app.command(epilog=examples("mova dlq groups --status active", "mova dlq retry --all --group FINGERPRINT --dry-run"))
 def groups(
     ctx: typer.Context,
     status: StatusOpt = None,
@@ -402,7 +395,7 @@ def groups(
 
 
 # -- maintenance --------------------------------------------------------------------------------
-@app.command(epilog=_examples(
+@app.command(epilog=examples(
     "mova dlq purge                      (MOVA_DLQ_RETENTION_DAYS, default 30)",
     "mova dlq purge --older-than 7 --dry-run",
     "0 3 * * *  mova dlq purge          (crontab: asks nothing)",
@@ -430,7 +423,7 @@ def purge(
         raise typer.Exit(EXIT_FAILED)
 
 
-@app.command(epilog=_examples(
+@app.command(epilog=examples(
     "mova dlq export --output dlq.jsonl",
     "mova dlq export --status active --format csv --output active.csv",
 ))
@@ -502,7 +495,7 @@ def _rate_opt(value: Optional[str]) -> Optional[float]:
     return rate
 
 
-@app.command(epilog=_examples(
+@app.command(epilog=examples(
     "mova dlq alerts --max-active 50 --max-age 2d",
     "mova dlq alerts --max-growth 20/h --max-retry-failure-rate 25% --max-sandbox-runtime 15m",
     "MOVA_ALERT_MAX_ACTIVE=50 mova dlq alerts --format json   (cron: exit 1 pages)",
@@ -557,7 +550,7 @@ def alerts(
         raise typer.Exit(EXIT_FAILED)
 
 
-@app.command(epilog=_examples("mova dlq reindex"))
+@app.command(epilog=examples("mova dlq reindex"))
 def reindex(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """Re-read every entry file into the index, and list the files that are not readable entries."""
     state = get_state(ctx)

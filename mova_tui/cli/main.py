@@ -1,7 +1,5 @@
 """The `mova` entry point: global options and the command groups."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,33 +8,31 @@ import typer
 from mova_core import __version__
 
 from . import dlq, run, serve, tui
-from .output import MovaGroup
+from .output import MovaGroup, examples
 from .state import CliState
 
 app = typer.Typer(
     name="mova",
     cls=MovaGroup,
     help="Inspect, sandbox-retry, retry and watch a workflow dead-letter queue.",
-    epilog=(
-        "[bold]Examples[/bold]\n\n"
-        "  [cyan]mova dlq list --status active[/cyan]\n\n"
-        "  [cyan]mova dlq retry dlq_12345678 --wait[/cyan]\n\n"
-        "  [cyan]mova run workflow.json --var api_url=https://staging-api.example.com[/cyan]\n\n"
-        "  [cyan]MOVA_DLQ_PATH=sample_state/deadletter mova tui[/cyan]"
+    epilog=examples(
+        "mova dlq list --status active",
+        "mova dlq retry dlq_12345678 --wait",
+        "mova run workflow.json --var api_url=https://staging-api.example.com",
+        "MOVA_DLQ_PATH=sample_state/deadletter mova tui",
     ),
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     # A traceback with locals could print a secret; MovaGroup turns errors into one line instead.
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(dlq.app, name="dlq")
 app.command(
     "run",
-    epilog=(
-        "[bold]Examples[/bold]\n\n"
-        "  [cyan]mova run sample_state/workflows/hello.json[/cyan]\n\n"
-        "  [cyan]mova run workflow.json --var base_url=http://127.0.0.1:8765 --secret api_key=$API_KEY[/cyan]\n\n"
-        "  [cyan]mova run workflow.json --format json | jq .status[/cyan]"
+    epilog=examples(
+        "mova run sample_state/workflows/hello.json",
+        "mova run workflow.json --var base_url=http://127.0.0.1:8765 --secret api_key=$API_KEY",
+        "mova run workflow.json --format json | jq .status",
     ),
 )(run.run_command)
 app.command("tui")(tui.tui_command)
@@ -54,7 +50,7 @@ def main(
     ctx: typer.Context,
     dlq_path: Annotated[
         Optional[Path],
-        typer.Option("--dlq-path", envvar="MOVA_DLQ_PATH", help="Dead-letter directory (default ./state/deadletter)."),
+        typer.Option("--dlq-path", metavar="DIR", envvar="MOVA_DLQ_PATH", help="Dead-letter directory (default ./state/deadletter)."),
     ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")

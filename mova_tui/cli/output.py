@@ -48,6 +48,16 @@ _EXIT_CODES: list[tuple[type[MovaError], int]] = [
 ]
 
 
+def examples(*lines: str) -> str:
+    """A command's --help epilog: its examples, one per line.
+
+    The help is Click's plain text (`rich_markup_mode=None`): Typer's Rich help loads Markdown and
+    panel rendering, which tripled the time of `mova --help` (issue 7). `\\b` keeps the lines
+    as written instead of rewrapped.
+    """
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
 def exit_code_for(exc: BaseException) -> int:
     """The exit code for an error raised by a command."""
     for cls, code in _EXIT_CODES:

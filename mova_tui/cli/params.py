@@ -47,8 +47,8 @@ def _time(value: Optional[str]) -> Optional[datetime]:
 StatusOpt = Annotated[
     Optional[EntryStatus], typer.Option("--status", help="Only entries with this status.", case_sensitive=False)
 ]
-WorkflowTypeOpt = Annotated[Optional[str], typer.Option("--workflow-type", help="Only this workflow type.")]
-UserIdOpt = Annotated[Optional[str], typer.Option("--user-id", help="Only entries of this user id.")]
+WorkflowTypeOpt = Annotated[Optional[str], typer.Option("--workflow-type", metavar="TYPE", help="Only this workflow type.")]
+UserIdOpt = Annotated[Optional[str], typer.Option("--user-id", metavar="ID", help="Only entries of this user id.")]
 SinceOpt = Annotated[
     Optional[datetime],
     typer.Option(
@@ -60,7 +60,7 @@ UntilOpt = Annotated[
     Optional[datetime],
     typer.Option("--until", parser=_time, metavar="TIME", help="Created before TIME (same forms as --since)."),
 ]
-LimitOpt = Annotated[Optional[int], typer.Option("--limit", min=0, help="At most N entries.")]
+LimitOpt = Annotated[Optional[int], typer.Option("--limit", min=0, metavar="N", help="At most N entries.")]
 GroupOpt = Annotated[
     Optional[str], typer.Option("--group", metavar="FINGERPRINT", help="Only this failure group (see `mova dlq groups`).")
 ]

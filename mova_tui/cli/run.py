@@ -1,7 +1,5 @@
 """`mova run WORKFLOW.json`: run an envelope with retries; dead-letter it if it fails."""
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 from typing import Annotated

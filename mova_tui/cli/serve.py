@@ -1,7 +1,5 @@
 """`mova serve`: start the local REST shim (FastAPI/uvicorn are imported only when it runs)."""
 
-from __future__ import annotations
-
 import ipaddress
 import sys
 from typing import Annotated
@@ -26,11 +24,11 @@ def is_loopback(host: str) -> bool:
 
 def serve_command(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option(help="Address to listen on. Anything but loopback needs MOVA_API_TOKEN or --insecure.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on. Anything but loopback needs MOVA_API_TOKEN or --insecure.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, metavar="PORT", help="Port to listen on.")] = 8080,
     insecure: Annotated[bool, typer.Option("--insecure", help="Allow a non-loopback --host without any API token.")] = False,
-    max_body: Annotated[int, typer.Option(min=0, help="Largest request body accepted, in bytes (larger: 413).")] = 1024 * 1024,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
+    max_body: Annotated[int, typer.Option(min=0, metavar="BYTES", help="Largest request body accepted, in bytes (larger: 413).")] = 1024 * 1024,
+    log_level: Annotated[str, typer.Option(metavar="LEVEL", help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
 ) -> None:
     """Serve the dead-letter queue over HTTP: the specification's /v1/dlq API, /metrics and /healthz.
 

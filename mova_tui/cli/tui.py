@@ -1,7 +1,5 @@
 """`mova tui`: open the Textual dashboard (Textual is imported only here, when the command runs)."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -21,11 +21,26 @@ def test_importing_the_cli_loads_neither_textual_nor_the_http_server():
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
+def test_help_loads_neither_pydantic_nor_rich_rendering():
+    """`mova --help` is plain Click text: no models, no Markdown, no Rich console (issue 7: start-up)."""
+    code = ("import sys; sys.argv = ['mova', '--help']\n"
+            "from mova_tui.cli.main import run\n"
+            "try:\n    run()\nexcept SystemExit:\n    pass\n"
+            "heavy = sorted(m for m in sys.modules if m in {'pydantic', 'pydantic_core', 'rich.console', 'rich.markdown',"
+            " 'typer.rich_utils', 'sqlite3', 'mova_core.models', 'mova_core.settings'})\n"
+            "assert not heavy, heavy")
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
 @pytest.mark.parametrize("command", [[c] for c in DLQ_COMMANDS])
 def test_every_dlq_command_has_help_with_an_example(cli, command):
     r = cli("dlq", *command, "--help")
     assert r.exit_code == 0
-    assert "Examples" in r.stdout and f"mova dlq {command[0]}" in r.stdout
+    assert "Examples:" in r.stdout and f"mova dlq {command[0]}" in r.stdout
+    # Each example on a line of its own, as written (not rewrapped), and no markup shown literally.
+    examples = r.stdout.split("Examples:")[1].splitlines()[1:]
+    assert examples and all(line.startswith("    ") and "mova dlq " in line for line in examples if line.strip())
+    assert "[/" not in r.stdout and "[bold]" not in r.stdout
 
 
 def test_run_help_has_an_example(cli):
