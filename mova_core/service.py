@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -268,6 +267,8 @@ class DLQService:
                 out.write(orjson.dumps(entry.to_json_dict()).decode() + "\n")
                 count += 1
             return count
+        import csv  # the CSV export only
+
         writer = csv.writer(out)
         writer.writerow(CSV_COLUMNS)
         for item in self.list(flt).items:

@@ -9,7 +9,6 @@ a dictionary lookup per field here. Validation, errors and secrets (`SecretStr`)
 
 import getpass
 import os
-import socket
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +24,7 @@ def default_actor() -> str:
         user = getpass.getuser()
     except Exception:  # no passwd entry in some containers
         user = "unknown"
-    return f"{user}@{socket.gethostname()}"
+    return f"{user}@{os.uname().nodename}"  # what socket.gethostname() returns, without importing socket
 
 
 class Settings(BaseModel):

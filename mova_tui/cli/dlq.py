@@ -6,7 +6,6 @@ exit codes by the root group (`output.MovaGroup`). Bulk runs (`--all`) are in `d
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -449,6 +448,8 @@ def export(
         info(f"exported {count} entries")
         return
     out = Path(out)
+    import tempfile  # export only
+
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent if str(out.parent) else ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
