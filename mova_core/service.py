@@ -170,12 +170,19 @@ class DLQService:
 
     def archive(self, id_or_prefix: str, *, force: bool = False) -> DeadLetterEntry:
         """Archive an entry (idempotent)."""
+        return self.archive_changed(id_or_prefix, force=force)[1]
+
+    def archive_changed(self, id_or_prefix: str, *, force: bool = False) -> tuple[DeadLetterEntry, DeadLetterEntry]:
+        """Archive an entry; returns (before, after) as seen under its lock.
+
+        `before.status` tells whether this call archived it: of two concurrent archives, exactly
+        one sees it not yet archived.
+        """
         now = self.clock()
-        _, new = self.store.update(
+        return self.store.update(
             id_or_prefix, lambda e: lifecycle.change_status(e, EntryStatus.archived, now, force=force),
             self._audited("archive", only_status_changes=True, force=force or None),
         )
-        return new
 
     def delete(self, id_or_prefix: str, *, force: bool = False) -> DeadLetterEntry:
         """Delete an entry; one under a live retry needs force."""

@@ -303,9 +303,7 @@ def archive(
     if _bulk_simple_or_one(state, "archive", entry_id, all_, selection, dry_run=dry_run, yes=yes, resume=resume,
                            results=results, fmt=fmt):
         return
-    svc = state.service()
-    before = svc.get(entry_id)
-    entry = svc.archive(before.id)
+    before, entry = state.service().archive_changed(entry_id)
     info(f"{entry.id} was already archived" if before.status == EntryStatus.archived else f"archived {entry.id}")
 
 

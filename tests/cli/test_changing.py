@@ -20,6 +20,21 @@ def test_archive_by_prefix_and_again(dlq, cli):
     assert r.exit_code == 0 and "already archived" in r.stderr
 
 
+def test_concurrent_archives_report_one_archive(dlq):
+    """Real processes racing to archive one entry: exactly one says it archived it."""
+    import subprocess
+
+    from .conftest import MOVA, subprocess_env
+
+    procs = [subprocess.Popen([*MOVA, "dlq", "archive", ACTIVE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, env=subprocess_env(MOVA_DLQ_PATH=str(dlq))) for _ in range(4)]
+    outcomes = [(p.wait(timeout=60), p.stderr.read()) for p in procs]
+    assert all(code == 0 for code, _ in outcomes), outcomes
+    messages = sorted(err.strip() for _, err in outcomes)
+    assert messages == sorted([f"archived {ACTIVE}"] + [f"{ACTIVE} was already archived"] * 3), messages
+    assert entry_status(dlq, ACTIVE) == "archived"
+
+
 def test_archive_unknown_id(dlq, cli):
     r = cli("dlq", "archive", "dlq_00000000")
     assert r.exit_code == 1 and "no dead-letter entry matches" in r.stderr
