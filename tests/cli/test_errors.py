@@ -56,7 +56,7 @@ def test_store_errors_are_one_line(dlq, cli, monkeypatch):
     def full(*args, **kwargs):
         raise errors.StoreError("could not write x.json: the disk is full; the previous version is intact")
 
-    monkeypatch.setattr(DLQService, "archive", full)
+    monkeypatch.setattr(DLQService, "archive_changed", full)
     r = cli("dlq", "archive", "1d6f08b3")
     assert r.exit_code == 1
     assert r.stderr == "error: could not write x.json: the disk is full; the previous version is intact\n"
