@@ -27,6 +27,8 @@ from .status import EntryStatus
 if TYPE_CHECKING:  # the full model loads only when a whole entry is read or written
     from .models import DeadLetterEntry
 
+#: link(2) errors meaning "this file system has no hard links" (FAT, some network mounts).
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
 Mutation = Callable[["DeadLetterEntry"], "DeadLetterEntry | None"]
 #: Called under the entry's lock with (old, new) just before a change is made visible; new is None
@@ -322,10 +324,11 @@ class FileStore:
         return out, bad
 
     # -- writing ----------------------------------------------------------------------------
-    def _ensure_dirs(self) -> None:
+    def _ensure_dirs(self, *, locks: bool = True) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            (self.mova_dir / "locks").mkdir(parents=True, exist_ok=True)
+            if locks:
+                (self.mova_dir / "locks").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(_explain(exc, self.directory)) from exc
 
@@ -345,13 +348,42 @@ class FileStore:
             os.close(fd)  # closing releases the lock
 
     def create(self, entry: DeadLetterEntry) -> None:
-        """Write a new entry; refuses to overwrite an existing one."""
-        self._ensure_dirs()
+        """Write a new entry, durably; refuses to overwrite an existing one.
+
+        No lock (a new id's lock file would cost a file creation per entry and stay on disk): the
+        entry goes to a fsynced temporary dot-file, which is then hard-linked to its name. A link
+        never replaces a name, so the check for an existing entry and the write are one atomic step,
+        even against another process. Then the temporary name is removed and the directory fsynced.
+        A kill at any point leaves no torn entry: at most a dot-file, which no listing sees.
+        """
         path = self.path_for(entry.id)
-        with self.lock(entry.id):
-            if path.exists():
-                raise StoreError(f"an entry with id {entry.id} already exists")
-            atomic_write(path, encode_entry(entry))
+        data = encode_entry(entry)
+        self._ensure_dirs(locks=False)
+        tmp = write_temp(path, data)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            discard(tmp)
+            raise StoreError(f"an entry with id {entry.id} already exists") from None
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                discard(tmp)
+                raise StoreError(_explain(exc, path)) from exc
+            self._create_locked(entry.id, tmp, path)  # a file system without hard links
+            return
+        discard(tmp)  # the entry has its name; the temporary one goes
+        fsync_dir(self.directory)
+
+    def _create_locked(self, entry_id: str, tmp: Path, path: Path) -> None:
+        """`create`'s second half where hard links are not supported: check and rename under the lock."""
+        try:
+            with self.lock(entry_id):
+                if path.exists():
+                    raise StoreError(f"an entry with id {entry_id} already exists")
+                publish(tmp, path)
+        except BaseException:
+            discard(tmp)
+            raise
 
     def update(
         self, id_or_prefix: str, mutate: Mutation, on_commit: Commit | None = None
@@ -422,7 +454,7 @@ class FileStore:
                     on_commit(entry, None)
                 except BaseException as exc:
                     try:
-                        os.rename(doomed, path)
+                        _put_back(doomed, path)
                     except OSError as back:
                         raise StoreError(f"{exc}; and {entry_id} could not be put back from {doomed}: "
                                          f"{os_error_reason(back)}") from exc
@@ -433,6 +465,22 @@ class FileStore:
             except OSError:
                 pass  # the entry is gone either way; only its durability across a power cut is at stake
             return entry
+
+
+def _put_back(doomed: Path, path: Path) -> None:
+    """Undo renaming an entry aside for a delete.
+
+    A hard link, not a rename: `create` takes no lock, so an entry could have been created under the
+    name meanwhile, and a rename would silently replace it (a link fails with EEXIST instead).
+    """
+    try:
+        os.link(doomed, path)
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        os.rename(doomed, path)  # no hard links: create takes the entry's lock there, so none was made
+        return
+    discard(doomed)
 
 
 def _unchanged(entry_id: str, exc: BaseException) -> None:
