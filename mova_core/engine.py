@@ -304,11 +304,13 @@ class Engine:
             problems = check_envelope(envelope, self.registry)
             if problems:
                 raise _policy_error(problems)
+        env_secrets = secrets_from_env(self.environ)
         if sandbox is None:
             sandbox = Sandbox.production(
-                self.settings, inline_secrets=envelope.secrets, override_secrets=secrets, environ=self.environ
+                self.settings, inline_secrets=envelope.secrets, override_secrets=secrets, env_secrets=env_secrets
             )
-        run = _Run(self, envelope, run_id or new_run_id(), variables, sandbox, on_event, timeout, cancel, run_info)
+        run = _Run(self, envelope, run_id or new_run_id(), variables, sandbox, on_event, timeout, cancel, run_info,
+                   env_secrets)
         run.on_finish = on_finish
         return run.execute(dead_letter=dead_letter, record=record)
 
@@ -342,7 +344,7 @@ class Engine:
 class _Run:
     """One execution of an envelope (state kept off the Engine so an Engine can run many)."""
 
-    def __init__(self, engine, envelope, run_id, variables, sandbox, on_event, timeout, cancel, run_info):
+    def __init__(self, engine, envelope, run_id, variables, sandbox, on_event, timeout, cancel, run_info, env_secrets):
         self.engine = engine
         self.envelope: Envelope = envelope
         self.run_id = run_id
@@ -350,9 +352,9 @@ class _Run:
         self.on_event = on_event
         self.cancel = cancel
         self.info = dict(run_info or {})
-        env_secrets = secrets_from_env(engine.environ).values()
         inline = (envelope.secrets or {}).values()
-        self.redactor = Redactor([*sandbox.secrets.values(), *inline, *env_secrets])
+        # Every secret the run could see, whichever the sandbox uses: none may reach a file.
+        self.redactor = Redactor([*sandbox.secrets.values(), *inline, *env_secrets.values()])
         self.variables: dict[str, Any] = dict(variables if variables is not None else (envelope.variables or {}))
         self.outputs: dict[str, Any] = {}
         self.started = engine.now()
