@@ -18,6 +18,7 @@ import random
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
@@ -46,7 +47,7 @@ from .policy import (
     validation_messages,
 )
 from .redact import Redactor
-from .runs import RunRecord, RunStore
+from .runs import RunLog, RunRecord, RunStore
 from .sandbox import Sandbox, secrets_from_env
 from .templates import TemplateError, check_references, render
 from .timeutil import format_time, utcnow
@@ -133,8 +134,24 @@ Event = RunStarted | ActionStarted | AttemptFailed | ActionFinished | LogLine | 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """An event as a JSON object with its `event` kind first."""
-    data = asdict(event)
-    return {"event": data.pop("kind"), **data}
+    names = _EVENT_FIELDS.get(type(event))
+    if names is None:
+        names = _EVENT_FIELDS[type(event)] = tuple(f.name for f in dataclass_fields(event) if f.name != "kind")
+    data: dict[str, Any] = {"event": event.kind}
+    for name in names:
+        value = getattr(event, name)
+        kind = type(value)
+        if kind is dict and all(type(v) in _SCALARS for v in value.values()):
+            value = dict(value)  # a log line's flat fields
+        elif kind not in _SCALARS:  # anything deeper: asdict's deep copy, as always
+            data = asdict(event)
+            return {"event": data.pop("kind"), **data}
+        data[name] = value
+    return data
+
+
+_EVENT_FIELDS: dict[type, tuple[str, ...]] = {}
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -368,6 +385,7 @@ class _Run:
             variables=self.variables,
         )
         self.store: RunStore | None = None
+        self.log_file: RunLog | None = None
         self.on_finish: Callable[[RunOutcome], None] | None = None
         #: Set once the run's record or log could not be written (a full disk): the run goes on.
         self.records_failed: StoreError | None = None
@@ -375,9 +393,9 @@ class _Run:
     # -- plumbing -------------------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
-        if self.store is not None:
+        if self.log_file is not None:
             try:
-                self.store.append_log(self.run_id, event_to_dict(event))
+                self.log_file.append(event_to_dict(event))
             except StoreError as exc:
                 self.records_lost(exc)
         if self.on_event is not None:
@@ -431,6 +449,15 @@ class _Run:
     def execute(self, *, dead_letter: bool, record: bool) -> RunOutcome:
         if record:
             self.store = RunStore(self.sandbox.records_dir, self.redactor)
+            self.log_file = self.store.open_log(self.run_id)
+        try:
+            return self._execute(dead_letter)
+        finally:
+            if self.log_file is not None:
+                self.log_file.close()
+
+    def _execute(self, dead_letter: bool) -> RunOutcome:
+        if self.store is not None:
             self.record("running")
         self.emit(RunStarted(self.run_id, self.envelope.intent.name, self.sandbox.sandbox_mode, len(self.envelope.actions)))
         if self.sandbox.sandbox_mode:

@@ -122,19 +122,15 @@ class RunStore:
 
     def append_log(self, run_id: str, event: dict[str, Any]) -> None:
         """Append one event or log line (redacted) to the run's log."""
-        data = (json.dumps(self.redactor(event), ensure_ascii=False, default=str) + "\n").encode()
-        self._ensure_dir()
-        path = self.log_path(run_id)
+        log = self.open_log(run_id)
         try:
-            # One write of one line on an O_APPEND descriptor: concurrent writers do not interleave.
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                if os.write(fd, data) != len(data):  # the disk filled up mid-line
-                    raise OSError(errno.ENOSPC, "short write")
-            finally:
-                os.close(fd)
-        except OSError as exc:  # a full disk or permissions: the store's clear error, not a traceback
-            raise StoreError(f"could not write the run log {path}: {os_error_reason(exc)}") from exc
+            log.append(event)
+        finally:
+            log.close()
+
+    def open_log(self, run_id: str) -> RunLog:
+        """The run's log, to append to for the length of a run (opened on the first line, then kept open)."""
+        return RunLog(self, self.log_path(run_id))
 
     def read_log(self, run_id: str, offset: int = 0) -> list[dict[str, Any]]:
         """The log's events from line `offset` on; a torn last line is left for the next read."""
@@ -161,6 +157,33 @@ class RunStore:
             except (OSError, ValidationError):
                 continue
         return sorted(records, key=lambda r: r.start_time or "", reverse=True)
+
+
+class RunLog:
+    """A run's log held open for appending: one `open` per run instead of one per line."""
+
+    def __init__(self, store: RunStore, path: Path):
+        self.store = store
+        self.path = path
+        self._fd: int | None = None
+
+    def append(self, event: dict[str, Any]) -> None:
+        """Append one event or log line (redacted); StoreError if it cannot be written."""
+        data = (json.dumps(self.store.redactor(event), ensure_ascii=False, default=str) + "\n").encode()
+        try:
+            if self._fd is None:  # first line, or the open failed last time (a full disk may have room again)
+                self.store._ensure_dir()
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            # One write of one line on an O_APPEND descriptor: concurrent writers do not interleave.
+            if os.write(self._fd, data) != len(data):  # the disk filled up mid-line
+                raise OSError(errno.ENOSPC, "short write")
+        except OSError as exc:  # a full disk or permissions: the store's clear error, not a traceback
+            raise StoreError(f"could not write the run log {self.path}: {os_error_reason(exc)}") from exc
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
 
 def run_dirs(settings: Any) -> list[tuple[bool, Path]]:

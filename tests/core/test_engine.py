@@ -21,7 +21,7 @@ from mova_core.engine import (
 from mova_core.errors import PolicyError
 from mova_core.models import DeadLetterEntry
 from mova_core.policy import Backoff, EffectivePolicy, schedule
-from mova_core.runs import RunStore
+from mova_core.runs import RunLog, RunStore
 from mova_core.store import FileStore
 
 from .engine_fixtures import (  # noqa: F401
@@ -313,10 +313,10 @@ def test_a_run_log_that_cannot_be_written_does_not_stop_the_run(server, settings
     # progress log, so a failed workflow was never dead-lettered.
     from mova_core.errors import StoreError
 
-    def full(self, run_id, event):
+    def full(self, event):
         raise StoreError("could not write the run log: the disk is full")
 
-    monkeypatch.setattr(RunStore, "append_log", full)
+    monkeypatch.setattr(RunLog, "append", full)
     events = []
     out = make_engine(settings, clock).run(envelope(fetch(f"{server.url}/status/500/log", retry=FAST)),
                                            on_event=events.append)
@@ -338,3 +338,38 @@ def test_a_dead_letter_that_cannot_be_written_is_a_clear_error_and_kept_in_the_r
         make_engine(settings, clock).run(envelope(fetch(f"{server.url}/status/500/dl", retry=FAST)))
     (record,) = RunStore(state / "runs").list()
     assert record.status == "failed" and "NOT dead-lettered" in record.error and record.context is not None
+
+
+def test_the_run_log_is_opened_once_per_run_and_closed_at_its_end(server, settings, clock, state, monkeypatch):
+    import os
+
+    opened = []
+    real_open = os.open
+
+    def recording(path, flags, *args, **kwargs):
+        fd = real_open(path, flags, *args, **kwargs)
+        if str(path).endswith(".log.jsonl"):
+            opened.append(fd)
+        return fd
+
+    monkeypatch.setattr(os, "open", recording)
+    doc = envelope({"id": "hello", "type": "print", "params": {"message": "hi"}},
+                   fetch(f"{server.url}/status/500/once", retry={"max_attempts": 3, "backoff": "fixed", "delay": 1}))
+    out = make_engine(settings, clock).run(doc)
+    assert out.dead_letter is not None and len(opened) == 1
+    with pytest.raises(OSError):
+        os.fstat(opened[0])  # closed
+    log = RunStore(state / "runs").read_log(out.run_id)
+    assert [e["event"] for e in log].count("attempt_failed") == 3 and log[-1]["event"] == "run_finished"
+
+    def interrupted(seconds):
+        raise KeyboardInterrupt
+
+    engine = make_engine(settings, clock)
+    engine._sleep = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        engine.run(doc, run_id="run_interrupted")
+    assert len(opened) == 2
+    with pytest.raises(OSError):
+        os.fstat(opened[1])
+    assert RunStore(state / "runs").read_log("run_interrupted")[-1]["event"] == "run_finished"
