@@ -418,11 +418,14 @@ class _Run:
         fields = self.redactor(fields)
         self.emit(LogLine(self.run_id, action_id, level, self.redactor.text(str(message)), fields))
 
-    def record(self, status: str, **extra) -> None:
+    def record(self, status: str, context: dict[str, Any] | None = None, **extra) -> None:
+        """Write the run record; `context`: the context as JSON, already redacted (else dumped here)."""
         if self.store is None:
             return
-        ctx = self.context.model_copy(update={"status": status, "variables": dict(self.variables)})
-        fields: dict[str, Any] = {k: v for k, v in self.info.items() if k in RunRecord.model_fields}
+        if context is None:
+            ctx = self.context.model_copy(update={"status": status, "variables": dict(self.variables)})
+            context = self.redactor(ctx.model_dump(mode="json"))
+        fields: dict[str, Any] = {k: v for k, v in self.info.items() if k in RunRecord.model_fields and k != "context"}
         fields.update(
             run_id=self.run_id,
             status=status,
@@ -430,12 +433,11 @@ class _Run:
             workflow=self.envelope.intent.name,
             start_time=format_time(self.started),
             updated_at=format_time(self.engine.now()),
-            context=ctx,
             pid=os.getpid(),
             **extra,
         )
         try:
-            self.store.save(RunRecord(**fields))
+            self.store.save(RunRecord(**fields), context=context)
         except StoreError as exc:
             if status == "running" and self.records_failed is None and not self.context.results:
                 raise  # nothing has run yet: refuse to start rather than run without a record
@@ -586,8 +588,10 @@ class _Run:
         self.context.status = status
         self.context.end_time = format_time(end)
         self.context.variables = dict(self.variables)
-        # The caller gets the redacted context: it is about to be shown or stored.
-        shown = ExecutionContext.model_validate(self.redactor(self.context.model_dump(mode="json")))
+        # The caller gets the redacted context: it is about to be shown or stored (the final record
+        # below writes this very JSON: the context does not change after this point).
+        shown_doc = self.redactor(self.context.model_dump(mode="json"))
+        shown = ExecutionContext.model_validate(shown_doc)
         outcome = RunOutcome(
             run_id=self.run_id,
             status=status,
@@ -611,6 +615,7 @@ class _Run:
         self.emit(RunFinished(self.run_id, status, error, outcome.failure_reason, entry.id if entry else None, self.elapsed()))
         self.record(
             status,
+            context=shown_doc,
             end_time=outcome.end_time,
             error=error,
             failure_reason=outcome.failure_reason,

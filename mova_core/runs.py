@@ -25,7 +25,7 @@ from .doc import Doc
 from .errors import MovaError, StoreError
 from .models import ExecutionContext, ExecutionResult
 from .redact import Redactor
-from .store import atomic_write, os_error_reason, validate_id
+from .store import atomic_write, encode_pretty, os_error_reason, validate_id
 
 RUN_STATUSES = ("pending", "running", "completed", "failed", "timeout", "cancelled")
 FINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})
@@ -93,15 +93,22 @@ class RunStore:
     def exists(self, run_id: str) -> bool:
         return self.path(run_id).exists()
 
-    def save(self, record: RunRecord) -> None:
-        """Write the record (redacted) atomically."""
-        data = self.redactor(record.model_dump(mode="json"))
+    def save(self, record: RunRecord, *, context: dict[str, Any] | None = None) -> None:
+        """Write the record (redacted) atomically.
+
+        `context`: the record's execution context as a JSON object that already went through this
+        store's redactor (the engine has it at hand at the end of a run: no second dump and walk);
+        it replaces `record.context`.
+        """
+        data = self.redactor(record.model_dump(mode="json", exclude={"context"} if context is not None else None))
+        if context is not None:  # in its place: the last field, before any unknown ones
+            data = {**{k: v for k, v in data.items() if k in type(record).model_fields}, "context": context,
+                    **{k: v for k, v in data.items() if k not in type(record).model_fields}}
         self._ensure_dir()
         # Not fsynced: a run record is a view for following a run; the outcome that matters is
         # durable in the dead-letter entry (and its retry_history). This keeps dead-lettering at
         # the disk's rate for one durable write per failed run.
-        atomic_write(self.path(record.run_id), json.dumps(data, indent=2, ensure_ascii=False).encode(),
-                     durable=False)
+        atomic_write(self.path(record.run_id), encode_pretty(data), durable=False)
 
     def _ensure_dir(self) -> None:
         try:

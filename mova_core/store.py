@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -141,13 +141,21 @@ def _explain(exc: OSError, path: Path) -> str:
 
 def encode_entry(entry: DeadLetterEntry) -> bytes:
     """An entry as pretty-printed JSON bytes, the on-disk format."""
-    data = entry.to_json_dict()
+    return encode_pretty(entry.to_json_dict()) + b"\n"
+
+
+def encode_pretty(data: Any) -> bytes:
+    """JSON indented by two spaces, UTF-8, as `json.dumps(data, indent=2, ensure_ascii=False)` writes it.
+
+    orjson, and the json module for what orjson refuses (integers beyond 64 bits from a foreign
+    writer, non-string keys, more than 255 levels).
+    """
     try:
-        return orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"
-    except TypeError:  # integers beyond 64 bits from a foreign writer
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2)
+    except TypeError:
         import json
 
-        return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
+        return json.dumps(data, indent=2, ensure_ascii=False).encode()
 
 
 @contextmanager

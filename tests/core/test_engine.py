@@ -373,3 +373,19 @@ def test_the_run_log_is_opened_once_per_run_and_closed_at_its_end(server, settin
     with pytest.raises(OSError):
         os.fstat(opened[1])
     assert RunStore(state / "runs").read_log("run_interrupted")[-1]["event"] == "run_finished"
+
+
+def test_a_record_saved_with_its_context_as_json_is_the_same_file(tmp_path):
+    from mova_core.models import ExecutionContext
+    from mova_core.redact import Redactor
+    from mova_core.runs import RunRecord
+
+    redactor = Redactor(["hunter2-secret"])
+    ctx = ExecutionContext(run_id="run_1", status="failed", variables={"password": "x", "note": "hunter2-secret!"})
+    record = RunRecord(run_id="run_1", status="failed", error="boom", foreign_field={"kept": True})
+    one, two = RunStore(tmp_path / "one", redactor), RunStore(tmp_path / "two", redactor)
+    one.save(record.model_copy(update={"context": ctx}))
+    two.save(record, context=redactor(ctx.model_dump(mode="json")))
+    written = (tmp_path / "one" / "run_1.json").read_bytes()
+    assert written == (tmp_path / "two" / "run_1.json").read_bytes()
+    assert b"hunter2-secret" not in written and list(json.loads(written))[-2:] == ["context", "foreign_field"]
