@@ -83,6 +83,7 @@ class RunStore:
     def __init__(self, directory: Path | str, redactor: Redactor | None = None):
         self.directory = Path(directory)
         self.redactor = redactor or Redactor()
+        self._dir_made = False
 
     def path(self, run_id: str) -> Path:
         return self.directory / f"{check_run_id(run_id)}.json"
@@ -102,8 +103,11 @@ class RunStore:
         """
         data = self.redactor(record.model_dump(mode="json", exclude={"context"} if context is not None else None))
         if context is not None:  # in its place: the last field, before any unknown ones
-            data = {**{k: v for k, v in data.items() if k in type(record).model_fields}, "context": context,
-                    **{k: v for k, v in data.items() if k not in type(record).model_fields}}
+            data["context"] = context
+            if record.__pydantic_extra__:
+                known = type(record).model_fields
+                data = {**{k: v for k, v in data.items() if k in known},
+                        **{k: v for k, v in data.items() if k not in known}}
         self._ensure_dir()
         # Not fsynced: a run record is a view for following a run; the outcome that matters is
         # durable in the dead-letter entry (and its retry_history). This keeps dead-lettering at
@@ -111,8 +115,11 @@ class RunStore:
         atomic_write(self.path(record.run_id), encode_pretty(data), durable=False)
 
     def _ensure_dir(self) -> None:
+        if self._dir_made:  # once per store: the engine makes one per run
+            return
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            self._dir_made = True
         except OSError as exc:
             raise StoreError(f"could not create the run directory {self.directory}: {os_error_reason(exc)}") from exc
 
@@ -166,6 +173,10 @@ class RunStore:
         return sorted(records, key=lambda r: r.start_time or "", reverse=True)
 
 
+#: json.dumps(..., ensure_ascii=False, default=str), without building an encoder for every line.
+_LOG_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
 class RunLog:
     """A run's log held open for appending: one `open` per run instead of one per line."""
 
@@ -176,7 +187,7 @@ class RunLog:
 
     def append(self, event: dict[str, Any]) -> None:
         """Append one event or log line (redacted); StoreError if it cannot be written."""
-        data = (json.dumps(self.store.redactor(event), ensure_ascii=False, default=str) + "\n").encode()
+        data = (_LOG_ENCODER.encode(self.store.redactor(event)) + "\n").encode()
         try:
             if self._fd is None:  # first line, or the open failed last time (a full disk may have room again)
                 self.store._ensure_dir()

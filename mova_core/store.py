@@ -366,8 +366,13 @@ class FileStore:
         """
         path = self.path_for(entry.id)
         data = encode_entry(entry)
-        self._ensure_dirs(locks=False)
-        tmp = write_temp(path, data)
+        try:
+            tmp = write_temp(path, data)
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, FileNotFoundError):
+                raise
+            self._ensure_dirs(locks=False)  # the first entry (or the directory was removed): make it, once
+            tmp = write_temp(path, data)
         try:
             os.link(tmp, path)
         except FileExistsError:

@@ -73,6 +73,17 @@ def test_create_takes_no_lock_file_and_leaves_nothing_but_the_entry(empty_dlq):
     assert [e.id for e in store.read_many(ids)[0]] == ids
 
 
+def test_create_makes_a_missing_directory_and_makes_it_again_if_it_was_removed(tmp_path):
+    import shutil
+
+    directory = tmp_path / "state" / "deadletter"
+    store = FileStore(directory)
+    store.create(make_entry("dlq_11111111-0000-4000-8000-00000000000c"))
+    shutil.rmtree(directory)
+    store.create(make_entry("dlq_11111111-0000-4000-8000-00000000000d"))
+    assert sorted(p.name for p in directory.iterdir()) == ["dlq_11111111-0000-4000-8000-00000000000d.json"]
+
+
 def test_concurrent_creates_of_one_id_exactly_one_wins(empty_dlq):
     from concurrent.futures import ThreadPoolExecutor
 
