@@ -344,15 +344,21 @@ class Engine:
         if cancel is not None and cancel.is_set():
             raise _Cancelled()
 
-    def write_dead_letter(self, entry: DeadLetterEntry) -> None:
-        """Hand the entry to the configured sink: a callable, a store, or the default FileStore."""
+    def write_dead_letter(self, entry: DeadLetterEntry, doc: dict[str, Any] | None = None) -> None:
+        """Hand the entry to the configured sink: a callable, a store, or the default FileStore.
+
+        `doc`: the JSON object `entry` was validated from (what its dump would give), which the
+        file store then writes as it is instead of dumping the entry again.
+        """
+        from .store import FileStore  # the lead's store; imported late to keep this module light
+
         sink = self._dead_letter
         if sink is None:
-            from .store import FileStore  # the lead's store; imported late to keep this module light
-
             sink = FileStore(self.settings.dlq_path)
             self._dead_letter = sink
-        if hasattr(sink, "create"):
+        if isinstance(sink, FileStore):
+            sink.create(entry, doc=doc)
+        elif hasattr(sink, "create"):
             sink.create(entry)
         else:
             sink(entry)
@@ -642,9 +648,9 @@ class _Run:
         entry = None
         lost: StoreError | None = None
         if dead_letter:
-            entry = self.build_entry(failed, details)
+            entry, doc = self.build_entry(failed, details)
             try:
-                self.engine.write_dead_letter(entry)
+                self.engine.write_dead_letter(entry, doc)
             except StoreError as exc:  # the run record, if it can be written, keeps what there is
                 lost, entry = exc, None
         outcome = self.finish(
@@ -662,8 +668,8 @@ class _Run:
                              f"{lost}{kept}") from lost
         return outcome
 
-    def build_entry(self, failed: Action, details: ErrorDetails) -> DeadLetterEntry:
-        """The dead-letter entry in the specification's shape, redacted."""
+    def build_entry(self, failed: Action, details: ErrorDetails) -> tuple[DeadLetterEntry, dict[str, Any]]:
+        """The dead-letter entry in the specification's shape, redacted, and the JSON object it was validated from."""
         now = self.engine.now()
         context = self.context.model_copy(
             update={"status": "failed", "end_time": format_time(now), "variables": dict(self.variables)}
@@ -680,4 +686,5 @@ class _Run:
             metadata=Metadata(source="executor", workflow_type=intent.name, tags=list(intent.tags) if intent.tags else None),
         )
         # Through JSON and back: what is stored is what the redactor let through, nothing else.
-        return DeadLetterEntry.model_validate(self.redactor(entry.model_dump(mode="json")))
+        doc = self.redactor(entry.model_dump(mode="json"))
+        return DeadLetterEntry.model_validate(doc), doc

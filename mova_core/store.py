@@ -355,8 +355,12 @@ class FileStore:
         finally:
             os.close(fd)  # closing releases the lock
 
-    def create(self, entry: DeadLetterEntry) -> None:
+    def create(self, entry: DeadLetterEntry, *, doc: dict[str, Any] | None = None) -> None:
         """Write a new entry, durably; refuses to overwrite an existing one.
+
+        `doc`: the entry as a JSON object when the caller has it at hand, `entry.to_json_dict()`
+        exactly (the engine validates its entry from that object, and a dump of a model validated
+        from a dump is that dump); written as it is, instead of dumping the entry a second time.
 
         No lock (a new id's lock file would cost a file creation per entry and stay on disk): the
         entry goes to a fsynced temporary dot-file, which is then hard-linked to its name. A link
@@ -365,7 +369,7 @@ class FileStore:
         A kill at any point leaves no torn entry: at most a dot-file, which no listing sees.
         """
         path = self.path_for(entry.id)
-        data = encode_entry(entry)
+        data = encode_entry(entry) if doc is None else encode_pretty(doc) + b"\n"
         try:
             tmp = write_temp(path, data)
         except StoreError as exc:
