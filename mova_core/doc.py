@@ -28,7 +28,20 @@ class Doc(Model):
     def _drop_unset_nones(self, handler):
         data = handler(self)
         if isinstance(data, dict):
-            for name in type(self).model_fields:
-                if name not in self.model_fields_set and name in data and data[name] is None:
+            # Only the fields never set can be dropped: look at those alone (usually a few).
+            for name in _field_names(type(self)) - self.__pydantic_fields_set__:
+                if data.get(name, _ABSENT) is None:
                     del data[name]
         return data
+
+
+_ABSENT = object()
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
+def _field_names(cls: type[BaseModel]) -> frozenset[str]:
+    """A model class's field names, as a set (computed once per class)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(cls.model_fields)
+    return names

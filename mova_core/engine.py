@@ -18,6 +18,7 @@ import random
 import threading
 import time
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 from typing import Any, Callable, Mapping
 
@@ -46,7 +47,7 @@ from .policy import (
     validation_messages,
 )
 from .redact import Redactor
-from .runs import RunRecord, RunStore
+from .runs import RunLog, RunRecord, RunStore
 from .sandbox import Sandbox, secrets_from_env
 from .templates import TemplateError, check_references, render
 from .timeutil import format_time, utcnow
@@ -133,8 +134,24 @@ Event = RunStarted | ActionStarted | AttemptFailed | ActionFinished | LogLine | 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """An event as a JSON object with its `event` kind first."""
-    data = asdict(event)
-    return {"event": data.pop("kind"), **data}
+    names = _EVENT_FIELDS.get(type(event))
+    if names is None:
+        names = _EVENT_FIELDS[type(event)] = tuple(f.name for f in dataclass_fields(event) if f.name != "kind")
+    data: dict[str, Any] = {"event": event.kind}
+    for name in names:
+        value = getattr(event, name)
+        kind = type(value)
+        if kind is dict and all(type(v) in _SCALARS for v in value.values()):
+            value = dict(value)  # a log line's flat fields
+        elif kind not in _SCALARS:  # anything deeper: asdict's deep copy, as always
+            data = asdict(event)
+            return {"event": data.pop("kind"), **data}
+        data[name] = value
+    return data
+
+
+_EVENT_FIELDS: dict[type, tuple[str, ...]] = {}
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 # --- validation -----------------------------------------------------------------------------
@@ -304,11 +321,13 @@ class Engine:
             problems = check_envelope(envelope, self.registry)
             if problems:
                 raise _policy_error(problems)
+        env_secrets = secrets_from_env(self.environ)
         if sandbox is None:
             sandbox = Sandbox.production(
-                self.settings, inline_secrets=envelope.secrets, override_secrets=secrets, environ=self.environ
+                self.settings, inline_secrets=envelope.secrets, override_secrets=secrets, env_secrets=env_secrets
             )
-        run = _Run(self, envelope, run_id or new_run_id(), variables, sandbox, on_event, timeout, cancel, run_info)
+        run = _Run(self, envelope, run_id or new_run_id(), variables, sandbox, on_event, timeout, cancel, run_info,
+                   env_secrets)
         run.on_finish = on_finish
         return run.execute(dead_letter=dead_letter, record=record)
 
@@ -325,15 +344,21 @@ class Engine:
         if cancel is not None and cancel.is_set():
             raise _Cancelled()
 
-    def write_dead_letter(self, entry: DeadLetterEntry) -> None:
-        """Hand the entry to the configured sink: a callable, a store, or the default FileStore."""
+    def write_dead_letter(self, entry: DeadLetterEntry, doc: dict[str, Any] | None = None) -> None:
+        """Hand the entry to the configured sink: a callable, a store, or the default FileStore.
+
+        `doc`: the JSON object `entry` was validated from (what its dump would give), which the
+        file store then writes as it is instead of dumping the entry again.
+        """
+        from .store import FileStore  # the lead's store; imported late to keep this module light
+
         sink = self._dead_letter
         if sink is None:
-            from .store import FileStore  # the lead's store; imported late to keep this module light
-
             sink = FileStore(self.settings.dlq_path)
             self._dead_letter = sink
-        if hasattr(sink, "create"):
+        if isinstance(sink, FileStore):
+            sink.create(entry, doc=doc)
+        elif hasattr(sink, "create"):
             sink.create(entry)
         else:
             sink(entry)
@@ -342,7 +367,7 @@ class Engine:
 class _Run:
     """One execution of an envelope (state kept off the Engine so an Engine can run many)."""
 
-    def __init__(self, engine, envelope, run_id, variables, sandbox, on_event, timeout, cancel, run_info):
+    def __init__(self, engine, envelope, run_id, variables, sandbox, on_event, timeout, cancel, run_info, env_secrets):
         self.engine = engine
         self.envelope: Envelope = envelope
         self.run_id = run_id
@@ -350,9 +375,9 @@ class _Run:
         self.on_event = on_event
         self.cancel = cancel
         self.info = dict(run_info or {})
-        env_secrets = secrets_from_env(engine.environ).values()
         inline = (envelope.secrets or {}).values()
-        self.redactor = Redactor([*sandbox.secrets.values(), *inline, *env_secrets])
+        # Every secret the run could see, whichever the sandbox uses: none may reach a file.
+        self.redactor = Redactor([*sandbox.secrets.values(), *inline, *env_secrets.values()])
         self.variables: dict[str, Any] = dict(variables if variables is not None else (envelope.variables or {}))
         self.outputs: dict[str, Any] = {}
         self.started = engine.now()
@@ -366,6 +391,7 @@ class _Run:
             variables=self.variables,
         )
         self.store: RunStore | None = None
+        self.log_file: RunLog | None = None
         self.on_finish: Callable[[RunOutcome], None] | None = None
         #: Set once the run's record or log could not be written (a full disk): the run goes on.
         self.records_failed: StoreError | None = None
@@ -373,9 +399,9 @@ class _Run:
     # -- plumbing -------------------------------------------------------------------------
 
     def emit(self, event: Event) -> None:
-        if self.store is not None:
+        if self.log_file is not None:
             try:
-                self.store.append_log(self.run_id, event_to_dict(event))
+                self.log_file.append(event_to_dict(event))
             except StoreError as exc:
                 self.records_lost(exc)
         if self.on_event is not None:
@@ -398,11 +424,14 @@ class _Run:
         fields = self.redactor(fields)
         self.emit(LogLine(self.run_id, action_id, level, self.redactor.text(str(message)), fields))
 
-    def record(self, status: str, **extra) -> None:
+    def record(self, status: str, context: dict[str, Any] | None = None, **extra) -> None:
+        """Write the run record; `context`: the context as JSON, already redacted (else dumped here)."""
         if self.store is None:
             return
-        ctx = self.context.model_copy(update={"status": status, "variables": dict(self.variables)})
-        fields: dict[str, Any] = {k: v for k, v in self.info.items() if k in RunRecord.model_fields}
+        if context is None:
+            ctx = self.context.model_copy(update={"status": status, "variables": dict(self.variables)})
+            context = self.redactor(ctx.model_dump(mode="json"))
+        fields: dict[str, Any] = {k: v for k, v in self.info.items() if k in RunRecord.model_fields and k != "context"}
         fields.update(
             run_id=self.run_id,
             status=status,
@@ -410,12 +439,11 @@ class _Run:
             workflow=self.envelope.intent.name,
             start_time=format_time(self.started),
             updated_at=format_time(self.engine.now()),
-            context=ctx,
             pid=os.getpid(),
             **extra,
         )
         try:
-            self.store.save(RunRecord(**fields))
+            self.store.save(RunRecord(**fields), context=context)
         except StoreError as exc:
             if status == "running" and self.records_failed is None and not self.context.results:
                 raise  # nothing has run yet: refuse to start rather than run without a record
@@ -429,6 +457,15 @@ class _Run:
     def execute(self, *, dead_letter: bool, record: bool) -> RunOutcome:
         if record:
             self.store = RunStore(self.sandbox.records_dir, self.redactor)
+            self.log_file = self.store.open_log(self.run_id)
+        try:
+            return self._execute(dead_letter)
+        finally:
+            if self.log_file is not None:
+                self.log_file.close()
+
+    def _execute(self, dead_letter: bool) -> RunOutcome:
+        if self.store is not None:
             self.record("running")
         self.emit(RunStarted(self.run_id, self.envelope.intent.name, self.sandbox.sandbox_mode, len(self.envelope.actions)))
         if self.sandbox.sandbox_mode:
@@ -557,8 +594,10 @@ class _Run:
         self.context.status = status
         self.context.end_time = format_time(end)
         self.context.variables = dict(self.variables)
-        # The caller gets the redacted context: it is about to be shown or stored.
-        shown = ExecutionContext.model_validate(self.redactor(self.context.model_dump(mode="json")))
+        # The caller gets the redacted context: it is about to be shown or stored (the final record
+        # below writes this very JSON: the context does not change after this point).
+        shown_doc = self.redactor(self.context.model_dump(mode="json"))
+        shown = ExecutionContext.model_validate(shown_doc)
         outcome = RunOutcome(
             run_id=self.run_id,
             status=status,
@@ -582,6 +621,7 @@ class _Run:
         self.emit(RunFinished(self.run_id, status, error, outcome.failure_reason, entry.id if entry else None, self.elapsed()))
         self.record(
             status,
+            context=shown_doc,
             end_time=outcome.end_time,
             error=error,
             failure_reason=outcome.failure_reason,
@@ -608,9 +648,9 @@ class _Run:
         entry = None
         lost: StoreError | None = None
         if dead_letter:
-            entry = self.build_entry(failed, details)
+            entry, doc = self.build_entry(failed, details)
             try:
-                self.engine.write_dead_letter(entry)
+                self.engine.write_dead_letter(entry, doc)
             except StoreError as exc:  # the run record, if it can be written, keeps what there is
                 lost, entry = exc, None
         outcome = self.finish(
@@ -628,8 +668,8 @@ class _Run:
                              f"{lost}{kept}") from lost
         return outcome
 
-    def build_entry(self, failed: Action, details: ErrorDetails) -> DeadLetterEntry:
-        """The dead-letter entry in the specification's shape, redacted."""
+    def build_entry(self, failed: Action, details: ErrorDetails) -> tuple[DeadLetterEntry, dict[str, Any]]:
+        """The dead-letter entry in the specification's shape, redacted, and the JSON object it was validated from."""
         now = self.engine.now()
         context = self.context.model_copy(
             update={"status": "failed", "end_time": format_time(now), "variables": dict(self.variables)}
@@ -646,4 +686,5 @@ class _Run:
             metadata=Metadata(source="executor", workflow_type=intent.name, tags=list(intent.tags) if intent.tags else None),
         )
         # Through JSON and back: what is stored is what the redactor let through, nothing else.
-        return DeadLetterEntry.model_validate(self.redactor(entry.model_dump(mode="json")))
+        doc = self.redactor(entry.model_dump(mode="json"))
+        return DeadLetterEntry.model_validate(doc), doc

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .templates import has_template, strip_templates
 
@@ -56,6 +57,7 @@ class Redactor:
         values = {v for v in values if len(v) >= MIN_SECRET_LENGTH and v != REDACTED}
         # Longest first, so a secret containing another is replaced whole.
         self._values = sorted(values, key=len, reverse=True)
+        self._value_set = frozenset(values)
         self._pattern = re.compile("|".join(re.escape(v) for v in self._values)) if self._values else None
 
     def add(self, secret_values: Iterable[Any]) -> Redactor:
@@ -70,7 +72,26 @@ class Redactor:
 
     def __call__(self, value: Any) -> Any:
         """A redacted copy of a JSON-like value (dicts, lists, strings, scalars)."""
-        return self._walk(value, sensitive=False)
+        return self._plain(value)
+
+    def _plain(self, value: Any) -> Any:
+        """`_walk(value, sensitive=False)`, with the JSON types handled first (the hot path)."""
+        kind = type(value)
+        if kind is dict:
+            out = {}
+            for k, v in value.items():
+                # is_sensitive_name, inlined
+                out[k] = self._walk(v, True) if isinstance(k, str) and _sensitive_str(k) else self._plain(v)
+            return out
+        if kind is str:
+            return value if self._pattern is None or not value else self._pattern.sub(REDACTED, value)
+        if kind is list:
+            return [self._plain(v) for v in value]
+        if kind is int or kind is float:
+            return REDACTED if self._value_set and str(value) in self._value_set else value
+        if value is None or kind is bool:
+            return value
+        return self._walk(value, False)
 
     def _walk(self, value: Any, sensitive: bool) -> Any:
         # dict and list first: isinstance against the Mapping ABC is several times slower.

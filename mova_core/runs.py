@@ -25,7 +25,7 @@ from .doc import Doc
 from .errors import MovaError, StoreError
 from .models import ExecutionContext, ExecutionResult
 from .redact import Redactor
-from .store import atomic_write, os_error_reason, validate_id
+from .store import atomic_write, encode_pretty, os_error_reason, validate_id
 
 RUN_STATUSES = ("pending", "running", "completed", "failed", "timeout", "cancelled")
 FINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})
@@ -83,6 +83,7 @@ class RunStore:
     def __init__(self, directory: Path | str, redactor: Redactor | None = None):
         self.directory = Path(directory)
         self.redactor = redactor or Redactor()
+        self._dir_made = False
 
     def path(self, run_id: str) -> Path:
         return self.directory / f"{check_run_id(run_id)}.json"
@@ -93,19 +94,32 @@ class RunStore:
     def exists(self, run_id: str) -> bool:
         return self.path(run_id).exists()
 
-    def save(self, record: RunRecord) -> None:
-        """Write the record (redacted) atomically."""
-        data = self.redactor(record.model_dump(mode="json"))
+    def save(self, record: RunRecord, *, context: dict[str, Any] | None = None) -> None:
+        """Write the record (redacted) atomically.
+
+        `context`: the record's execution context as a JSON object that already went through this
+        store's redactor (the engine has it at hand at the end of a run: no second dump and walk);
+        it replaces `record.context`.
+        """
+        data = self.redactor(record.model_dump(mode="json", exclude={"context"} if context is not None else None))
+        if context is not None:  # in its place: the last field, before any unknown ones
+            data["context"] = context
+            if record.__pydantic_extra__:
+                known = type(record).model_fields
+                data = {**{k: v for k, v in data.items() if k in known},
+                        **{k: v for k, v in data.items() if k not in known}}
         self._ensure_dir()
         # Not fsynced: a run record is a view for following a run; the outcome that matters is
         # durable in the dead-letter entry (and its retry_history). This keeps dead-lettering at
         # the disk's rate for one durable write per failed run.
-        atomic_write(self.path(record.run_id), json.dumps(data, indent=2, ensure_ascii=False).encode(),
-                     durable=False)
+        atomic_write(self.path(record.run_id), encode_pretty(data), durable=False)
 
     def _ensure_dir(self) -> None:
+        if self._dir_made:  # once per store: the engine makes one per run
+            return
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
+            self._dir_made = True
         except OSError as exc:
             raise StoreError(f"could not create the run directory {self.directory}: {os_error_reason(exc)}") from exc
 
@@ -122,19 +136,15 @@ class RunStore:
 
     def append_log(self, run_id: str, event: dict[str, Any]) -> None:
         """Append one event or log line (redacted) to the run's log."""
-        data = (json.dumps(self.redactor(event), ensure_ascii=False, default=str) + "\n").encode()
-        self._ensure_dir()
-        path = self.log_path(run_id)
+        log = self.open_log(run_id)
         try:
-            # One write of one line on an O_APPEND descriptor: concurrent writers do not interleave.
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                if os.write(fd, data) != len(data):  # the disk filled up mid-line
-                    raise OSError(errno.ENOSPC, "short write")
-            finally:
-                os.close(fd)
-        except OSError as exc:  # a full disk or permissions: the store's clear error, not a traceback
-            raise StoreError(f"could not write the run log {path}: {os_error_reason(exc)}") from exc
+            log.append(event)
+        finally:
+            log.close()
+
+    def open_log(self, run_id: str) -> RunLog:
+        """The run's log, to append to for the length of a run (opened on the first line, then kept open)."""
+        return RunLog(self, self.log_path(run_id))
 
     def read_log(self, run_id: str, offset: int = 0) -> list[dict[str, Any]]:
         """The log's events from line `offset` on; a torn last line is left for the next read."""
@@ -161,6 +171,37 @@ class RunStore:
             except (OSError, ValidationError):
                 continue
         return sorted(records, key=lambda r: r.start_time or "", reverse=True)
+
+
+#: json.dumps(..., ensure_ascii=False, default=str), without building an encoder for every line.
+_LOG_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
+class RunLog:
+    """A run's log held open for appending: one `open` per run instead of one per line."""
+
+    def __init__(self, store: RunStore, path: Path):
+        self.store = store
+        self.path = path
+        self._fd: int | None = None
+
+    def append(self, event: dict[str, Any]) -> None:
+        """Append one event or log line (redacted); StoreError if it cannot be written."""
+        data = (_LOG_ENCODER.encode(self.store.redactor(event)) + "\n").encode()
+        try:
+            if self._fd is None:  # first line, or the open failed last time (a full disk may have room again)
+                self.store._ensure_dir()
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            # One write of one line on an O_APPEND descriptor: concurrent writers do not interleave.
+            if os.write(self._fd, data) != len(data):  # the disk filled up mid-line
+                raise OSError(errno.ENOSPC, "short write")
+        except OSError as exc:  # a full disk or permissions: the store's clear error, not a traceback
+            raise StoreError(f"could not write the run log {self.path}: {os_error_reason(exc)}") from exc
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
 
 
 def run_dirs(settings: Any) -> list[tuple[bool, Path]]:

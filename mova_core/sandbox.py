@@ -95,11 +95,9 @@ def _host_allowed(host: str, allowed: Iterable[str]) -> bool:
 def secrets_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """MOVA_SECRET_API_KEY=... -> {"api_key": ...}."""
     environ = os.environ if environ is None else environ
-    return {
-        k[len(SECRET_ENV_PREFIX) :].lower(): v
-        for k, v in environ.items()
-        if k.startswith(SECRET_ENV_PREFIX) and len(k) > len(SECRET_ENV_PREFIX)
-    }
+    n = len(SECRET_ENV_PREFIX)
+    # Names first, values only for the few that match (each os.environ value is decoded on access).
+    return {k[n:].lower(): environ[k] for k in environ if k.startswith(SECRET_ENV_PREFIX) and len(k) > n}
 
 
 def usable_inline_secrets(inline: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -134,11 +132,15 @@ class Sandbox:
         inline_secrets: Mapping[str, Any] | None = None,
         override_secrets: Mapping[str, Any] | None = None,
         environ: Mapping[str, str] | None = None,
+        env_secrets: Mapping[str, Any] | None = None,
     ) -> Sandbox:
-        """Production: every host, secrets from overrides > MOVA_SECRET_* > inline envelope."""
+        """Production: every host, secrets from overrides > MOVA_SECRET_* > inline envelope.
+
+        `env_secrets`: the MOVA_SECRET_* values already read from `environ` (the engine reads them once per run).
+        """
         secrets: dict[str, Any] = {}
         secrets.update(usable_inline_secrets(inline_secrets))
-        secrets.update(secrets_from_env(environ))
+        secrets.update(secrets_from_env(environ) if env_secrets is None else env_secrets)
         secrets.update(override_secrets or {})
         return cls(sandbox_mode=False, records_dir=Path(settings.effective_runs_path), secrets=secrets)
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -27,6 +27,8 @@ from .status import EntryStatus
 if TYPE_CHECKING:  # the full model loads only when a whole entry is read or written
     from .models import DeadLetterEntry
 
+#: link(2) errors meaning "this file system has no hard links" (FAT, some network mounts).
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
 Mutation = Callable[["DeadLetterEntry"], "DeadLetterEntry | None"]
 #: Called under the entry's lock with (old, new) just before a change is made visible; new is None
@@ -139,13 +141,21 @@ def _explain(exc: OSError, path: Path) -> str:
 
 def encode_entry(entry: DeadLetterEntry) -> bytes:
     """An entry as pretty-printed JSON bytes, the on-disk format."""
-    data = entry.to_json_dict()
+    return encode_pretty(entry.to_json_dict()) + b"\n"
+
+
+def encode_pretty(data: Any) -> bytes:
+    """JSON indented by two spaces, UTF-8, as `json.dumps(data, indent=2, ensure_ascii=False)` writes it.
+
+    orjson, and the json module for what orjson refuses (integers beyond 64 bits from a foreign
+    writer, non-string keys, more than 255 levels).
+    """
     try:
-        return orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"
-    except TypeError:  # integers beyond 64 bits from a foreign writer
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2)
+    except TypeError:
         import json
 
-        return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
+        return json.dumps(data, indent=2, ensure_ascii=False).encode()
 
 
 @contextmanager
@@ -322,10 +332,11 @@ class FileStore:
         return out, bad
 
     # -- writing ----------------------------------------------------------------------------
-    def _ensure_dirs(self) -> None:
+    def _ensure_dirs(self, *, locks: bool = True) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            (self.mova_dir / "locks").mkdir(parents=True, exist_ok=True)
+            if locks:
+                (self.mova_dir / "locks").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(_explain(exc, self.directory)) from exc
 
@@ -344,14 +355,52 @@ class FileStore:
         finally:
             os.close(fd)  # closing releases the lock
 
-    def create(self, entry: DeadLetterEntry) -> None:
-        """Write a new entry; refuses to overwrite an existing one."""
-        self._ensure_dirs()
+    def create(self, entry: DeadLetterEntry, *, doc: dict[str, Any] | None = None) -> None:
+        """Write a new entry, durably; refuses to overwrite an existing one.
+
+        `doc`: the entry as a JSON object when the caller has it at hand, `entry.to_json_dict()`
+        exactly (the engine validates its entry from that object, and a dump of a model validated
+        from a dump is that dump); written as it is, instead of dumping the entry a second time.
+
+        No lock (a new id's lock file would cost a file creation per entry and stay on disk): the
+        entry goes to a fsynced temporary dot-file, which is then hard-linked to its name. A link
+        never replaces a name, so the check for an existing entry and the write are one atomic step,
+        even against another process. Then the temporary name is removed and the directory fsynced.
+        A kill at any point leaves no torn entry: at most a dot-file, which no listing sees.
+        """
         path = self.path_for(entry.id)
-        with self.lock(entry.id):
-            if path.exists():
-                raise StoreError(f"an entry with id {entry.id} already exists")
-            atomic_write(path, encode_entry(entry))
+        data = encode_entry(entry) if doc is None else encode_pretty(doc) + b"\n"
+        try:
+            tmp = write_temp(path, data)
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, FileNotFoundError):
+                raise
+            self._ensure_dirs(locks=False)  # the first entry (or the directory was removed): make it, once
+            tmp = write_temp(path, data)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            discard(tmp)
+            raise StoreError(f"an entry with id {entry.id} already exists") from None
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                discard(tmp)
+                raise StoreError(_explain(exc, path)) from exc
+            self._create_locked(entry.id, tmp, path)  # a file system without hard links
+            return
+        discard(tmp)  # the entry has its name; the temporary one goes
+        fsync_dir(self.directory)
+
+    def _create_locked(self, entry_id: str, tmp: Path, path: Path) -> None:
+        """`create`'s second half where hard links are not supported: check and rename under the lock."""
+        try:
+            with self.lock(entry_id):
+                if path.exists():
+                    raise StoreError(f"an entry with id {entry_id} already exists")
+                publish(tmp, path)
+        except BaseException:
+            discard(tmp)
+            raise
 
     def update(
         self, id_or_prefix: str, mutate: Mutation, on_commit: Commit | None = None
@@ -422,7 +471,7 @@ class FileStore:
                     on_commit(entry, None)
                 except BaseException as exc:
                     try:
-                        os.rename(doomed, path)
+                        _put_back(doomed, path)
                     except OSError as back:
                         raise StoreError(f"{exc}; and {entry_id} could not be put back from {doomed}: "
                                          f"{os_error_reason(back)}") from exc
@@ -433,6 +482,22 @@ class FileStore:
             except OSError:
                 pass  # the entry is gone either way; only its durability across a power cut is at stake
             return entry
+
+
+def _put_back(doomed: Path, path: Path) -> None:
+    """Undo renaming an entry aside for a delete.
+
+    A hard link, not a rename: `create` takes no lock, so an entry could have been created under the
+    name meanwhile, and a rename would silently replace it (a link fails with EEXIST instead).
+    """
+    try:
+        os.link(doomed, path)
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        os.rename(doomed, path)  # no hard links: create takes the entry's lock there, so none was made
+        return
+    discard(doomed)
 
 
 def _unchanged(entry_id: str, exc: BaseException) -> None:

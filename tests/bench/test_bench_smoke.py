@@ -58,3 +58,17 @@ def test_a_tiny_benchmark_prints_every_row(tmp_path):
     assert all(row["ok"] in ("-", "ok") or row["ok"].startswith("FAIL x") for row in data["rows"]), data["rows"]
     # The generated directory is kept in --workdir for the next run; nothing of the dashboard's is left in it.
     assert len(list((tmp_path / "work" / "dlq-200").glob("*.json"))) == 200
+
+
+def test_the_engine_floor_replays_the_engines_file_calls(tmp_path):
+    from benchmarks import engine_floor
+
+    out = engine_floor.measure(tmp_path, count=3, runs=1)
+    assert {k: len(v) for k, v in out.items() if k != "count"} == {"floor": 1, "floor_no_record": 1, "raw": 1}
+    assert all(v[0] > 0 for k, v in out.items() if k != "count")
+    runs = tmp_path / "floor-0" / "runs"
+    assert sorted(p.name for p in runs.iterdir()) == sorted(
+        [f"run_{n:08d}.json" for n in range(3)] + [f"run_{n:08d}.log.jsonl" for n in range(3)])
+    for way in ("floor", "floor_no_record", "raw"):  # entries under their names, no temporary file left
+        assert sorted(p.name for p in (tmp_path / f"{way}-0" / "deadletter").iterdir()) == [
+            f"dlq_{n:08d}.json" for n in range(3)]

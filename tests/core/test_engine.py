@@ -8,8 +8,10 @@ import random
 import threading
 
 import pytest
+from hypothesis import given, settings as hyp_settings, strategies as st
 
 from mova_core.engine import (
+    Engine,
     ActionFinished,
     ActionStarted,
     AttemptFailed,
@@ -21,8 +23,9 @@ from mova_core.engine import (
 from mova_core.errors import PolicyError
 from mova_core.models import DeadLetterEntry
 from mova_core.policy import Backoff, EffectivePolicy, schedule
-from mova_core.runs import RunStore
-from mova_core.store import FileStore
+from mova_core.runs import RunLog, RunStore
+from mova_core.settings import Settings
+from mova_core.store import FileStore, encode_entry
 
 from .engine_fixtures import (  # noqa: F401
     FAST,
@@ -313,10 +316,10 @@ def test_a_run_log_that_cannot_be_written_does_not_stop_the_run(server, settings
     # progress log, so a failed workflow was never dead-lettered.
     from mova_core.errors import StoreError
 
-    def full(self, run_id, event):
+    def full(self, event):
         raise StoreError("could not write the run log: the disk is full")
 
-    monkeypatch.setattr(RunStore, "append_log", full)
+    monkeypatch.setattr(RunLog, "append", full)
     events = []
     out = make_engine(settings, clock).run(envelope(fetch(f"{server.url}/status/500/log", retry=FAST)),
                                            on_event=events.append)
@@ -330,7 +333,7 @@ def test_a_dead_letter_that_cannot_be_written_is_a_clear_error_and_kept_in_the_r
         server, settings, clock, state, monkeypatch):
     from mova_core.errors import StoreError
 
-    def full(self, entry):
+    def full(self, entry, **kwargs):
         raise StoreError("could not write the entry: the disk is full")
 
     monkeypatch.setattr(FileStore, "create", full)
@@ -338,3 +341,85 @@ def test_a_dead_letter_that_cannot_be_written_is_a_clear_error_and_kept_in_the_r
         make_engine(settings, clock).run(envelope(fetch(f"{server.url}/status/500/dl", retry=FAST)))
     (record,) = RunStore(state / "runs").list()
     assert record.status == "failed" and "NOT dead-lettered" in record.error and record.context is not None
+
+
+def test_the_run_log_is_opened_once_per_run_and_closed_at_its_end(server, settings, clock, state, monkeypatch):
+    import os
+
+    opened = []
+    real_open = os.open
+
+    def recording(path, flags, *args, **kwargs):
+        fd = real_open(path, flags, *args, **kwargs)
+        if str(path).endswith(".log.jsonl"):
+            opened.append(fd)
+        return fd
+
+    monkeypatch.setattr(os, "open", recording)
+    doc = envelope({"id": "hello", "type": "print", "params": {"message": "hi"}},
+                   fetch(f"{server.url}/status/500/once", retry={"max_attempts": 3, "backoff": "fixed", "delay": 1}))
+    out = make_engine(settings, clock).run(doc)
+    assert out.dead_letter is not None and len(opened) == 1
+    with pytest.raises(OSError):
+        os.fstat(opened[0])  # closed
+    log = RunStore(state / "runs").read_log(out.run_id)
+    assert [e["event"] for e in log].count("attempt_failed") == 3 and log[-1]["event"] == "run_finished"
+
+    def interrupted(seconds):
+        raise KeyboardInterrupt
+
+    engine = make_engine(settings, clock)
+    engine._sleep = interrupted
+    with pytest.raises(KeyboardInterrupt):
+        engine.run(doc, run_id="run_interrupted")
+    assert len(opened) == 2
+    with pytest.raises(OSError):
+        os.fstat(opened[1])
+    assert RunStore(state / "runs").read_log("run_interrupted")[-1]["event"] == "run_finished"
+
+
+def test_a_record_saved_with_its_context_as_json_is_the_same_file(tmp_path):
+    from mova_core.models import ExecutionContext
+    from mova_core.redact import Redactor
+    from mova_core.runs import RunRecord
+
+    redactor = Redactor(["hunter2-secret"])
+    ctx = ExecutionContext(run_id="run_1", status="failed", variables={"password": "x", "note": "hunter2-secret!"})
+    record = RunRecord(run_id="run_1", status="failed", error="boom", foreign_field={"kept": True})
+    one, two = RunStore(tmp_path / "one", redactor), RunStore(tmp_path / "two", redactor)
+    one.save(record.model_copy(update={"context": ctx}))
+    two.save(record, context=redactor(ctx.model_dump(mode="json")))
+    written = (tmp_path / "one" / "run_1.json").read_bytes()
+    assert written == (tmp_path / "two" / "run_1.json").read_bytes()
+    assert b"hunter2-secret" not in written and list(json.loads(written))[-2:] == ["context", "foreign_field"]
+
+
+# The engine validates its entry from a redacted JSON object and hands the store that object, which
+# writes it instead of dumping the entry again: the file must be exactly what a dump would write.
+_json_leaves = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False)
+                | st.text(max_size=12) | st.sampled_from(["s3cr3t-inline", "Bearer {{ secrets.k }}", "2026-01-01T00:00:00Z"]))
+_json = st.recursive(_json_leaves, lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(st.sampled_from(["a", "token", "password", "url", "x-extra", "n"]) | st.text(max_size=5),
+                                       inner, max_size=3), max_leaves=12)
+
+
+@hyp_settings(max_examples=60, derandomize=True, deadline=None)
+@given(variables=st.dictionaries(st.text(min_size=1, max_size=6), _json, max_size=3), payload=_json, extra=_json,
+       go_dialect=st.booleans(), retry=st.sampled_from([None, {"max_attempts": 1, "delay": 0.5, "jitter": False},
+                                                         {"max_attempts": 1, "backoff": "linear", "max_delay": 3}]))
+def test_the_entry_file_is_exactly_a_dump_of_the_entry_returned(tmp_path_factory, variables, payload, extra, go_dialect, retry):
+    state = tmp_path_factory.mktemp("state")
+    action = {"type": "parse_json", "x-action-extra": extra}
+    arguments = {"source": '{"a": 1}', "path": "missing", "variable": "v"}
+    action.update({"name": "extract", "config": arguments} if go_dialect else {"id": "extract", "params": arguments})
+    if retry is not None:
+        action["retry"] = retry
+    doc = {"intent": {"name": "wf", "tags": ["t"], "x-intent-extra": extra}, "actions": [action],
+           "variables": variables, "payload": payload, "secrets": {"k": "s3cr3t-inline"}, "x-envelope-extra": extra}
+    engine = Engine(Settings(dlq_path=state / "deadletter", runs_path=state / "runs"), sleep=lambda s: None)
+    out = engine.run(doc, secrets={"over": "override-value-1"})
+    assert out.dead_letter is not None
+    written = (state / "deadletter" / f"{out.dead_letter.id}.json").read_bytes()
+    assert written == encode_entry(out.dead_letter)
+    assert written == encode_entry(FileStore(state / "deadletter").get(out.dead_letter.id))
+    assert b"s3cr3t-inline" not in written and b"override-value-1" not in written

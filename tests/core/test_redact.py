@@ -66,3 +66,66 @@ def test_the_input_is_not_modified():
     doc = {"password": "p4ssw0rd"}
     redact(doc)
     assert doc == {"password": "p4ssw0rd"}
+
+
+# -- the fast walk against the plain one ------------------------------------------------------------
+
+from collections import OrderedDict  # noqa: E402
+from collections.abc import Mapping  # noqa: E402
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from mova_core.redact import _keeps_template_only  # noqa: E402
+
+
+class _Reference(Redactor):
+    """The straightforward recursive walk the redactor had before its JSON fast path (kept as the oracle)."""
+
+    def __call__(self, value):
+        return self._ref(value, False)
+
+    def _ref(self, value, sensitive):
+        if isinstance(value, Mapping):
+            return {k: self._ref(v, sensitive or is_sensitive_name(k)) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self._ref(v, sensitive) for v in value]
+        if sensitive:
+            if value is None or isinstance(value, bool) or value == "" or value == REDACTED:
+                return value
+            if _keeps_template_only(value):
+                return value
+            return REDACTED
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and self._values:
+            return REDACTED if str(value) in self._values else value
+        return value
+
+
+class _Str(str):
+    pass
+
+
+SECRETS = ["s3cr3t-value", "987654", "abcd", "1.5e-07"]
+_keys = st.sampled_from(["url", "Authorization", "api_key", "token", "note", "secrets", "override_secrets",
+                         "message", "X-Auth", "auth", "user", "", "password_hash"]) | st.text(max_size=8)
+_texts = st.sampled_from(["", REDACTED, "Bearer {{ secrets.token }}", "{{ secrets.k }}", "sid=1; {{ x }}",
+                          "GET /?key=s3cr3t-value", "abcd", "987654", "plain"]) | st.text(max_size=12)
+_leaves = (st.none() | st.booleans() | st.integers() | st.sampled_from([987654, 1.5e-07, 2.5, -0.0])
+           | st.floats(allow_nan=False) | _texts | _texts.map(_Str))
+_docs = st.recursive(
+    _leaves,
+    lambda inner: (st.lists(inner, max_size=4) | st.lists(inner, max_size=3).map(tuple)
+                   | st.dictionaries(_keys | st.integers(), inner, max_size=4)
+                   | st.dictionaries(_keys, inner, max_size=3).map(OrderedDict)),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(doc=_docs, known=st.sampled_from([[], SECRETS]))
+def test_the_fast_walk_redacts_exactly_like_the_plain_one(doc, known):
+    expected = _Reference(known)(doc)
+    got = Redactor(known)(doc)
+    assert got == expected and repr(got) == repr(expected)
+    assert redact({"password": doc}, known) == _Reference(known)({"password": doc})

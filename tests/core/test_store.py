@@ -48,6 +48,96 @@ def test_create_writes_pretty_json_and_leaves_no_temp_file(empty_dlq):
         store.create(entry)  # never overwrites
 
 
+def _dot_files(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(".") and p.name != ".mova")
+
+
+def test_create_of_an_existing_id_is_a_clear_error_and_leaves_the_file_intact(sample_dlq):
+    store = FileStore(sample_dlq)
+    path = sample_dlq / f"{GO_ID}.json"
+    before = path.read_bytes()
+    with pytest.raises(StoreError, match=f"an entry with id {GO_ID} already exists"):
+        store.create(make_entry(GO_ID, created_at="2027-01-01T00:00:00Z"))
+    assert path.read_bytes() == before
+    assert _dot_files(sample_dlq) == []
+
+
+def test_create_takes_no_lock_file_and_leaves_nothing_but_the_entry(empty_dlq):
+    store = FileStore(empty_dlq)
+    ids = [f"dlq_11111111-0000-4000-8000-00000000000{n}" for n in range(3)]
+    for entry_id in ids:
+        store.create(make_entry(entry_id))
+    assert sorted(p.name for p in empty_dlq.iterdir() if p.name != ".mova") == [f"{i}.json" for i in ids]
+    locks = empty_dlq / ".mova" / "locks"
+    assert not locks.exists() or list(locks.iterdir()) == []
+    assert [e.id for e in store.read_many(ids)[0]] == ids
+
+
+def test_create_makes_a_missing_directory_and_makes_it_again_if_it_was_removed(tmp_path):
+    import shutil
+
+    directory = tmp_path / "state" / "deadletter"
+    store = FileStore(directory)
+    store.create(make_entry("dlq_11111111-0000-4000-8000-00000000000c"))
+    shutil.rmtree(directory)
+    store.create(make_entry("dlq_11111111-0000-4000-8000-00000000000d"))
+    assert sorted(p.name for p in directory.iterdir()) == ["dlq_11111111-0000-4000-8000-00000000000d.json"]
+
+
+def test_concurrent_creates_of_one_id_exactly_one_wins(empty_dlq):
+    from concurrent.futures import ThreadPoolExecutor
+
+    entry_id = "dlq_11111111-0000-4000-8000-00000000000a"
+    entries = [make_entry(entry_id, created_at=f"2026-11-20T10:00:0{n}Z") for n in range(8)]
+
+    def attempt(entry):
+        try:
+            FileStore(empty_dlq).create(entry)
+            return entry.created_at
+        except StoreError as exc:
+            assert "already exists" in str(exc)
+            return None
+
+    with ThreadPoolExecutor(8) as pool:
+        winners = [w for w in pool.map(attempt, entries) if w is not None]
+    assert len(winners) == 1
+    assert FileStore(empty_dlq).get(entry_id).created_at == winners[0]  # the winner's file, whole
+    assert _dot_files(empty_dlq) == []
+
+
+def test_create_without_hard_links_falls_back_to_the_lock(empty_dlq, monkeypatch):
+    import errno
+
+    def no_links(src, dst, **kwargs):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    store = FileStore(empty_dlq)
+    entry = make_entry("dlq_11111111-0000-4000-8000-00000000000b")
+    store.create(entry)
+    before = (empty_dlq / f"{entry.id}.json").read_bytes()
+    with pytest.raises(StoreError, match="already exists"):
+        store.create(make_entry(entry.id, created_at="2027-01-01T00:00:00Z"))
+    assert (empty_dlq / f"{entry.id}.json").read_bytes() == before
+    assert store.get(entry.id) == entry
+    assert _dot_files(empty_dlq) == []
+
+
+def test_a_failed_delete_does_not_put_back_over_an_entry_created_meanwhile(sample_dlq):
+    # create takes no lock: while a delete has the file renamed aside, the name is free. If the
+    # delete's audit record then fails, putting the old file back must not replace the new entry.
+    store = FileStore(sample_dlq)
+    newer = make_entry(GO_ID, created_at="2027-01-01T00:00:00Z")
+
+    def audit_fails(old, new):
+        FileStore(sample_dlq).create(newer)
+        raise StoreError("could not write the audit log: the disk is full")
+
+    with pytest.raises(StoreError, match="could not be put back"):
+        store.delete(GO_ID, on_commit=audit_fails)
+    assert store.get(GO_ID).created_at == "2027-01-01T00:00:00Z"
+
+
 def test_prefix_lookup_full_partial_bare_uuid_and_ambiguous(sample_dlq):
     store = FileStore(sample_dlq)
     full = "dlq_3f9a2c71-8e4b-4d05-b6a2-91c7e0d45f18"
