@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .listing import EntryFilter, EntrySummary, SkippedFile
-from .summaries import is_entry_name, read_chunk, read_file
+from .summaries import is_entry_name, read_files
 
 SCHEMA_VERSION = "6"
 # A directory mtime this close to the scan is not trusted: a change in the same clock tick could
@@ -58,6 +58,8 @@ CREATE TABLE IF NOT EXISTS bad (name TEXT PRIMARY KEY, inode INTEGER, mtime_ns I
 _INSERT = f"INSERT OR REPLACE INTO entries ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 # Below this many files to read, a worker pool costs more than it saves.
 POOL_THRESHOLD = 4000
+# Files read (in this process) between writes of their rows.
+_BATCH = 1000
 _SORT_SQL = {
     "created_at": "created_ts", "age": "created_ts", "workflow_type": "workflow_type", "status": "status",
     "attempts": "attempts", "retry_count": "retry_count", "last_error": "last_error", "id": "id",
@@ -188,26 +190,18 @@ class Index:
     def _read_files(self, names: list[str], progress: Progress | None) -> None:
         total = len(names)
         if total >= POOL_THRESHOLD and (os.cpu_count() or 1) > 1:
-            results = self._read_in_pool(names)
+            batches = self._read_in_pool(names)
         else:
-            results = (read_file(self.directory, n) for n in names)
-        good, bad, gone = [], [], []
-        for done, (name, row, bad_row) in enumerate(results, 1):
-            if row is not None:
-                good.append(row)
-            elif bad_row is not None:
-                bad.append(bad_row)
-            else:
-                gone.append((name,))
-            if len(good) + len(bad) + len(gone) >= 5000:
-                self._write_rows(good, bad, gone)
-                good, bad, gone = [], [], []
-            if progress and (done % 1000 == 0 or done == total):
+            batches = (read_files(self.directory, names[i:i + _BATCH]) for i in range(0, total, _BATCH))
+        done = 0
+        for good, bad, gone in batches:
+            self._write_rows(good, bad, gone)
+            before, done = done, done + len(good) + len(bad) + len(gone)
+            if progress and (done // 1000 > before // 1000 or done == total):
                 progress(done, total)
-        self._write_rows(good, bad, gone)
 
     def _read_in_pool(self, names: list[str]):
-        """Read files in worker processes (JSON decoding is CPU-bound), yielding results in order."""
+        """Read files in worker processes (JSON decoding is CPU-bound), yielding batches in order."""
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -220,10 +214,9 @@ class Index:
         # default it would import __main__, i.e. the whole command line).
         ctx.set_forkserver_preload(["mova_core.summaries"])
         with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            for chunk in pool.map(read_chunk, [self.directory] * len(chunks), chunks):
-                yield from chunk
+            yield from pool.map(read_files, [self.directory] * len(chunks), chunks)
 
-    def _write_rows(self, good: list[tuple], bad: list[tuple], gone: list[tuple]) -> None:
+    def _write_rows(self, good: list[tuple], bad: list[tuple], gone: list[str]) -> None:
         if good:
             self.db.executemany(_INSERT, good)
             self.db.executemany("DELETE FROM bad WHERE name = ?", [(r[0],) for r in good])
@@ -231,8 +224,8 @@ class Index:
             self.db.executemany("INSERT OR REPLACE INTO bad VALUES (?, ?, ?, ?, ?)", bad)
             self.db.executemany("DELETE FROM entries WHERE name = ?", [(r[0],) for r in bad])
         if gone:
-            self.db.executemany("DELETE FROM entries WHERE name = ?", gone)
-            self.db.executemany("DELETE FROM bad WHERE name = ?", gone)
+            self.db.executemany("DELETE FROM entries WHERE name = ?", [(n,) for n in gone])
+            self.db.executemany("DELETE FROM bad WHERE name = ?", [(n,) for n in gone])
 
     # -- queries ----------------------------------------------------------------------------
     def _where(self, flt: EntryFilter) -> tuple[str, list[Any]]:

@@ -1,4 +1,4 @@
-"""Reading one entry file into the index's summary columns.
+"""Reading entry files into the index's summary columns.
 
 Kept apart from the index so the worker processes of a first build import only this (the standard
 library, orjson and two small modules of ours), not pydantic or SQLite.
@@ -7,7 +7,7 @@ library, orjson and two small modules of ours), not pydantic or SQLite.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -32,6 +32,8 @@ _INT64 = (-(2**63), 2**63 - 1)
 
 def _num(value: Any, default: int = 0) -> int:
     """An integer column: non-numbers give the default; huge values are clamped to SQLite's 64 bits."""
+    if type(value) is int and _INT64[0] <= value <= _INT64[1]:  # the usual case, decided at once
+        return value
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:  # NaN
         return default
     if isinstance(value, float) and abs(value) == float("inf"):
@@ -41,6 +43,11 @@ def _num(value: Any, default: int = 0) -> int:
 
 def summarize(name: str, data: bytes) -> tuple:
     """Summary columns of one entry file (after name and file identity), or ValueError with a reason."""
+    return _row(name, data, 0, 0, 0)[4:]
+
+
+def _row(name: str, data: bytes, inode: int, mtime_ns: int, size: int) -> tuple:
+    """The entries row of one file: its name and file identity, then its summary columns."""
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -74,6 +81,7 @@ def summarize(name: str, data: bytes) -> tuple:
         except (ValueError, TypeError):
             lease_expires = 0.0  # an unreadable lease counts as expired
     return (
+        name, inode, mtime_ns, size,
         entry_id, run_id, status, doc["created_at"], created_ts, workflow_type, _text(meta.get("user_id")),
         action_type, last_error[:MAX_ERROR_CHARS], _text(details.get("failure_reason")),
         _num(details.get("attempts")), _num(meta.get("retry_count")), fingerprint(action_type, last_error),
@@ -84,32 +92,70 @@ def summarize(name: str, data: bytes) -> tuple:
 _STATUSES = tuple(EntryStatus.__members__)
 
 
-def read_file(directory: Path, name: str) -> tuple[str, tuple | None, tuple | None]:
-    """Read and summarize one file: (name, entries row or None, bad row or None); both None if gone."""
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+# What reading a batch of files gives: entries rows, bad rows, and the names of files that are gone.
+Batch = tuple[list[tuple], list[tuple], list[str]]
+
+
+def read_files(directory: str | os.PathLike, names: Sequence[str]) -> Batch:
+    """Read and summarize files: an entries row (name, inode, mtime, size, summary...) for each entry,
+    a bad row (name, inode, mtime, size, reason) for each file that is not one, and the names gone.
+
+    Plain os calls relative to the open directory: a buffered `open()` per file cost almost as much
+    as decoding it (with the summary, 20 us of CPU per file became 14). Symlinks are not followed
+    (O_NOFOLLOW): they are bad rows, never read through.
+    """
+    good: list[tuple] = []
+    bad: list[tuple] = []
+    gone: list[str] = []
     try:
-        with open(os.path.join(directory, name), "rb", opener=_nofollow) as f:
-            st = os.fstat(f.fileno())
-            data = f.read()
-    except FileNotFoundError:
-        return name, None, None
-    except OSError as exc:
-        return name, None, (name, 0, 0, 0, f"cannot read: {exc.strerror}")
-    ident = (name, st.st_ino, st.st_mtime_ns, st.st_size)
+        dir_fd: int | None = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        dir_fd = None  # each file then fails on its own (gone, most likely), as it would by path
     try:
-        return name, ident + summarize(name, data), None
-    except ValueError as exc:
-        return name, None, ident + (str(exc)[:300],)
-    except RecursionError:
-        return name, None, ident + ("nested too deeply",)
+        for name in names:
+            try:
+                if dir_fd is None:
+                    fd = os.open(os.path.join(directory, name), _OPEN_FLAGS)
+                else:
+                    fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
+            except FileNotFoundError:
+                gone.append(name)
+                continue
+            except OSError as exc:
+                bad.append((name, 0, 0, 0, f"cannot read: {exc.strerror}"))
+                continue
+            try:
+                st = os.fstat(fd)
+                size = st.st_size
+                data = os.read(fd, size + 1)
+                if len(data) != size:  # it grew or shrank since fstat: read to the end like open().read()
+                    data = _read_rest(fd, data)
+            except OSError as exc:
+                bad.append((name, 0, 0, 0, f"cannot read: {exc.strerror}"))
+                continue
+            finally:
+                os.close(fd)
+            try:
+                good.append(_row(name, data, st.st_ino, st.st_mtime_ns, size))
+            except ValueError as exc:
+                bad.append((name, st.st_ino, st.st_mtime_ns, size, str(exc)[:300]))
+            except RecursionError:
+                bad.append((name, st.st_ino, st.st_mtime_ns, size, "nested too deeply"))
+    finally:
+        if dir_fd is not None:
+            os.close(dir_fd)
+    return good, bad, gone
 
 
-def _nofollow(path: str, flags: int) -> int:
-    return os.open(path, flags | os.O_NOFOLLOW)
-
-
-def read_chunk(directory: Path, names: list[str]) -> list[tuple[str, tuple | None, tuple | None]]:
-    """Worker-pool entry point: read a chunk of files."""
-    return [read_file(directory, n) for n in names]
+def _read_rest(fd: int, data: bytes) -> bytes:
+    parts = [data]
+    while True:
+        more = os.read(fd, 1 << 16)
+        if not more:
+            return b"".join(parts)
+        parts.append(more)
 
 
 def is_entry_name(name: str) -> bool:
