@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .listing import EntryFilter, EntrySummary, SkippedFile
-from .summaries import is_entry_name, read_files
+from .summaries import ReaderPool, is_entry_name, read_files
 
 SCHEMA_VERSION = "6"
 # A directory mtime this close to the scan is not trusted: a change in the same clock tick could
@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE TABLE IF NOT EXISTS bad (name TEXT PRIMARY KEY, inode INTEGER, mtime_ns INTEGER, size INTEGER, error TEXT);
 """ + _INDEXES
 _INSERT = f"INSERT OR REPLACE INTO entries ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-# Below this many files to read, a worker pool costs more than it saves.
+# Below this many files to read, reader processes cost more than they save.
 POOL_THRESHOLD = 4000
 # Files read (in this process) between writes of their rows.
 _BATCH = 1000
@@ -64,6 +64,11 @@ _SORT_SQL = {
     "created_at": "created_ts", "age": "created_ts", "workflow_type": "workflow_type", "status": "status",
     "attempts": "attempts", "retry_count": "retry_count", "last_error": "last_error", "id": "id",
 }
+
+
+def reader_count() -> int:
+    """Reader processes for a big read: the CPUs but one (this process reads too and writes the rows)."""
+    return max(0, min((os.cpu_count() or 1) - 1, 3))
 
 
 class Index:
@@ -135,40 +140,61 @@ class Index:
         stamp = f"{dir_stat.st_ino}:{dir_stat.st_mtime_ns}"
         if not full and self._meta("dir_mtime") == stamp and self._meta("dir_safe") == "1":
             return True
+        pool: ReaderPool | None = None
+        try:
+            seen, pool = self._scan()
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                known = {name: (ino, mt, sz) for name, ino, mt, sz in self.db.execute(
+                    "SELECT name, inode, mtime_ns, size FROM entries UNION ALL SELECT name, inode, mtime_ns, size FROM bad")}
+                todo = [n for n, ino in seen.items() if n not in known or known[n][0] != ino]
+                if full:
+                    todo += [n for n in seen if n in known and known[n][0] == seen[n] and self._changed(n, known[n])]
+                removed = [(n,) for n in known if n not in seen]
+                if removed:
+                    self.db.executemany("DELETE FROM entries WHERE name = ?", removed)
+                    self.db.executemany("DELETE FROM bad WHERE name = ?", removed)
+                bulk = not known and len(todo) >= POOL_THRESHOLD
+                if bulk:  # first build: indexes are cheaper to create once than to maintain per row
+                    self.db.execute("DROP INDEX IF EXISTS entries_created")
+                    self.db.execute("DROP INDEX IF EXISTS entries_kind")
+                self._read_files(todo, progress, pool=pool)
+                if bulk:  # (executescript would commit the transaction half-way)
+                    for statement in filter(str.strip, _INDEXES.split(";")):
+                        self.db.execute(statement)
+                safe = started - dir_stat.st_mtime_ns / 1e9 > racy_window(dir_stat.st_mtime_ns)
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    [("dir_mtime", stamp), ("dir_safe", "1" if safe else "0")],
+                )
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        finally:
+            if pool is not None:
+                pool.close(kill=True)  # idle readers (or started for a read that turned out small)
+        return True
+
+    def _scan(self) -> tuple[dict[str, int], ReaderPool | None]:
+        """The entry files' names and inodes; and, for what looks like a first build, its readers.
+
+        A first build (an empty index, a big directory) starts its reader processes as soon as the
+        scan has found enough files: they start up (50 ms) while the scan goes on.
+        """
         seen: dict[str, int] = {}
+        pool = None
         with os.scandir(self.directory) as it:
             for e in it:
-                if is_entry_name(e.name) and e.is_file(follow_symlinks=False):
-                    seen[e.name] = e.inode()
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            known = {name: (ino, mt, sz) for name, ino, mt, sz in self.db.execute(
-                "SELECT name, inode, mtime_ns, size FROM entries UNION ALL SELECT name, inode, mtime_ns, size FROM bad")}
-            todo = [n for n, ino in seen.items() if n not in known or known[n][0] != ino]
-            if full:
-                todo += [n for n in seen if n in known and known[n][0] == seen[n] and self._changed(n, known[n])]
-            removed = [(n,) for n in known if n not in seen]
-            if removed:
-                self.db.executemany("DELETE FROM entries WHERE name = ?", removed)
-                self.db.executemany("DELETE FROM bad WHERE name = ?", removed)
-            bulk = not known and len(todo) >= POOL_THRESHOLD
-            if bulk:  # first build: indexes are cheaper to create once than to maintain per row
-                self.db.execute("DROP INDEX IF EXISTS entries_created")
-                self.db.execute("DROP INDEX IF EXISTS entries_kind")
-            self._read_files(todo, progress)
-            if bulk:  # (executescript would commit the transaction half-way)
-                for statement in filter(str.strip, _INDEXES.split(";")):
-                    self.db.execute(statement)
-            safe = started - dir_stat.st_mtime_ns / 1e9 > racy_window(dir_stat.st_mtime_ns)
-            self.db.executemany(
-                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                [("dir_mtime", stamp), ("dir_safe", "1" if safe else "0")],
-            )
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        return True
+                name = e.name  # (is_entry_name, inlined: this loop runs once per file)
+                if name.endswith(".json") and name[0] != "." and e.is_file(follow_symlinks=False):
+                    seen[name] = e.inode()
+                    if len(seen) == POOL_THRESHOLD and reader_count() > 0 and self._is_empty():
+                        pool = ReaderPool(reader_count())
+        return seen, pool
+
+    def _is_empty(self) -> bool:
+        return not self.db.execute("SELECT EXISTS (SELECT 1 FROM entries) OR EXISTS (SELECT 1 FROM bad)").fetchone()[0]
 
     def _changed(self, name: str, known: tuple[int, int, int]) -> bool:
         try:
@@ -187,34 +213,27 @@ class Index:
             self.db.execute("ROLLBACK")
             raise
 
-    def _read_files(self, names: list[str], progress: Progress | None) -> None:
+    def _read_files(self, names: list[str], progress: Progress | None, *, pool: ReaderPool | None = None) -> None:
         total = len(names)
-        if total >= POOL_THRESHOLD and (os.cpu_count() or 1) > 1:
-            batches = self._read_in_pool(names)
+        if total >= POOL_THRESHOLD and (pool is not None or reader_count() > 0):
+            # JSON decoding is CPU-bound: reader processes read too, the rows come back in batches
+            # (in whatever order they are done), this process writes them.
+            if pool is not None:  # the caller's, to close
+                self._write_batches(pool.read(self.directory, names), total, progress)
+            else:
+                with ReaderPool(reader_count()) as pool:
+                    self._write_batches(pool.read(self.directory, names), total, progress)
         else:
             batches = (read_files(self.directory, names[i:i + _BATCH]) for i in range(0, total, _BATCH))
+            self._write_batches(batches, total, progress)
+
+    def _write_batches(self, batches: Iterable, total: int, progress: Progress | None) -> None:
         done = 0
         for good, bad, gone in batches:
             self._write_rows(good, bad, gone)
             before, done = done, done + len(good) + len(bad) + len(gone)
             if progress and (done // 1000 > before // 1000 or done == total):
                 progress(done, total)
-
-    def _read_in_pool(self, names: list[str]):
-        """Read files in worker processes (JSON decoding is CPU-bound), yielding batches in order."""
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        workers = min(os.cpu_count() or 2, 4)
-        size = 2000
-        chunks = [names[i:i + size] for i in range(0, len(names), size)]
-        # forkserver: safe to start from a threaded program (the dashboard), unlike fork.
-        ctx = multiprocessing.get_context("forkserver")
-        # The server forks workers from a process that imported only the light reader (by
-        # default it would import __main__, i.e. the whole command line).
-        ctx.set_forkserver_preload(["mova_core.summaries"])
-        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-            yield from pool.map(read_files, [self.directory] * len(chunks), chunks)
 
     def _write_rows(self, good: list[tuple], bad: list[tuple], gone: list[str]) -> None:
         if good:

@@ -1,13 +1,15 @@
-"""Reading entry files into the index's summary columns.
+"""Reading entry files into the index's summary columns, in this process or in reader processes.
 
-Kept apart from the index so the worker processes of a first build import only this (the standard
+Kept apart from the index so the reader processes of a first build import only this (the standard
 library, orjson and two small modules of ours), not pydantic or SQLite.
 """
 
 from __future__ import annotations
 
+import marshal
 import os
-from collections.abc import Sequence
+import struct
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -161,3 +163,185 @@ def _read_rest(fd: int, data: bytes) -> bytes:
 def is_entry_name(name: str) -> bool:
     """Entry files are `<id>.json`; dot-files (temporaries, bookkeeping) are never entries."""
     return name.endswith(".json") and not name.startswith(".")
+
+
+# -- reader processes ---------------------------------------------------------------------------
+# Decoding JSON is CPU-bound, so a first build of a big directory reads in several processes. The
+# protocol over each reader's stdin/stdout is length-prefixed marshal frames (both ends are this
+# module, so marshal is safe and the fastest codec for rows of plain values): first the directory
+# and every name to read, then ranges of those names; each range is answered with its Batch.
+_HEADER = struct.Struct("<Q")
+# Ranges handed to a reader at a time; a reader with two in hand never waits for the next one.
+CHUNK = 1000
+IN_FLIGHT = 2
+# Files the calling process reads itself at a time while no reader has an answer ready.
+OWN_CHUNK = 200
+
+
+def _send(fd: int, payload: bytes) -> None:
+    view = memoryview(_HEADER.pack(len(payload)) + payload)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _recv(fd: int) -> bytes | None:
+    """One frame, or None at a clean end of input."""
+    header = _recv_exact(fd, _HEADER.size, eof_ok=True)
+    if header is None:
+        return None
+    return _recv_exact(fd, _HEADER.unpack(header)[0], eof_ok=False)
+
+
+def _recv_exact(fd: int, size: int, *, eof_ok: bool) -> bytes | None:
+    buf = bytearray(size)
+    view = memoryview(buf)
+    got = 0
+    while got < size:
+        n = os.readv(fd, [view[got:]])
+        if n == 0:
+            if eof_ok and got == 0:
+                return None
+            raise EOFError("the other end closed the pipe mid-frame")
+        got += n
+    return bytes(buf)
+
+
+def worker_main() -> None:
+    """A reader process: reads the names it is sent and answers with their rows, until its stdin closes."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it closes our pipe
+    try:
+        frame = _recv(0)
+        if frame is not None:
+            directory, names = marshal.loads(frame)
+            while (frame := _recv(0)) is not None:
+                start, stop = marshal.loads(frame)
+                _send(1, marshal.dumps(read_files(directory, names[start:stop])))
+    except (EOFError, BrokenPipeError):
+        pass  # the parent went away: nothing to answer
+    os._exit(0)  # no interpreter teardown: the parent is waiting for nothing from us
+
+
+def _worker_command() -> list[str] | None:
+    import sys
+
+    if not sys.executable:
+        return None
+    # -I -S: no site, no environment, no current directory: a bare interpreter (quick to start) that
+    # finds this package and orjson where this process found them, after the standard library.
+    paths = [os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+             os.path.dirname(os.path.dirname(os.path.abspath(orjson.__file__)))]
+    code = f"import sys; sys.path += {paths!r}; from mova_core.summaries import worker_main; worker_main()"
+    return [sys.executable, "-I", "-S", "-c", code]
+
+
+class ReaderPool:
+    """Reader processes, started before the names are known so that their start-up overlaps the scan.
+
+    `read` hands out ranges of names and yields each Batch as it arrives; while no reader has one
+    ready, the calling process reads a few files itself, so on two CPUs one reader plus the caller
+    (who also writes the rows) keep both busy. A reader that dies only loses its ranges to the others.
+    """
+
+    def __init__(self, workers: int):
+        import subprocess
+
+        self.procs: list[Any] = []
+        cmd = _worker_command()
+        for _ in range(workers if cmd else 0):
+            try:
+                proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+            except OSError:
+                break
+            self.procs.append(proc)
+            try:  # room for a whole answer, so a reader never waits for the caller to drain the pipe
+                import fcntl
+
+                fcntl.fcntl(proc.stdout.fileno(), fcntl.F_SETPIPE_SZ, 1 << 20)
+            except (ImportError, AttributeError, OSError):
+                pass
+
+    def __enter__(self) -> ReaderPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close(kill=exc[0] is not None)
+
+    def read(self, directory: str | os.PathLike, names: Sequence[str]) -> Iterator[Batch]:
+        import select
+        from collections import deque
+
+        names = list(names)
+        todo = deque((i, min(i + CHUNK, len(names))) for i in range(0, len(names), CHUNK))
+        hello = marshal.dumps((os.fspath(directory), names))
+        readers: dict[int, tuple[Any, deque]] = {}  # stdout fd -> (process, ranges in its hands)
+        poller = select.poll()
+        for proc in self.procs:
+            try:
+                _send(proc.stdin.fileno(), hello)
+            except OSError:
+                continue  # died at start: the others (or we) read its share
+            readers[proc.stdout.fileno()] = (proc, deque())
+            poller.register(proc.stdout.fileno(), select.POLLIN)
+
+        def hand_out(fd: int) -> None:
+            proc, held = readers[fd]
+            while len(held) < IN_FLIGHT and todo:
+                rng = todo.popleft()
+                try:
+                    _send(proc.stdin.fileno(), marshal.dumps(rng))
+                except OSError:
+                    todo.appendleft(rng)
+                    return  # its stdout reaches EOF next: dropped there
+                held.append(rng)
+
+        for fd in list(readers):
+            hand_out(fd)
+        while todo or any(held for _, held in readers.values()):
+            waiting = any(held for _, held in readers.values())
+            # Answers ready? (Wait for one only when there is nothing left to read here.)
+            events = poller.poll(0 if todo else None) if waiting else []
+            for fd, _event in events:
+                proc, held = readers[fd]
+                try:
+                    frame = _recv(fd)
+                except (EOFError, OSError):
+                    frame = None
+                if frame is None:  # the reader died: its ranges go back to the queue
+                    todo.extendleft(reversed(held))
+                    held.clear()
+                    poller.unregister(fd)
+                    del readers[fd]
+                    continue
+                held.popleft()
+                hand_out(fd)
+                yield marshal.loads(frame)
+            if not events and todo:
+                start, stop = todo[0]
+                end = min(stop, start + OWN_CHUNK)
+                if end == stop:
+                    todo.popleft()
+                else:
+                    todo[0] = (end, stop)
+                yield read_files(directory, names[start:end])
+
+    def close(self, *, kill: bool = False) -> None:
+        """End the readers: closing stdin lets them exit; `kill` when they may still be busy."""
+        import subprocess
+
+        for proc in self.procs:
+            if kill:
+                proc.kill()
+            try:
+                proc.stdin.close()
+            except OSError:
+                pass
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+        self.procs = []

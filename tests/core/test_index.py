@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
+
 import mova_core.index as index_module
+import mova_core.summaries as summaries
 from mova_core.index import Index
 from mova_core.listing import EntryFilter
-from tests.support import GO_ENTRY
+from mova_core.store import FileStore
+from tests.support import GO_ENTRY, ROOT
 
 TEMPLATE = json.loads(GO_ENTRY.read_text())
 
@@ -58,12 +66,16 @@ def snapshot(index: Index) -> tuple:
     return total, [i.model_dump() for i in items], [s.model_dump() for s in index.skipped()]
 
 
-def test_a_big_read_in_worker_processes_builds_the_same_index_as_one_process(empty_dlq, monkeypatch):
+@pytest.mark.parametrize("readers", [1, 2])
+def test_reader_processes_build_the_same_index_as_one_process(empty_dlq, monkeypatch, readers):
     many_entries(empty_dlq, 60)
     hostile_files(empty_dlq)
     plain = Index(empty_dlq, None)
     plain.refresh()
     monkeypatch.setattr(index_module, "POOL_THRESHOLD", 10)
+    monkeypatch.setattr(index_module, "reader_count", lambda: readers)
+    monkeypatch.setattr(summaries, "CHUNK", 7)  # many ranges, a few files read here between answers
+    monkeypatch.setattr(summaries, "OWN_CHUNK", 3)
     progress: list[tuple[int, int]] = []
     pooled = Index(empty_dlq, empty_dlq.parent / "index.sqlite")
     pooled.refresh(progress=lambda done, total: progress.append((done, total)))
@@ -71,3 +83,79 @@ def test_a_big_read_in_worker_processes_builds_the_same_index_as_one_process(emp
     assert snapshot(pooled)[0] == 60 and len(pooled.skipped()) == 3
     assert progress[-1] == (63, 63)
     assert ids(pooled, status="archived") == ids(plain, status="archived")
+
+
+@pytest.mark.parametrize("how", ["killed", "exits at once", "cannot start"])
+def test_readers_that_die_leave_their_files_to_the_others(empty_dlq, monkeypatch, how):
+    many_entries(empty_dlq, 40)
+    plain = Index(empty_dlq, None)
+    plain.refresh()
+    monkeypatch.setattr(index_module, "POOL_THRESHOLD", 10)
+    monkeypatch.setattr(index_module, "reader_count", lambda: 2)
+    monkeypatch.setattr(summaries, "CHUNK", 5)
+    if how == "killed":
+        real_init = summaries.ReaderPool.__init__
+
+        def kill_one(self, workers):
+            real_init(self, workers)
+            self.procs[0].kill()
+
+        monkeypatch.setattr(summaries.ReaderPool, "__init__", kill_one)
+    elif how == "exits at once":
+        monkeypatch.setattr(summaries, "_worker_command", lambda: [sys.executable, "-c", "pass"])
+    else:
+        monkeypatch.setattr(summaries, "_worker_command", lambda: [str(empty_dlq / "no-such-python")])
+    pooled = Index(empty_dlq, None)
+    pooled.refresh()
+    assert snapshot(pooled) == snapshot(plain)
+
+
+BUILD_AND_DIE = """
+import os, signal, sys
+from pathlib import Path
+import mova_core.index as index_module
+from mova_core.index import Index
+directory = Path(sys.argv[1])
+index_module.POOL_THRESHOLD = 10
+path = directory / ".mova" / "index.sqlite"
+path.parent.mkdir()
+index = Index(directory, path)
+readers = []
+real_init = index_module.ReaderPool.__init__
+def remember(self, workers):
+    real_init(self, workers)
+    readers.extend(self.procs)
+index_module.ReaderPool.__init__ = remember
+def die(done, total):
+    if done == total:  # every row written, the transaction not committed yet
+        print(" ".join(str(p.pid) for p in readers), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+index.refresh(progress=die)
+"""
+
+
+def gone_or_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def test_an_interrupted_first_build_is_not_trusted(empty_dlq):
+    many_entries(empty_dlq, 30)
+    done = subprocess.run([sys.executable, "-c", BUILD_AND_DIE, str(empty_dlq)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == -9, done.stderr[-2000:]
+    readers = [int(p) for p in done.stdout.split()]
+    assert readers, "the build used no reader process"
+    look = sqlite3.connect(empty_dlq / ".mova" / "index.sqlite")
+    assert look.execute("SELECT count(*) FROM entries").fetchone() == (0,)  # nothing half-built is seen
+    assert look.execute("SELECT count(*) FROM meta WHERE key = 'dir_mtime'").fetchone() == (0,)
+    look.close()
+    store = FileStore(empty_dlq)
+    assert store.list(EntryFilter()).total == 30
+    assert store.index.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    deadline = time.monotonic() + 10
+    while not all(gone_or_zombie(pid) for pid in readers):  # orphans read EOF and exit
+        assert time.monotonic() < deadline, "reader processes outlived their parent"
+        time.sleep(0.01)
