@@ -83,6 +83,8 @@ def test_reader_processes_build_the_same_index_as_one_process(empty_dlq, monkeyp
     assert snapshot(pooled)[0] == 60 and len(pooled.skipped()) == 3
     assert progress[-1] == (63, 63)
     assert ids(pooled, status="archived") == ids(plain, status="archived")
+    assert {r[0] for r in pooled.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")} >= set(
+        index_module._INDEXES)  # created after the rows
 
 
 @pytest.mark.parametrize("how", ["killed", "exits at once", "cannot start"])
@@ -159,3 +161,37 @@ def test_an_interrupted_first_build_is_not_trusted(empty_dlq):
     while not all(gone_or_zombie(pid) for pid in readers):  # orphans read EOF and exit
         assert time.monotonic() < deadline, "reader processes outlived their parent"
         time.sleep(0.01)
+
+
+# -- schema ------------------------------------------------------------------------------------
+
+V6_SCHEMA = """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+    CREATE TABLE entries (
+        name TEXT PRIMARY KEY, inode INTEGER, mtime_ns INTEGER, size INTEGER,
+        id TEXT, run_id TEXT, status TEXT, created_at TEXT, created_ts REAL, workflow_type TEXT,
+        user_id TEXT, action_type TEXT, last_error TEXT, failure_reason TEXT, attempts INTEGER,
+        retry_count INTEGER, fingerprint TEXT, priority INTEGER, lease_owner TEXT, lease_expires_ts REAL);
+    CREATE TABLE bad (name TEXT PRIMARY KEY, inode INTEGER, mtime_ns INTEGER, size INTEGER, error TEXT);
+    CREATE INDEX entries_created ON entries (created_ts);
+    CREATE INDEX entries_kind ON entries (status, workflow_type);
+    INSERT INTO meta VALUES ('schema', '6'), ('dir_safe', '1');
+    INSERT INTO entries (name, id, status, created_ts, workflow_type) VALUES ('ghost.json', 'ghost', 'active', 1, 'x');
+"""
+
+
+def test_an_index_of_the_previous_schema_is_rebuilt(sample_dlq):
+    path = sample_dlq / ".mova" / "index.sqlite"
+    path.parent.mkdir()
+    old = sqlite3.connect(path)
+    old.executescript(V6_SCHEMA)
+    stat = sample_dlq.stat()  # an unchanged directory: the old index would be trusted as it is
+    old.execute("INSERT INTO meta VALUES ('dir_mtime', ?)", (f"{stat.st_ino}:{stat.st_mtime_ns}",))
+    old.commit()
+    old.close()
+    store = FileStore(sample_dlq)
+    page = store.list(EntryFilter())
+    assert page.total == 16 and "ghost" not in [e.id for e in page.items]
+    assert store.index._meta("schema") == index_module.SCHEMA_VERSION
+    indexes = {r[0] for r in store.index.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert set(index_module._INDEXES) <= indexes
