@@ -82,6 +82,7 @@ def test_reader_processes_build_the_same_index_as_one_process(empty_dlq, monkeyp
     assert snapshot(pooled) == snapshot(plain)
     assert snapshot(pooled)[0] == 60 and len(pooled.skipped()) == 3
     assert progress[-1] == (63, 63)
+    assert pooled.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # back to WAL after the build
     assert ids(pooled, status="archived") == ids(plain, status="archived")
     assert {r[0] for r in pooled.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")} >= set(
         index_module._INDEXES)  # created after the rows
@@ -113,15 +114,18 @@ def test_readers_that_die_leave_their_files_to_the_others(empty_dlq, monkeypatch
 
 
 BUILD_AND_DIE = """
-import os, signal, sys
+import os, signal, sqlite3, sys
 from pathlib import Path
 import mova_core.index as index_module
 from mova_core.index import Index
-directory = Path(sys.argv[1])
+directory, mode = Path(sys.argv[1]), sys.argv[2]
 index_module.POOL_THRESHOLD = 10
 path = directory / ".mova" / "index.sqlite"
 path.parent.mkdir()
 index = Index(directory, path)
+if mode == "wal":  # another connection has the index open: the build stays in WAL mode
+    other = sqlite3.connect(path)
+    other.execute("SELECT count(*) FROM entries").fetchone()
 readers = []
 real_init = index_module.ReaderPool.__init__
 def remember(self, workers):
@@ -143,14 +147,18 @@ def gone_or_zombie(pid: int) -> bool:
         return True
 
 
-def test_an_interrupted_first_build_is_not_trusted(empty_dlq):
+@pytest.mark.parametrize("mode", ["rollback journal", "wal"])
+def test_an_interrupted_first_build_is_not_trusted(empty_dlq, mode):
     many_entries(empty_dlq, 30)
-    done = subprocess.run([sys.executable, "-c", BUILD_AND_DIE, str(empty_dlq)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-c", BUILD_AND_DIE, str(empty_dlq), mode.split()[0]], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == -9, done.stderr[-2000:]
     readers = [int(p) for p in done.stdout.split()]
     assert readers, "the build used no reader process"
-    look = sqlite3.connect(empty_dlq / ".mova" / "index.sqlite")
+    path = empty_dlq / ".mova" / "index.sqlite"
+    if mode == "rollback journal":
+        assert Path(f"{path}-journal").exists()  # a hot journal: the next connection rolls it back
+    look = sqlite3.connect(path)
     assert look.execute("SELECT count(*) FROM entries").fetchone() == (0,)  # nothing half-built is seen
     assert look.execute("SELECT count(*) FROM meta WHERE key = 'dir_mtime'").fetchone() == (0,)
     look.close()
