@@ -84,6 +84,11 @@ class Index:
         self.directory = Path(directory)
         self.db_path = db_path
         self.db = self._open()
+        # After a refresh that cannot trust the directory's mtime, the names and inodes it left in
+        # the index, with the token it wrote: while the token is still the index's last writer,
+        # the next refresh lists the directory again and compares with these instead of reading
+        # every row.
+        self._known: tuple[str, dict[str, int]] | None = None
 
     # -- connection -------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -144,12 +149,17 @@ class Index:
         try:
             dir_stat = os.stat(self.directory)
         except FileNotFoundError:
-            self.db.executescript("DELETE FROM entries; DELETE FROM bad; DELETE FROM meta WHERE key = 'dir_mtime';")
+            self._known = None
+            self.db.executescript(
+                "DELETE FROM entries; DELETE FROM bad; DELETE FROM meta WHERE key IN ('dir_mtime', 'writer');")
             return False
         started = time.time()
         stamp = f"{dir_stat.st_ino}:{dir_stat.st_mtime_ns}"
         if not full and self._meta("dir_mtime") == stamp and self._meta("dir_safe") == "1":
             return True
+        # Changed just before this scan, the directory could change again within the same mtime:
+        # then the next refresh lists it again rather than trust the mtime.
+        safe = started - dir_stat.st_mtime_ns / 1e9 > racy_window(dir_stat.st_mtime_ns)
         pool: ReaderPool | None = None
         rollback_journal = False
         try:
@@ -158,26 +168,34 @@ class Index:
                 rollback_journal = self._rollback_journal()
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                known = {name: (ino, mt, sz) for name, ino, mt, sz in self.db.execute(
-                    "SELECT name, inode, mtime_ns, size FROM entries UNION ALL SELECT name, inode, mtime_ns, size FROM bad")}
-                todo = [n for n, ino in seen.items() if n not in known or known[n][0] != ino]
+                cached, self._known = self._known, None
+                last_writer, token = self._meta("writer"), self._sign()
+                inodes, known = self._known_files(full, cached if cached and cached[0] == last_writer else None)
+                if seen == inodes:  # the usual answer when the mtime could not be trusted
+                    todo, removed = [], []
+                else:
+                    todo = [n for n, ino in seen.items() if inodes.get(n) != ino]
+                    removed = [n for n in inodes if n not in seen]
                 if full:
-                    todo += [n for n in seen if n in known and known[n][0] == seen[n] and self._changed(n, known[n])]
-                removed = [(n,) for n in known if n not in seen]
+                    todo += [n for n, ino in seen.items() if inodes.get(n) == ino and self._changed(n, known[n])]
                 if removed:
-                    self.db.executemany("DELETE FROM entries WHERE name = ?", removed)
-                    self.db.executemany("DELETE FROM bad WHERE name = ?", removed)
+                    self.db.executemany("DELETE FROM entries WHERE name = ?", [(n,) for n in removed])
+                    self.db.executemany("DELETE FROM bad WHERE name = ?", [(n,) for n in removed])
                 # A first build of a big directory: the indexes are cheaper to create once, after the
                 # rows, than to maintain row by row; and with nothing known there is nothing to replace.
-                bulk = not known and len(todo) >= POOL_THRESHOLD
+                bulk = not inodes and len(todo) >= POOL_THRESHOLD
                 if bulk:
                     for name in _INDEXES:
                         self.db.execute(f"DROP INDEX IF EXISTS {name}")
-                self._read_files(todo, progress, pool=pool, bulk=bulk)
+                track = None
+                if not safe:  # what the index will hold, for the next refresh (see self._known)
+                    track = inodes
+                    for n in removed:
+                        del track[n]
+                self._read_files(todo, progress, pool=pool, bulk=bulk, track=track)
                 if bulk:  # (executescript would commit the transaction half-way)
                     for statement in _INDEXES.values():
                         self.db.execute(statement)
-                safe = started - dir_stat.st_mtime_ns / 1e9 > racy_window(dir_stat.st_mtime_ns)
                 self.db.executemany(
                     "INSERT OR REPLACE INTO meta VALUES (?, ?)",
                     [("dir_mtime", stamp), ("dir_safe", "1" if safe else "0")],
@@ -186,6 +204,8 @@ class Index:
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
+            if track is not None:
+                self._known = (token, track)
         finally:
             if pool is not None:
                 pool.close(kill=True)  # idle readers (or started for a read that turned out small)
@@ -212,6 +232,24 @@ class Index:
                         if reader_count() > 0:
                             pool = ReaderPool(reader_count())
         return seen, pool, first_build
+
+    def _known_files(self, full: bool, cached: tuple[str, dict[str, int]] | None
+                     ) -> tuple[dict[str, int], dict[str, tuple[int, int, int]]]:
+        """The index's files: {name: inode} (from `cached` when it is still valid) and, for a full
+        check, {name: (inode, mtime, size)}."""
+        if full:
+            known = {name: (ino, mt, sz) for name, ino, mt, sz in self.db.execute(
+                "SELECT name, inode, mtime_ns, size FROM entries UNION ALL SELECT name, inode, mtime_ns, size FROM bad")}
+            return {name: v[0] for name, v in known.items()}, known
+        if cached is not None:
+            return cached[1], {}
+        return dict(self.db.execute("SELECT name, inode FROM entries UNION ALL SELECT name, inode FROM bad")), {}
+
+    def _sign(self) -> str:
+        """Every write transaction leaves a new token: whoever wrote last, if not us, changed the index."""
+        token = os.urandom(8).hex()
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('writer', ?)", (token,))
+        return token
 
     def _is_empty(self) -> bool:
         return not self.db.execute("SELECT EXISTS (SELECT 1 FROM entries) OR EXISTS (SELECT 1 FROM bad)").fetchone()[0]
@@ -259,8 +297,10 @@ class Index:
 
     def refresh_names(self, names: Iterable[str]) -> None:
         """Re-read the named files now (a watcher saw them change), present or gone."""
+        self._known = None
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            self._sign()
             self._read_files([n for n in names if is_entry_name(n)], None)
             self.db.execute("COMMIT")
         except BaseException:
@@ -268,24 +308,30 @@ class Index:
             raise
 
     def _read_files(self, names: list[str], progress: Progress | None, *, pool: ReaderPool | None = None,
-                    bulk: bool = False) -> None:
+                    bulk: bool = False, track: dict[str, int] | None = None) -> None:
         total = len(names)
         if total >= POOL_THRESHOLD and (pool is not None or reader_count() > 0):
             # JSON decoding is CPU-bound: reader processes read too, the rows come back in batches
             # (in whatever order they are done), this process writes them.
             if pool is not None:  # the caller's, to close
-                self._write_batches(pool.read(self.directory, names), total, progress, bulk)
+                self._write_batches(pool.read(self.directory, names), total, progress, bulk, track)
             else:
                 with ReaderPool(reader_count()) as pool:
-                    self._write_batches(pool.read(self.directory, names), total, progress, bulk)
+                    self._write_batches(pool.read(self.directory, names), total, progress, bulk, track)
         else:
             batches = (read_files(self.directory, names[i:i + _BATCH]) for i in range(0, total, _BATCH))
-            self._write_batches(batches, total, progress, bulk)
+            self._write_batches(batches, total, progress, bulk, track)
 
-    def _write_batches(self, batches: Iterable, total: int, progress: Progress | None, bulk: bool) -> None:
+    def _write_batches(self, batches: Iterable, total: int, progress: Progress | None, bulk: bool,
+                       track: dict[str, int] | None) -> None:
         done = 0
         for good, bad, gone in batches:
             self._write_rows(good, bad, gone, bulk)
+            if track is not None:
+                track.update((r[0], r[1]) for r in good)
+                track.update((r[0], r[1]) for r in bad)
+                for n in gone:
+                    track.pop(n, None)
             before, done = done, done + len(good) + len(bad) + len(gone)
             if progress and (done // 1000 > before // 1000 or done == total):
                 progress(done, total)

@@ -203,3 +203,47 @@ def test_an_index_of_the_previous_schema_is_rebuilt(sample_dlq):
     assert store.index._meta("schema") == index_module.SCHEMA_VERSION
     indexes = {r[0] for r in store.index.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert set(index_module._INDEXES) <= indexes
+
+
+# -- refreshing ------------------------------------------------------------------------------------
+
+def test_a_directory_listed_again_is_compared_with_what_this_connection_left(sample_dlq, monkeypatch):
+    store = FileStore(sample_dlq)
+    store.refresh()  # the copy was made just now: racy, so the next refresh lists the directory again
+    assert store.index._known is not None
+    reads = []
+    real = store.index.db
+
+    class Watch:  # every statement this connection runs
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def execute(self, sql, *args):
+            reads.append(sql)
+            return real.execute(sql, *args)
+
+    monkeypatch.setattr(store.index, "db", Watch())
+    assert store.list(EntryFilter()).total == 16
+    assert not [sql for sql in reads if "SELECT name, inode" in sql]  # no row read to compare
+
+
+def test_a_rescan_after_another_connection_emptied_the_index_reads_everything(sample_dlq, tmp_path):
+    first = FileStore(sample_dlq)
+    first.refresh()  # racy: what it left is remembered for the next refresh
+    assert first.index._known is not None
+    moved = tmp_path / "moved"
+    sample_dlq.rename(moved)
+    second = FileStore(sample_dlq, index_path=moved / ".mova" / "index.sqlite")
+    assert not second.refresh()  # the directory is missing: the other connection empties the index
+    moved.rename(sample_dlq)  # back, with the same inode and mtime
+    assert first.list(EntryFilter()).total == 16  # not trusted: another connection wrote since
+
+
+def test_a_rescan_sees_what_changed_since_the_racy_refresh(sample_dlq):
+    store = FileStore(sample_dlq)
+    store.refresh()
+    write_doc(sample_dlq, "dlq_newcomer")
+    (sample_dlq / "5c91d7e4-3a0b-4f62-8d17-e4b2a96c0f38.json").unlink()
+    page = store.list(EntryFilter())
+    ids_now = [e.id for e in page.items]
+    assert page.total == 16 and "dlq_newcomer" in ids_now and "5c91d7e4-3a0b-4f62-8d17-e4b2a96c0f38" not in ids_now
