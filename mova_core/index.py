@@ -193,9 +193,14 @@ class Index:
                     for n in removed:
                         del track[n]
                 self._read_files(todo, progress, pool=pool, bulk=bulk, track=track)
+                # Not trusted yet, the directory would be listed again by the next refresh: a reader,
+                # idle now, lists it while this process creates the indexes.
+                recheck = bulk and track is not None and pool is not None and pool.ask_listing()
                 if bulk:  # (executescript would commit the transaction half-way)
                     for statement in _INDEXES.values():
                         self.db.execute(statement)
+                if recheck and self._still_listed(pool, dir_stat, track):
+                    safe, track = True, None
                 self.db.executemany(
                     "INSERT OR REPLACE INTO meta VALUES (?, ?)",
                     [("dir_mtime", stamp), ("dir_safe", "1" if safe else "0")],
@@ -244,6 +249,17 @@ class Index:
         if cached is not None:
             return cached[1], {}
         return dict(self.db.execute("SELECT name, inode FROM entries UNION ALL SELECT name, inode FROM bad")), {}
+
+    @staticmethod
+    def _still_listed(pool: ReaderPool, dir_stat: os.stat_result, indexed: dict[str, int]) -> bool:
+        """Whether the directory, listed again by a reader, can be trusted from now on: unchanged
+        since the first stat, holding exactly the indexed files, listed late enough after its mtime."""
+        listing = pool.listing()
+        if listing is None:
+            return False
+        began, ino, mtime_ns, names = listing
+        return ((ino, mtime_ns) == (dir_stat.st_ino, dir_stat.st_mtime_ns) and names == indexed
+                and began - mtime_ns / 1e9 > racy_window(mtime_ns))
 
     def _sign(self) -> str:
         """Every write transaction leaves a new token: whoever wrote last, if not us, changed the index."""

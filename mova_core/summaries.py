@@ -165,12 +165,29 @@ def is_entry_name(name: str) -> bool:
     return name.endswith(".json") and not name.startswith(".")
 
 
+def list_entries(directory: str | os.PathLike) -> tuple[float, int, int, dict[str, int]]:
+    """(time the listing began, the directory's inode and mtime after it, {entry name: inode})."""
+    import time
+
+    started = time.time()
+    seen = {}
+    with os.scandir(directory) as it:
+        for e in it:
+            name = e.name
+            if name.endswith(".json") and name[0] != "." and e.is_file(follow_symlinks=False):
+                seen[name] = e.inode()
+    st = os.stat(directory)
+    return started, st.st_ino, st.st_mtime_ns, seen
+
+
 # -- reader processes ---------------------------------------------------------------------------
 # Decoding JSON is CPU-bound, so a first build of a big directory reads in several processes. The
 # protocol over each reader's stdin/stdout is length-prefixed marshal frames (both ends are this
 # module, so marshal is safe and the fastest codec for rows of plain values): first the directory
-# and every name to read, then ranges of those names; each range is answered with its Batch.
+# and every name to read, then ranges of those names; each range is answered with its Batch. The
+# range _LIST asks for the directory to be listed again instead (see `list_entries`).
 _HEADER = struct.Struct("<Q")
+_LIST = (-1, -1)
 # Ranges handed to a reader at a time; a reader with two in hand never waits for the next one.
 CHUNK = 1000
 IN_FLIGHT = 2
@@ -217,7 +234,10 @@ def worker_main() -> None:
             directory, names = marshal.loads(frame)
             while (frame := _recv(0)) is not None:
                 start, stop = marshal.loads(frame)
-                _send(1, marshal.dumps(read_files(directory, names[start:stop])))
+                if (start, stop) == _LIST:
+                    _send(1, marshal.dumps(list_entries(directory)))
+                else:
+                    _send(1, marshal.dumps(read_files(directory, names[start:stop])))
     except (EOFError, BrokenPipeError):
         pass  # the parent went away: nothing to answer
     os._exit(0)  # no interpreter teardown: the parent is waiting for nothing from us
@@ -248,6 +268,7 @@ class ReaderPool:
         import subprocess
 
         self.procs: list[Any] = []
+        self._lister: Any = None
         cmd = _worker_command()
         for _ in range(workers if cmd else 0):
             try:
@@ -325,6 +346,25 @@ class ReaderPool:
                 else:
                     todo[0] = (end, stop)
                 yield read_files(directory, names[start:end])
+
+    def ask_listing(self) -> bool:
+        """Ask a reader, idle once `read` is done, to list the directory again (see `listing`)."""
+        for proc in self.procs:
+            try:
+                _send(proc.stdin.fileno(), marshal.dumps(_LIST))
+            except OSError:
+                continue
+            self._lister = proc
+            return True
+        return False
+
+    def listing(self) -> tuple[float, int, int, dict[str, int]] | None:
+        """The answer to `ask_listing` (see `list_entries`), or None if the reader died meanwhile."""
+        try:
+            frame = _recv(self._lister.stdout.fileno())
+        except (EOFError, OSError):
+            return None
+        return None if frame is None else marshal.loads(frame)
 
     def close(self, *, kill: bool = False) -> None:
         """End the readers: closing stdin lets them exit; `kill` when they may still be busy."""

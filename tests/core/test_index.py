@@ -247,3 +247,32 @@ def test_a_rescan_sees_what_changed_since_the_racy_refresh(sample_dlq):
     page = store.list(EntryFilter())
     ids_now = [e.id for e in page.items]
     assert page.total == 16 and "dlq_newcomer" in ids_now and "5c91d7e4-3a0b-4f62-8d17-e4b2a96c0f38" not in ids_now
+
+
+@pytest.mark.parametrize("hidden_change", [False, True])
+def test_a_first_build_lists_the_directory_again_before_trusting_it(empty_dlq, monkeypatch, hidden_change):
+    many_entries(empty_dlq, 40)
+    changed = time.time_ns() - 1_000_000_123  # a fine-grained mtime a second ago
+    os.utime(empty_dlq, ns=(changed, changed))
+    monkeypatch.setattr(index_module, "POOL_THRESHOLD", 10)
+    monkeypatch.setattr(index_module, "reader_count", lambda: 1)
+
+    class Clock:  # the scan began right after the change: the mtime cannot be trusted yet
+        @staticmethod
+        def time() -> float:
+            return changed / 1e9 + 0.01
+
+    monkeypatch.setattr(index_module, "time", Clock)
+
+    def sneak_in(done: int, total: int) -> None:
+        if hidden_change and done == total:  # a file the first scan missed, behind the same mtime
+            write_doc(empty_dlq, "dlq_sneaked")
+            os.utime(empty_dlq, ns=(changed, changed))
+
+    index = Index(empty_dlq, None)
+    index.refresh(progress=sneak_in)
+    # the reader's second listing (begun a second after the change) trusts it, unless it differs
+    assert index._meta("dir_safe") == ("0" if hidden_change else "1")
+    assert (index._known is not None) == hidden_change
+    index.refresh()
+    assert index.query(EntryFilter())[1] == (41 if hidden_change else 40)
