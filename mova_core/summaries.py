@@ -19,6 +19,8 @@ from .status import EntryStatus
 from .timeutil import parse_time
 
 MAX_ERROR_CHARS = 500
+# The fields a free-text search looks in, joined in one column (see `search_text`).
+SEARCH_SEPARATOR = "\n"
 
 
 def _obj(value: Any) -> dict:
@@ -41,6 +43,24 @@ def _num(value: Any, default: int = 0) -> int:
     if isinstance(value, float) and abs(value) == float("inf"):
         return _INT64[0] if value < 0 else _INT64[1]
     return max(_INT64[0], min(_INT64[1], int(value)))
+
+
+def _before_nul(value: str) -> str:
+    return value.split("\x00", 1)[0] if "\x00" in value else value
+
+
+def search_text(entry_id: str, workflow_type: str, last_error: str, action_type: str | None) -> str:
+    """The four fields a free-text search looks in, as one column searched with one LIKE.
+
+    A needle without the separator can only match inside one field. SQLite's LIKE reads a value up
+    to its first NUL, so each field is cut there, exactly as the four separate LIKEs saw it.
+    """
+    text = f"{entry_id}{SEARCH_SEPARATOR}{workflow_type}{SEARCH_SEPARATOR}{last_error}{SEARCH_SEPARATOR}{action_type or ''}"
+    if "\x00" in text:  # rare: cut each field at its own NUL
+        text = SEARCH_SEPARATOR.join((
+            entry_id, _before_nul(workflow_type), _before_nul(last_error), _before_nul(action_type or ""),
+        ))
+    return text
 
 
 def summarize(name: str, data: bytes) -> tuple:
@@ -75,6 +95,7 @@ def _row(name: str, data: bytes, inode: int, mtime_ns: int, size: int) -> tuple:
         raise ValueError("neither metadata.workflow_type nor envelope.intent.name is set")
     action_type = _text(_obj(doc.get("failed_action")).get("type"))
     last_error = _text(details.get("last_error")) or ""
+    shown_error = last_error[:MAX_ERROR_CHARS]
     lease = _obj(meta.get("lease"))
     lease_expires = None
     if lease.get("expires_at"):
@@ -85,9 +106,10 @@ def _row(name: str, data: bytes, inode: int, mtime_ns: int, size: int) -> tuple:
     return (
         name, inode, mtime_ns, size,
         entry_id, run_id, status, doc["created_at"], created_ts, workflow_type, _text(meta.get("user_id")),
-        action_type, last_error[:MAX_ERROR_CHARS], _text(details.get("failure_reason")),
+        action_type, shown_error, _text(details.get("failure_reason")),
         _num(details.get("attempts")), _num(meta.get("retry_count")), fingerprint(action_type, last_error),
         _num(meta.get("priority")), _text(lease.get("owner")), lease_expires,
+        search_text(entry_id, workflow_type, shown_error, action_type),
     )
 
 
