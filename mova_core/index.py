@@ -375,10 +375,11 @@ class Index:
             self.db.executemany("DELETE FROM bad WHERE name = ?", [(n,) for n in gone])
 
     # -- queries ----------------------------------------------------------------------------
-    def _where(self, flt: EntryFilter) -> tuple[str, list[Any]]:
+    def _where(self, flt: EntryFilter, *, in_time_order: bool = False) -> tuple[str, list[Any]]:
         sql, args = ["1"], []
         if flt.status is not None:
-            sql.append("status = ?")
+            # `+status`: the same test, but the status index is not used for it (see `query`).
+            sql.append("+status = ?" if in_time_order else "status = ?")
             args.append(flt.status.value)
         if flt.workflow_type:
             sql.append("workflow_type = ?")
@@ -426,6 +427,14 @@ class Index:
         if flt.sort == "age":  # oldest first is "descending age"
             direction = "ASC" if flt.descending else "DESC"
         limit = -1 if flt.limit is None else flt.limit
+        if order == "created_ts" and flt.status is not None and flt.limit is not None:
+            # Without statistics SQLite reads every row of a status through the status index and
+            # sorts them (30 ms for 70,000 active entries) even when walking the time index would
+            # find the first rows of the window at once. Walking visits about window * all / total
+            # rows, the status index `total` rows: walk when that is fewer (a common status), use
+            # the status index otherwise (a rare one).
+            if (flt.offset + flt.limit) * self._count_all() < total * total:
+                where, args = self._where(flt, in_time_order=True)
         cur = self.db.execute(
             f"SELECT {_SUMMARY_SQL} FROM entries WHERE {where} ORDER BY {order} {direction}, id {direction} "
             "LIMIT ? OFFSET ?",

@@ -356,3 +356,32 @@ def test_a_first_build_lists_the_directory_again_before_trusting_it(empty_dlq, m
     assert (index._known is not None) == hidden_change
     index.refresh()
     assert index.query(EntryFilter())[1] == (41 if hidden_change else 40)
+
+
+# -- listings by status ---------------------------------------------------------------------------
+
+def test_a_status_window_is_the_same_whichever_index_finds_it(empty_dlq, monkeypatch):
+    statuses = ["active"] * 50 + ["archived"] * 8 + ["resolved"] * 2
+    for n, status in enumerate(statuses):
+        write_doc(empty_dlq, f"dlq_{(n * 37) % 60:02d}", status=status,
+                  created_at=f"2026-11-{1 + n % 5:02d}T10:00:00Z")  # ties: the id decides
+    index = Index(empty_dlq, None)
+    index.refresh()
+    rows = {item.id: item for item in index.query(EntryFilter())[0]}
+    walked, decisions = [], set()
+    real_where = index._where
+    monkeypatch.setattr(index, "_where", lambda flt, **kw: walked.append(kw.get("in_time_order", False))
+                        or real_where(flt, **kw))
+    for status in ("active", "archived", "resolved"):
+        for descending in (True, False):
+            every = sorted((r for r in rows.values() if r.status == status),
+                           key=lambda r: (r.created_ts, r.id), reverse=descending)
+            for offset, limit in ((0, 5), (3, 4), (0, 100)):
+                walked.clear()
+                items, total = index.query(EntryFilter(status=status, descending=descending, offset=offset, limit=limit))
+                assert total == len(every)
+                assert [i.id for i in items] == [r.id for r in every[offset:offset + limit]]
+                # a common status is walked in time order, a rare one read through the status index
+                assert walked[-1] == ((offset + limit) * len(rows) < total * total)
+                decisions.add(walked[-1])
+    assert decisions == {True, False}
