@@ -89,11 +89,6 @@ class Index:
         self.directory = Path(directory)
         self.db_path = db_path
         self.db = self._open()
-        # After a refresh that cannot trust the directory's mtime, the names and inodes it left in
-        # the index, with the token it wrote: while the token is still the index's last writer,
-        # the next refresh lists the directory again and compares with these instead of reading
-        # every row.
-        self._known: tuple[str, dict[str, int]] | None = None
 
     # -- connection -------------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
@@ -154,9 +149,7 @@ class Index:
         try:
             dir_stat = os.stat(self.directory)
         except FileNotFoundError:
-            self._known = None
-            self.db.executescript(
-                "DELETE FROM entries; DELETE FROM bad; DELETE FROM meta WHERE key IN ('dir_mtime', 'writer');")
+            self.db.executescript("DELETE FROM entries; DELETE FROM bad; DELETE FROM meta WHERE key = 'dir_mtime';")
             return False
         started = time.time()
         stamp = f"{dir_stat.st_ino}:{dir_stat.st_mtime_ns}"
@@ -173,9 +166,7 @@ class Index:
                 rollback_journal = self._rollback_journal()
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                cached, self._known = self._known, None
-                last_writer, token = self._meta("writer"), self._sign()
-                inodes, known = self._known_files(full, cached if cached and cached[0] == last_writer else None)
+                inodes, known = self._known_files(full)
                 if seen == inodes:  # the usual answer when the mtime could not be trusted
                     todo, removed = [], []
                 else:
@@ -192,20 +183,17 @@ class Index:
                 if bulk:
                     for name in _INDEXES:
                         self.db.execute(f"DROP INDEX IF EXISTS {name}")
-                track = None
-                if not safe:  # what the index will hold, for the next refresh (see self._known)
-                    track = inodes
-                    for n in removed:
-                        del track[n]
+                # A first build not trusted yet would be listed again by the next refresh: instead a
+                # reader, idle once the files are read, lists it while this process creates the
+                # indexes, and that listing is compared with what the index holds (`track`).
+                track = inodes if bulk and not safe and pool is not None else None
                 self._read_files(todo, progress, pool=pool, bulk=bulk, track=track)
-                # Not trusted yet, the directory would be listed again by the next refresh: a reader,
-                # idle now, lists it while this process creates the indexes.
-                recheck = bulk and track is not None and pool is not None and pool.ask_listing()
+                recheck = track is not None and pool.ask_listing()
                 if bulk:  # (executescript would commit the transaction half-way)
                     for statement in _INDEXES.values():
                         self.db.execute(statement)
                 if recheck and self._still_listed(pool, dir_stat, track):
-                    safe, track = True, None
+                    safe = True
                 self.db.executemany(
                     "INSERT OR REPLACE INTO meta VALUES (?, ?)",
                     [("dir_mtime", stamp), ("dir_safe", "1" if safe else "0")],
@@ -214,8 +202,6 @@ class Index:
             except BaseException:
                 self.db.execute("ROLLBACK")
                 raise
-            if track is not None:
-                self._known = (token, track)
         finally:
             if pool is not None:
                 pool.close(kill=True)  # idle readers (or started for a read that turned out small)
@@ -243,16 +229,12 @@ class Index:
                             pool = ReaderPool(reader_count())
         return seen, pool, first_build
 
-    def _known_files(self, full: bool, cached: tuple[str, dict[str, int]] | None
-                     ) -> tuple[dict[str, int], dict[str, tuple[int, int, int]]]:
-        """The index's files: {name: inode} (from `cached` when it is still valid) and, for a full
-        check, {name: (inode, mtime, size)}."""
+    def _known_files(self, full: bool) -> tuple[dict[str, int], dict[str, tuple[int, int, int]]]:
+        """The index's files: {name: inode} and, for a full check, {name: (inode, mtime, size)}."""
         if full:
             known = {name: (ino, mt, sz) for name, ino, mt, sz in self.db.execute(
                 "SELECT name, inode, mtime_ns, size FROM entries UNION ALL SELECT name, inode, mtime_ns, size FROM bad")}
             return {name: v[0] for name, v in known.items()}, known
-        if cached is not None:
-            return cached[1], {}
         return dict(self.db.execute("SELECT name, inode FROM entries UNION ALL SELECT name, inode FROM bad")), {}
 
     @staticmethod
@@ -265,12 +247,6 @@ class Index:
         began, ino, mtime_ns, names = listing
         return ((ino, mtime_ns) == (dir_stat.st_ino, dir_stat.st_mtime_ns) and names == indexed
                 and began - mtime_ns / 1e9 > racy_window(mtime_ns))
-
-    def _sign(self) -> str:
-        """Every write transaction leaves a new token: whoever wrote last, if not us, changed the index."""
-        token = os.urandom(8).hex()
-        self.db.execute("INSERT OR REPLACE INTO meta VALUES ('writer', ?)", (token,))
-        return token
 
     def _is_empty(self) -> bool:
         return not self.db.execute("SELECT EXISTS (SELECT 1 FROM entries) OR EXISTS (SELECT 1 FROM bad)").fetchone()[0]
@@ -318,10 +294,8 @@ class Index:
 
     def refresh_names(self, names: Iterable[str]) -> None:
         """Re-read the named files now (a watcher saw them change), present or gone."""
-        self._known = None
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            self._sign()
             self._read_files([n for n in names if is_entry_name(n)], None)
             self.db.execute("COMMIT")
         except BaseException:
