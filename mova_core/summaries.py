@@ -268,7 +268,7 @@ def worker_main() -> None:
 def _worker_command() -> list[str] | None:
     import sys
 
-    if not sys.executable:
+    if not sys.executable or getattr(sys, "frozen", False):  # no interpreter to start: read here
         return None
     # -I -S: no site, no environment, no current directory: a bare interpreter (quick to start) that
     # finds this package and orjson where this process found them, after the standard library.
