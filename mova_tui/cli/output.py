@@ -6,12 +6,10 @@ Data goes to stdout, messages and progress to stderr. Every error the core raise
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Any, NoReturn
 
-import orjson
 import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
@@ -115,9 +113,13 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
 
 def dumps(data: Any, *, indent: bool = True) -> str:
     """JSON text for stdout (orjson, falling back to json for integers beyond 64 bits)."""
+    import orjson  # here, not at the top: `mova --help` prints no JSON
+
     try:
         return orjson.dumps(data, option=orjson.OPT_INDENT_2 if indent else 0).decode()
     except TypeError:
+        import json
+
         return json.dumps(data, indent=2 if indent else None, ensure_ascii=False)
 
 

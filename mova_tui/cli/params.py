@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -97,6 +96,8 @@ def parse_pairs(pairs: list[str] | None, option: str, *, json_values: bool) -> d
         if not sep or not key:
             raise InvalidInput(f"{option} expects KEY=VALUE, got {_shown(item, option)}")
         if json_values:
+            import json  # here: `mova --help` parses no JSON
+
             try:
                 value = json.loads(value)
             except ValueError:
@@ -118,6 +119,8 @@ def load_overrides(path: Path | None, variables: list[str] | None, secrets: list
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise InvalidInput(f"cannot read overrides file {path}: {exc.strerror}") from None
+        import json
+
         try:
             doc = json.loads(text)
         except ValueError as exc:
