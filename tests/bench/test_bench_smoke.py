@@ -25,7 +25,7 @@ ROWS = [
     "mova --help",
     "mova dlq list, 10 entries",
 ]
-REFERENCES = ["parse every file", "import typer, rich", "minimal Typer app", "Textual first frame", "watchfiles",
+REFERENCES = ["parse every file", "import typer, rich", "rich.table, sqlite3, orjson, pydantic", "Textual first frame", "watchfiles",
               "raw temp + write + fsync"]
 
 
