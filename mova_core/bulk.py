@@ -177,6 +177,12 @@ class ResultsFile:
             self.recorded[result.id] = result
 
 
+def default_results_path(mova_dir: Path, operation: str) -> Path:
+    """Where a bulk run is recorded unless told otherwise: `<dlq>/.mova/bulk/<operation>-<UTC time>.jsonl`."""
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
+    return Path(mova_dir) / "bulk" / f"{operation}-{stamp}.jsonl"
+
+
 def _ends_with_newline(path: Path) -> bool:
     with open(path, "rb") as fh:
         fh.seek(-1, os.SEEK_END)

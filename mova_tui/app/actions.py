@@ -171,20 +171,31 @@ def delete(app: "MovaApp", ids: list[str], on_done: Done = None) -> None:
 
 
 def bulk_job(op: str, ids: list[str]):
-    """A job applying archive or delete to each id, counting successes and reporting refusals."""
+    """A job applying archive or delete to each id, counting successes and reporting refusals.
+
+    With more than one id the run is recorded like `mova dlq archive|delete --all` records it (a
+    results file under `<dlq>/.mova/bulk/`), so a cancelled or interrupted run can be finished
+    from the command line with `--resume`.
+    """
 
     def run(service: DLQService, progress: Progress, cancelled: Cancelled) -> tuple[str, str, list[str]]:
         # The core's bulk actions, so the dashboard skips what `mova dlq … --all` skips (an entry
         # under a running retry, one gone meanwhile) for the same reasons.
-        from mova_core.bulk import archive_action, delete_action
+        from mova_core.bulk import BulkPlan, ResultsFile, archive_action, default_results_path, delete_action
 
         act = (archive_action if op == "archive" else delete_action)(lambda: service)
+        record = None
+        if len(ids) > 1:
+            plan = BulkPlan(op, ids, options={"from": "dashboard"})
+            record = ResultsFile.create(default_results_path(service.settings.mova_dir, op), plan)
         done: list[str] = []
         failed: dict[str, str] = {}
         for entry_id in ids:
             if cancelled():
                 break
             result = act(entry_id)
+            if record is not None:
+                record.append(result)
             if result.kind != "done":
                 failed[entry_id] = result.detail or result.outcome
                 progress(f"✗ {short_id(entry_id)} {result.outcome}: {failed[entry_id]}", 1)
@@ -192,14 +203,19 @@ def bulk_job(op: str, ids: list[str]):
             done.append(entry_id)
             progress(f"✓ {op}d {entry_id}", 1)
         verb = "Archived" if op == "archive" else "Deleted"
-        if len(ids) == 1:
+        if record is None:
             if failed:
                 return failed[ids[0]], "error", done
             return f"{verb} {ids[0]}", "information", done
         summary = f"{verb} {_count(len(done))}"
         if failed:
             summary += f"; {len(failed)} skipped or refused"
-        return summary, "warning" if failed else "information", done
+        left = len(record.pending())
+        if left:
+            summary += (f"; {_count(left)} not done (cancelled): finish with "
+                        f"mova dlq {op} --all --resume {record.path}")
+            return summary, "warning", done
+        return f"{summary}; results in {record.path}", "warning" if failed else "information", done
 
     return run
 

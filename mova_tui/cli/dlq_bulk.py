@@ -24,6 +24,7 @@ from mova_core.bulk import (
     RateLimiter,
     ResultsFile,
     archive_action,
+    default_results_path,
     delete_action,
     retry_action,
     run_bulk,
@@ -33,7 +34,6 @@ from mova_core.status import EntryStatus
 if TYPE_CHECKING:
     from mova_core.listing import EntryFilter
     from mova_core.models import RetryOverrides
-from mova_core.timeutil import utcnow
 
 from . import output
 from .output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, console, fail, info, print_json, warn
@@ -157,7 +157,7 @@ def _bulk(
             fail("nothing changed", EXIT_FAILED)
 
     if record is None:
-        path = results or _default_results_path(svc.settings, operation)
+        path = results or default_results_path(svc.settings.mova_dir, operation)
         record = ResultsFile.create(path, plan)
     info(f"results: {record.path} (resume an interrupted run with --resume {record.path})")
 
@@ -184,11 +184,6 @@ def _show_set(operation: str, ids: list[str], mode_note: str) -> None:
         return
     shown = ", ".join(ids[:5]) + (f", … ({len(ids) - 5} more)" if len(ids) > 5 else "")
     info(f"{len(ids)} entries to {operation}{mode_note}: {shown}")
-
-
-def _default_results_path(settings: Any, operation: str) -> Path:
-    stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
-    return Path(settings.mova_dir) / "bulk" / f"{operation}-{stamp}.jsonl"
 
 
 def _summary_json(operation: str, summary: BulkSummary, path: Path | None) -> dict[str, Any]:

@@ -307,6 +307,10 @@ async def test_bulk_selection_is_frozen_and_confirmed(app_factory, dlq):
         service = DLQService(Settings(dlq_path=dlq))
         assert {service.get(i).status for i in picked} == {EntryStatus.archived}
         assert dashboard(app).selection == set()
+        # Recorded as `mova dlq archive --all` records it: the plan, then one outcome per id.
+        (results,) = (dlq / ".mova" / "bulk").glob("archive-*.jsonl")
+        lines = [json.loads(line) for line in results.read_text().splitlines()]
+        assert set(lines[0]["plan"]["ids"]) == set(picked) and [r["outcome"] for r in lines[1:]] == ["archived"] * 3
 
         # Select all matching a filter, then delete exactly those.
         await pilot.press("slash", *"network timeout", "enter")
