@@ -332,12 +332,17 @@ def delete_action(service_for: ServiceFor) -> Action:
     return _service_action(service_for, "delete", "deleted")
 
 
-def retry_action(service_for: ServiceFor, *, sandbox_mode: bool = True, overrides: Any = None) -> Action:
-    """Retry one id in the foreground; `completed` or `failed` by the retry's outcome."""
+def retry_action(service_for: ServiceFor, *, sandbox_mode: bool = True, overrides: Any = None,
+                 on_event: Callable[[Any], None] | None = None) -> Action:
+    """Retry one id in the foreground; `completed` or `failed` by the retry's outcome.
+
+    `on_event` receives the engine's events as the retry runs (the dashboard shows them live).
+    """
 
     def act(entry_id: str) -> BulkResult:
         try:
-            response = service_for().retry(entry_id, sandbox_mode=sandbox_mode, overrides=overrides, wait=True)
+            response = service_for().retry(entry_id, sandbox_mode=sandbox_mode, overrides=overrides, wait=True,
+                                           on_event=on_event)
         except MovaError as exc:
             return _skipped_or_failed(entry_id, exc)
         result = response.execution_result

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mova_core.errors import MovaError
 from mova_core.listing import EntryFilter
 from mova_core.models import RetryOverrides
 from mova_core.service import DLQService
@@ -18,6 +17,8 @@ from mova_core.service import DLQService
 from .formatting import describe_event, short_id
 
 if TYPE_CHECKING:
+    from mova_core.bulk import ResultsFile
+
     from .app import MovaApp
     from .modals.export_modal import ExportRequest
     from .modals.retry_modal import RetryRequest
@@ -67,46 +68,68 @@ def retry(app: "MovaApp", ids: list[str], on_done: Done = None) -> None:
 
 
 def retry_job(ids: list[str], sandbox_mode: bool, overrides: RetryOverrides | None):
-    """A job retrying each id in turn, streaming the engine's events as progress lines."""
+    """A job retrying each id in turn, streaming the engine's events as progress lines.
+
+    Several ids are recorded like `mova dlq retry --all` records them (see `bulk_job`); the
+    results file names the override variables and secrets, never their values.
+    """
 
     def run(service: DLQService, progress: Progress, cancelled: Cancelled) -> tuple[str, str, list[str]]:
+        from mova_core.bulk import retry_action
+
         mode = "sandbox" if sandbox_mode else "production"
+        act = retry_action(lambda: service, sandbox_mode=sandbox_mode, overrides=overrides,
+                           on_event=lambda event: _event(progress, event))
+        options = {"sandbox_mode": sandbox_mode, "from": "dashboard",
+                   "override_variables": sorted(overrides.variables) if overrides else [],
+                   "override_secrets": sorted(overrides.secrets) if overrides else []}
+        record = _results_file(service, "retry", ids, options)
         outcomes: dict[str, int] = {}
-        errors = 0
-        last = ""
+        last, last_outcome = "", ""
         for n, entry_id in enumerate(ids, 1):
             if cancelled():
                 break
             progress(f"[{n}/{len(ids)}] {mode} retry of {entry_id}")
-            try:
-                response = service.retry(
-                    entry_id,
-                    sandbox_mode=sandbox_mode,
-                    overrides=overrides,
-                    wait=True,
-                    on_event=lambda event: _event(progress, event),
-                )
-            except MovaError as exc:
-                errors += 1
-                last = str(exc)
-                progress(f"    ✗ {exc}", 1)
-                continue
-            result = response.execution_result
-            status = result.status if result is not None else "started"
-            outcomes[status] = outcomes.get(status, 0) + 1
-            detail = f" ({result.error})" if result is not None and result.error else ""
-            last = f"{status}{detail}"
-            progress(f"    → {status}{detail}  run {response.retry_run_id}", 1)
-        if len(ids) == 1:
-            severity = "information" if outcomes.get("completed") else ("error" if errors else "warning")
-            return f"{mode.capitalize()} retry of {short_id(ids[0])}: {last}", severity, ids
-        parts = [f"{count} {status}" for status, count in sorted(outcomes.items())]
-        if errors:
-            parts.append(f"{errors} refused")
-        severity = "information" if not errors and set(outcomes) <= {"completed"} else "warning"
-        return f"{mode.capitalize()} retry of {_count(len(ids))}: {', '.join(parts) or 'nothing done'}", severity, ids
+            result = act(entry_id)
+            if record is not None:
+                record.append(result)
+            outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+            last_outcome = result.outcome
+            last = result.outcome + (f" ({result.detail})" if result.detail else "")
+            run_note = f"  run {result.retry_run_id}" if result.retry_run_id else ""
+            progress(f"    {'→' if result.kind == 'done' else '✗'} {last}{run_note}", 1)
+        title = f"{mode.capitalize()} retry of "
+        if record is None:
+            # A retry that ran and failed is a warning; one refused (already retrying, gone) an error.
+            severity = {"completed": "information", "failed": "warning"}.get(last_outcome, "error")
+            return f"{title}{short_id(ids[0])}: {last}", severity, ids
+        parts = [f"{count} {outcome}" for outcome, count in sorted(outcomes.items())]
+        severity = "information" if set(outcomes) <= {"completed"} else "warning"
+        # Resuming retries the same way: production must be asked for again, overrides given again.
+        flags = ("" if sandbox_mode else " --sandbox=false") + (
+            " and the same --var/--secret overrides" if overrides and (overrides.variables or overrides.secrets) else "")
+        return (f"{title}{_count(len(ids))}: {', '.join(parts) or 'nothing done'}" + _record_note(record, "retry", flags),
+                "warning" if record.pending() else severity, ids)
 
     return run
+
+
+def _results_file(service: DLQService, op: str, ids: list[str], options: dict) -> "ResultsFile | None":
+    """For several ids, a results file like `mova dlq … --all` writes, so the CLI can resume the run."""
+    if len(ids) < 2:
+        return None
+    from mova_core.bulk import BulkPlan, ResultsFile, default_results_path
+
+    return ResultsFile.create(default_results_path(service.settings.mova_dir, op), BulkPlan(op, ids, options=options))
+
+
+def _record_note(record: "ResultsFile", op: str, flags: str = "") -> str:
+    """Where the run is recorded, or, when it was cancelled, the command that finishes it."""
+    left = len(record.pending())
+    if left:
+        return (f"; {_count(left)} not done (cancelled): finish with "
+                f"mova dlq {op} --all --resume {record.path}{flags}")
+    return f"; results in {record.path}"
 
 
 def _event(progress: Progress, event: object) -> None:
@@ -181,13 +204,10 @@ def bulk_job(op: str, ids: list[str]):
     def run(service: DLQService, progress: Progress, cancelled: Cancelled) -> tuple[str, str, list[str]]:
         # The core's bulk actions, so the dashboard skips what `mova dlq … --all` skips (an entry
         # under a running retry, one gone meanwhile) for the same reasons.
-        from mova_core.bulk import BulkPlan, ResultsFile, archive_action, default_results_path, delete_action
+        from mova_core.bulk import archive_action, delete_action
 
         act = (archive_action if op == "archive" else delete_action)(lambda: service)
-        record = None
-        if len(ids) > 1:
-            plan = BulkPlan(op, ids, options={"from": "dashboard"})
-            record = ResultsFile.create(default_results_path(service.settings.mova_dir, op), plan)
+        record = _results_file(service, op, ids, {"from": "dashboard"})
         done: list[str] = []
         failed: dict[str, str] = {}
         for entry_id in ids:
@@ -210,12 +230,8 @@ def bulk_job(op: str, ids: list[str]):
         summary = f"{verb} {_count(len(done))}"
         if failed:
             summary += f"; {len(failed)} skipped or refused"
-        left = len(record.pending())
-        if left:
-            summary += (f"; {_count(left)} not done (cancelled): finish with "
-                        f"mova dlq {op} --all --resume {record.path}")
-            return summary, "warning", done
-        return f"{summary}; results in {record.path}", "warning" if failed else "information", done
+        severity = "warning" if failed or record.pending() else "information"
+        return summary + _record_note(record, op), severity, done
 
     return run
 

@@ -49,3 +49,21 @@ def test_a_finished_bulk_delete_names_its_results_file(sample_dlq):
     (path,) = (sample_dlq / ".mova" / "bulk").glob("delete-*.jsonl")
     assert summary == f"Deleted 2 entries; results in {path}" and severity == "information" and done == resolved
     assert [r.outcome for r in ResultsFile.load(path).recorded.values()] == ["deleted", "deleted"]
+
+
+def test_a_bulk_sandbox_retry_is_recorded_without_secret_values(sample_dlq):
+    from mova_core.models import RetryOverrides
+    from mova_tui.app.actions import retry_job
+
+    service = DLQService(Settings(dlq_path=sample_dlq))
+    overrides = RetryOverrides(variables={"timeout": 60}, secrets={"api_key": "s3cr3t-value-991"})
+    lines: list[str] = []
+    summary, severity, ids = retry_job(ACTIVE[:2], True, overrides)(
+        service, lambda line="", advance=0: lines.append(line), lambda: False)
+    (path,) = (sample_dlq / ".mova" / "bulk").glob("retry-*.jsonl")
+    record = ResultsFile.load(path)
+    assert record.plan.options["override_secrets"] == ["api_key"] and record.plan.options["sandbox_mode"] is True
+    assert record.pending() == [] and set(record.recorded) == set(ACTIVE[:2])
+    assert summary.startswith("Sandbox retry of 2 entries: ") and f"results in {path}" in summary
+    assert "s3cr3t-value-991" not in path.read_text() and not any("s3cr3t-value-991" in line for line in lines)
+    assert any(line.startswith("[1/2] sandbox retry of ") for line in lines)
