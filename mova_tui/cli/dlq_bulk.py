@@ -125,6 +125,11 @@ def _bulk(
         record = ResultsFile.load(resume)
         if record.plan.operation != operation:
             fail(f"{resume} records a bulk {record.plan.operation}, not a {operation}", EXIT_USAGE)
+        recorded_mode = record.plan.options.get("sandbox_mode")
+        if operation == "retry" and recorded_mode is not None and recorded_mode != options.get("sandbox_mode"):
+            # A run started in the sandbox must not quietly continue in production, nor the reverse.
+            was, flag = ("sandbox", "leave out --sandbox=false") if recorded_mode else ("production", "add --sandbox=false")
+            fail(f"{resume} records a {was} retry; resume it the same way ({flag})", EXIT_USAGE)
         if selection_given:
             warn(f"--resume acts on the set recorded in {resume}; the filters given are ignored")
         ids = record.pending()

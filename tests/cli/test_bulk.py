@@ -85,6 +85,10 @@ def test_bulk_retry_stops_after_failures_and_resumes(dlq, cli, tmp_path):
 
     r = cli("dlq", "archive", "--all", "--resume", str(results), "--yes")
     assert r.exit_code == 2 and "records a bulk retry" in r.stderr
+    # A sandbox run never continues in production by accident.
+    r = cli("dlq", "retry", "--all", "--resume", str(results), "--yes", "--sandbox=false")
+    assert r.exit_code == 2 and "records a sandbox retry; resume it the same way" in r.stderr
+    assert len(result_lines(results)) == 2
 
     r = cli("dlq", "retry", "--all", "--resume", str(results), "--yes")
     assert r.exit_code == 1  # the rest fail too (sandbox: no api_key secret)
