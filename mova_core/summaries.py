@@ -63,11 +63,6 @@ def search_text(entry_id: str, workflow_type: str, last_error: str, action_type:
     return text
 
 
-def summarize(name: str, data: bytes) -> tuple:
-    """Summary columns of one entry file (after name and file identity), or ValueError with a reason."""
-    return _row(name, data, 0, 0, 0)[4:]
-
-
 def _row(name: str, data: bytes, inode: int, mtime_ns: int, size: int) -> tuple:
     """The entries row of one file: its name and file identity, then its summary columns."""
     try:

@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from mova_core.summaries import summarize
+from mova_core.summaries import read_files
 from mova_tui.cli.main import app
 from mova_tui.safe_text import cell, clean
 from tests.support import SAMPLE_DLQ
@@ -29,11 +29,14 @@ def test_clean_shows_control_characters_as_escapes():
     assert cell("[bold]x[/]").plain == "[bold]x[/]"
 
 
-def test_huge_numbers_are_clamped_in_summaries():
-    write = json.loads((SAMPLE_DLQ / "dlq_3f9a2c71-8e4b-4d05-b6a2-91c7e0d45f18.json").read_text())
+def test_huge_numbers_are_clamped_in_summaries(tmp_path):
+    name = "dlq_3f9a2c71-8e4b-4d05-b6a2-91c7e0d45f18.json"
+    write = json.loads((SAMPLE_DLQ / name).read_text())
     write["metadata"]["retry_count"] = 2**80
     write["error_details"]["attempts"] = -1e308
-    row = summarize("dlq_3f9a2c71-8e4b-4d05-b6a2-91c7e0d45f18.json", json.dumps(write).encode())
+    (tmp_path / name).write_text(json.dumps(write))
+    (row,), bad, gone = read_files(tmp_path, [name])
+    assert not bad and not gone
     assert 2**63 - 1 in row and -(2**63) in row
 
 

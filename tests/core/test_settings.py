@@ -1,5 +1,7 @@
 """Settings: MOVA_* variables, the constructor on top, pydantic's validation and secrets."""
 
+import os
+
 import pytest
 from pydantic import ValidationError
 
@@ -8,8 +10,6 @@ from mova_core.settings import Settings
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    import os
-
     for name in list(os.environ):
         if name.upper().startswith("MOVA_"):
             monkeypatch.delenv(name)
