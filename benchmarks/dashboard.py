@@ -58,10 +58,10 @@ def write_entry(directory: Path, template: bytes, created_ts: float) -> str:
 
 
 async def drive(directory: Path, t0: float, presses: int, new_files: int) -> dict:
-    import mova_tui.cli.main  # noqa: F401  - `mova tui` has imported the CLI by the time the app starts
     from textual import events
     from textual.widgets import Input
 
+    import mova_tui.cli.main  # noqa: F401  - `mova tui` has imported the CLI by the time the app starts
     from mova_core.settings import Settings
     from mova_tui.app import make_app
     from mova_tui.app.widgets.entry_table import EntryTable

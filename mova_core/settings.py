@@ -12,7 +12,14 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 #: Every variable mova reads starts with this (`MOVA_DLQ_PATH` sets `dlq_path`).
 ENV_PREFIX = "MOVA_"

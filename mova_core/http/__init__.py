@@ -1,5 +1,5 @@
 """The local REST shim: the specification's API over `mova_core` (FastAPI is imported only in this package)."""
 
-from .app import create_app
+from mova_core.http.app import create_app
 
 __all__ = ["create_app"]

@@ -8,13 +8,12 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from mova_core import __version__
-from mova_core.service import DLQService
+from mova_core.http import errors
+from mova_core.http.auth import AccessMiddleware
+from mova_core.http.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
+from mova_core.http.routes import router
+from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
-
-from . import errors
-from .auth import AccessMiddleware
-from .limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
-from .routes import router
 
 ServiceFactory = Callable[[str], DLQService]
 

@@ -18,9 +18,8 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mova_core.http.responses import error_response
 from mova_core.settings import Settings
-
-from .responses import error_response
 
 ADMIN, READ_ONLY, ANONYMOUS = "admin", "read-only", "anonymous"
 READ_METHODS = frozenset({"GET", "HEAD"})

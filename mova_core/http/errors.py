@@ -14,9 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from mova_core.errors import MovaError
-
-from .responses import error_response, mova_error_response
+from mova_core.http.responses import error_response, mova_error_response
+from mova_core.model.errors import MovaError
 
 log = logging.getLogger("mova.http")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .responses import error_response
+from mova_core.http.responses import error_response
 
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 

@@ -9,7 +9,12 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from mova_core.errors import AlreadyRetrying, AmbiguousId, InvalidTransition, MovaError
+from mova_core.model.errors import (
+    AlreadyRetrying,
+    AmbiguousId,
+    InvalidTransition,
+    MovaError,
+)
 
 
 def dump_json(data: Any) -> bytes:

@@ -17,18 +17,30 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from starlette.responses import Response
 
 from mova_core import __version__
-from mova_core.errors import InvalidId, InvalidInput, MovaError
-from mova_core.listing import EntryFilter, Stats
-from mova_core.metrics import compute_metrics, render_prometheus
-from mova_core.models import DeadLetterEntry, EntryStatus, RetryOverrides, RetryResponse
-from mova_core.redact import Redactor
-from mova_core.service import DLQService
-from mova_core.store import validate_id
+from mova_core.http.auth import ANONYMOUS
+from mova_core.http.responses import error_response, json_response, mova_error_body
+from mova_core.http.schemas import (
+    Deleted,
+    EntryList,
+    ErrorBody,
+    GroupList,
+    Health,
+    RetryRequest,
+    StatusChange,
+)
+from mova_core.model.entry import (
+    DeadLetterEntry,
+    EntryStatus,
+    RetryOverrides,
+    RetryResponse,
+)
+from mova_core.model.errors import InvalidId, InvalidInput, MovaError
+from mova_core.model.ids import validate_id
+from mova_core.model.listing import EntryFilter, Stats
+from mova_core.model.redact import Redactor
+from mova_core.ops.metrics import compute_metrics, render_prometheus
+from mova_core.ops.service import DLQService
 from mova_core.timeutil import parse_time
-
-from .auth import ANONYMOUS
-from .responses import error_response, json_response, mova_error_body
-from .schemas import Deleted, EntryList, ErrorBody, GroupList, Health, RetryRequest, StatusChange
 
 log = logging.getLogger("mova.http")
 
@@ -53,12 +65,8 @@ def service(request: Request) -> Iterator[DLQService]:
     """A service for this request, acting as the caller (token name or anonymous)."""
     identity = request.scope.get("state", {}).get("identity", ANONYMOUS)
     svc = request.app.state.service_factory(identity)
-    try:
+    with svc:
         yield svc
-    finally:
-        index = getattr(svc.store, "index", None)
-        if index is not None and hasattr(index, "close"):
-            index.close()
 
 
 Service = Annotated[DLQService, Depends(service)]

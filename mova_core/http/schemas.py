@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from mova_core.listing import Group
-from mova_core.models import DeadLetterEntry, EntryStatus, RetryOverrides
+from mova_core.model.entry import DeadLetterEntry, EntryStatus, RetryOverrides
+from mova_core.model.listing import Group
 
 
 class EntryList(BaseModel):

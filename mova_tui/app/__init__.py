@@ -1,5 +1,5 @@
-"""The Textual dashboard (`mova tui`): a thin view over `mova_core.service.DLQService`."""
+"""The Textual dashboard (`mova tui`): a thin view over `mova_core.ops.service.DLQService`."""
 
-from .app import MovaApp, make_app
+from mova_tui.app.app import MovaApp, make_app
 
 __all__ = ["MovaApp", "make_app"]

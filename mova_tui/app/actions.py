@@ -10,18 +10,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mova_core.listing import EntryFilter
-from mova_core.models import RetryOverrides
-from mova_core.service import DLQService
-
-from .formatting import describe_event, short_id
+from mova_core.model.entry import RetryOverrides
+from mova_core.model.listing import EntryFilter
+from mova_core.ops.service import DLQService
+from mova_tui.app.formatting import describe_event, short_id
 
 if TYPE_CHECKING:
-    from mova_core.bulk import ResultsFile
-
-    from .app import MovaApp
-    from .modals.export_modal import ExportRequest
-    from .modals.retry_modal import RetryRequest
+    from mova_core.ops.bulk import ResultsFile
+    from mova_tui.app.app import MovaApp
+    from mova_tui.app.modals.export_modal import ExportRequest
+    from mova_tui.app.modals.retry_modal import RetryRequest
 
 Progress = Callable[..., None]
 Cancelled = Callable[[], bool]
@@ -48,7 +46,7 @@ def _count(n: int) -> str:
 # -- retry ----------------------------------------------------------------------------------------
 def retry(app: "MovaApp", ids: list[str], on_done: Done = None) -> None:
     """Open the retry modal for one entry or a frozen selection; run the retry as a job."""
-    from .modals.retry_modal import RetryModal
+    from mova_tui.app.modals.retry_modal import RetryModal
 
     ids = list(ids)
     if not ids:
@@ -75,7 +73,7 @@ def retry_job(ids: list[str], sandbox_mode: bool, overrides: RetryOverrides | No
     """
 
     def run(service: DLQService, progress: Progress, cancelled: Cancelled) -> tuple[str, str, list[str]]:
-        from mova_core.bulk import retry_action
+        from mova_core.ops.bulk import retry_action
 
         mode = "sandbox" if sandbox_mode else "production"
         act = retry_action(lambda: service, sandbox_mode=sandbox_mode, overrides=overrides,
@@ -118,7 +116,7 @@ def _results_file(service: DLQService, op: str, ids: list[str], options: dict) -
     """For several ids, a results file like `mova dlq … --all` writes, so the CLI can resume the run."""
     if len(ids) < 2:
         return None
-    from mova_core.bulk import BulkPlan, ResultsFile, default_results_path
+    from mova_core.ops.bulk import BulkPlan, ResultsFile, default_results_path
 
     return ResultsFile.create(default_results_path(service.settings.mova_dir, op), BulkPlan(op, ids, options=options))
 
@@ -141,7 +139,7 @@ def _event(progress: Progress, event: object) -> None:
 # -- archive / delete -----------------------------------------------------------------------------
 def archive(app: "MovaApp", ids: list[str], on_done: Done = None) -> None:
     """Archive one entry at once, or a frozen selection after a confirmation stating the count."""
-    from .modals.confirm_modal import ConfirmModal
+    from mova_tui.app.modals.confirm_modal import ConfirmModal
 
     ids = list(ids)
     if not ids:
@@ -169,7 +167,7 @@ def archive(app: "MovaApp", ids: list[str], on_done: Done = None) -> None:
 
 def delete(app: "MovaApp", ids: list[str], on_done: Done = None) -> None:
     """Delete one entry or a frozen selection, always after a confirmation."""
-    from .modals.confirm_modal import ConfirmModal
+    from mova_tui.app.modals.confirm_modal import ConfirmModal
 
     ids = list(ids)
     if not ids:
@@ -204,7 +202,7 @@ def bulk_job(op: str, ids: list[str]):
     def run(service: DLQService, progress: Progress, cancelled: Cancelled) -> tuple[str, str, list[str]]:
         # The core's bulk actions, so the dashboard skips what `mova dlq … --all` skips (an entry
         # under a running retry, one gone meanwhile) for the same reasons.
-        from mova_core.bulk import archive_action, delete_action
+        from mova_core.ops.bulk import archive_action, delete_action
 
         act = (archive_action if op == "archive" else delete_action)(lambda: service)
         record = _results_file(service, op, ids, {"from": "dashboard"})
@@ -239,7 +237,7 @@ def bulk_job(op: str, ids: list[str]):
 # -- export ---------------------------------------------------------------------------------------
 def export(app: "MovaApp", flt: EntryFilter, count: int, described: str) -> None:
     """Ask for a path and format, then write the filtered view there in a job."""
-    from .modals.export_modal import ExportModal
+    from mova_tui.app.modals.export_modal import ExportModal
 
     def chosen(request: "ExportRequest | None") -> None:
         if request is not None:

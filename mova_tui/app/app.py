@@ -22,12 +22,11 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import get_current_worker
 
-from mova_core.errors import MovaError
-from mova_core.service import DLQService
+from mova_core.model.errors import MovaError
+from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
-from mova_core.store import FileStore
-
-from .messages import EntriesChanged, JobFinished, JobProgress
+from mova_core.store.files import FileStore
+from mova_tui.app.messages import EntriesChanged, JobFinished, JobProgress
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -104,7 +103,7 @@ class MovaApp(App[None]):
 
     # -- lifecycle ------------------------------------------------------------------------------
     def on_mount(self) -> None:
-        from .screens.dashboard_screen import DashboardScreen
+        from mova_tui.app.screens.dashboard_screen import DashboardScreen
 
         # Pushed rather than returned from get_default_screen, so that its CSS_PATH is loaded.
         self.push_screen(DashboardScreen())
@@ -117,7 +116,7 @@ class MovaApp(App[None]):
 
     @property
     def dashboard(self):
-        from .screens.dashboard_screen import DashboardScreen
+        from mova_tui.app.screens.dashboard_screen import DashboardScreen
 
         for screen in self.screen_stack:
             if isinstance(screen, DashboardScreen):
@@ -182,7 +181,7 @@ class MovaApp(App[None]):
         show: bool = True,
     ) -> int:
         """Run `fn(service, progress, cancelled)` in a thread; it returns (summary, severity, changed ids)."""
-        from .modals.progress_modal import ProgressModal
+        from mova_tui.app.modals.progress_modal import ProgressModal
 
         job_id = next(self._job_ids)
         self.jobs[job_id] = Job(title, total)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from mova_core.listing import EntryFilter
-from mova_core.models import EntryStatus
+from mova_core.model.entry import EntryStatus
+from mova_core.model.listing import EntryFilter
 from mova_core.timeutil import parse_user_time
 
 #: Sortable columns in the order `s` cycles through them, with their labels.

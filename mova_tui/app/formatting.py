@@ -9,10 +9,9 @@ import dataclasses
 from datetime import datetime
 from typing import Any
 
-from mova_core.listing import EntrySummary
+from mova_core.model.listing import EntrySummary
 from mova_core.timeutil import humanize_age
-
-from ..safe_text import clean
+from mova_tui.present.safe_text import clean
 
 #: Status → Rich style name used in tables and panels (colours are dropped under NO_COLOR).
 STATUS_STYLES = {

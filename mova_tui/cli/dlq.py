@@ -11,14 +11,23 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from mova_core.status import EntryStatus
+from mova_core.model.status import EntryStatus
 
 if TYPE_CHECKING:  # pydantic models load on first use, so `mova --help` stays quick
-    from mova_core.listing import SkippedFile
+    from mova_core.model.listing import SkippedFile
 
-from . import output
-from .output import EXIT_FAILED, EXIT_USAGE, console, examples, fail, info, print_json, warn
-from .params import (
+from mova_tui.cli import output
+from mova_tui.cli.output import (
+    EXIT_FAILED,
+    EXIT_USAGE,
+    console,
+    examples,
+    fail,
+    info,
+    print_json,
+    warn,
+)
+from mova_tui.cli.params import (
     ExportFormat,
     Format,
     FormatOpt,
@@ -36,7 +45,7 @@ from .params import (
     build_filter,
     load_overrides,
 )
-from .state import get_state, refresh_with_progress
+from mova_tui.cli.state import get_state, refresh_with_progress
 
 app = typer.Typer(
     help="Work with the dead-letter queue: list, inspect, retry (sandbox first), archive, delete, watch.",
@@ -88,7 +97,7 @@ def list_cmd(
     if not page.items:
         info("no entries match" if page.total == 0 else f"no entries shown ({page.total} match)")
         return
-    from .render import entries_table
+    from mova_tui.cli.render import entries_table
 
     out = console()
     out.print(entries_table(page.items, svc.clock(), page.total, width=out.width))
@@ -128,24 +137,14 @@ def show(
     if fmt == Format.json:
         print_json(entry.to_json_dict())
         return
-    from .render import entry_detail
+    from mova_tui.cli.render import entry_detail
 
     run = None
     if entry.metadata.lease is not None:
-        run = _run_record(svc.settings, entry.metadata.lease.retry_run_id)
+        run = svc.find_run(entry.metadata.lease.retry_run_id)
     out = console()
     out.print(entry_detail(entry, svc.clock(), stale=svc.is_stale(entry), color=out.is_terminal and not out.no_color,
                            run=run))
-
-
-def _run_record(settings, run_id: str):
-    """The run record of a retry in progress, if there is one to read."""
-    try:
-        from mova_core.runs import find_run
-
-        return find_run(settings, run_id)[1]
-    except Exception:  # no record (a foreign writer's lease) is not an error for a detail view
-        return None
 
 
 # -- retry --------------------------------------------------------------------------------------
@@ -198,7 +197,7 @@ def retry(
     if all_ or resume is not None:
         if entry_id:
             fail("give an ID or --all, not both", EXIT_USAGE)
-        from .dlq_bulk import bulk_retry
+        from mova_tui.cli.dlq_bulk import bulk_retry
 
         bulk_retry(
             state, build_filter(status or EntryStatus.active, workflow_type, user_id, since, until, limit, group),
@@ -222,7 +221,7 @@ def retry(
             info(f"{mode} retry of {response.dlq_id} started in the background; "
                  f"follow it with `mova dlq show {response.dlq_id}`")
         return
-    from .events import EventPrinter
+    from mova_tui.cli.events import EventPrinter
 
     printer = EventPrinter(console(err=True))
     info(f"retrying {entry_id} in {mode} mode")
@@ -254,7 +253,7 @@ def _bulk_simple_or_one(state, op: str, entry_id: str | None, all_: bool, select
     if all_ or resume is not None:
         if entry_id:
             fail("give an ID or --all, not both", EXIT_USAGE)
-        from .dlq_bulk import bulk_simple
+        from mova_tui.cli.dlq_bulk import bulk_simple
 
         bulk_simple(state, op, build_filter(*selection), selection_given=_selection_given(*selection),
                     dry_run=dry_run, yes=yes, resume=resume, results=results, fmt=fmt)
@@ -358,10 +357,10 @@ def stats(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
         print_json(numbers.model_dump(mode="json"))
         return
     warn_skipped(svc.skipped(), svc.settings.dlq_path)
-    from .render import stats_view
+    from mova_tui.cli.render import stats_view
 
     out = console()
-    from mova_core.listing import EntryFilter
+    from mova_core.model.listing import EntryFilter
 
     groups_found = svc.groups(EntryFilter(status=EntryStatus.active))
     out.print(stats_view(numbers, svc.clock(), svc.oldest_active(), groups_found, out.width))
@@ -385,7 +384,7 @@ def groups(
     if not found:
         info("no entries match")
         return
-    from .render import groups_table
+    from mova_tui.cli.render import groups_table
 
     out = console()
     out.print(groups_table(found, out.width))
@@ -509,7 +508,7 @@ def alerts(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Check the specification's alert conditions; exit 1 when a threshold is breached (for cron or CI)."""
-    from mova_core.service import Thresholds
+    from mova_core.ops.service import Thresholds
 
     # Options left out fall back to the MOVA_ALERT_* settings, parsed exactly as the options are.
     settings = get_state(ctx).settings()
@@ -541,7 +540,7 @@ def alerts(
     if fmt == Format.json:
         print_json({"breached": bool(breached), "alerts": [a.model_dump(mode="json") for a in found]})
     else:
-        from .render import alerts_view
+        from mova_tui.cli.render import alerts_view
 
         console().print(alerts_view(found))
         info(f"{len(breached)} of {len(found)} thresholds breached" if breached else "all thresholds ok")

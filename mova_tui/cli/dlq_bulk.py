@@ -1,4 +1,4 @@
-"""`mova dlq retry|archive|delete --all`: the terminal half of a bulk run (the logic is `mova_core.bulk`).
+"""`mova dlq retry|archive|delete --all`: the terminal half of a bulk run (the logic is `mova_core.ops.bulk`).
 
 Freeze the set and show it, ask (on a terminal) or require --yes/--force, then act with a
 progress bar of done/failed/skipped, recording every outcome in a results file that `--resume`
@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import typer
 
-from mova_core.bulk import (
+from mova_core.model.status import EntryStatus
+from mova_core.ops.bulk import (
     BulkPlan,
     BulkResult,
     BulkSummary,
@@ -29,16 +30,24 @@ from mova_core.bulk import (
     retry_action,
     run_bulk,
 )
-from mova_core.status import EntryStatus
 
 if TYPE_CHECKING:
-    from mova_core.listing import EntryFilter
-    from mova_core.models import RetryOverrides
+    from mova_core.model.entry import RetryOverrides
+    from mova_core.model.listing import EntryFilter
 
-from . import output
-from .output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, console, fail, info, print_json, warn
-from .params import Format, parse_rate
-from .state import CliState
+from mova_tui.cli import output
+from mova_tui.cli.output import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    console,
+    fail,
+    info,
+    print_json,
+    warn,
+)
+from mova_tui.cli.params import Format, parse_rate
+from mova_tui.cli.state import CliState
 
 PAST = {"retry": "retried", "archive": "archived", "delete": "deleted"}
 
@@ -212,7 +221,13 @@ def _run_with_progress(
     err = console(err=True)
     bar = task = None
     if err.is_terminal:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         bar = Progress(
             TextColumn(f"{operation} "), BarColumn(), MofNCompleteColumn(),

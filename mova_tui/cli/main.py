@@ -6,10 +6,9 @@ from typing import Annotated, Optional
 import typer
 
 from mova_core import __version__
-
-from . import dlq, run, serve, tui
-from .output import MovaGroup, examples
-from .state import CliState
+from mova_tui.cli import dlq, run, serve, tui
+from mova_tui.cli.output import MovaGroup, examples
+from mova_tui.cli.state import CliState
 
 app = typer.Typer(
     name="mova",

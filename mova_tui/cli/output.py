@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from mova_core.errors import (
+from mova_core.model.errors import (
     AlreadyRetrying,
     AmbiguousId,
     CorruptEntry,

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 from typer.core import TyperCommand
 
-from mova_core.errors import InvalidInput
-from mova_core.status import EntryStatus
+from mova_core.model.errors import InvalidInput
+from mova_core.model.status import EntryStatus
 from mova_core.timeutil import parse_user_time
 
 if TYPE_CHECKING:  # pydantic models, imported where used so `mova --help` starts fast
-    from mova_core.listing import EntryFilter
-    from mova_core.models import RetryOverrides
+    from mova_core.model.entry import RetryOverrides
+    from mova_core.model.listing import EntryFilter
 
 
 class Format(StrEnum):
@@ -78,7 +78,7 @@ def build_filter(
     """The core filter for the options given."""
     if since and until and since >= until:
         raise InvalidInput("--since must be earlier than --until")
-    from mova_core.listing import EntryFilter
+    from mova_core.model.listing import EntryFilter
 
     return EntryFilter(
         status=status, workflow_type=workflow_type, user_id=user_id, since=since, until=until,
@@ -137,7 +137,7 @@ def load_overrides(path: Path | None, variables: list[str] | None, secrets: list
             data[key].update(value)
     data["variables"].update(parse_pairs(variables, "--var", json_values=True))
     data["secrets"].update(parse_pairs(secrets, "--secret", json_values=False))
-    from mova_core.models import RetryOverrides
+    from mova_core.model.entry import RetryOverrides
 
     return RetryOverrides(**data)
 
@@ -192,7 +192,7 @@ def parse_rate(text: str | None) -> float | None:
     """`--rate`: `N`, `N/s`, `N/m` or `N/h` into operations per second."""
     if text is None:
         return None
-    from mova_core.bulk import parse_rate as core_parse_rate
+    from mova_core.ops.bulk import parse_rate as core_parse_rate
 
     try:
         return core_parse_rate(text)

@@ -16,12 +16,11 @@ from rich.table import Table
 from rich.text import Text
 
 from mova_core.timeutil import humanize_age, parse_time
-
-from ..safe_text import cell, clean
+from mova_tui.present.safe_text import cell, clean
 
 if TYPE_CHECKING:
-    from mova_core.listing import EntrySummary, Group, Stats
-    from mova_core.models import DeadLetterEntry
+    from mova_core.model.entry import DeadLetterEntry
+    from mova_core.model.listing import EntrySummary, Group, Stats
 
 STATUS_STYLE = {"active": "red", "retrying": "cyan", "resolved": "green", "archived": "dim"}
 STALE_MARK = "*"
@@ -114,7 +113,9 @@ def _json(data: Any, color: bool) -> RenderableType:
     text = clean(json.dumps(data, indent=2, ensure_ascii=False, default=str))
     if not color:
         return Text(text)
-    from rich.syntax import Syntax  # pygments is slow to import; only the detail view needs it
+    from rich.syntax import (
+        Syntax,  # pygments is slow to import; only the detail view needs it
+    )
 
     return Syntax(text, "json", theme="ansi_dark", background_color="default", word_wrap=True)
 

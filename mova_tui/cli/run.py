@@ -6,11 +6,10 @@ from typing import Annotated
 
 import typer
 
-from mova_core.errors import InvalidInput
-
-from .output import EXIT_FAILED, EXIT_INTERRUPTED, console, info, print_json
-from .params import Format, FormatOpt, SecretOpt, VarOpt, parse_pairs
-from .state import get_state
+from mova_core.model.errors import InvalidInput
+from mova_tui.cli.output import EXIT_FAILED, EXIT_INTERRUPTED, console, info, print_json
+from mova_tui.cli.params import Format, FormatOpt, SecretOpt, VarOpt, parse_pairs
+from mova_tui.cli.state import get_state
 
 
 def read_envelope(path: Path) -> dict:
@@ -39,22 +38,16 @@ def run_command(
     Exit 0 when it completed, 1 when it failed (the new entry's id is printed), 2 when the file or
     the envelope is invalid (the message names the field path).
     """
-    from mova_core.engine import Engine, load_envelope  # the engine pulls in httpx; only `run` needs it
-
     data = read_envelope(workflow)
     variables = parse_pairs(var, "--var", json_values=True)
     secrets = parse_pairs(secret, "--secret", json_values=False)
-    if isinstance(data, dict) and variables:
-        base = data.get("variables")
-        data = {**data, "variables": {**(base if isinstance(base, dict) else {}), **variables}}
-    envelope = load_envelope(data)
+    service = get_state(ctx).service(warn_missing=False)  # the engine creates the directory for its first entry
 
-    from .events import EventPrinter
+    from mova_tui.cli.events import EventPrinter
 
-    engine = Engine(get_state(ctx).settings())  # dead letters go to the store over --dlq-path
     printer = EventPrinter(console(err=True))
     try:
-        outcome = engine.run(envelope, secrets=secrets or None, on_event=printer)
+        outcome = service.run_workflow(data, variables=variables, secrets=secrets, on_event=printer)
     finally:
         printer.close()
     entry_id = outcome.dead_letter.id if outcome.dead_letter is not None else None

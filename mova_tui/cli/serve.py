@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .state import get_state
+from mova_tui.cli.state import get_state
 
 HTTP_EXTRA_HINT = "pip install 'mova[http]'"
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")

@@ -6,13 +6,12 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import typer
 
 if TYPE_CHECKING:  # imported when first used: `mova --help` must not pay for them
-    from mova_core.service import DLQService
+    from mova_core.ops.service import DLQService
     from mova_core.settings import Settings
 
 #: A first scan of fewer files than this is quick; no progress bar flashes by.
@@ -42,7 +41,7 @@ class CliState:
         On a terminal, a first scan of a large directory shows a progress bar on stderr.
         """
         if self._service is None:
-            from mova_core.service import DLQService
+            from mova_core.ops.service import DLQService
 
             self._service = DLQService(self.settings())
             path = self._service.settings.dlq_path
@@ -64,7 +63,7 @@ class CliState:
             if threading.current_thread() is threading.main_thread():
                 svc = self.service()
             else:
-                from mova_core.service import DLQService
+                from mova_core.ops.service import DLQService
 
                 svc = DLQService(self.settings())
             self._local.service = svc
@@ -81,9 +80,15 @@ def refresh_with_progress(service: DLQService, *, full: bool, label: str = "inde
         if bar is None:
             if total < PROGRESS_MIN_FILES or not sys.stderr.isatty():
                 return
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
-            from .output import console
+            from mova_tui.cli.output import console
 
             bar = Progress(TextColumn(f"{label} entries"), BarColumn(), MofNCompleteColumn(),
                            TimeRemainingColumn(), console=console(err=True), transient=True)

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from .state import get_state
+from mova_tui.cli.state import get_state
 
 
 def tui_command(

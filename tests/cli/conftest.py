@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mova_tui.cli.main import app
-from tests.support import ROOT, SAMPLE_DLQ
+from tests.support import ROOT
 
 #: The specification's example id, and the prefix its CLI examples use.
 SPEC_ID = "dlq_12345678-1234-1234-1234-123456789012"

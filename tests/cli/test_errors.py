@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mova_core import errors
-from mova_core.service import DLQService
+from mova_core.model import errors
+from mova_core.ops.service import DLQService
 from mova_tui.cli.output import exit_code_for
 
 

@@ -6,9 +6,9 @@ import json
 
 from typer.testing import CliRunner
 
-from mova_core.summaries import read_files
+from mova_core.store.scan import read_files
 from mova_tui.cli.main import app
-from mova_tui.safe_text import cell, clean
+from mova_tui.present.safe_text import cell, clean
 from tests.support import SAMPLE_DLQ
 
 HOSTILE_ERROR = "\x1b[2J\x1b]0;pwned\x07 \u202eevil [bold red]not markup[/] [/oops]"
@@ -53,7 +53,7 @@ def test_list_show_and_stats_print_hostile_text_inert(tmp_path):
 
 
 def test_clip_cuts_megabytes_and_says_so():
-    from mova_tui.safe_text import clip
+    from mova_tui.present.safe_text import clip
 
     out = clip("x" * 1_000_000 + "\x1b", limit=100)
     assert len(out) < 200 and "999,901 more characters" in out and "\x1b" not in out

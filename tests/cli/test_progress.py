@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from mova_core.service import build_service
+from mova_core.ops.service import build_service
 from mova_tui.cli import output, state
 
 

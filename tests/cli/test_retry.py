@@ -9,7 +9,15 @@ import typer
 
 from mova_tui.cli.params import rewrite_sandbox_args
 
-from .conftest import SPEC_ID, closed_port_url, entry_status, load_entry, make_entry, wait_until, write_entry
+from .conftest import (
+    SPEC_ID,
+    closed_port_url,
+    entry_status,
+    load_entry,
+    make_entry,
+    wait_until,
+    write_entry,
+)
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -130,7 +138,7 @@ def test_retry_of_a_resolved_entry_is_refused(dlq, cli):
 
 
 def test_retry_of_a_running_retry_is_refused(spec_dlq, cli):
-    from mova_core.service import build_service
+    from mova_core.ops.service import build_service
 
     build_service(str(spec_dlq)).claim(SPEC_ID, "retry_run_x_1", True)
     r = cli("dlq", "retry", SPEC_ID, "--wait")
@@ -162,8 +170,8 @@ def test_retry_takes_over_a_stale_lease(dlq, cli):
 
 
 def test_show_follows_a_retry_in_progress(spec_dlq, cli):
-    from mova_core.runs import RunRecord, store_for
-    from mova_core.service import build_service
+    from mova_core.ops.service import build_service
+    from mova_core.store.runs import RunRecord, store_for
 
     service = build_service(str(spec_dlq))
     service.claim(SPEC_ID, "retry_run_1642588245123456789_1", True)

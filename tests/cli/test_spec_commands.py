@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import json
 
-from .conftest import OLD_RESOLVED_ID, SPEC_ID, entry_status, load_entry, needs_jq, wait_until
+from .conftest import (
+    OLD_RESOLVED_ID,
+    SPEC_ID,
+    entry_status,
+    load_entry,
+    needs_jq,
+    wait_until,
+)
 
 
 def _not_retrying(dlq, entry_id):

@@ -27,7 +27,7 @@ def test_help_loads_neither_pydantic_nor_rich_rendering():
             "from mova_tui.cli.main import run\n"
             "try:\n    run()\nexcept SystemExit:\n    pass\n"
             "heavy = sorted(m for m in sys.modules if m in {'pydantic', 'pydantic_core', 'rich.console', 'rich.markdown',"
-            " 'typer.rich_utils', 'sqlite3', 'mova_core.models', 'mova_core.settings'})\n"
+            " 'typer.rich_utils', 'sqlite3', 'mova_core.model.entry', 'mova_core.settings'})\n"
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 

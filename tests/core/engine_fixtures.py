@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mova_core.engine import Engine
+from mova_core.engine.engine import Engine
 from mova_core.settings import Settings
 from tests.support import FROZEN_NOW
 

@@ -7,9 +7,9 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mova_core import lifecycle
-from mova_core.errors import MovaError
-from mova_core.store import FileStore, atomic_write
+from mova_core.model import lifecycle
+from mova_core.model.errors import MovaError
+from mova_core.store.files import FileStore, atomic_write
 
 
 def claim(directory: str, entry_id: str, who: str) -> int:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import mova_core.actions as actions_pkg
-from mova_core.actions import (
+import mova_core.engine.actions as actions_pkg
+from mova_core.engine.actions import (
     ActionContext,
     ActionError,
     ActionRegistry,
@@ -20,9 +20,9 @@ from mova_core.actions import (
     ParamsModel,
     default_registry,
 )
-from mova_core.actions.http_fetch import parse_retry_after
-from mova_core.redact import Redactor
-from mova_core.sandbox import Sandbox
+from mova_core.engine.actions.http_fetch import parse_retry_after
+from mova_core.engine.context import Sandbox
+from mova_core.model.redact import Redactor
 
 from .engine_fixtures import FakeClock, clock, server  # noqa: F401
 

@@ -7,7 +7,8 @@ import threading
 
 import pytest
 
-from mova_core.bulk import (
+from mova_core.model.errors import InvalidInput
+from mova_core.ops.bulk import (
     BulkPlan,
     BulkResult,
     RateLimiter,
@@ -17,8 +18,7 @@ from mova_core.bulk import (
     parse_rate,
     run_bulk,
 )
-from mova_core.errors import InvalidInput
-from mova_core.service import build_service
+from mova_core.ops.service import build_service
 
 
 class FakeClock:

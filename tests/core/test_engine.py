@@ -8,24 +8,26 @@ import random
 import threading
 
 import pytest
-from hypothesis import given, settings as hyp_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hyp_settings
+from hypothesis import strategies as st
 
-from mova_core.engine import (
-    Engine,
+from mova_core.engine.engine import (
     ActionFinished,
     ActionStarted,
     AttemptFailed,
+    Engine,
     LogLine,
     RunFinished,
     RunStarted,
     load_envelope,
 )
-from mova_core.errors import PolicyError
-from mova_core.models import DeadLetterEntry
-from mova_core.policy import Backoff, EffectivePolicy, schedule
-from mova_core.runs import RunLog, RunStore
+from mova_core.model.entry import DeadLetterEntry
+from mova_core.model.errors import PolicyError
+from mova_core.model.policy import Backoff, EffectivePolicy, schedule
 from mova_core.settings import Settings
-from mova_core.store import FileStore, encode_entry
+from mova_core.store.files import FileStore, encode_entry
+from mova_core.store.runs import RunLog, RunStore
 
 from .engine_fixtures import (  # noqa: F401
     FAST,
@@ -289,7 +291,7 @@ def test_secrets_never_reach_the_disk(server, settings, clock, state, monkeypatc
         fetch(f"{server.url}/status/500/o?token={{{{ secrets.override_key }}}}", id="boom", retry=FAST),
         secrets={"inline_key": inline},
     )
-    from mova_core.engine import Engine
+    from mova_core.engine.engine import Engine
 
     engine = Engine(settings, sleep=clock.sleep, now=clock.now)
     out = engine.run(doc, secrets={"override_key": override}, on_event=events.append)
@@ -314,7 +316,7 @@ def test_secrets_never_reach_the_disk(server, settings, clock, state, monkeypatc
 def test_a_run_log_that_cannot_be_written_does_not_stop_the_run(server, settings, clock, state, monkeypatch):
     # Found by the reliability suite: a full disk mid-run raised a raw OSError out of the run's
     # progress log, so a failed workflow was never dead-lettered.
-    from mova_core.errors import StoreError
+    from mova_core.model.errors import StoreError
 
     def full(self, event):
         raise StoreError("could not write the run log: the disk is full")
@@ -331,7 +333,7 @@ def test_a_run_log_that_cannot_be_written_does_not_stop_the_run(server, settings
 
 def test_a_dead_letter_that_cannot_be_written_is_a_clear_error_and_kept_in_the_run_record(
         server, settings, clock, state, monkeypatch):
-    from mova_core.errors import StoreError
+    from mova_core.model.errors import StoreError
 
     def full(self, entry, **kwargs):
         raise StoreError("could not write the entry: the disk is full")
@@ -379,9 +381,9 @@ def test_the_run_log_is_opened_once_per_run_and_closed_at_its_end(server, settin
 
 
 def test_a_record_saved_with_its_context_as_json_is_the_same_file(tmp_path):
-    from mova_core.models import ExecutionContext
-    from mova_core.redact import Redactor
-    from mova_core.runs import RunRecord
+    from mova_core.model.entry import ExecutionContext
+    from mova_core.model.redact import Redactor
+    from mova_core.store.runs import RunRecord
 
     redactor = Redactor(["hunter2-secret"])
     ctx = ExecutionContext(run_id="run_1", status="failed", variables={"password": "x", "note": "hunter2-secret!"})

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-import mova_core.index as index_module
-import mova_core.summaries as summaries
-from mova_core.index import Index
-from mova_core.listing import EntryFilter
-from mova_core.store import FileStore
+import mova_core.store.index as index_module
+import mova_core.store.scan as summaries
+from mova_core.model.listing import EntryFilter
+from mova_core.store.files import FileStore
+from mova_core.store.index import Index
 from tests.support import GO_ENTRY, ROOT
 
 TEMPLATE = json.loads(GO_ENTRY.read_text())
@@ -194,8 +194,8 @@ def test_readers_that_die_leave_their_files_to_the_others(empty_dlq, monkeypatch
 BUILD_AND_DIE = """
 import os, signal, sqlite3, sys
 from pathlib import Path
-import mova_core.index as index_module
-from mova_core.index import Index
+import mova_core.store.index as index_module
+from mova_core.store.index import Index
 directory, mode = Path(sys.argv[1]), sys.argv[2]
 index_module.POOL_THRESHOLD = 10
 path = directory / ".mova" / "index.sqlite"

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from mova_core import lifecycle
-from mova_core.errors import AlreadyRetrying, InvalidTransition
-from mova_core.models import DeadLetterEntry, EntryStatus, RetryRecord
+from mova_core.model import lifecycle
+from mova_core.model.entry import DeadLetterEntry, EntryStatus, RetryRecord
+from mova_core.model.errors import AlreadyRetrying, InvalidTransition
 from tests.support import FROZEN_NOW
 
 from .test_store import make_entry

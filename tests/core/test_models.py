@@ -7,9 +7,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from mova_core.models import DeadLetterEntry, EntryStatus, new_entry_id
+from mova_core.model.entry import DeadLetterEntry, EntryStatus, new_entry_id
 from mova_core.timeutil import parse_time
-
 from tests.support import GO_ENTRY, SAMPLE_DLQ
 
 

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mova_core.engine import load_envelope
-from mova_core.errors import PolicyError
-from mova_core.policy import (
+from mova_core.engine.engine import load_envelope
+from mova_core.model.errors import PolicyError
+from mova_core.model.policy import (
     Backoff,
     EffectivePolicy,
     RetryPolicy,

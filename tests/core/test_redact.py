@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mova_core.redact import REDACTED, Redactor, is_sensitive_name, redact
+from mova_core.model.redact import REDACTED, Redactor, is_sensitive_name, redact
 
 
 @pytest.mark.parametrize(
@@ -73,9 +73,10 @@ def test_the_input_is_not_modified():
 from collections import OrderedDict  # noqa: E402
 from collections.abc import Mapping  # noqa: E402
 
-from hypothesis import given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st
 
-from mova_core.redact import _keeps_template_only  # noqa: E402
+from mova_core.model.redact import _keeps_template_only  # noqa: E402
 
 
 class _Reference(Redactor):

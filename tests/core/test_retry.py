@@ -12,15 +12,25 @@ from datetime import timedelta
 
 import pytest
 
-from mova_core.errors import AlreadyRetrying, InvalidTransition, PolicyError
-from mova_core.models import EntryStatus, RetryOverrides
-from mova_core.retry import make_retry_run_id, retry_entry
-from mova_core.runs import RunStore, follow_log, wait_for_run
-from mova_core.service import DLQService
+from mova_core.model.entry import EntryStatus, RetryOverrides
+from mova_core.model.errors import AlreadyRetrying, InvalidTransition, PolicyError
+from mova_core.ops.retry import make_retry_run_id, retry_entry
+from mova_core.ops.service import DLQService
+from mova_core.store.runs import RunStore, follow_log, wait_for_run
 from mova_core.timeutil import format_time
 from tests.support import FROZEN_NOW, ROOT
 
-from .engine_fixtures import FAST, all_bytes, clock, envelope, fetch, make_engine, server, settings, state  # noqa: F401
+from .engine_fixtures import (  # noqa: F401
+    FAST,
+    all_bytes,
+    clock,
+    envelope,
+    fetch,
+    make_engine,
+    server,
+    settings,
+    state,
+)
 
 
 def failing_entry(settings, clock, server, *, path="status/500/r", extra_actions=(), **env_extra):
@@ -183,7 +193,7 @@ def test_an_expired_lease_can_be_taken_over(server, settings, clock, service):
     entry = service.get(entry_id)
     assert entry.status == EntryStatus.resolved and entry.metadata.retry_count == 2
     with pytest.raises(InvalidTransition, match="no longer holds"):  # the dead process cannot release it now
-        from mova_core.models import RetryRecord
+        from mova_core.model.entry import RetryRecord
 
         service.finish_retry(entry_id, "retry_crashed_1", "active",
                              RetryRecord(retry_run_id="retry_crashed_1", sandbox_mode=True, start_time=entry.created_at))
@@ -249,7 +259,7 @@ def test_retry_run_id_format():
 
 def test_background_retry_can_be_followed(server, settings, state, monkeypatch):
     """wait=False: claim here, run in a detached worker; override secrets travel by pipe only."""
-    from mova_core.engine import Engine
+    from mova_core.engine.engine import Engine
 
     monkeypatch.setenv("MOVA_SECRET_UNUSED", "env-secret-999")
     failing = Engine(settings, sleep=lambda s: None)
@@ -276,8 +286,8 @@ def test_background_retry_can_be_followed(server, settings, state, monkeypatch):
 
 RACE = r"""
 import json, sys, time
-from mova_core.errors import AlreadyRetrying
-from mova_core.service import DLQService
+from mova_core.model.errors import AlreadyRetrying
+from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
 import os, pathlib
 settings = Settings(dlq_path=sys.argv[1])
@@ -326,7 +336,7 @@ def test_claim_race_between_processes(server, settings, clock, service):
 def test_metrics_from_retry_history(server, settings, clock, service):
     from prometheus_client.parser import text_string_to_metric_families
 
-    from mova_core.metrics import compute_metrics, render_prometheus
+    from mova_core.ops.metrics import compute_metrics, render_prometheus
 
     a = failing_entry(settings, clock, server)
     b = failing_entry(settings, clock, server, path="status/500/m2")
@@ -355,7 +365,7 @@ def test_metrics_from_retry_history(server, settings, clock, service):
 
 
 def test_metrics_with_no_retries():
-    from mova_core.metrics import compute_metrics, render_prometheus
+    from mova_core.ops.metrics import compute_metrics, render_prometheus
 
     m = compute_metrics([], {"active": 0})
     assert m.resolution_rate == 0.0 and m.retry_attempts_total == 0
@@ -365,7 +375,7 @@ def test_metrics_with_no_retries():
 def test_sigterm_cancels_a_background_retry_cleanly(server, settings, clock, service, state):
     import signal
 
-    from mova_core.runs import find_run
+    from mova_core.store.runs import find_run
 
     nap = {"id": "nap", "type": "sleep", "params": {"seconds": 30}}
     entry_id = failing_entry(settings, clock, server, extra_actions=[nap])
@@ -414,8 +424,8 @@ def test_a_long_retry_renews_its_lease(server, settings, clock, service):
 def test_taking_over_a_dead_retry_closes_its_run_record(server, settings, clock, service):
     # Found by the reliability suite: the killed retry's run record said `running` for ever, so
     # `mova dlq show` of that run, or anyone following its log, waited on a dead process.
-    from mova_core.models import RetryRecord
-    from mova_core.runs import RunRecord, store_for
+    from mova_core.model.entry import RetryRecord
+    from mova_core.store.runs import RunRecord, store_for
 
     entry_id = failing_entry(settings, clock, server)
     service.claim(entry_id, "retry_dead_1", True)

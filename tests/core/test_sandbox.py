@@ -6,10 +6,26 @@ import json
 
 import pytest
 
-from mova_core.sandbox import Sandbox, SandboxBlocked, hosts_in, is_loopback, secrets_from_env
+from mova_core.engine.context import (
+    Sandbox,
+    SandboxBlocked,
+    hosts_in,
+    is_loopback,
+    secrets_from_env,
+)
 from mova_core.settings import Settings
 
-from .engine_fixtures import FAST, all_bytes, clock, envelope, fetch, make_engine, server, settings, state  # noqa: F401
+from .engine_fixtures import (  # noqa: F401
+    FAST,
+    all_bytes,
+    clock,
+    envelope,
+    fetch,
+    make_engine,
+    server,
+    settings,
+    state,
+)
 
 
 @pytest.mark.parametrize("host", ["localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost."])

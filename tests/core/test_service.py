@@ -9,13 +9,13 @@ from datetime import timedelta
 
 import pytest
 
-from mova_core.audit import AuditLog
-from mova_core.errors import InvalidInput, InvalidTransition
-from mova_core.groups import fingerprint, normalise_error
-from mova_core.listing import EntryFilter
-from mova_core.models import EntryStatus
-from mova_core.service import DLQService, Thresholds
+from mova_core.model.entry import EntryStatus
+from mova_core.model.errors import InvalidInput, InvalidTransition
+from mova_core.model.fingerprint import fingerprint, normalise_error
+from mova_core.model.listing import EntryFilter
+from mova_core.ops.service import DLQService, Thresholds
 from mova_core.settings import Settings
+from mova_core.store.audit import AuditLog
 from tests.support import FROZEN_NOW
 
 GROUP = ["dlq_3f9a2c71", "dlq_8b14e6d2", "dlq_c25d7a09", "dlq_5e0b93f4", "dlq_a71c4e88"]
@@ -186,7 +186,7 @@ def test_an_audit_record_that_cannot_be_written_leaves_the_entry_unchanged(sampl
     import errno
     import os
 
-    from mova_core.errors import StoreError
+    from mova_core.model.errors import StoreError
 
     svc = DLQService(Settings(dlq_path=sample_dlq), clock=lambda: FROZEN_NOW, actor="alice@ops")
     path = sample_dlq / "dlq_1d6f08b3-9a4e-4e27-8c15-f0b7a3e6d249.json"
@@ -224,7 +224,7 @@ def test_a_change_that_fails_after_its_audit_record_is_taken_back_in_the_log(sam
     import errno
     import os
 
-    from mova_core.errors import StoreError
+    from mova_core.model.errors import StoreError
 
     svc = DLQService(Settings(dlq_path=sample_dlq), clock=lambda: FROZEN_NOW, actor="alice@ops")
     path = sample_dlq / "dlq_1d6f08b3-9a4e-4e27-8c15-f0b7a3e6d249.json"

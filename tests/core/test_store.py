@@ -12,10 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from mova_core.errors import AmbiguousId, CorruptEntry, EntryNotFound, InvalidId, StoreError
-from mova_core.listing import EntryFilter
-from mova_core.models import DeadLetterEntry, EntryStatus
-from mova_core.store import FileStore, atomic_write
+from mova_core.model.entry import DeadLetterEntry, EntryStatus
+from mova_core.model.errors import (
+    AmbiguousId,
+    CorruptEntry,
+    EntryNotFound,
+    InvalidId,
+    StoreError,
+)
+from mova_core.model.listing import EntryFilter
+from mova_core.store.files import FileStore, atomic_write
 from tests.support import GO_ENTRY, ROOT
 
 GO_ID = "5c91d7e4-3a0b-4f62-8d17-e4b2a96c0f38"
@@ -385,7 +391,7 @@ def test_a_lock_that_cannot_be_created_is_a_store_error(sample_dlq, monkeypatch)
 
 
 def test_an_unchanged_directory_is_not_listed_again(sample_dlq, monkeypatch):
-    import mova_core.index as index_module
+    import mova_core.store.index as index_module
 
     past = 1_700_000_000_123_456_789  # a fine-grained mtime well in the past: not racy
     os.utime(sample_dlq, ns=(past, past))
@@ -403,7 +409,7 @@ def test_an_unchanged_directory_is_not_listed_again(sample_dlq, monkeypatch):
 
 
 def test_a_directory_changed_just_now_is_rescanned(sample_dlq, monkeypatch):
-    import mova_core.index as index_module
+    import mova_core.store.index as index_module
 
     store = FileStore(sample_dlq)
     store.refresh()  # the copy was made just now: racy, so the next refresh lists again
@@ -418,8 +424,8 @@ def test_a_directory_changed_just_now_is_rescanned(sample_dlq, monkeypatch):
 OPEN_RACE = """
 import json, sys, tempfile, threading
 from pathlib import Path
-from mova_core.listing import EntryFilter
-from mova_core.store import FileStore
+from mova_core.model.listing import EntryFilter
+from mova_core.store.files import FileStore
 src = json.loads(Path(sys.argv[1]).read_text())
 for round_no in range(8):
     directory = Path(tempfile.mkdtemp()) / "deadletter"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from mova_core.templates import TemplateError, check_references, has_template, references, render
+from mova_core.engine.templates import (
+    TemplateError,
+    check_references,
+    has_template,
+    references,
+    render,
+)
 
 SCOPE = {
     "variables": {"api_url": "https://api.example.com", "timeout": 60, "flags": {"dry": True}, "ids": [10, 20]},

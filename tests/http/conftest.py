@@ -21,9 +21,9 @@ with warnings.catch_warnings():  # starlette nudges towards httpx2; the test cli
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
-from mova_core.audit import AuditLog
 from mova_core.http import create_app
 from mova_core.settings import Settings
+from mova_core.store.audit import AuditLog
 
 ADMIN_TOKEN = "admin-token-0123456789"
 READ_TOKEN = "read-token-9876543210"

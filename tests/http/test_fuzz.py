@@ -64,8 +64,8 @@ METHODS = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPT
 def fuzz_client(make_client, monkeypatch):
     # A retry that passes validation would run a workflow; the fuzz is about the HTTP surface, so a
     # valid retry request answers from a stub (the real engine has its own tests, and test_retry.py).
-    from mova_core.models import ExecutionResult, RetryResponse
-    from mova_core.service import DLQService
+    from mova_core.model.entry import ExecutionResult, RetryResponse
+    from mova_core.ops.service import DLQService
 
     def fake_retry(self, id_or_prefix, *, sandbox_mode=True, overrides=None, wait=True, on_event=None):
         entry = self.get(id_or_prefix)

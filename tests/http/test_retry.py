@@ -8,7 +8,14 @@ import time
 
 import pytest
 
-from .conftest import ACTIVE_ID, ADMIN_TOKEN, ARCHIVED_ID, RESOLVED_ID, STALE_ID, files_containing
+from .conftest import (
+    ACTIVE_ID,
+    ADMIN_TOKEN,
+    ARCHIVED_ID,
+    RESOLVED_ID,
+    STALE_ID,
+    files_containing,
+)
 
 GROUP_ENTRY = "dlq_8b14e6d2-0c7f-4a93-9e51-2d6b8f03a7c4"  # fetches {{ variables.api_url }}/data with secrets.api_key
 SPEC_KEYS = {"message", "dlq_id", "retry_run_id", "sandbox_mode", "execution_result"}

@@ -14,9 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from mova_core.errors import MovaError
-from mova_core.models import RetryRecord
-from mova_core.service import DLQService
+from mova_core.model.entry import RetryRecord
+from mova_core.model.errors import MovaError
+from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
 from mova_core.timeutil import format_time, utcnow
 

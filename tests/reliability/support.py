@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mova_core.audit import AuditLog
+from mova_core.store.audit import AuditLog
 from tests.support import ROOT
 
 VENV_BIN = Path(sys.executable).parent
@@ -230,8 +230,8 @@ class DirReport:
 
 def check_directory(dlq: Path) -> DirReport:
     """Read every file the way an outsider would (plain json), then the way mova lists them."""
-    from mova_core.listing import EntryFilter
-    from mova_core.store import FileStore
+    from mova_core.model.listing import EntryFilter
+    from mova_core.store.files import FileStore
 
     report = DirReport()
     for path in sorted(dlq.iterdir()):

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from mova_core.audit import AuditLog
-from mova_core.engine import Engine
-from mova_core.errors import MovaError
-from mova_core.service import DLQService
+from mova_core.engine.engine import Engine
+from mova_core.model.errors import MovaError
+from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
+from mova_core.store.audit import AuditLog
 
 from .support import (
     assert_sound,

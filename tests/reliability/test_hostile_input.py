@@ -20,12 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from mova_core.engine import Engine, load_envelope
-from mova_core.errors import MovaError
-from mova_core.policy import compute_delay, load_policy, resolve_policy
-from mova_core.service import DLQService
+from mova_core.engine.engine import Engine, load_envelope
+from mova_core.model.errors import MovaError
+from mova_core.model.policy import compute_delay, load_policy, resolve_policy
+from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
-from mova_core.store import FileStore
+from mova_core.store.files import FileStore
 from mova_tui.cli.main import app as cli_app
 from tests.support import SAMPLE_DLQ
 

@@ -17,10 +17,18 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mova_core.audit import AuditLog
+from mova_core.store.audit import AuditLog
 from tests.support import ROOT
 
-from .support import assert_sound, check_directory, child_env, closed_port_url, percentile, scaled, write_entries
+from .support import (
+    assert_sound,
+    check_directory,
+    child_env,
+    closed_port_url,
+    percentile,
+    scaled,
+    write_entries,
+)
 
 pytestmark = pytest.mark.reliability
 

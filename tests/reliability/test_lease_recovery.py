@@ -15,10 +15,19 @@ from pathlib import Path
 
 import pytest
 
-from mova_core.audit import AuditLog
+from mova_core.store.audit import AuditLog
 from mova_core.timeutil import parse_time
 
-from .support import assert_sound, bug_lines, check_directory, child_env, finish, mova_command, start, write_entries
+from .support import (
+    assert_sound,
+    bug_lines,
+    check_directory,
+    child_env,
+    finish,
+    mova_command,
+    start,
+    write_entries,
+)
 
 pytestmark = pytest.mark.reliability
 

@@ -14,12 +14,23 @@ from pathlib import Path
 
 import pytest
 
-from mova_core.audit import AuditLog
-from mova_core.lifecycle import MANUAL
-from mova_core.status import EntryStatus
+from mova_core.model.lifecycle import MANUAL
+from mova_core.model.status import EntryStatus
+from mova_core.store.audit import AuditLog
 from tests.support import ROOT
 
-from .support import bug_lines, check_directory, assert_sound, child_env, closed_port_url, finish, mova_command, scaled, start, write_entries
+from .support import (
+    assert_sound,
+    bug_lines,
+    check_directory,
+    child_env,
+    closed_port_url,
+    finish,
+    mova_command,
+    scaled,
+    start,
+    write_entries,
+)
 
 pytestmark = pytest.mark.reliability
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from mova_core.bulk import ResultsFile
-from mova_core.service import DLQService
+from mova_core.model.status import EntryStatus
+from mova_core.ops.bulk import ResultsFile
+from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
-from mova_core.status import EntryStatus
 from mova_tui.app.actions import bulk_job
 from tests.support import ROOT
 
@@ -52,7 +52,7 @@ def test_a_finished_bulk_delete_names_its_results_file(sample_dlq):
 
 
 def test_a_bulk_sandbox_retry_is_recorded_without_secret_values(sample_dlq):
-    from mova_core.models import RetryOverrides
+    from mova_core.model.entry import RetryOverrides
     from mova_tui.app.actions import retry_job
 
     service = DLQService(Settings(dlq_path=sample_dlq))

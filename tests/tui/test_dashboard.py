@@ -9,9 +9,9 @@ from pathlib import Path
 
 from textual.widgets import Input, Select, TextArea
 
-from mova_core.errors import EntryNotFound
-from mova_core.models import EntryStatus, ExecutionResult, RetryResponse
-from mova_core.service import DLQService
+from mova_core.model.entry import EntryStatus, ExecutionResult, RetryResponse
+from mova_core.model.errors import EntryNotFound
+from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
 from mova_tui.app.modals.confirm_modal import ConfirmModal
 from mova_tui.app.modals.filter_modal import FilterModal

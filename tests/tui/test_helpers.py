@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mova_core.engine import ActionFinished, ActionStarted, AttemptFailed, RunFinished
-from mova_core.listing import EntryFilter
-from mova_core.service import DLQService
+from mova_core.engine.engine import (
+    ActionFinished,
+    ActionStarted,
+    AttemptFailed,
+    RunFinished,
+)
+from mova_core.model.listing import EntryFilter
+from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
 from mova_tui.app.filters import FilterState, check_time
 from mova_tui.app.formatting import describe_event, short_id, shorten

@@ -11,9 +11,8 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
-from mova_core.models import EntryStatus
-
-from ..filters import FilterState, check_time
+from mova_core.model.entry import EntryStatus
+from mova_tui.app.filters import FilterState, check_time
 
 TIME_HINT = "2h, 7d, 2026-11-20 or RFC 3339"
 

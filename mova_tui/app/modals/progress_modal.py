@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from rich.text import Text
 from textual.widgets import Button, Label, ProgressBar, RichLog, Static
 
-from ..messages import JobFinished, JobProgress
+from mova_tui.app.messages import JobFinished, JobProgress
 
 
 class ProgressModal(ModalScreen[None]):

@@ -10,12 +10,19 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static, TabbedContent, TabPane, TextArea
+from textual.widgets import (
+    Button,
+    Input,
+    Label,
+    Static,
+    TabbedContent,
+    TabPane,
+    TextArea,
+)
 
-from mova_core.models import RetryOverrides
-
-from ..formatting import short_id
-from ..widgets.overrides_editor import OverridesEditor
+from mova_core.model.entry import RetryOverrides
+from mova_tui.app.formatting import short_id
+from mova_tui.app.widgets.overrides_editor import OverridesEditor
 
 
 @dataclass
@@ -143,7 +150,7 @@ class RetryModal(ModalScreen[RetryRequest | None]):
 
     @on(Button.Pressed, "#production")
     def action_production(self) -> None:
-        from .confirm_modal import ConfirmModal
+        from mova_tui.app.modals.confirm_modal import ConfirmModal
 
         overrides = self._validate()
         if overrides is False:

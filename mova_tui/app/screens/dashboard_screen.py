@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,16 +16,15 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header, Input
 from textual.worker import get_current_worker
 
-from mova_core.errors import MovaError
-from mova_core.listing import EntryFilter, EntrySummary, Group, Page, Stats
-
-from .. import actions
-from ..filters import SORT_KEYS, FilterState
-from ..widgets.empty_state import EmptyState
-from ..widgets.entry_table import EntryTable
-from ..widgets.filter_bar import FilterBar
-from ..widgets.stats_panel import StatsPanel
-from ..widgets.status_line import StatusLine
+from mova_core.model.errors import MovaError
+from mova_core.model.listing import EntryFilter, EntrySummary, Group, Page, Stats
+from mova_tui.app import actions
+from mova_tui.app.filters import SORT_KEYS, FilterState
+from mova_tui.app.widgets.empty_state import EmptyState
+from mova_tui.app.widgets.entry_table import EntryTable
+from mova_tui.app.widgets.filter_bar import FilterBar
+from mova_tui.app.widgets.stats_panel import StatsPanel
+from mova_tui.app.widgets.status_line import StatusLine
 
 #: How long typing in the search box waits before querying (seconds).
 SEARCH_DELAY = 0.15
@@ -322,7 +320,7 @@ class DashboardScreen(Screen):
 
     @on(EntryTable.Opened)
     def _opened(self, message: EntryTable.Opened) -> None:
-        from .entry_screen import EntryScreen
+        from mova_tui.app.screens.entry_screen import EntryScreen
 
         self.app.push_screen(EntryScreen(message.entry_id))
 
@@ -388,7 +386,7 @@ class DashboardScreen(Screen):
         self.query_one("#search", Input).focus()
 
     def action_filters(self) -> None:
-        from ..modals.filter_modal import FilterModal
+        from mova_tui.app.modals.filter_modal import FilterModal
 
         types = list(self._stats[0].by_workflow_type) if self._stats else []
 
@@ -487,6 +485,6 @@ class DashboardScreen(Screen):
             self.notify(f"Copied {current.id}", timeout=2)
 
     def action_help(self) -> None:
-        from ..modals.help_modal import HelpModal
+        from mova_tui.app.modals.help_modal import HelpModal
 
         self.app.push_screen(HelpModal.for_screen(self))

@@ -13,19 +13,18 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
-from textual.containers import VerticalScroll
 
-from mova_core.errors import EntryNotFound, MovaError
-from mova_core.models import DeadLetterEntry
-from mova_core.redact import redact
+from mova_core.model.entry import DeadLetterEntry
+from mova_core.model.errors import EntryNotFound, MovaError
+from mova_core.model.redact import redact
 from mova_core.timeutil import humanize_age, parse_time
-
-from .. import actions
-from ...safe_text import cell, clean, clip
-from ..formatting import STATUS_STYLES
+from mova_tui.app import actions
+from mova_tui.app.formatting import STATUS_STYLES
+from mova_tui.present.safe_text import cell, clean, clip
 
 
 @dataclass
@@ -287,6 +286,6 @@ class EntryScreen(Screen):
         actions.delete(self.app, [self.entry_id], on_done=deleted)
 
     def action_help(self) -> None:
-        from ..modals.help_modal import HelpModal
+        from mova_tui.app.modals.help_modal import HelpModal
 
         self.app.push_screen(HelpModal.for_screen(self))

@@ -23,9 +23,8 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from mova_core.listing import EntrySummary
-
-from ..formatting import age, short_id, shorten, status_label
+from mova_core.model.listing import EntrySummary
+from mova_tui.app.formatting import age, short_id, shorten, status_label
 
 
 @dataclass(frozen=True)

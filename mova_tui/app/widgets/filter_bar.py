@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Input, Label, Static
 
-from ..filters import FilterState
+from mova_tui.app.filters import FilterState
 
 
 class FilterBar(Horizontal):
@@ -20,7 +20,7 @@ class FilterBar(Horizontal):
     def show(self, state: FilterState) -> None:
         """Show the filters (other than the search text, which is in the box)."""
         summary = state.describe()
-        from ..filters import SORT_KEYS
+        from mova_tui.app.filters import SORT_KEYS
 
         sort = SORT_KEYS.get(state.sort, state.sort)
         if state.sort == "created_at":

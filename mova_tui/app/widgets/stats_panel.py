@@ -10,11 +10,9 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from mova_core.listing import EntrySummary, Group, Stats
-
-from ...safe_text import clean
-
-from ..formatting import STATUS_STYLES, age, short_id
+from mova_core.model.listing import EntrySummary, Group, Stats
+from mova_tui.app.formatting import STATUS_STYLES, age, short_id
+from mova_tui.present.safe_text import clean
 
 TOP_GROUPS = 5
 

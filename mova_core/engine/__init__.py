@@ -1,0 +1,1 @@
+"""Running workflows: the attempt loop, policies, templates, the run context and the actions."""

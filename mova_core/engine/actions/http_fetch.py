@@ -1,0 +1,175 @@
+"""`http_fetch`: one HTTP request through httpx; any non-2xx answer is a failure."""
+
+from __future__ import annotations
+
+import json
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+import httpx
+from pydantic import Field, field_validator, model_validator
+
+from mova_core.engine.actions.base import (
+    ActionContext,
+    ActionError,
+    ActionTimeout,
+    ActionType,
+    NonRetryableError,
+    ParamsModel,
+)
+
+DEFAULT_TIMEOUT = 30.0
+#: 4xx answers another attempt may fix: request timeout, too many requests.
+RETRYABLE_4XX = frozenset({408, 429})
+MAX_BODY_CHARS = 1_000_000
+
+Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class HttpFetchParams(ParamsModel):
+    """`url` (http/https), `method` (GET), `headers`, `query`, `body` (text, or an object sent as
+    JSON) or `json`, `timeout` (seconds per request; the Go dialect's `timeout_ms` also works)."""
+
+    url: str
+    method: Method = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    query: dict[str, str | int | float | bool] | None = None
+    body: Any = None
+    json_body: Any = Field(default=None, alias="json")
+    timeout: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    timeout_ms: int | None = Field(default=None, gt=0)  # the Go engine's spelling
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value):
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            url = httpx.URL(value)
+        except Exception:
+            raise ValueError("must be an http:// or https:// URL") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _one_body(self):
+        if self.body is not None and self.json_body is not None:
+            raise ValueError("give either body or json, not both")
+        return self
+
+    @property
+    def timeout_seconds(self) -> float:
+        if self.timeout is not None:
+            return self.timeout
+        if self.timeout_ms is not None:
+            return self.timeout_ms / 1000
+        return DEFAULT_TIMEOUT
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta seconds or HTTP date); None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def decode_body(response: httpx.Response) -> Any:
+    """JSON when the answer is JSON, else text (truncated for very large answers)."""
+    ctype = response.headers.get("content-type", "")
+    text = response.text
+    if "json" in ctype or text[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return text if len(text) <= MAX_BODY_CHARS else text[:MAX_BODY_CHARS] + "…"
+
+
+class HttpFetch(ActionType):
+    """One HTTP request; non-2xx fails; 4xx (but 408/429) is not retried; Retry-After honoured."""
+
+    name = "http_fetch"
+    Params = HttpFetchParams
+    summary = "HTTP request (method, url, headers, query, body/json, timeout); non-2xx fails"
+
+    def run(self, params: HttpFetchParams, ctx: ActionContext) -> Any:
+        timeout = params.timeout_seconds
+        remaining = ctx.remaining()
+        if remaining is not None:
+            if remaining <= 0:
+                raise ActionTimeout(f"no time left for {params.method} {params.url}")
+            timeout = min(timeout, remaining)
+        ctx.sandbox.check_request(params.method, params.url)
+        transport = ctx.sandbox.transport(ctx.http_transport)
+        request_summary = {"method": params.method, "url": params.url, "headers": params.headers}
+        if params.query:
+            request_summary["query"] = params.query
+        ctx.log("request", detail=True, **request_summary)
+        started = time.perf_counter()
+        try:
+            with httpx.Client(transport=transport, timeout=timeout, follow_redirects=True) as client:
+                response = client.request(
+                    params.method,
+                    params.url,
+                    headers=params.headers,
+                    params=params.query,
+                    content=params.body if isinstance(params.body, str) else None,
+                    json=params.json_body if params.json_body is not None else _json_or_none(params.body),
+                )
+        except httpx.TimeoutException:
+            raise ActionError(f"timeout after {timeout:g}s: {params.method} {params.url}") from None
+        except httpx.ConnectError as exc:
+            raise ActionError(f"connection failed: {params.method} {params.url}: {_reason(exc)}") from None
+        except httpx.TooManyRedirects:
+            raise NonRetryableError(f"too many redirects: {params.method} {params.url}") from None
+        except httpx.HTTPError as exc:
+            raise ActionError(f"request failed: {params.method} {params.url}: {_reason(exc)}") from None
+        elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
+        body = decode_body(response)
+        ctx.log(
+            "response",
+            detail=True,
+            status=response.status_code,
+            elapsed_ms=elapsed_ms,
+            headers=dict(response.headers),
+            body_preview=response.text[:500],
+        )
+        status = response.status_code
+        if not 200 <= status < 300:
+            message = f"HTTP {status}: {response.reason_phrase or 'error'}"
+            retry_after = None
+            if status in (429, 503):
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+            if 400 <= status < 500 and status not in RETRYABLE_4XX:
+                raise NonRetryableError(message)
+            raise ActionError(message, retry_after=retry_after)
+        return {
+            "status": status,
+            "headers": dict(response.headers),
+            "body": body,
+            "url": str(response.url),
+            "elapsed_ms": elapsed_ms,
+        }
+
+
+def _json_or_none(body: Any) -> Any:
+    return None if body is None or isinstance(body, str) else body
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text or type(exc).__name__

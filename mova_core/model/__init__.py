@@ -1,0 +1,1 @@
+"""The vocabulary: entries, envelopes, statuses, listings, errors, lifecycle rules."""

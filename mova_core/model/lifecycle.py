@@ -1,0 +1,159 @@
+"""The entry lifecycle: which status changes are allowed, in one place.
+
+    active ──claim──▶ retrying ──release──▶ active | resolved
+    active ⇄ archived, active → resolved, resolved → archived | active, archived → active
+
+`retrying` is entered only by a retry claim and left only by its lease holder, or by anyone once the
+lease has expired (a crashed retry). Archiving or deleting a live `retrying` entry needs force.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from mova_core.model.errors import AlreadyRetrying, InvalidTransition
+from mova_core.model.status import EntryStatus
+
+if TYPE_CHECKING:
+    from mova_core.model.entry import DeadLetterEntry, RetryRecord
+from mova_core.timeutil import format_time, parse_time
+
+S = EntryStatus
+
+#: Manual changes (set-status, archive, unarchive) allowed from each status.
+MANUAL = {
+    S.active: {S.archived, S.resolved},
+    S.resolved: {S.archived, S.active},
+    S.archived: {S.active},
+    S.retrying: set(),
+}
+
+
+def lease_is_live(entry: DeadLetterEntry, now: datetime) -> bool:
+    """True when the entry is `retrying` under a lease that has not expired."""
+    lease = entry.metadata.lease
+    if entry.status != S.retrying:
+        return False
+    if lease is None:  # a retrying entry without a lease (another writer): treat as live
+        return True
+    return parse_time(lease.expires_at) > now
+
+
+def is_stale(entry: DeadLetterEntry, now: datetime) -> bool:
+    """A `retrying` entry whose lease has expired: its retry process probably died."""
+    return entry.status == S.retrying and entry.metadata.lease is not None and not lease_is_live(entry, now)
+
+
+def change_status(entry: DeadLetterEntry, new: EntryStatus, now: datetime, *, force: bool = False) -> DeadLetterEntry:
+    """Apply a manual status change, or raise InvalidTransition. Same status is a no-op."""
+    new = EntryStatus(new)
+    old = entry.status
+    if new == old:
+        return entry
+    if new == S.retrying:
+        raise InvalidTransition(entry.id, old, new, "an entry becomes retrying only through a retry")
+    if old == S.retrying:
+        if lease_is_live(entry, now) and not force:
+            lease = entry.metadata.lease
+            raise InvalidTransition(
+                entry.id, old, new,
+                f"a retry holds it until {lease.expires_at if lease else 'it finishes'}; force it (--force, or \"force\": true over HTTP) to override",
+            )
+    elif new not in MANUAL[old] and not force:
+        raise InvalidTransition(entry.id, old, new, f"allowed from {old}: {', '.join(sorted(MANUAL[old])) or 'none'}")
+    entry.status = new
+    entry.metadata.lease = None
+    entry.updated_at = format_time(now)
+    return entry
+
+
+def check_deletable(entry: DeadLetterEntry, now: datetime, *, force: bool = False) -> None:
+    """Deleting an entry under a live retry lease needs force."""
+    if lease_is_live(entry, now) and not force:
+        raise InvalidTransition(entry.id, entry.status, "deleted", "a retry is running; force it (--force, or force=true over HTTP) to delete anyway")
+
+
+def claim(
+    entry: DeadLetterEntry,
+    retry_run_id: str,
+    sandbox_mode: bool,
+    owner: str,
+    now: datetime,
+    lease_seconds: float,
+) -> DeadLetterEntry:
+    """Take the retry lease: active (or stale retrying) → retrying, retry_count + 1.
+
+    Taking over a stale lease records the retry that held it in `retry_history` as `abandoned`, so
+    every retry counted in `retry_count` has its record.
+    """
+    if entry.status == S.retrying and lease_is_live(entry, now):
+        lease = entry.metadata.lease
+        raise AlreadyRetrying(entry.id, lease.owner if lease else None, lease.expires_at if lease else None)
+    if entry.status not in (S.active, S.retrying):
+        raise InvalidTransition(
+            entry.id, entry.status, S.retrying, "only active entries can be retried (set it active first)"
+        )
+    from mova_core.model.entry import Lease, RetryRecord
+
+    stamp = format_time(now)
+    stale = entry.metadata.lease if entry.status == S.retrying else None
+    if stale is not None:
+        entry.retry_history = [*(entry.retry_history or []), RetryRecord(
+            retry_run_id=stale.retry_run_id, sandbox_mode=stale.sandbox_mode, start_time=stale.acquired_at,
+            end_time=stamp, outcome="abandoned", actor=stale.owner,
+            error=f"its process stopped without finishing; the lease expired at {stale.expires_at} "
+                  f"and retry {retry_run_id} took the entry over",
+        )]
+    entry.status = S.retrying
+    entry.metadata.retry_count = (entry.metadata.retry_count or 0) + 1
+    entry.metadata.last_retry_at = stamp
+    entry.metadata.lease = Lease(
+        owner=owner,
+        retry_run_id=retry_run_id,
+        acquired_at=stamp,
+        expires_at=format_time(now + timedelta(seconds=lease_seconds)),
+        sandbox_mode=sandbox_mode,
+    )
+    entry.updated_at = stamp
+    return entry
+
+
+def renew(entry: DeadLetterEntry, retry_run_id: str, now: datetime, lease_seconds: float) -> DeadLetterEntry:
+    """Extend the lease of a running retry (a heartbeat); only its holder may."""
+    lease = entry.metadata.lease
+    if entry.status != S.retrying or lease is None or lease.retry_run_id != retry_run_id:
+        raise InvalidTransition(entry.id, entry.status, S.retrying, f"retry {retry_run_id} no longer holds the entry")
+    lease.expires_at = format_time(now + timedelta(seconds=lease_seconds))
+    return entry
+
+
+def release(
+    entry: DeadLetterEntry,
+    retry_run_id: str,
+    new_status: EntryStatus,
+    record: RetryRecord,
+    now: datetime,
+    extra_errors: list[str] | None = None,
+) -> DeadLetterEntry:
+    """End a retry: only the lease holder may; records the outcome and moves to active or resolved."""
+    new_status = EntryStatus(new_status)
+    lease = entry.metadata.lease
+    if entry.status != S.retrying or lease is None or lease.retry_run_id != retry_run_id:
+        holder = lease.retry_run_id if lease else "nobody"
+        raise InvalidTransition(
+            entry.id, entry.status, new_status, f"retry {retry_run_id} no longer holds the entry (held by {holder})"
+        )
+    if new_status not in (S.active, S.resolved):
+        raise InvalidTransition(entry.id, entry.status, new_status, "a retry ends active or resolved")
+    if lease.sandbox_mode and new_status == S.resolved:
+        raise InvalidTransition(entry.id, entry.status, new_status, "a sandbox retry never resolves an entry")
+    entry.status = new_status
+    entry.metadata.lease = None
+    entry.retry_history = [*(entry.retry_history or []), record]
+    if extra_errors:
+        details = entry.error_details
+        details.error_history = [*details.error_history, *extra_errors]
+        details.last_error = extra_errors[-1].split(": ", 1)[-1] if extra_errors[-1].startswith("Attempt") else extra_errors[-1]
+    entry.updated_at = format_time(now)
+    return entry

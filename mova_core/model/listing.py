@@ -1,0 +1,101 @@
+"""What listings ask and get back: filters, summaries, pages and statistics (shared by every face)."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from mova_core.model.base import Model
+from mova_core.model.status import EntryStatus
+
+SortKey = Literal["created_at", "workflow_type", "status", "attempts", "retry_count", "last_error", "id", "age"]
+
+
+class EntryFilter(Model):
+    """The specification's list filters, plus free text, failure group, sorting and paging."""
+
+    status: EntryStatus | None = None
+    workflow_type: str | None = None
+    user_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int | None = Field(default=None, ge=0)
+    offset: int = Field(default=0, ge=0)
+    text: str | None = None
+    fingerprint: str | None = None
+    older_than: datetime | None = None
+    sort: SortKey = "created_at"
+    descending: bool = True
+
+    def spec_dict(self) -> dict:
+        """The filter as the HTTP shim echoes it: only what was set, times in RFC 3339."""
+        return self.model_dump(mode="json", exclude_defaults=True)
+
+
+class EntrySummary(Model):
+    """The fields a listing needs, read from the index without parsing the whole entry."""
+
+    id: str
+    run_id: str | None = None
+    status: EntryStatus
+    created_at: str
+    created_ts: float
+    workflow_type: str
+    user_id: str | None = None
+    action_type: str | None = None
+    last_error: str = ""
+    failure_reason: str | None = None
+    attempts: int = 0
+    retry_count: int = 0
+    fingerprint: str = ""
+    priority: int | None = None
+    lease_owner: str | None = None
+    lease_expires_ts: float | None = None
+
+    def is_stale(self, now: datetime) -> bool:
+        """A `retrying` entry whose lease has expired (its retry process probably died)."""
+        return (
+            self.status == EntryStatus.retrying
+            and self.lease_expires_ts is not None
+            and self.lease_expires_ts <= now.timestamp()
+        )
+
+
+class SkippedFile(Model):
+    """A `*.json` file in the directory that is not a readable entry; never modified or deleted."""
+
+    name: str
+    reason: str
+
+
+class Page(Model):
+    """A window of summaries, the total matching the filter, and what was skipped."""
+
+    items: list[EntrySummary] = Field(default_factory=list)
+    total: int = 0
+    skipped: list[SkippedFile] = Field(default_factory=list)
+    missing_dir: bool = False
+
+
+class Stats(Model):
+    """The specification's `/v1/dlq/stats` object."""
+
+    total_entries: int = 0
+    by_status: dict[str, int] = Field(default_factory=lambda: {s.value: 0 for s in EntryStatus})
+    by_workflow_type: dict[str, int] = Field(default_factory=dict)
+    oldest_entry: str | None = None
+    newest_entry: str | None = None
+
+
+class Group(Model):
+    """Entries that failed the same way (same action type and normalised error)."""
+
+    fingerprint: str
+    count: int
+    action_type: str | None = None
+    workflow_types: list[str] = Field(default_factory=list)
+    example_error: str = ""
+    example_id: str = ""
+    first_seen: str = ""
+    last_seen: str = ""
+    by_status: dict[str, int] = Field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""The operations every face calls: DLQService and what it is built from."""

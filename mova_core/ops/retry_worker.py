@@ -1,0 +1,94 @@
+"""The background half of `retry(..., wait=False)`: `python -m mova_core.ops.retry_worker`.
+
+Reads one JSON job from stdin (entry id, retry run id, mode, overrides with secrets, settings),
+checks that its retry still holds the entry's lease, runs it and releases the claim. Errors go to
+the run record (redacted), not to a terminal: the process is detached and its stderr discarded.
+SIGTERM and SIGINT cancel the run cleanly (recorded as cancelled, the entry back to active).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from typing import Any
+
+from mova_core.model.entry import RetryOverrides
+from mova_core.model.redact import Redactor
+from mova_core.store.runs import RunNotFound, RunRecord, store_for
+from mova_core.timeutil import format_time, utcnow
+
+
+def _interrupt(signum, frame):  # noqa: ARG001
+    raise KeyboardInterrupt
+
+
+def _fail(settings: Any, job: dict[str, Any], message: str) -> int:
+    redactor = Redactor((job.get("overrides") or {}).get("secrets", {}).values())
+    runs = store_for(settings, bool(job.get("sandbox_mode", True)), redactor)
+    try:
+        record = runs.load(job["retry_run_id"])
+    except Exception:  # missing or unreadable: start a fresh record
+        record = RunRecord(run_id=job["retry_run_id"], sandbox_mode=bool(job.get("sandbox_mode", True)),
+                           dlq_id=job.get("entry_id"))
+    now = format_time(utcnow())
+    runs.save(record.model_copy(update={"status": "failed", "error": redactor.text(message), "end_time": now,
+                                        "updated_at": now}))
+    return 1
+
+
+def run_job(job: dict[str, Any]) -> int:
+    """Run one job; returns the process exit code."""
+    from mova_core.ops.retry import run_claimed
+    from mova_core.ops.service import DLQService
+    from mova_core.settings import Settings
+
+    settings = Settings(**job["settings"])
+    service = DLQService(settings, actor=job.get("actor"))
+    overrides = RetryOverrides(**job.get("overrides") or {})
+    retry_run_id = job["retry_run_id"]
+    try:
+        entry = service.get(job["entry_id"])
+    except Exception as exc:
+        return _fail(settings, job, f"cannot read entry {job['entry_id']}: {exc}")
+    lease = entry.metadata.lease
+    if lease is None or lease.retry_run_id != retry_run_id:
+        holder = lease.retry_run_id if lease else "nobody"
+        return _fail(settings, job, f"retry {retry_run_id} no longer holds {entry.id} (held by {holder})")
+    try:
+        response = run_claimed(service, entry, retry_run_id, bool(job["sandbox_mode"]), overrides)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        # run_claimed released the claim; the record may still say running if the engine never started.
+        try:
+            _, record = _find(settings, job)
+            if record is not None and not record.finished:
+                return _fail(settings, job, f"{type(exc).__name__}: {exc}")
+        except Exception:
+            pass
+        return 1
+    result = response.execution_result
+    return 0 if result is not None and result.status == "completed" else 1
+
+
+def _find(settings, job):
+    runs = store_for(settings, bool(job.get("sandbox_mode", True)))
+    try:
+        return runs, runs.load(job["retry_run_id"])
+    except RunNotFound:
+        return runs, None
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    try:
+        job = json.loads(sys.stdin.read())
+    except ValueError:
+        return 2
+    return run_job(job)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,429 @@
+"""The operations every face calls: list, get, retry, archive, delete, stats, groups, purge, export, alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TextIO
+
+import orjson
+from pydantic import Field
+
+from mova_core.model import lifecycle
+from mova_core.model.base import Model
+from mova_core.model.errors import InvalidInput, MovaError
+from mova_core.model.listing import (
+    EntryFilter,
+    EntrySummary,
+    Group,
+    Page,
+    SkippedFile,
+    Stats,
+)
+from mova_core.model.status import EntryStatus
+from mova_core.settings import Settings
+from mova_core.store.audit import AuditLog
+from mova_core.store.files import DeadLetterStore, FileStore
+from mova_core.store.index import Progress
+from mova_core.timeutil import format_time, utcnow
+
+if TYPE_CHECKING:  # full models load on first use: listings and statistics never need them
+    from mova_core.model.entry import (
+        DeadLetterEntry,
+        RetryOverrides,
+        RetryRecord,
+        RetryResponse,
+    )
+    from mova_core.engine.engine import RunOutcome
+    from mova_core.store.runs import RunRecord
+
+Clock = Callable[[], datetime]
+
+
+class PurgeReport(Model):
+    """What a retention purge removed (or would remove, with dry_run)."""
+
+    older_than_days: float
+    cutoff: str
+    dry_run: bool
+    removed: list[str] = Field(default_factory=list)
+    failed: dict[str, str] = Field(default_factory=dict)
+
+
+class Thresholds(Model):
+    """Alert thresholds; None means the check is off."""
+
+    max_active: int | None = None
+    max_age_seconds: float | None = None
+    max_growth_per_hour: int | None = None
+    max_retry_failure_rate: float | None = None
+    max_sandbox_runtime_seconds: float | None = None
+
+
+class Alert(Model):
+    """One alert condition: its threshold, the measured value, and the entries concerned."""
+
+    name: str
+    threshold: float
+    value: float
+    breached: bool
+    message: str
+    entries: list[str] = Field(default_factory=list)
+
+
+class DLQService:
+    """The dead-letter queue operations over a store, with lifecycle rules and an audit trail."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        store: DeadLetterStore | None = None,
+        *,
+        clock: Clock | None = None,
+        actor: str | None = None,
+        audit: AuditLog | None = None,
+    ):
+        self.settings = settings or Settings()
+        self.store = store or FileStore(self.settings.dlq_path)
+        self.clock = clock or utcnow
+        self.actor = actor or self.settings.actor
+        self.audit = audit or AuditLog(self.settings.effective_audit_path)
+
+    # -- lifetime ---------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the store's resources (the index connection); the service is not used after."""
+        self.store.close()
+
+    def __enter__(self) -> DLQService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def independent(self) -> DLQService:
+        """A service over the same store with resources of its own, for another thread or a long job."""
+        return DLQService(self.settings, self.store.independent(), clock=self.clock, actor=self.actor,
+                          audit=self.audit)
+
+    # -- reading ----------------------------------------------------------------------------
+    def refresh_names(self, names: Iterable[str]) -> None:
+        """Bring these entry file names up to date in the index (a watcher saw them change)."""
+        self.store.refresh_names(sorted(names))
+
+    def find_run(self, run_id: str) -> RunRecord | None:
+        """The record of a run (a retry or a `mova run`), or None when there is none to read."""
+        from mova_core.store.runs import find_run
+
+        try:
+            return find_run(self.settings, run_id)[1]
+        except (MovaError, OSError):  # absent, a foreign writer's run id, or unreadable: nothing to show
+            return None
+
+    def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool:
+        """Bring the index up to date (with progress for a first, large scan)."""
+        return self.store.refresh(full=full, progress=progress)
+
+    def list(self, flt: EntryFilter | None = None) -> Page:
+        """A page of summaries matching the filter."""
+        return self.store.list(flt or EntryFilter())
+
+    def read_raw(self, ids: list[str]) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
+        """Entries (ids from a listing) as the JSON objects on disk: no model validation, for fast output."""
+        return self.store.read_raw(ids)
+
+    def iter_entries(self, flt: EntryFilter | None = None, batch: int = 500) -> Iterator[DeadLetterEntry]:
+        """Every full entry matching the filter, read in batches (for export and bulk work)."""
+        flt = (flt or EntryFilter()).model_copy()
+        ids = [s.id for s in self.list(flt).items]
+        for start in range(0, len(ids), batch):
+            entries, _ = self.store.read_many(ids[start:start + batch])
+            yield from entries
+
+    def get(self, id_or_prefix: str) -> DeadLetterEntry:
+        """One entry in full, by id or unique prefix."""
+        return self.store.get(id_or_prefix)
+
+    def resolve_id(self, id_or_prefix: str) -> str:
+        return self.store.resolve_id(id_or_prefix)
+
+    def is_stale(self, item: DeadLetterEntry | EntrySummary) -> bool:
+        """A retrying entry whose lease expired."""
+        if isinstance(item, EntrySummary):
+            return item.is_stale(self.clock())
+        return lifecycle.is_stale(item, self.clock())
+
+    def stats(self) -> Stats:
+        """The specification's statistics."""
+        return self.store.stats()
+
+    def oldest_active(self) -> EntrySummary | None:
+        """The oldest active entry, for "how long has this been waiting"."""
+        page = self.list(EntryFilter(status=EntryStatus.active, sort="created_at", descending=False, limit=1))
+        return page.items[0] if page.items else None
+
+    def skipped(self) -> list[SkippedFile]:
+        """Files in the directory that are not readable entries."""
+        self.store.refresh()
+        return self.store.skipped()
+
+    def groups(self, flt: EntryFilter | None = None) -> list[Group]:
+        """Entries grouped by failure fingerprint, largest group first."""
+        return self.store.groups(flt or EntryFilter())
+
+    # -- changing ---------------------------------------------------------------------------
+    def _audit(self, op: str, old: DeadLetterEntry | None, new: DeadLetterEntry | None, **extra: Any) -> None:
+        ref = new or old
+        self.audit.record(
+            op,
+            ref.id if ref else None,
+            old.status.value if old else None,
+            new.status.value if new else None,
+            self.actor,
+            when=self.clock(),
+            **extra,
+        )
+
+    def _audited(self, op: str, *, only_status_changes: bool = False, **extra: Any):
+        """An `on_commit` for the store: the audit record is written under the entry's lock, right after
+        the change, so the log's order is the order of the changes (and a failed record undoes it)."""
+        def commit(old: DeadLetterEntry, new: DeadLetterEntry | None, undone: bool = False) -> None:
+            if only_status_changes and new is not None and old.status == new.status:
+                return
+            if undone:  # the change failed after its record was written: this record takes it back
+                self._audit(op, old, new, **extra, undone=True)
+                return
+            more = {"took_over_stale_lease": old.status == EntryStatus.retrying or None} if op == "retry_claim" else {}
+            self._audit(op, old, new, **extra, **more)
+
+        return commit
+
+    def set_status(self, id_or_prefix: str, status: EntryStatus | str, *, force: bool = False) -> DeadLetterEntry:
+        """Change an entry's status by the lifecycle rules (`retrying` only through a retry)."""
+        try:
+            status = EntryStatus(status)
+        except ValueError:
+            raise InvalidInput(
+                f"unknown status {status!r}: use one of {', '.join(s.value for s in EntryStatus)}"
+            ) from None
+        now = self.clock()
+        _, new = self.store.update(id_or_prefix, lambda e: lifecycle.change_status(e, status, now, force=force),
+                                   self._audited("set_status", only_status_changes=True, force=force or None))
+        return new
+
+    def archive(self, id_or_prefix: str, *, force: bool = False) -> DeadLetterEntry:
+        """Archive an entry (idempotent)."""
+        return self.archive_changed(id_or_prefix, force=force)[1]
+
+    def archive_changed(self, id_or_prefix: str, *, force: bool = False) -> tuple[DeadLetterEntry, DeadLetterEntry]:
+        """Archive an entry; returns (before, after) as seen under its lock.
+
+        `before.status` tells whether this call archived it: of two concurrent archives, exactly
+        one sees it not yet archived.
+        """
+        now = self.clock()
+        return self.store.update(
+            id_or_prefix, lambda e: lifecycle.change_status(e, EntryStatus.archived, now, force=force),
+            self._audited("archive", only_status_changes=True, force=force or None),
+        )
+
+    def delete(self, id_or_prefix: str, *, force: bool = False) -> DeadLetterEntry:
+        """Delete an entry; one under a live retry needs force."""
+        now = self.clock()
+        return self.store.delete(id_or_prefix, lambda e: lifecycle.check_deletable(e, now, force=force),
+                                 self._audited("delete", force=force or None))
+
+    def claim(self, id_or_prefix: str, retry_run_id: str, sandbox_mode: bool, owner: str | None = None) -> DeadLetterEntry:
+        """Take the retry lease on an entry (active → retrying); raises AlreadyRetrying if held."""
+        now = self.clock()
+        _, new = self.store.update(
+            id_or_prefix,
+            lambda e: lifecycle.claim(
+                e, retry_run_id, sandbox_mode, owner or self.actor, now, self.settings.lease_seconds
+            ),
+            self._audited("retry_claim", retry_run_id=retry_run_id, sandbox_mode=sandbox_mode),
+        )
+        return new
+
+    def renew_lease(self, id_or_prefix: str, retry_run_id: str) -> DeadLetterEntry:
+        """Extend a running retry's lease so a long run is not taken over as stale."""
+        now = self.clock()
+        _, new = self.store.update(
+            id_or_prefix, lambda e: lifecycle.renew(e, retry_run_id, now, self.settings.lease_seconds)
+        )
+        return new
+
+    def finish_retry(
+        self,
+        id_or_prefix: str,
+        retry_run_id: str,
+        new_status: EntryStatus | str,
+        record: RetryRecord,
+        extra_errors: list[str] | None = None,
+    ) -> DeadLetterEntry:
+        """Release the lease with the retry's outcome (active or resolved) and record it."""
+        now = self.clock()
+        _, new = self.store.update(
+            id_or_prefix,
+            lambda e: lifecycle.release(e, retry_run_id, EntryStatus(new_status), record, now, extra_errors),
+            self._audited("retry_finish", retry_run_id=retry_run_id, sandbox_mode=record.sandbox_mode,
+                          outcome=record.outcome),
+        )
+        return new
+
+    def retry(
+        self,
+        id_or_prefix: str,
+        *,
+        sandbox_mode: bool = True,
+        overrides: RetryOverrides | None = None,
+        wait: bool = True,
+        on_event: Callable[[Any], None] | None = None,
+    ) -> RetryResponse:
+        """Retry an entry, in the sandbox (default) or in production; see `mova_core.ops.retry`."""
+        from mova_core.ops.retry import retry_entry
+
+        return retry_entry(self, id_or_prefix, sandbox_mode=sandbox_mode, overrides=overrides,
+                           wait=wait, on_event=on_event)
+
+    def run_workflow(
+        self,
+        data: Any,
+        *,
+        variables: Mapping[str, Any] | None = None,
+        secrets: Mapping[str, str] | None = None,
+        on_event: Callable[[Any], None] | None = None,
+    ) -> RunOutcome:
+        """Run a workflow envelope (JSON data) with retries; a run that fails is dead-lettered here.
+
+        `variables` are laid over the envelope's own; PolicyError names the field of an invalid one.
+        """
+        from mova_core.engine.engine import Engine, load_envelope  # httpx and the actions: only runs need them
+
+        if isinstance(data, dict) and variables:
+            base = data.get("variables")
+            data = {**data, "variables": {**(base if isinstance(base, dict) else {}), **variables}}
+        envelope = load_envelope(data)
+        return Engine(self.settings).run(envelope, secrets=dict(secrets) if secrets else None, on_event=on_event)
+
+    def purge(self, older_than_days: float | None = None, *, dry_run: bool = False) -> PurgeReport:
+        """Remove resolved and archived entries older than the retention period; never active or retrying."""
+        days = self.settings.dlq_retention_days if older_than_days is None else older_than_days
+        if days < 0:
+            raise InvalidInput("--older-than must be zero or more days")
+        cutoff = self.clock() - timedelta(days=days)
+        report = PurgeReport(older_than_days=days, cutoff=format_time(cutoff), dry_run=dry_run)
+        for status in (EntryStatus.resolved, EntryStatus.archived):
+            for item in self.list(EntryFilter(status=status, older_than=cutoff)).items:
+                if dry_run:
+                    report.removed.append(item.id)
+                    continue
+                try:
+                    self.store.delete(item.id, lambda e: _check_purgeable(e, cutoff), self._audited("purge"))
+                except Exception as exc:  # report and carry on: one bad entry must not stop a cron purge
+                    report.failed[item.id] = str(exc)
+                    continue
+                report.removed.append(item.id)
+        return report
+
+    # -- export and alerts -------------------------------------------------------------------
+    def export(self, flt: EntryFilter | None, fmt: str, out: TextIO) -> int:
+        """Write matching entries as JSON lines (full entries) or CSV (summary columns); returns the count."""
+        if fmt not in ("jsonl", "csv"):
+            raise InvalidInput(f"unknown export format {fmt!r}: use jsonl or csv")
+        count = 0
+        if fmt == "jsonl":
+            for entry in self.iter_entries(flt):
+                out.write(orjson.dumps(entry.to_json_dict()).decode() + "\n")
+                count += 1
+            return count
+        import csv  # the CSV export only
+
+        writer = csv.writer(out)
+        writer.writerow(CSV_COLUMNS)
+        for item in self.list(flt).items:
+            row = item.model_dump(mode="json")
+            writer.writerow([_csv_safe(row.get(c)) for c in CSV_COLUMNS])
+            count += 1
+        return count
+
+    def alerts(self, thresholds: Thresholds) -> list[Alert]:
+        """Check the specification's alert conditions for the thresholds that are set."""
+        now = self.clock()
+        out: list[Alert] = []
+        if thresholds.max_active is not None:
+            page = self.list(EntryFilter(status=EntryStatus.active, limit=20))
+            out.append(_alert("max_active", thresholds.max_active, page.total,
+                              f"{page.total} active entries", [i.id for i in page.items]))
+        if thresholds.max_age_seconds is not None:
+            cutoff = now - timedelta(seconds=thresholds.max_age_seconds)
+            page = self.list(EntryFilter(status=EntryStatus.active, older_than=cutoff, sort="created_at",
+                                         descending=False, limit=20))
+            oldest = self.oldest_active()
+            age = (now.timestamp() - oldest.created_ts) if oldest else 0.0
+            out.append(_alert("max_age", thresholds.max_age_seconds, round(age, 1),
+                              f"oldest active entry is {age:.0f}s old ({page.total} over the limit)",
+                              [i.id for i in page.items]))
+        if thresholds.max_growth_per_hour is not None:
+            page = self.list(EntryFilter(since=now - timedelta(hours=1), limit=20))
+            out.append(_alert("max_growth", thresholds.max_growth_per_hour, page.total,
+                              f"{page.total} entries dead-lettered in the last hour", [i.id for i in page.items]))
+        if thresholds.max_retry_failure_rate is not None or thresholds.max_sandbox_runtime_seconds is not None:
+            failed = total = 0
+            failed_ids: list[str] = []
+            long_running: list[str] = []
+            longest = 0.0
+            for entry in self.iter_entries():
+                for rec in entry.retry_history or []:
+                    if rec.outcome in ("completed", "failed", "timeout", "cancelled"):
+                        total += 1
+                        if rec.outcome != "completed":
+                            failed += 1
+                            failed_ids.append(entry.id)
+                lease = entry.metadata.lease
+                if entry.status == EntryStatus.retrying and lease and lease.sandbox_mode:
+                    from mova_core.timeutil import parse_time
+
+                    running = now.timestamp() - parse_time(lease.acquired_at).timestamp()
+                    if thresholds.max_sandbox_runtime_seconds is not None and running > thresholds.max_sandbox_runtime_seconds:
+                        long_running.append(entry.id)
+                    longest = max(longest, running)
+            if thresholds.max_retry_failure_rate is not None:
+                rate = failed / total if total else 0.0
+                out.append(_alert("max_retry_failure_rate", thresholds.max_retry_failure_rate, round(rate, 4),
+                                  f"{failed} of {total} retries failed", sorted(set(failed_ids))[:20]))
+            if thresholds.max_sandbox_runtime_seconds is not None:
+                out.append(_alert("max_sandbox_runtime", thresholds.max_sandbox_runtime_seconds, round(longest, 1),
+                                  f"{len(long_running)} sandbox retries running longer than the limit", long_running))
+        return out
+
+
+CSV_COLUMNS = ["id", "run_id", "status", "created_at", "workflow_type", "user_id", "action_type",
+               "failure_reason", "attempts", "retry_count", "fingerprint", "last_error"]
+
+
+def _csv_safe(value: Any) -> Any:
+    # Spreadsheet formula injection: a cell starting with =, +, - or @ is quoted as text.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return "" if value is None else value
+
+
+def _alert(name: str, threshold: float, value: float, message: str, entries: list[str]) -> Alert:
+    return Alert(name=name, threshold=threshold, value=value, breached=value > threshold,
+                 message=message, entries=entries if value > threshold else [])
+
+
+def _check_purgeable(entry: DeadLetterEntry, cutoff: datetime) -> None:
+    # Re-checked under the lock: the entry may have been reopened since the listing.
+    from mova_core.timeutil import parse_time
+
+    if entry.status not in (EntryStatus.resolved, EntryStatus.archived):
+        raise InvalidInput(f"{entry.id} is {entry.status} now; purge removes only resolved and archived entries")
+    if parse_time(entry.created_at) >= cutoff:
+        raise InvalidInput(f"{entry.id} is newer than the cutoff")
+
+
+def build_service(dlq_path: str | None = None, **kwargs: Any) -> DLQService:
+    """A service over MOVA_* settings, with the directory overridden if given."""
+    settings = Settings(**({"dlq_path": dlq_path} if dlq_path else {}))
+    return DLQService(settings, **kwargs)

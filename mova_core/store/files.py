@@ -1,0 +1,555 @@
+"""The dead-letter store: entries as `<id>.json` files, written atomically, updated under locks.
+
+Only this module reads and writes entry files. `DeadLetterStore` is the interface the service uses,
+so another backend (a shared database) can be added without touching any face.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import orjson
+
+from mova_core.model.errors import AmbiguousId, CorruptEntry, EntryNotFound, StoreError
+from mova_core.model.ids import validate_id
+from mova_core.model.listing import EntryFilter, Group, Page, SkippedFile, Stats
+from mova_core.model.status import EntryStatus
+from mova_core.store.index import Index, Progress
+
+if TYPE_CHECKING:  # the full model loads only when a whole entry is read or written
+    from mova_core.model.entry import DeadLetterEntry
+
+#: link(2) errors meaning "this file system has no hard links" (FAT, some network mounts).
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
+Mutation = Callable[["DeadLetterEntry"], "DeadLetterEntry | None"]
+#: Called under the entry's lock with (old, new) just before a change is made visible; new is None
+#: for a delete. If it raises, the change is not made, so the audit log and the files never disagree.
+#: Should the change then fail after all, it is called again as (new, old, undone=True).
+Commit = Callable[..., None]
+
+
+class DeadLetterStore(Protocol):
+    """What the service needs from a backend."""
+
+    def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool: ...
+    def refresh_names(self, names: list[str]) -> None: ...
+    def independent(self) -> DeadLetterStore: ...
+    def close(self) -> None: ...
+    def list(self, flt: EntryFilter) -> Page: ...
+    def stats(self) -> Stats: ...
+    def groups(self, flt: EntryFilter) -> list[Group]: ...
+    def skipped(self) -> list[SkippedFile]: ...
+    def read_raw(self, ids: list[str]) -> tuple[list[dict], list[SkippedFile]]: ...
+    def read_many(self, ids: list[str]) -> tuple[list[DeadLetterEntry], list[SkippedFile]]: ...
+    def resolve_id(self, id_or_prefix: str) -> str: ...
+    def get(self, id_or_prefix: str) -> DeadLetterEntry: ...
+    def create(self, entry: DeadLetterEntry) -> None: ...
+    def update(
+        self, id_or_prefix: str, mutate: Mutation, on_commit: Commit | None = None
+    ) -> tuple[DeadLetterEntry, DeadLetterEntry]: ...
+    def delete(
+        self, id_or_prefix: str, check: Callable[[DeadLetterEntry], None] | None = None,
+        on_commit: Commit | None = None,
+    ) -> DeadLetterEntry: ...
+
+
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write `data` to `path` so that a crash leaves the old or the new file, never a torn one.
+
+    A temporary dot-file in the same directory (never matching `*.json`), fsynced, renamed over the
+    target, then the directory fsynced so the rename itself survives a power cut. `durable=False`
+    skips both fsyncs, for derived records whose loss after a power cut costs nothing (readers see
+    the old or the new file, or, after a power cut, possibly none).
+    """
+    publish(write_temp(path, data, durable=durable), path, durable=durable)
+
+
+def write_temp(path: Path, data: bytes, *, durable: bool = True) -> Path:
+    """The first half of `atomic_write`: `data` in a fsynced temporary dot-file beside `path`."""
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        discard(tmp)
+        raise StoreError(_explain(exc, path)) from exc
+    return tmp
+
+
+def publish(tmp: Path, path: Path, *, durable: bool = True) -> None:
+    """The second half of `atomic_write`: rename the temporary file over `path`, durably."""
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        discard(tmp)
+        raise StoreError(_explain(exc, path)) from exc
+    if durable:
+        fsync_dir(path.parent)
+
+
+def discard(tmp: Path) -> None:
+    """Remove a temporary file, quietly (it is a dot-file: never listed even if it stays)."""
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in `directory` durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def os_error_reason(exc: OSError) -> str:
+    """Why a write failed, in words (disk full, permission denied, ...)."""
+    return {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is exhausted",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.EROFS: "the file system is read-only",
+    }.get(exc.errno, exc.strerror or str(exc))
+
+
+def _explain(exc: OSError, path: Path) -> str:
+    return f"could not write {path}: {os_error_reason(exc)}; the previous version is intact"
+
+
+def encode_entry(entry: DeadLetterEntry) -> bytes:
+    """An entry as pretty-printed JSON bytes, the on-disk format."""
+    return encode_pretty(entry.to_json_dict()) + b"\n"
+
+
+def encode_pretty(data: Any) -> bytes:
+    """JSON indented by two spaces, UTF-8, as `json.dumps(data, indent=2, ensure_ascii=False)` writes it.
+
+    orjson, and the json module for what orjson refuses (integers beyond 64 bits from a foreign
+    writer, non-string keys, more than 255 levels).
+    """
+    try:
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2)
+    except TypeError:
+        import json
+
+        return json.dumps(data, indent=2, ensure_ascii=False).encode()
+
+
+@contextmanager
+def _opening(index_path: Path | None) -> Iterator[None]:
+    """Open the index under an inter-process lock (`index.sqlite.lock` beside it).
+
+    Opening may create the index, check its schema version and rebuild it; two processes (or two
+    threads of the HTTP shim) doing that at once raced: one dropped the tables the other had just
+    created, the loser took the error for corruption and deleted the file under the others' open
+    connections (its -shm mapping truncated beneath them: SIGBUS). Where no lock can be taken
+    (a read-only directory) the index is opened without one.
+    """
+    if index_path is None:
+        yield
+        return
+    try:
+        index_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(index_path.with_name(index_path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+class FileStore:
+    """Entries as JSON files in one directory, with a summary index and per-entry locks."""
+
+    def __init__(self, directory: Path, *, index_path: Path | None | bool = True):
+        self.directory = Path(directory)
+        self.mova_dir = self.directory / ".mova"
+        self._index_arg = index_path
+        if index_path is True:
+            index_path = self.mova_dir / "index.sqlite" if self.directory.is_dir() else None
+        with _opening(index_path or None):
+            self.index = Index(self.directory, index_path or None)
+
+    def independent(self) -> FileStore:
+        """A store over the same directory with its own index connection (one per thread)."""
+        return FileStore(self.directory, index_path=self._index_arg)
+
+    def close(self) -> None:
+        """Close the index connection."""
+        self.index.close()
+
+    def __enter__(self) -> FileStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reading ----------------------------------------------------------------------------
+    def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool:
+        """Bring the index up to date; False if the directory does not exist."""
+        return self.index.refresh(full=full, progress=progress)
+
+    def refresh_names(self, names: list[str]) -> None:
+        """Re-read specific files (names from a watcher)."""
+        self.index.refresh_names([n for n in names if "/" not in n])
+
+    def list(self, flt: EntryFilter) -> Page:
+        """Summaries matching the filter, newest first unless sorted otherwise."""
+        present = self.refresh()
+        items, total = self.index.query(flt)
+        return Page(items=items, total=total, skipped=self.index.skipped(), missing_dir=not present)
+
+    def stats(self) -> Stats:
+        """The specification's statistics."""
+        self.refresh()
+        index = self.index
+        status_counts, type_counts = index.overview()
+        by_status = {s.value: 0 for s in EntryStatus} | status_counts
+        by_type = dict(sorted(type_counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        oldest, newest = index.extremes()
+        return Stats(
+            total_entries=sum(by_status.values()),
+            by_status=by_status,
+            by_workflow_type=by_type,
+            oldest_entry=oldest,
+            newest_entry=newest,
+        )
+
+    def groups(self, flt: EntryFilter) -> list[Group]:
+        """Entries grouped by failure fingerprint, largest group first."""
+        self.refresh()
+        index = self.index
+        by_status = index.group_status_counts(flt)
+        out = []
+        for fp, count, action, example, example_id, first, last, types in index.group_rows(flt):
+            out.append(Group(
+                fingerprint=fp, count=count, action_type=action, example_error=example or "",
+                example_id=example_id, first_seen=_seen(first), last_seen=_seen(last),
+                workflow_types=sorted((types or "").split(",")) if types else [],
+                by_status=by_status.get(fp, {}),
+            ))
+        return out
+
+    def skipped(self) -> list[SkippedFile]:
+        return self.index.skipped()
+
+    def path_for(self, entry_id: str) -> Path:
+        return self.directory / f"{validate_id(entry_id)}.json"
+
+    def resolve_id(self, id_or_prefix: str) -> str:
+        """A full id, from a full id or a unique prefix (`dlq_` optional, as with a bare UUID prefix)."""
+        value = validate_id(id_or_prefix)
+        path = self.path_for(value)
+        if path.is_file() and not path.is_symlink():
+            return value
+        self.refresh()
+        candidates = set(self.index.ids_with_prefix(value))
+        if not value.startswith("dlq_"):
+            candidates |= set(self.index.ids_with_prefix("dlq_" + value))
+        if len(candidates) == 1:
+            return candidates.pop()
+        if not candidates:
+            raise EntryNotFound(value)
+        raise AmbiguousId(value, sorted(candidates))
+
+    def get(self, id_or_prefix: str) -> DeadLetterEntry:
+        """The full, validated entry."""
+        entry_id = self.resolve_id(id_or_prefix)
+        return self._read(entry_id)
+
+    def _read(self, entry_id: str) -> DeadLetterEntry:
+        path = self.path_for(entry_id)
+        try:
+            # O_NOFOLLOW: a symlink planted in the directory must not expose a file outside it.
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise EntryNotFound(entry_id) from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise CorruptEntry(path.name, "is a symbolic link; entries must be regular files") from None
+            raise CorruptEntry(path.name, f"cannot read: {exc.strerror}") from None
+        from pydantic import ValidationError
+
+        from mova_core.model.entry import DeadLetterEntry
+
+        try:
+            doc = orjson.loads(data)
+            entry = DeadLetterEntry.model_validate(doc)
+        except orjson.JSONDecodeError as exc:
+            raise CorruptEntry(path.name, f"not valid JSON ({exc})") from None
+        except ValidationError as exc:
+            raise CorruptEntry(path.name, _first_errors(exc)) from None
+        except RecursionError:
+            raise CorruptEntry(path.name, "nested too deeply") from None
+        if entry.id != entry_id:
+            raise CorruptEntry(path.name, f"id {entry.id!r} does not match the file name")
+        _check_serializable(path.name, doc, entry)
+        return entry
+
+    def read_raw(self, ids: list[str]) -> tuple[list[dict], list[SkippedFile]]:
+        """Entries for ids from a listing as decoded JSON objects, without model validation."""
+        out, bad = [], []
+        for entry_id in ids:
+            path = self.path_for(entry_id)
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+                with os.fdopen(fd, "rb") as f:
+                    doc = orjson.loads(f.read())
+            except FileNotFoundError:
+                continue  # removed since the listing
+            except (OSError, orjson.JSONDecodeError) as exc:
+                bad.append(SkippedFile(name=path.name, reason=str(exc)[:300]))
+                continue
+            if isinstance(doc, dict) and doc.get("id") == entry_id:
+                out.append(doc)
+            else:
+                bad.append(SkippedFile(name=path.name, reason="changed since it was indexed"))
+        return out, bad
+
+    def read_many(self, ids: list[str]) -> tuple[list[DeadLetterEntry], list[SkippedFile]]:
+        """Full entries for ids from a listing; files that vanished or broke meanwhile are reported."""
+        out, bad = [], []
+        for entry_id in ids:
+            try:
+                out.append(self._read(entry_id))
+            except EntryNotFound:
+                continue
+            except CorruptEntry as exc:
+                bad.append(SkippedFile(name=exc.path, reason=exc.reason))
+        return out, bad
+
+    # -- writing ----------------------------------------------------------------------------
+    def _ensure_dirs(self, *, locks: bool = True) -> None:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            if locks:
+                (self.mova_dir / "locks").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(_explain(exc, self.directory)) from exc
+
+    @contextmanager
+    def lock(self, entry_id: str) -> Iterator[None]:
+        """An exclusive inter-process lock for one entry (flock on a lock file beside the entries)."""
+        self._ensure_dirs()
+        path = self.mova_dir / "locks" / f"{validate_id(entry_id)}.lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # a full disk or a read-only directory: a clear error, not a traceback
+            raise StoreError(f"could not lock {entry_id} ({path}): {os_error_reason(exc)}; nothing was changed") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def create(self, entry: DeadLetterEntry, *, doc: dict[str, Any] | None = None) -> None:
+        """Write a new entry, durably; refuses to overwrite an existing one.
+
+        `doc`: the entry as a JSON object when the caller has it at hand, `entry.to_json_dict()`
+        exactly (the engine validates its entry from that object, and a dump of a model validated
+        from a dump is that dump); written as it is, instead of dumping the entry a second time.
+
+        No lock (a new id's lock file would cost a file creation per entry and stay on disk): the
+        entry goes to a fsynced temporary dot-file, which is then hard-linked to its name. A link
+        never replaces a name, so the check for an existing entry and the write are one atomic step,
+        even against another process. Then the temporary name is removed and the directory fsynced.
+        A kill at any point leaves no torn entry: at most a dot-file, which no listing sees.
+        """
+        path = self.path_for(entry.id)
+        data = encode_entry(entry) if doc is None else encode_pretty(doc) + b"\n"
+        try:
+            tmp = write_temp(path, data)
+        except StoreError as exc:
+            if not isinstance(exc.__cause__, FileNotFoundError):
+                raise
+            self._ensure_dirs(locks=False)  # the first entry (or the directory was removed): make it, once
+            tmp = write_temp(path, data)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            discard(tmp)
+            raise StoreError(f"an entry with id {entry.id} already exists") from None
+        except OSError as exc:
+            if exc.errno not in _NO_HARD_LINKS:
+                discard(tmp)
+                raise StoreError(_explain(exc, path)) from exc
+            self._create_locked(entry.id, tmp, path)  # a file system without hard links
+            return
+        discard(tmp)  # the entry has its name; the temporary one goes
+        fsync_dir(self.directory)
+
+    def _create_locked(self, entry_id: str, tmp: Path, path: Path) -> None:
+        """`create`'s second half where hard links are not supported: check and rename under the lock."""
+        try:
+            with self.lock(entry_id):
+                if path.exists():
+                    raise StoreError(f"an entry with id {entry_id} already exists")
+                publish(tmp, path)
+        except BaseException:
+            discard(tmp)
+            raise
+
+    def update(
+        self, id_or_prefix: str, mutate: Mutation, on_commit: Commit | None = None
+    ) -> tuple[DeadLetterEntry, DeadLetterEntry]:
+        """Read-check-write one entry under its lock; `mutate` may raise to abort. Returns (old, new).
+
+        `on_commit(old, new)` runs under the same lock once the new version is safely in a temporary
+        file and before it replaces the old one (the service writes its audit record there, so the
+        log's order is the order of the changes). If it fails, nothing is changed: a full disk or an
+        unwritable audit log gives a clear error and leaves the previous version in place.
+        """
+        entry_id = self.resolve_id(id_or_prefix)
+        with self.lock(entry_id):
+            current = self._read(entry_id)
+            before = current.model_copy(deep=True)
+            changed = mutate(current)
+            new = current if changed is None else changed
+            if new.to_json_dict() != before.to_json_dict():
+                path = self.path_for(entry_id)
+                tmp = write_temp(path, encode_entry(new))
+                if on_commit is not None:
+                    try:
+                        on_commit(before, new)
+                    except BaseException as exc:
+                        discard(tmp)
+                        _unchanged(entry_id, exc)
+                try:
+                    publish(tmp, path)
+                except StoreError as exc:
+                    if on_commit is not None:  # the record is written: record that it did not happen
+                        try:
+                            on_commit(new, before, undone=True)
+                        except Exception as undo_exc:
+                            raise StoreError(f"{exc}; and the audit log could not record that the change was "
+                                             f"not made ({undo_exc})") from exc
+                    raise
+            return before, new
+
+    def delete(
+        self, id_or_prefix: str, check: Callable[[DeadLetterEntry], None] | None = None,
+        on_commit: Commit | None = None,
+    ) -> DeadLetterEntry:
+        """Remove an entry under its lock, after `check` (which may raise) approves it.
+
+        `on_commit(old, None)` runs under the lock with the file renamed aside (a dot-file, so no
+        listing sees it); if it fails, the file is renamed back and nothing is changed.
+        """
+        entry_id = self.resolve_id(id_or_prefix)
+        with self.lock(entry_id):
+            entry = self._read(entry_id)
+            if check is not None:
+                check(entry)
+            path = self.path_for(entry_id)
+            # With an audit record to write, the file is first renamed aside (a dot-file: no listing
+            # sees it), so that a record that cannot be written puts it back with a rename alone.
+            doomed = path if on_commit is None else path.with_name(f".{path.name}.{secrets.token_hex(6)}.deleting")
+            try:
+                if doomed == path:
+                    path.unlink()
+                else:
+                    os.rename(path, doomed)
+            except FileNotFoundError:
+                raise EntryNotFound(entry_id) from None
+            except OSError as exc:
+                raise StoreError(_explain(exc, path)) from exc
+            if doomed != path:
+                try:
+                    on_commit(entry, None)
+                except BaseException as exc:
+                    try:
+                        _put_back(doomed, path)
+                    except OSError as back:
+                        raise StoreError(f"{exc}; and {entry_id} could not be put back from {doomed}: "
+                                         f"{os_error_reason(back)}") from exc
+                    _unchanged(entry_id, exc)
+                discard(doomed)  # deleted for every reader since the rename; this frees the space
+            try:
+                fsync_dir(self.directory)
+            except OSError:
+                pass  # the entry is gone either way; only its durability across a power cut is at stake
+            return entry
+
+
+def _put_back(doomed: Path, path: Path) -> None:
+    """Undo renaming an entry aside for a delete.
+
+    A hard link, not a rename: `create` takes no lock, so an entry could have been created under the
+    name meanwhile, and a rename would silently replace it (a link fails with EEXIST instead).
+    """
+    try:
+        os.link(doomed, path)
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        os.rename(doomed, path)  # no hard links: create takes the entry's lock there, so none was made
+        return
+    discard(doomed)
+
+
+def _unchanged(entry_id: str, exc: BaseException) -> None:
+    """Re-raise an `on_commit` failure, saying that the entry was left as it was."""
+    if isinstance(exc, StoreError):
+        raise StoreError(f"{exc}; {entry_id} was left unchanged") from exc
+    raise exc
+
+
+def _check_serializable(name: str, doc: object, entry: DeadLetterEntry) -> None:
+    """CorruptEntry for an entry nested too deeply to be written out again (about 250 levels).
+
+    Such a file loads, but every view of it (show, --format json, the HTTP shim, the dashboard) and
+    every rewrite (archive, retry) would fail on it, so it is reported like any unreadable file.
+    orjson's encoder has the same depth limit as pydantic's and costs microseconds; only a file it
+    refuses (too deep, or an integer beyond 64 bits, which pydantic does write) is serialised again.
+    """
+    try:
+        orjson.dumps(doc)
+        return
+    except orjson.JSONEncodeError:
+        pass
+    try:
+        entry.to_json_dict()
+    except ValueError:  # PydanticSerializationError: maximum serialisation depth exceeded
+        raise CorruptEntry(name, "nested too deeply (more than about 250 levels) to be shown or rewritten") from None
+
+
+def _first_errors(exc: ValidationError, limit: int = 3) -> str:
+    parts = []
+    for err in exc.errors()[:limit]:
+        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        parts.append(f"{loc}: {err['msg']}")
+    more = len(exc.errors()) - limit
+    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
+
+
+def _seen(ts: float) -> str:
+    """A group's first/last seen time; an entry dated year 1 or 9999 (valid RFC 3339) is clamped, not fatal."""
+    try:
+        dt = datetime.fromtimestamp(ts, timezone.utc)
+    except (OverflowError, ValueError, OSError):
+        dt = (datetime.min if ts < 0 else datetime.max).replace(tzinfo=timezone.utc)
+    # isoformat, not format_time's strftime: glibc writes year 1 as "1", not "0001".
+    return dt.isoformat(timespec="microseconds").replace("+00:00", "Z")

@@ -1,0 +1,278 @@
+"""Run records as files, so a run (a background retry above all) can be followed and inspected.
+
+Per run, in the production directory (MOVA_RUNS_PATH, default `<state>/runs`) or the sandbox
+directory (MOVA_SANDBOX_PATH, default `<state>/sandbox`):
+
+* `<run_id>.json`: the record (status, times, error, the execution context), rewritten
+  atomically at each step (the store's `atomic_write`), so a reader never sees half a file;
+* `<run_id>.log.jsonl`: one JSON object per event or log line, appended as the run goes.
+
+Both pass through the run's redactor first: no secret value reaches these files.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from pydantic import Field, ValidationError
+
+from mova_core.model.base import Doc
+from mova_core.model.entry import ExecutionContext, ExecutionResult
+from mova_core.model.errors import MovaError, StoreError
+from mova_core.model.ids import validate_id
+from mova_core.model.redact import Redactor
+from mova_core.store.files import atomic_write, encode_pretty, os_error_reason
+
+RUN_STATUSES = ("pending", "running", "completed", "failed", "timeout", "cancelled")
+FINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})
+
+
+class RunNotFound(MovaError):
+    """No run record with that id."""
+
+    http_status = 404
+
+    def __init__(self, run_id: str):
+        self.run_id = run_id
+        super().__init__(f"no run record for {run_id!r} (looked in the runs and sandbox directories)")
+
+
+class RunRecord(Doc):
+    """One run as written to `<run_id>.json`."""
+
+    run_id: str
+    status: str = "pending"
+    sandbox_mode: bool = False
+    workflow: str | None = None
+    dlq_id: str | None = None
+    original_run_id: str | None = None
+    dead_letter_id: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+    updated_at: str | None = None
+    error: str | None = None
+    failure_reason: str | None = None
+    attempts: int | None = None
+    pid: int | None = None
+    override_variables: list[str] = Field(default_factory=list)
+    override_secrets: list[str] = Field(default_factory=list)
+    context: ExecutionContext | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the run has reached a final status."""
+        return self.status in FINAL_STATUSES
+
+    def execution_result(self) -> ExecutionResult:
+        """The spec's `execution_result` for this run."""
+        return ExecutionResult.of(self)
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id that is safe as a file name (the store's rule for entry ids)."""
+    return validate_id(run_id)
+
+
+class RunStore:
+    """The run records and logs in one directory (production or sandbox)."""
+
+    def __init__(self, directory: Path | str, redactor: Redactor | None = None):
+        self.directory = Path(directory)
+        self.redactor = redactor or Redactor()
+        self._dir_made = False
+
+    def path(self, run_id: str) -> Path:
+        return self.directory / f"{check_run_id(run_id)}.json"
+
+    def log_path(self, run_id: str) -> Path:
+        return self.directory / f"{check_run_id(run_id)}.log.jsonl"
+
+    def exists(self, run_id: str) -> bool:
+        return self.path(run_id).exists()
+
+    def save(self, record: RunRecord, *, context: dict[str, Any] | None = None) -> None:
+        """Write the record (redacted) atomically.
+
+        `context`: the record's execution context as a JSON object that already went through this
+        store's redactor (the engine has it at hand at the end of a run: no second dump and walk);
+        it replaces `record.context`.
+        """
+        data = self.redactor(record.model_dump(mode="json", exclude={"context"} if context is not None else None))
+        if context is not None:  # in its place: the last field, before any unknown ones
+            data["context"] = context
+            if record.__pydantic_extra__:
+                known = type(record).model_fields
+                data = {**{k: v for k, v in data.items() if k in known},
+                        **{k: v for k, v in data.items() if k not in known}}
+        self._ensure_dir()
+        # Not fsynced: a run record is a view for following a run; the outcome that matters is
+        # durable in the dead-letter entry (and its retry_history). This keeps dead-lettering at
+        # the disk's rate for one durable write per failed run.
+        atomic_write(self.path(record.run_id), encode_pretty(data), durable=False)
+
+    def _ensure_dir(self) -> None:
+        if self._dir_made:  # once per store: the engine makes one per run
+            return
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._dir_made = True
+        except OSError as exc:
+            raise StoreError(f"could not create the run directory {self.directory}: {os_error_reason(exc)}") from exc
+
+    def load(self, run_id: str) -> RunRecord:
+        """Read a record; RunNotFound if absent."""
+        try:
+            raw = self.path(run_id).read_bytes()
+        except FileNotFoundError:
+            raise RunNotFound(run_id) from None
+        try:
+            return RunRecord.model_validate_json(raw)
+        except ValidationError as exc:
+            raise MovaError(f"run record {self.path(run_id)} is unreadable: {exc.errors()[0]['msg']}") from None
+
+    def append_log(self, run_id: str, event: dict[str, Any]) -> None:
+        """Append one event or log line (redacted) to the run's log."""
+        log = self.open_log(run_id)
+        try:
+            log.append(event)
+        finally:
+            log.close()
+
+    def open_log(self, run_id: str) -> RunLog:
+        """The run's log, to append to for the length of a run (opened on the first line, then kept open)."""
+        return RunLog(self, self.log_path(run_id))
+
+    def read_log(self, run_id: str, offset: int = 0) -> list[dict[str, Any]]:
+        """The log's events from line `offset` on; a torn last line is left for the next read."""
+        try:
+            text = self.log_path(run_id).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        lines = text.split("\n")
+        complete = lines[:-1]  # the last element is "" or a line still being written
+        out = []
+        for line in complete[offset:]:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                out.append({"event": "unreadable", "line": line})
+        return out
+
+    def list(self) -> list[RunRecord]:
+        """Every readable record, newest first."""
+        records = []
+        for path in self.directory.glob("*.json"):
+            try:
+                records.append(RunRecord.model_validate_json(path.read_bytes()))
+            except (OSError, ValidationError):
+                continue
+        return sorted(records, key=lambda r: r.start_time or "", reverse=True)
+
+
+#: json.dumps(..., ensure_ascii=False, default=str), without building an encoder for every line.
+_LOG_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+
+
+class RunLog:
+    """A run's log held open for appending: one `open` per run instead of one per line."""
+
+    def __init__(self, store: RunStore, path: Path):
+        self.store = store
+        self.path = path
+        self._fd: int | None = None
+
+    def append(self, event: dict[str, Any]) -> None:
+        """Append one event or log line (redacted); StoreError if it cannot be written."""
+        data = (_LOG_ENCODER.encode(self.store.redactor(event)) + "\n").encode()
+        try:
+            if self._fd is None:  # first line, or the open failed last time (a full disk may have room again)
+                self.store._ensure_dir()
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            # One write of one line on an O_APPEND descriptor: concurrent writers do not interleave.
+            if os.write(self._fd, data) != len(data):  # the disk filled up mid-line
+                raise OSError(errno.ENOSPC, "short write")
+        except OSError as exc:  # a full disk or permissions: the store's clear error, not a traceback
+            raise StoreError(f"could not write the run log {self.path}: {os_error_reason(exc)}") from exc
+
+    def close(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+
+def run_dirs(settings: Any) -> list[tuple[bool, Path]]:
+    """(sandbox_mode, directory) for production then sandbox records."""
+    return [(False, Path(settings.effective_runs_path)), (True, Path(settings.effective_sandbox_path))]
+
+
+def store_for(settings: Any, sandbox_mode: bool, redactor: Redactor | None = None) -> RunStore:
+    """The run store for a mode."""
+    path = settings.effective_sandbox_path if sandbox_mode else settings.effective_runs_path
+    return RunStore(path, redactor)
+
+
+def find_run(settings: Any, run_id: str) -> tuple[RunStore, RunRecord]:
+    """Look a run up in the production then the sandbox directory."""
+    check_run_id(run_id)
+    for _, directory in run_dirs(settings):
+        store = RunStore(directory)
+        if store.exists(run_id):
+            return store, store.load(run_id)
+    raise RunNotFound(run_id)
+
+
+def wait_for_run(
+    settings: Any,
+    run_id: str,
+    timeout: float = 60.0,
+    poll: float = 0.05,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> RunRecord:
+    """Block until the run's record shows a final status; MovaError on timeout."""
+    deadline = clock() + timeout
+    while True:
+        try:
+            _, record = find_run(settings, run_id)
+            if record.finished:
+                return record
+        except RunNotFound:
+            record = None
+        if clock() >= deadline:
+            state = record.status if record else "no record yet"
+            raise MovaError(f"run {run_id} did not finish within {timeout:g}s ({state})")
+        sleep(poll)
+
+
+def follow_log(
+    settings: Any,
+    run_id: str,
+    poll: float = 0.1,
+    timeout: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[dict[str, Any]]:
+    """Yield a run's log events as they are written, until the run finishes (like `tail -f`)."""
+    deadline = None if timeout is None else clock() + timeout
+    seen = 0
+    while True:
+        finished = False
+        try:
+            store, record = find_run(settings, run_id)
+            finished = record.finished
+        except RunNotFound:
+            store = None
+        if store is not None:
+            events = store.read_log(run_id, seen)
+            seen += len(events)
+            yield from events
+        if finished:
+            return
+        if deadline is not None and clock() >= deadline:
+            return
+        sleep(poll)

@@ -1,0 +1,1 @@
+"""What the command line and the dashboard show alike: no Typer, no Textual."""
