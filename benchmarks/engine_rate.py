@@ -10,7 +10,7 @@ each into a fresh directory:
   (run record and log included), so each run dead-letters one entry;
 - engine, no run record: the same with `record=False` (only the dead-letter write), to show where
   the time goes;
-- atomic_write: `mova_core.store.files.atomic_write` of the bytes of one entry the engine wrote;
+- atomic_write: `mova_core.store.fsio.atomic_write` of the bytes of one entry the engine wrote;
 - raw: the same bytes with plain os calls: temp file, write, fsync, rename, directory fsync.
 
 Prints one JSON line with files/s per run for each.
@@ -73,7 +73,7 @@ def engine_rate(root: Path, count: int, record: bool) -> tuple[float, Path]:
 
 
 def atomic_write_rate(directory: Path, data: bytes, count: int) -> float:
-    from mova_core.store.files import atomic_write
+    from mova_core.store.fsio import atomic_write
 
     directory.mkdir(parents=True)
     start = time.perf_counter()

@@ -23,8 +23,8 @@ from mova_core.model.listing import (
 from mova_core.model.status import EntryStatus
 from mova_core.settings import Settings
 from mova_core.store.audit import AuditLog
-from mova_core.store.files import DeadLetterStore, FileStore
-from mova_core.store.index import Progress
+from mova_core.store.files import FileStore
+from mova_core.store.protocol import DeadLetterStore, Progress
 from mova_core.timeutil import format_time, utcnow
 
 if TYPE_CHECKING:  # full models load on first use: listings and statistics never need them

@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from mova_core.model.errors import StoreError
+from mova_core.store.fsio import ends_with_newline, os_error_reason
 from mova_core.timeutil import format_time, utcnow
 
 
@@ -56,9 +58,6 @@ class AuditLog:
         try:
             self._append(line)
         except OSError as exc:
-            from mova_core.model.errors import StoreError
-            from mova_core.store.files import os_error_reason
-
             raise StoreError(f"could not write the audit log {self.path}: {os_error_reason(exc)}") from exc
         return rec
 
@@ -67,7 +66,7 @@ class AuditLog:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             # A torn previous line (writer killed mid-write) must not swallow this record.
-            if os.fstat(fd).st_size and not _ends_with_newline(self.path):
+            if os.fstat(fd).st_size and not ends_with_newline(self.path):
                 line = b"\n" + line
             # One write per record: a second write for the rest could interleave with another
             # process's record, so a short write (the disk filled up) is a failure.
@@ -97,8 +96,3 @@ class AuditLog:
                 out.bad_lines.append(no)
         return out
 
-
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as f:
-        f.seek(-1, os.SEEK_END)
-        return f.read(1) == b"\n"

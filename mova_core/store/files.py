@@ -1,7 +1,6 @@
-"""The dead-letter store: entries as `<id>.json` files, written atomically, updated under locks.
+"""The file store: entries as `<id>.json` files, written atomically, updated under locks.
 
-Only this module reads and writes entry files. `DeadLetterStore` is the interface the service uses,
-so another backend (a shared database) can be added without touching any face.
+Only this module reads and writes entry files; it implements `mova_core.store.protocol.DeadLetterStore`.
 """
 
 from __future__ import annotations
@@ -10,11 +9,11 @@ import errno
 import fcntl
 import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -22,135 +21,22 @@ from mova_core.model.errors import AmbiguousId, CorruptEntry, EntryNotFound, Sto
 from mova_core.model.ids import validate_id
 from mova_core.model.listing import EntryFilter, Group, Page, SkippedFile, Stats
 from mova_core.model.status import EntryStatus
-from mova_core.store.index import Index, Progress
+from mova_core.store.fsio import discard, encode_pretty, fsync_dir, os_error_reason, publish, write_error, write_temp
+from mova_core.store.index import Index
+from mova_core.store.protocol import Check, Commit, Mutation, Progress
 
 if TYPE_CHECKING:  # the full model loads only when a whole entry is read or written
+    from pydantic import ValidationError
+
     from mova_core.model.entry import DeadLetterEntry
 
 #: link(2) errors meaning "this file system has no hard links" (FAT, some network mounts).
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
-Mutation = Callable[["DeadLetterEntry"], "DeadLetterEntry | None"]
-#: Called under the entry's lock with (old, new) just before a change is made visible; new is None
-#: for a delete. If it raises, the change is not made, so the audit log and the files never disagree.
-#: Should the change then fail after all, it is called again as (new, old, undone=True).
-Commit = Callable[..., None]
-
-
-class DeadLetterStore(Protocol):
-    """What the service needs from a backend."""
-
-    def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool: ...
-    def refresh_names(self, names: list[str]) -> None: ...
-    def independent(self) -> DeadLetterStore: ...
-    def close(self) -> None: ...
-    def list(self, flt: EntryFilter) -> Page: ...
-    def stats(self) -> Stats: ...
-    def groups(self, flt: EntryFilter) -> list[Group]: ...
-    def skipped(self) -> list[SkippedFile]: ...
-    def read_raw(self, ids: list[str]) -> tuple[list[dict], list[SkippedFile]]: ...
-    def read_many(self, ids: list[str]) -> tuple[list[DeadLetterEntry], list[SkippedFile]]: ...
-    def resolve_id(self, id_or_prefix: str) -> str: ...
-    def get(self, id_or_prefix: str) -> DeadLetterEntry: ...
-    def create(self, entry: DeadLetterEntry) -> None: ...
-    def update(
-        self, id_or_prefix: str, mutate: Mutation, on_commit: Commit | None = None
-    ) -> tuple[DeadLetterEntry, DeadLetterEntry]: ...
-    def delete(
-        self, id_or_prefix: str, check: Callable[[DeadLetterEntry], None] | None = None,
-        on_commit: Commit | None = None,
-    ) -> DeadLetterEntry: ...
-
-
-def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write `data` to `path` so that a crash leaves the old or the new file, never a torn one.
-
-    A temporary dot-file in the same directory (never matching `*.json`), fsynced, renamed over the
-    target, then the directory fsynced so the rename itself survives a power cut. `durable=False`
-    skips both fsyncs, for derived records whose loss after a power cut costs nothing (readers see
-    the old or the new file, or, after a power cut, possibly none).
-    """
-    publish(write_temp(path, data, durable=durable), path, durable=durable)
-
-
-def write_temp(path: Path, data: bytes, *, durable: bool = True) -> Path:
-    """The first half of `atomic_write`: `data` in a fsynced temporary dot-file beside `path`."""
-    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError as exc:
-        discard(tmp)
-        raise StoreError(_explain(exc, path)) from exc
-    return tmp
-
-
-def publish(tmp: Path, path: Path, *, durable: bool = True) -> None:
-    """The second half of `atomic_write`: rename the temporary file over `path`, durably."""
-    try:
-        os.replace(tmp, path)
-    except OSError as exc:
-        discard(tmp)
-        raise StoreError(_explain(exc, path)) from exc
-    if durable:
-        fsync_dir(path.parent)
-
-
-def discard(tmp: Path) -> None:
-    """Remove a temporary file, quietly (it is a dot-file: never listed even if it stays)."""
-    try:
-        tmp.unlink(missing_ok=True)
-    except OSError:
-        pass
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename in `directory` durable."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def os_error_reason(exc: OSError) -> str:
-    """Why a write failed, in words (disk full, permission denied, ...)."""
-    return {
-        errno.ENOSPC: "the disk is full",
-        errno.EDQUOT: "the disk quota is exhausted",
-        errno.EACCES: "permission denied",
-        errno.EPERM: "permission denied",
-        errno.EROFS: "the file system is read-only",
-    }.get(exc.errno, exc.strerror or str(exc))
-
-
-def _explain(exc: OSError, path: Path) -> str:
-    return f"could not write {path}: {os_error_reason(exc)}; the previous version is intact"
 
 
 def encode_entry(entry: DeadLetterEntry) -> bytes:
     """An entry as pretty-printed JSON bytes, the on-disk format."""
     return encode_pretty(entry.to_json_dict()) + b"\n"
-
-
-def encode_pretty(data: Any) -> bytes:
-    """JSON indented by two spaces, UTF-8, as `json.dumps(data, indent=2, ensure_ascii=False)` writes it.
-
-    orjson, and the json module for what orjson refuses (integers beyond 64 bits from a foreign
-    writer, non-string keys, more than 255 levels).
-    """
-    try:
-        return orjson.dumps(data, option=orjson.OPT_INDENT_2)
-    except TypeError:
-        import json
-
-        return json.dumps(data, indent=2, ensure_ascii=False).encode()
 
 
 @contextmanager
@@ -348,7 +234,7 @@ class FileStore:
             if locks:
                 (self.mova_dir / "locks").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreError(_explain(exc, self.directory)) from exc
+            raise StoreError(write_error(exc, self.directory)) from exc
 
     @contextmanager
     def lock(self, entry_id: str) -> Iterator[None]:
@@ -395,7 +281,7 @@ class FileStore:
         except OSError as exc:
             if exc.errno not in _NO_HARD_LINKS:
                 discard(tmp)
-                raise StoreError(_explain(exc, path)) from exc
+                raise StoreError(write_error(exc, path)) from exc
             self._create_locked(entry.id, tmp, path)  # a file system without hard links
             return
         discard(tmp)  # the entry has its name; the temporary one goes
@@ -450,8 +336,7 @@ class FileStore:
             return before, new
 
     def delete(
-        self, id_or_prefix: str, check: Callable[[DeadLetterEntry], None] | None = None,
-        on_commit: Commit | None = None,
+        self, id_or_prefix: str, check: Check | None = None, on_commit: Commit | None = None,
     ) -> DeadLetterEntry:
         """Remove an entry under its lock, after `check` (which may raise) approves it.
 
@@ -475,7 +360,7 @@ class FileStore:
             except FileNotFoundError:
                 raise EntryNotFound(entry_id) from None
             except OSError as exc:
-                raise StoreError(_explain(exc, path)) from exc
+                raise StoreError(write_error(exc, path)) from exc
             if doomed != path:
                 try:
                     on_commit(entry, None)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from mova_core.model.ids import is_entry_name
 from mova_core.model.listing import EntryFilter, EntrySummary, SkippedFile
-from mova_core.store.scan import SEARCH_SEPARATOR, ReaderPool, is_entry_name, read_files
+from mova_core.store.protocol import Progress
+from mova_core.store.scan import SEARCH_SEPARATOR, ReaderPool, read_files
 
 SCHEMA_VERSION = "8"
 # A directory mtime this close to the scan is not trusted: a change in the same clock tick could
@@ -31,7 +33,6 @@ def racy_window(mtime_ns: int) -> float:
     """How long after a directory change its mtime cannot prove that nothing else changed."""
     return RACY_SECONDS_COARSE if mtime_ns % 1_000_000_000 == 0 else RACY_SECONDS_FINE
 
-Progress = Callable[[int, int], None]
 
 _COLUMNS = (
     "name", "inode", "mtime_ns", "size", "id", "run_id", "status", "created_at", "created_ts",
@@ -43,8 +44,7 @@ _SUMMARY_SQL = ", ".join(EntrySummary.model_fields)
 # Three indexes only, each created once after the rows in a first build (cheaper than maintaining
 # them row by row, and the first build is the slowest thing the index ever does):
 # - the file name, unique: what a refresh looks entries up by (a rowid table with a separate
-#   unique index loads in half the time of a table keyed by the text name: 310 ms instead of
-#   540 for 100,000 rows, plus 55 ms for the index);
+#   unique index loads faster than a table keyed by the text name, index included);
 # - the time order that every listing walks, carrying the search column so a free-text search
 #   scans this narrow index instead of the wide rows (and a search sorted by time looks at a row
 #   only when it matches);
@@ -213,14 +213,15 @@ class Index:
         """The entry files' names and inodes; and, for what looks like a first build, its readers.
 
         A first build (an empty index, a big directory) starts its reader processes as soon as the
-        scan has found enough files: they start up (50 ms) while the scan goes on.
+        scan has found enough files: they start up while the scan goes on.
         """
         seen: dict[str, int] = {}
         pool = None
         first_build = False
         with os.scandir(self.directory) as it:
             for e in it:
-                name = e.name  # (is_entry_name, inlined: this loop runs once per file)
+                # `is_entry_name`, inlined: a call per file is a measurable part of a big scan.
+                name = e.name
                 if name.endswith(".json") and name[0] != "." and e.is_file(follow_symlinks=False):
                     seen[name] = e.inode()
                     if len(seen) == POOL_THRESHOLD and self._is_empty():
@@ -262,7 +263,7 @@ class Index:
         (which is then built again). Other connections opening the index meanwhile wait for the
         build, as their refresh would have waited for it anyway. A connection already open keeps
         WAL in place (the switch needs the file to itself): the build then runs in WAL mode,
-        slower, just as safe. (First build of 100,000 entries: commit 155 ms -> 45 ms.)
+        slower, just as safe. (benchmarks/README.md has the figures.)
         """
         if self.db_path is None:
             return False
@@ -403,10 +404,9 @@ class Index:
         limit = -1 if flt.limit is None else flt.limit
         if order == "created_ts" and flt.status is not None and flt.limit is not None:
             # Without statistics SQLite reads every row of a status through the status index and
-            # sorts them (30 ms for 70,000 active entries) even when walking the time index would
-            # find the first rows of the window at once. Walking visits about window * all / total
-            # rows, the status index `total` rows: walk when that is fewer (a common status), use
-            # the status index otherwise (a rare one).
+            # sorts them even when walking the time index would find the first rows of the window
+            # at once. Walking visits about window * all / total rows, the status index `total`
+            # rows: walk when that is fewer (a common status), use the status index otherwise.
             if (flt.offset + flt.limit) * self._count_all() < total * total:
                 where, args = self._where(flt, in_time_order=True)
         cur = self.db.execute(

@@ -26,7 +26,7 @@ from mova_core.model.entry import ExecutionContext, ExecutionResult
 from mova_core.model.errors import MovaError, StoreError
 from mova_core.model.ids import validate_id
 from mova_core.model.redact import Redactor
-from mova_core.store.files import atomic_write, encode_pretty, os_error_reason
+from mova_core.store.fsio import atomic_write, encode_pretty, os_error_reason
 
 RUN_STATUSES = ("pending", "running", "completed", "failed", "timeout", "cancelled")
 FINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})

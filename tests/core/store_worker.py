@@ -9,7 +9,8 @@ from pathlib import Path
 
 from mova_core.model import lifecycle
 from mova_core.model.errors import MovaError
-from mova_core.store.files import FileStore, atomic_write
+from mova_core.store.files import FileStore
+from mova_core.store.fsio import atomic_write
 
 
 def claim(directory: str, entry_id: str, who: str) -> int:

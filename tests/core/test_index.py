@@ -363,3 +363,21 @@ def test_a_status_window_is_the_same_whichever_index_finds_it(empty_dlq, monkeyp
                 assert walked[-1] == ((offset + limit) * len(rows) < total * total)
                 decisions.add(walked[-1])
     assert decisions == {True, False}
+
+
+def test_both_directory_scans_follow_the_entry_name_rule(tmp_path):
+    """The index's scan and a reader's listing inline `is_entry_name`: they must agree with it."""
+    from mova_core.model.ids import is_entry_name
+    from mova_core.store.fsio import temp_path
+
+    names = ["dlq_a.json", ".dlq_b.json", "notes.txt", "dlq_c.json.tmp", temp_path(tmp_path / "dlq_d.json").name]
+    for name in names:
+        (tmp_path / name).write_text("{}")
+    (tmp_path / "dlq_dir.json").mkdir()  # not a file
+    (tmp_path / "dlq_link.json").symlink_to(tmp_path / "dlq_a.json")  # never followed
+    expected = {n for n in names if is_entry_name(n)}
+    assert expected == {"dlq_a.json"}
+    index = Index(tmp_path, None)
+    seen, pool, first_build = index._scan()
+    assert set(seen) == expected and pool is None and not first_build
+    assert set(summaries.list_entries(tmp_path)[3]) == expected

@@ -21,7 +21,8 @@ from mova_core.model.errors import (
     StoreError,
 )
 from mova_core.model.listing import EntryFilter
-from mova_core.store.files import FileStore, atomic_write
+from mova_core.store.files import FileStore
+from mova_core.store.fsio import atomic_write
 from tests.support import GO_ENTRY, ROOT
 
 GO_ID = "5c91d7e4-3a0b-4f62-8d17-e4b2a96c0f38"

@@ -1,0 +1,92 @@
+"""`DeadLetterStore`: what the operations layer needs from a backend.
+
+The file store (`mova_core.store.files.FileStore`) is the embedded one; another backend (a shared
+database) implements the same methods, and no face changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from mova_core.model.listing import EntryFilter, Group, Page, SkippedFile, Stats
+
+if TYPE_CHECKING:  # the full model loads only when a whole entry is read or written
+    from mova_core.model.entry import DeadLetterEntry
+
+#: Called with (files done, files in all) while a large refresh reads files.
+Progress = Callable[[int, int], None]
+#: Changes an entry in place (or returns its replacement); raises to abort the change.
+Mutation = Callable[["DeadLetterEntry"], "DeadLetterEntry | None"]
+#: Approves a delete (raises to refuse it), seeing the entry as it is under its lock.
+Check = Callable[["DeadLetterEntry"], None]
+#: Called under the entry's lock with (old, new) just before a change is made visible; new is None
+#: for a delete. If it raises, the change is not made, so the audit log and the files never disagree.
+#: Should the change then fail after all, it is called again as (new, old, undone=True).
+Commit = Callable[..., None]
+
+
+class DeadLetterStore(Protocol):
+    """A dead-letter backend: listings from an index, whole entries, and changes under a per-entry lock."""
+
+    def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool:
+        """Bring the index up to date; False if the queue's directory does not exist."""
+        ...
+
+    def refresh_names(self, names: list[str]) -> None:
+        """Re-read these entry file names now (a watcher saw them change), present or gone."""
+        ...
+
+    def independent(self) -> DeadLetterStore:
+        """A store over the same entries with resources of its own (for another thread)."""
+        ...
+
+    def close(self) -> None:
+        """Release the store's resources; it is not used after."""
+        ...
+
+    def list(self, flt: EntryFilter) -> Page:
+        """Summaries matching the filter, sorted and windowed."""
+        ...
+
+    def stats(self) -> Stats:
+        """The specification's statistics."""
+        ...
+
+    def groups(self, flt: EntryFilter) -> list[Group]:
+        """Entries grouped by failure fingerprint, largest group first."""
+        ...
+
+    def skipped(self) -> list[SkippedFile]:
+        """Files that are not readable entries."""
+        ...
+
+    def read_raw(self, ids: list[str]) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
+        """Entries as the JSON objects stored, without model validation."""
+        ...
+
+    def read_many(self, ids: list[str]) -> tuple[list[DeadLetterEntry], list[SkippedFile]]:
+        """Full entries for ids from a listing; those gone or broken meanwhile are reported."""
+        ...
+
+    def resolve_id(self, id_or_prefix: str) -> str:
+        """A full id from a full id or a unique prefix."""
+        ...
+
+    def get(self, id_or_prefix: str) -> DeadLetterEntry:
+        """One full, validated entry."""
+        ...
+
+    def create(self, entry: DeadLetterEntry) -> None:
+        """Write a new entry durably; refuses to replace an existing one."""
+        ...
+
+    def update(
+        self, id_or_prefix: str, mutate: Mutation, on_commit: Commit | None = None
+    ) -> tuple[DeadLetterEntry, DeadLetterEntry]:
+        """Read-check-write one entry under its lock; returns (old, new)."""
+        ...
+
+    def delete(self, id_or_prefix: str, check: Check | None = None, on_commit: Commit | None = None) -> DeadLetterEntry:
+        """Remove one entry under its lock once `check` approves; returns it."""
+        ...
