@@ -11,11 +11,9 @@ from mova_core import __version__
 from mova_core.http import errors
 from mova_core.http.auth import AccessMiddleware
 from mova_core.http.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
-from mova_core.http.routes import router
+from mova_core.http.routes import ServiceFactory, router
 from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
-
-ServiceFactory = Callable[[str], DLQService]
 
 # FastAPI's native OpenTelemetry would keep request bodies (retry secrets) in its telemetry data and
 # export them when a provider is configured: the shim opts out entirely.

@@ -23,7 +23,6 @@ from mova_core.settings import Settings
 
 ADMIN, READ_ONLY, ANONYMOUS = "admin", "read-only", "anonymous"
 READ_METHODS = frozenset({"GET", "HEAD"})
-LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def tokens_from(settings: Settings) -> dict[str, bytes]:

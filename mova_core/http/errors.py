@@ -54,11 +54,11 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
         message = f"no such endpoint: {request.method} {request.url.path}"
     elif exc.status_code == 405:
         message = f"method {request.method} not allowed on {request.url.path}"
-    return error_response(exc.status_code, message, code, headers=getattr(exc, "headers", None))
+    return error_response(exc.status_code, message, code, headers=exc.headers)
 
 
 async def mova_error(request: Request, exc: MovaError) -> Response:
-    """A core error with the status it carries."""
+    """A core error with its status (`responses.http_status`)."""
     return mova_error_response(exc)
 
 

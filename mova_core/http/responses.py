@@ -12,9 +12,28 @@ from starlette.responses import Response
 from mova_core.model.errors import (
     AlreadyRetrying,
     AmbiguousId,
+    CorruptEntry,
+    EntryNotFound,
+    InvalidId,
+    InvalidInput,
     InvalidTransition,
     MovaError,
+    StoreError,
 )
+
+#: The HTTP status of each core error; a class not named here takes its nearest base's, and a
+#: MovaError the shim does not know is the caller's problem (400).
+HTTP_STATUS: dict[type[MovaError], int] = {
+    MovaError: 400,
+    InvalidId: 400,
+    InvalidInput: 400,
+    EntryNotFound: 404,
+    AmbiguousId: 409,
+    InvalidTransition: 409,
+    AlreadyRetrying: 409,
+    CorruptEntry: 422,
+    StoreError: 503,
+}
 
 
 def dump_json(data: Any) -> bytes:
@@ -58,6 +77,15 @@ def mova_error_body(exc: MovaError) -> dict[str, Any]:
     return error_body(str(exc), error_code(exc), **extra)
 
 
+def http_status(exc: MovaError) -> int:
+    """The HTTP status for a core error (see `HTTP_STATUS`)."""
+    for cls in type(exc).__mro__:
+        status = HTTP_STATUS.get(cls)
+        if status is not None:
+            return status
+    return HTTP_STATUS[MovaError]
+
+
 def mova_error_response(exc: MovaError) -> Response:
-    """A core error as a response with the status it names (`MovaError.http_status`)."""
-    return json_response(mova_error_body(exc), exc.http_status)
+    """A core error as a response with its status (`http_status`)."""
+    return json_response(mova_error_body(exc), http_status(exc))

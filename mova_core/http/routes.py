@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from mova_core import __version__
 from mova_core.http.auth import ANONYMOUS
-from mova_core.http.responses import error_response, json_response, mova_error_body
+from mova_core.http.responses import error_response, http_status, json_response, mova_error_body
 from mova_core.http.schemas import (
     Deleted,
     EntryList,
@@ -28,16 +28,12 @@ from mova_core.http.schemas import (
     RetryRequest,
     StatusChange,
 )
-from mova_core.model.entry import (
-    DeadLetterEntry,
-    EntryStatus,
-    RetryOverrides,
-    RetryResponse,
-)
+from mova_core.model.entry import DeadLetterEntry, RetryOverrides, RetryResponse
 from mova_core.model.errors import InvalidId, InvalidInput, MovaError
 from mova_core.model.ids import validate_id
 from mova_core.model.listing import EntryFilter, Stats
 from mova_core.model.redact import Redactor
+from mova_core.model.status import EntryStatus
 from mova_core.ops.metrics import compute_metrics, render_prometheus
 from mova_core.ops.service import DLQService
 from mova_core.timeutil import parse_time
@@ -60,12 +56,15 @@ CHANGE_ERRORS = ENTRY_ERRORS | {
 
 router = APIRouter()
 
+#: Builds the service a request uses, acting as the caller's identity (see `create_app`).
+ServiceFactory = Callable[[str], DLQService]
+
 
 def service(request: Request) -> Iterator[DLQService]:
     """A service for this request, acting as the caller (token name or anonymous)."""
-    identity = request.scope.get("state", {}).get("identity", ANONYMOUS)
-    svc = request.app.state.service_factory(identity)
-    with svc:
+    identity: str = request.scope.get("state", {}).get("identity", ANONYMOUS)
+    factory: ServiceFactory = request.app.state.service_factory
+    with factory(identity) as svc:
         yield svc
 
 
@@ -176,7 +175,7 @@ def retry(
     try:
         result = svc.retry(dlq_id, sandbox_mode=req.sandbox_mode, overrides=overrides, wait=waiting)
     except MovaError as exc:
-        return json_response(redact(mova_error_body(exc)), exc.http_status)
+        return json_response(redact(mova_error_body(exc)), http_status(exc))
     except Exception as exc:  # a bug in the engine: log it without the secrets it may have seen
         log.error("retry of %s failed unexpectedly: %s", dlq_id,
                   redact.text("".join(traceback.format_exception(exc))))

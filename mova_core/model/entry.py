@@ -7,8 +7,8 @@ from pydantic import AfterValidator, Field
 
 from mova_core.model.base import Doc, Number
 from mova_core.model.policy import RetryPolicy
-from mova_core.model.status import EntryStatus
-from mova_core.timeutil import format_time, parse_time, utcnow
+from mova_core.model.status import EntryStatus, RetryOutcome
+from mova_core.timeutil import parse_time
 
 
 def _check_time(value: str) -> str:
@@ -148,6 +148,14 @@ class RetryRecord(Doc):
     override_secrets: list[str] = Field(default_factory=list)
     actor: str | None = None
 
+    @property
+    def is_finished_run(self) -> bool:
+        """The retry ran to an end of its own (counted in success and failure rates)."""
+        try:
+            return RetryOutcome(self.outcome).is_finished_run
+        except ValueError:  # still running, or an outcome another writer invented
+            return False
+
 
 class DeadLetterEntry(Doc):
     """A failed run in the dead-letter queue, exactly as the specification's storage format."""
@@ -177,11 +185,6 @@ class DeadLetterEntry(Doc):
 def new_entry_id() -> str:
     """A fresh entry id: `dlq_` + UUID4."""
     return f"dlq_{uuid.uuid4()}"
-
-
-def now_timestamp() -> str:
-    """The current time as this tool writes timestamps."""
-    return format_time(utcnow())
 
 
 class RetryOverrides(Doc):

@@ -1,4 +1,5 @@
-"""Typed errors of the core. Each face (CLI, dashboard, HTTP) maps them in one place."""
+"""Typed errors of the core. Each face maps them in one place: the CLI to exit codes
+(`mova_tui.cli.output`), the HTTP shim to statuses (`mova_core.http.responses`)."""
 
 from __future__ import annotations
 
@@ -6,14 +7,9 @@ from __future__ import annotations
 class MovaError(Exception):
     """Base of every error the core raises on purpose; `str()` is a user-facing sentence."""
 
-    #: Suggested HTTP status for the shim; the CLI maps every MovaError to exit 1 or 2.
-    http_status = 400
-
 
 class InvalidId(MovaError):
     """An id or prefix that could never name an entry file (path separators, `..`, odd characters)."""
-
-    http_status = 400
 
     def __init__(self, value: str):
         self.value = value
@@ -25,8 +21,6 @@ class InvalidId(MovaError):
 class EntryNotFound(MovaError):
     """No entry matches the given id or prefix."""
 
-    http_status = 404
-
     def __init__(self, value: str):
         self.value = value
         super().__init__(f"no dead-letter entry matches {value!r} (see `mova dlq list`)")
@@ -34,8 +28,6 @@ class EntryNotFound(MovaError):
 
 class AmbiguousId(MovaError):
     """A prefix that matches more than one entry; carries the candidates."""
-
-    http_status = 409
 
     def __init__(self, value: str, candidates: list[str]):
         self.value = value
@@ -47,8 +39,6 @@ class AmbiguousId(MovaError):
 class InvalidTransition(MovaError):
     """A status change the lifecycle forbids."""
 
-    http_status = 409
-
     def __init__(self, entry_id: str, old: str, new: str, hint: str = ""):
         self.entry_id, self.old, self.new = entry_id, old, new
         msg = f"cannot change {entry_id} from {old} to {new}"
@@ -57,8 +47,6 @@ class InvalidTransition(MovaError):
 
 class AlreadyRetrying(MovaError):
     """The entry is claimed by a live retry lease."""
-
-    http_status = 409
 
     def __init__(self, entry_id: str, owner: str | None = None, expires_at: str | None = None):
         self.entry_id, self.owner, self.expires_at = entry_id, owner, expires_at
@@ -69,8 +57,6 @@ class AlreadyRetrying(MovaError):
 
 class InvalidInput(MovaError):
     """Invalid user input: a filter, a status name, an overrides document, a KEY=VALUE pair."""
-
-    http_status = 400
 
 
 class PolicyError(InvalidInput):
@@ -85,8 +71,6 @@ class PolicyError(InvalidInput):
 class CorruptEntry(MovaError):
     """An entry file that exists but cannot be read or validated."""
 
-    http_status = 422
-
     def __init__(self, path: str, reason: str):
         self.path, self.reason = path, reason
         super().__init__(f"entry file {path} is unreadable: {reason}")
@@ -94,5 +78,3 @@ class CorruptEntry(MovaError):
 
 class StoreError(MovaError):
     """The store could not complete a write (disk full, permissions, …); nothing stored was lost."""
-
-    http_status = 503

@@ -6,6 +6,8 @@ import hashlib
 import re
 from functools import lru_cache
 
+from mova_core.model.attempts import attempt_message
+
 _RULES = [
     # URL query strings and fragments vary per request.
     (re.compile(r"(https?://[^\s?#\"']+)[?#][^\s\"']*"), r"\1"),
@@ -21,9 +23,7 @@ _RULES = [
 
 def normalise_error(text: str) -> str:
     """Fold the parts of an error message that vary between occurrences (numbers, ids, query strings)."""
-    text = (text or "").strip()
-    if text.startswith("Attempt ") and ": " in text:
-        text = text.split(": ", 1)[1]
+    text = attempt_message((text or "").strip())
     for pattern, repl in _RULES:
         text = pattern.sub(repl, text)
     return text.lower()[:300]

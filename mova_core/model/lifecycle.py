@@ -12,12 +12,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from mova_core.model.attempts import attempt_message
 from mova_core.model.errors import AlreadyRetrying, InvalidTransition
 from mova_core.model.status import EntryStatus
+from mova_core.timeutil import format_time, parse_time
 
 if TYPE_CHECKING:
     from mova_core.model.entry import DeadLetterEntry, RetryRecord
-from mova_core.timeutil import format_time, parse_time
 
 S = EntryStatus
 
@@ -30,19 +31,25 @@ MANUAL = {
 }
 
 
-def lease_is_live(entry: DeadLetterEntry, now: datetime) -> bool:
-    """True when the entry is `retrying` under a lease that has not expired."""
+def lease_expired(status: EntryStatus | str, expires_ts: float | None, now: datetime) -> bool:
+    """The stale-lease rule: a `retrying` entry whose lease expired (at `expires_ts`, a POSIX time)
+    by `now`; its retry process probably died. Without a lease (another writer's entry) it is not."""
+    return status == S.retrying and expires_ts is not None and expires_ts <= now.timestamp()
+
+
+def _lease_expiry(entry: DeadLetterEntry) -> float | None:
     lease = entry.metadata.lease
-    if entry.status != S.retrying:
-        return False
-    if lease is None:  # a retrying entry without a lease (another writer): treat as live
-        return True
-    return parse_time(lease.expires_at) > now
+    return None if lease is None else parse_time(lease.expires_at).timestamp()
 
 
 def is_stale(entry: DeadLetterEntry, now: datetime) -> bool:
-    """A `retrying` entry whose lease has expired: its retry process probably died."""
-    return entry.status == S.retrying and entry.metadata.lease is not None and not lease_is_live(entry, now)
+    """A `retrying` entry whose lease has expired (see `lease_expired`)."""
+    return entry.status == S.retrying and lease_expired(entry.status, _lease_expiry(entry), now)
+
+
+def lease_is_live(entry: DeadLetterEntry, now: datetime) -> bool:
+    """True when the entry is `retrying` under a lease that has not expired (or under no lease at all)."""
+    return entry.status == S.retrying and not lease_expired(entry.status, _lease_expiry(entry), now)
 
 
 def change_status(entry: DeadLetterEntry, new: EntryStatus, now: datetime, *, force: bool = False) -> DeadLetterEntry:
@@ -154,6 +161,6 @@ def release(
     if extra_errors:
         details = entry.error_details
         details.error_history = [*details.error_history, *extra_errors]
-        details.last_error = extra_errors[-1].split(": ", 1)[-1] if extra_errors[-1].startswith("Attempt") else extra_errors[-1]
+        details.last_error = attempt_message(extra_errors[-1])
     entry.updated_at = format_time(now)
     return entry

@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field
 
 from mova_core.model.base import Model
+from mova_core.model.lifecycle import lease_expired
 from mova_core.model.status import EntryStatus
 
 SortKey = Literal["created_at", "workflow_type", "status", "attempts", "retry_count", "last_error", "id", "age"]
@@ -53,12 +54,8 @@ class EntrySummary(Model):
     lease_expires_ts: float | None = None
 
     def is_stale(self, now: datetime) -> bool:
-        """A `retrying` entry whose lease has expired (its retry process probably died)."""
-        return (
-            self.status == EntryStatus.retrying
-            and self.lease_expires_ts is not None
-            and self.lease_expires_ts <= now.timestamp()
-        )
+        """A `retrying` entry whose lease has expired (see `lifecycle.lease_expired`)."""
+        return lease_expired(self.status, self.lease_expires_ts, now)
 
 
 class SkippedFile(Model):

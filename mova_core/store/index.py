@@ -21,7 +21,7 @@ from mova_core.model.listing import EntryFilter, EntrySummary, SkippedFile
 from mova_core.store.protocol import Progress
 from mova_core.store.scan import SEARCH_SEPARATOR, ReaderPool, read_files
 
-SCHEMA_VERSION = "8"
+SCHEMA_VERSION = "9"
 # A directory mtime this close to the scan is not trusted: a change in the same clock tick could
 # hide behind an unchanged mtime. Linux file systems stamp with the kernel's coarse clock (a few
 # milliseconds); file systems that keep whole seconds (FAT, some network mounts) need two seconds.

@@ -100,3 +100,37 @@ def test_taking_over_a_stale_lease_records_the_abandoned_retry():
     assert e.metadata.retry_count == 2 and e.metadata.lease.retry_run_id == "retry_b"
     plain = lifecycle.claim(entry(), "retry_c", True, "me", NOW, 60)
     assert not plain.retry_history  # an ordinary claim records nothing yet
+
+
+@pytest.mark.parametrize("offset", [-1, 0, 59, 60, 61, 3600])
+def test_a_summary_and_its_entry_agree_on_staleness(offset):
+    """One stale-lease rule (`lease_expired`) for full entries and for the index's summaries."""
+    from mova_core.model.listing import EntrySummary
+    from mova_core.timeutil import parse_time
+
+    e = lifecycle.claim(entry(), "retry_a", True, "me", NOW, 60)
+    summary = EntrySummary(id=e.id, status=e.status, created_at=e.created_at,
+                           created_ts=parse_time(e.created_at).timestamp(), workflow_type=e.workflow_type,
+                           lease_expires_ts=parse_time(e.metadata.lease.expires_at).timestamp())
+    later = NOW + timedelta(seconds=offset)
+    assert summary.is_stale(later) == lifecycle.is_stale(e, later) == (offset >= 60)
+    assert lifecycle.lease_is_live(e, later) == (offset < 60)
+
+
+def test_lease_expired_needs_a_retrying_entry_with_a_lease():
+    expired = (NOW - timedelta(seconds=1)).timestamp()
+    assert lifecycle.lease_expired(EntryStatus.retrying, expired, NOW)
+    assert lifecycle.lease_expired("retrying", NOW.timestamp(), NOW)  # expiring now counts as expired
+    assert not lifecycle.lease_expired(EntryStatus.retrying, None, NOW)  # another writer's: no lease
+    assert not lifecycle.lease_expired(EntryStatus.active, expired, NOW)
+    leaseless = entry("retrying")
+    assert lifecycle.lease_is_live(leaseless, NOW) and not lifecycle.is_stale(leaseless, NOW)
+
+
+def test_a_retry_that_ends_with_attempt_lines_keeps_their_last_message():
+    e = lifecycle.claim(entry(), "retry_a", False, "me", NOW, 60)
+    record = RetryRecord(retry_run_id="retry_a", sandbox_mode=False, start_time="2026-11-28T10:00:00Z",
+                         outcome="failed")
+    lifecycle.release(e, "retry_a", EntryStatus.active, record, NOW,
+                      ["Attempt 1 (production retry retry_a): HTTP 502", "Attempt 2 (production retry retry_a): timeout: 30s"])
+    assert e.error_details.last_error == "timeout: 30s"

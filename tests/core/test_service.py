@@ -53,6 +53,13 @@ def test_failure_groups_fold_numbers_urls_and_ids(service):
     assert fingerprint("http_fetch", "HTTP 502") != fingerprint("set", "HTTP 502")
 
 
+def test_fingerprints_read_attempt_lines_by_the_one_attempt_rule():
+    assert normalise_error("Attempt 2 (production retry retry_r1): HTTP 502") == "http <n>"
+    assert fingerprint("http_fetch", "Attempt 2: HTTP 502") == fingerprint("http_fetch", "HTTP 502")
+    # Only an `Attempt n:` prefix is one: an error that happens to start with the word keeps it.
+    assert normalise_error("Attempt to connect failed: refused") == "attempt to connect failed: refused"
+
+
 def test_archive_and_status_changes_are_audited(service):
     service.archive("dlq_1d6f08b3")
     service.archive("dlq_1d6f08b3")  # idempotent: no second record
