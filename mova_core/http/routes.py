@@ -34,7 +34,7 @@ from mova_core.model.ids import validate_id
 from mova_core.model.listing import EntryFilter, Stats
 from mova_core.model.redact import Redactor
 from mova_core.model.status import EntryStatus
-from mova_core.ops.metrics import compute_metrics, render_prometheus
+from mova_core.ops.metrics import render_prometheus
 from mova_core.ops.service import DLQService
 from mova_core.timeutil import parse_time
 
@@ -218,6 +218,5 @@ def delete(
 )
 def metrics(svc: Service) -> Response:
     """The specification's metrics in the Prometheus text format."""
-    counts = svc.stats().by_status
-    text = render_prometheus(compute_metrics(svc.iter_entries(), counts))
+    text = render_prometheus(svc.metrics())
     return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")

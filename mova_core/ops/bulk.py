@@ -11,8 +11,8 @@ A bulk run (retry, archive or delete many entries) is made safe for a live queue
   finishes, flushed at once, so an interrupted run loses nothing it did.
 * A run resumes from its results file: the plan's ids that have no outcome line yet.
 
-Outcomes: `completed`/`archived`/`deleted` (done), `failed`, `skipped` (the entry changed
-meanwhile: gone, already retrying, no longer in a state the operation applies to).
+Outcomes (`BulkOutcome`): `completed`/`archived`/`deleted` (done), `failed`, `skipped` (the entry
+changed meanwhile: gone, already retrying, no longer in a state the operation applies to).
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from mova_core.model.errors import (
     AlreadyRetrying,
@@ -35,12 +36,30 @@ from mova_core.model.errors import (
     InvalidTransition,
     MovaError,
 )
+from mova_core.model.status import RunStatus
+from mova_core.store.fsio import ends_with_newline
 from mova_core.timeutil import format_time, utcnow
 
 OPERATIONS = ("retry", "archive", "delete")
-DONE_OUTCOMES = frozenset({"completed", "archived", "deleted"})
-FAILED_OUTCOMES = frozenset({"failed"})
-SKIPPED_OUTCOMES = frozenset({"skipped"})
+#: What the progress bar counts.
+Kind = Literal["done", "failed", "skipped"]
+
+
+class BulkOutcome(StrEnum):
+    """How the operation ended for one id, as its results-file line says."""
+
+    completed = "completed"
+    archived = "archived"
+    deleted = "deleted"
+    failed = "failed"
+    skipped = "skipped"
+
+    @property
+    def kind(self) -> Kind:
+        """done, failed or skipped."""
+        if self in (BulkOutcome.completed, BulkOutcome.archived, BulkOutcome.deleted):
+            return "done"
+        return "skipped" if self is BulkOutcome.skipped else "failed"
 
 
 @dataclass
@@ -48,19 +67,18 @@ class BulkResult:
     """The outcome of the operation on one id."""
 
     id: str
-    outcome: str
+    outcome: BulkOutcome
     detail: str | None = None
     retry_run_id: str | None = None
     at: str = field(default_factory=lambda: format_time(utcnow()))
 
+    def __post_init__(self) -> None:
+        self.outcome = BulkOutcome(self.outcome)  # ValueError for an outcome no bulk run writes
+
     @property
-    def kind(self) -> str:
+    def kind(self) -> Kind:
         """done, failed or skipped (what the progress bar counts)."""
-        if self.outcome in DONE_OUTCOMES:
-            return "done"
-        if self.outcome in SKIPPED_OUTCOMES:
-            return "skipped"
-        return "failed"
+        return self.outcome.kind
 
     def to_json(self) -> dict[str, Any]:
         """The results-file line (fields that are None left out)."""
@@ -102,6 +120,14 @@ class BulkSummary:
     def add(self, result: BulkResult) -> None:
         """Count one outcome."""
         setattr(self, result.kind, getattr(self, result.kind) + 1)
+
+
+_OUTCOME_VALUES = frozenset(outcome.value for outcome in BulkOutcome)
+
+
+def _is_outcome(value: object) -> bool:
+    """Whether a results-file value is an outcome a bulk run writes (any other line's id is redone)."""
+    return isinstance(value, str) and value in _OUTCOME_VALUES
 
 
 class ResultsFile:
@@ -157,7 +183,7 @@ class ResultsFile:
                                     options=p.get("options") or {}, created_at=p.get("created_at") or "")
                 except (KeyError, TypeError):
                     raise InvalidInput(f"results file {path}, line {number}: malformed plan") from None
-            elif "id" in doc and "outcome" in doc:
+            elif isinstance(doc.get("id"), str) and _is_outcome(doc.get("outcome")):
                 recorded[doc["id"]] = BulkResult(
                     id=doc["id"], outcome=doc["outcome"], detail=doc.get("detail"),
                     retry_run_id=doc.get("retry_run_id"), at=doc.get("at") or "",
@@ -176,7 +202,7 @@ class ResultsFile:
         with self._lock:
             with open(self.path, "ab") as fh:
                 # After an interruption the last line may be torn; start on a line of our own.
-                if fh.tell() and not _ends_with_newline(self.path):
+                if fh.tell() and not ends_with_newline(self.path):
                     line = b"\n" + line
                 fh.write(line)
                 fh.flush()
@@ -187,12 +213,6 @@ def default_results_path(mova_dir: Path, operation: str) -> Path:
     """Where a bulk run is recorded unless told otherwise: `<dlq>/.mova/bulk/<operation>-<UTC time>.jsonl`."""
     stamp = utcnow().strftime("%Y%m%dT%H%M%S%fZ")
     return Path(mova_dir) / "bulk" / f"{operation}-{stamp}.jsonl"
-
-
-def _ends_with_newline(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        fh.seek(-1, os.SEEK_END)
-        return fh.read(1) == b"\n"
 
 
 def parse_rate(text: str) -> float:
@@ -272,7 +292,7 @@ def run_bulk(
         try:
             return action(entry_id)
         except Exception as exc:  # one entry's surprise must not end the run; it is recorded
-            return BulkResult(entry_id, "failed", f"{type(exc).__name__}: {exc}")
+            return BulkResult(entry_id, BulkOutcome.failed, f"{type(exc).__name__}: {exc}")
 
     position = 0
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="mova-bulk") as pool:
@@ -308,14 +328,14 @@ def run_bulk(
 # -- the three operations, as actions over a service -----------------------------------------------
 def _skipped_or_failed(entry_id: str, exc: MovaError) -> BulkResult:
     if isinstance(exc, (EntryNotFound, AlreadyRetrying, InvalidTransition)):
-        return BulkResult(entry_id, "skipped", str(exc))
-    return BulkResult(entry_id, "failed", str(exc))
+        return BulkResult(entry_id, BulkOutcome.skipped, str(exc))
+    return BulkResult(entry_id, BulkOutcome.failed, str(exc))
 
 
 ServiceFor = Callable[[], Any]
 
 
-def _service_action(service_for: ServiceFor, method: str, outcome: str) -> Action:
+def _service_action(service_for: ServiceFor, method: str, outcome: BulkOutcome) -> Action:
     """Call `service.<method>(id)`; refusals (live retry, gone meanwhile) are skipped, not failed."""
 
     def act(entry_id: str) -> BulkResult:
@@ -330,12 +350,12 @@ def _service_action(service_for: ServiceFor, method: str, outcome: str) -> Actio
 
 def archive_action(service_for: ServiceFor) -> Action:
     """Archive one id; an entry under a live retry, or gone meanwhile, is skipped."""
-    return _service_action(service_for, "archive", "archived")
+    return _service_action(service_for, "archive", BulkOutcome.archived)
 
 
 def delete_action(service_for: ServiceFor) -> Action:
     """Delete one id; an entry under a live retry is skipped (a bulk run never stops a running retry)."""
-    return _service_action(service_for, "delete", "deleted")
+    return _service_action(service_for, "delete", BulkOutcome.deleted)
 
 
 def retry_action(service_for: ServiceFor, *, sandbox_mode: bool = True, overrides: Any = None,
@@ -353,9 +373,9 @@ def retry_action(service_for: ServiceFor, *, sandbox_mode: bool = True, override
             return _skipped_or_failed(entry_id, exc)
         result = response.execution_result
         status = result.status if result else "unknown"
-        if status == "completed":
-            return BulkResult(entry_id, "completed", retry_run_id=response.retry_run_id)
+        if status == RunStatus.completed:
+            return BulkResult(entry_id, BulkOutcome.completed, retry_run_id=response.retry_run_id)
         detail = (result.error if result and result.error else None) or f"retry ended {status}"
-        return BulkResult(entry_id, "failed", detail, retry_run_id=response.retry_run_id)
+        return BulkResult(entry_id, BulkOutcome.failed, detail, retry_run_id=response.retry_run_id)
 
     return act

@@ -10,16 +10,16 @@ so the CLI, the dashboard and the HTTP shim report the same numbers.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 from pydantic import Field
 
 from mova_core.model.base import Model
 from mova_core.model.entry import DeadLetterEntry
+from mova_core.model.status import RetryOutcome
 from mova_core.timeutil import parse_time
 
 DURATION_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
-FINISHED = frozenset({"completed", "failed", "timeout", "cancelled"})
 
 
 class RetryCount(Model):
@@ -54,18 +54,22 @@ def compute_metrics(entries: Iterable[DeadLetterEntry], status_counts: Mapping[s
     """Count retries, successes and durations over the entries' retry histories."""
     counts: dict[tuple[str, str], int] = {}
     durations: list[float] = []
+    finished = succeeded = 0
     for entry in entries:
         for rec in entry.retry_history or []:
             mode = "sandbox" if rec.sandbox_mode else "production"
             counts[(mode, rec.outcome)] = counts.get((mode, rec.outcome), 0) + 1
-            if rec.outcome in FINISHED and rec.end_time:
+            if not rec.is_finished_run:
+                continue
+            finished += 1
+            if rec.outcome == RetryOutcome.completed:
+                succeeded += 1
+            if rec.end_time:
                 try:
                     seconds = (parse_time(rec.end_time) - parse_time(rec.start_time)).total_seconds()
                 except ValueError:
                     continue
                 durations.append(max(0.0, seconds))
-    finished = sum(c for (_, outcome), c in counts.items() if outcome in FINISHED)
-    succeeded = sum(c for (_, outcome), c in counts.items() if outcome == "completed")
     buckets = [(le, sum(1 for d in durations if d <= le)) for le in DURATION_BUCKETS]
     buckets.append((float("inf"), len(durations)))
     return Metrics(

@@ -1,16 +1,13 @@
-"""The operations every face calls: list, get, retry, archive, delete, stats, groups, purge, export, alerts."""
+"""The operations every face calls: list, get, retry, archive, delete, stats, groups, purge, export, alerts, metrics."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-import orjson
-from pydantic import Field
-
 from mova_core.model import lifecycle
-from mova_core.model.base import Model
 from mova_core.model.errors import InvalidInput, MovaError
 from mova_core.model.listing import (
     EntryFilter,
@@ -21,11 +18,16 @@ from mova_core.model.listing import (
     Stats,
 )
 from mova_core.model.status import EntryStatus
+from mova_core.ops import alerts as _alerts
+from mova_core.ops import export as _export
+from mova_core.ops import purge as _purge
+from mova_core.ops.alerts import Alert, Thresholds
+from mova_core.ops.purge import PurgeReport
 from mova_core.settings import Settings
 from mova_core.store.audit import AuditLog
 from mova_core.store.files import FileStore
-from mova_core.store.protocol import DeadLetterStore, Progress
-from mova_core.timeutil import format_time, utcnow
+from mova_core.store.protocol import Commit, DeadLetterStore, Progress
+from mova_core.timeutil import utcnow
 
 if TYPE_CHECKING:  # full models load on first use: listings and statistics never need them
     from mova_core.model.entry import (
@@ -35,40 +37,10 @@ if TYPE_CHECKING:  # full models load on first use: listings and statistics neve
         RetryResponse,
     )
     from mova_core.engine.engine import RunOutcome
+    from mova_core.ops.metrics import Metrics
     from mova_core.store.runs import RunRecord
 
 Clock = Callable[[], datetime]
-
-
-class PurgeReport(Model):
-    """What a retention purge removed (or would remove, with dry_run)."""
-
-    older_than_days: float
-    cutoff: str
-    dry_run: bool
-    removed: list[str] = Field(default_factory=list)
-    failed: dict[str, str] = Field(default_factory=dict)
-
-
-class Thresholds(Model):
-    """Alert thresholds; None means the check is off."""
-
-    max_active: int | None = None
-    max_age_seconds: float | None = None
-    max_growth_per_hour: int | None = None
-    max_retry_failure_rate: float | None = None
-    max_sandbox_runtime_seconds: float | None = None
-
-
-class Alert(Model):
-    """One alert condition: its threshold, the measured value, and the entries concerned."""
-
-    name: str
-    threshold: float
-    value: float
-    breached: bool
-    message: str
-    entries: list[str] = Field(default_factory=list)
 
 
 class DLQService:
@@ -144,6 +116,7 @@ class DLQService:
         return self.store.get(id_or_prefix)
 
     def resolve_id(self, id_or_prefix: str) -> str:
+        """The full id of an entry, from its id or a unique prefix."""
         return self.store.resolve_id(id_or_prefix)
 
     def is_stale(self, item: DeadLetterEntry | EntrySummary) -> bool:
@@ -183,7 +156,7 @@ class DLQService:
             **extra,
         )
 
-    def _audited(self, op: str, *, only_status_changes: bool = False, **extra: Any):
+    def _audited(self, op: str, *, only_status_changes: bool = False, **extra: Any) -> Commit:
         """An `on_commit` for the store: the audit record is written under the entry's lock, right after
         the change, so the log's order is the order of the changes (and a failed record undoes it)."""
         def commit(old: DeadLetterEntry, new: DeadLetterEntry | None, undone: bool = False) -> None:
@@ -308,119 +281,30 @@ class DLQService:
     def purge(self, older_than_days: float | None = None, *, dry_run: bool = False) -> PurgeReport:
         """Remove resolved and archived entries older than the retention period; never active or retrying."""
         days = self.settings.dlq_retention_days if older_than_days is None else older_than_days
-        if days < 0:
-            raise InvalidInput("--older-than must be zero or more days")
-        cutoff = self.clock() - timedelta(days=days)
-        report = PurgeReport(older_than_days=days, cutoff=format_time(cutoff), dry_run=dry_run)
-        for status in (EntryStatus.resolved, EntryStatus.archived):
-            for item in self.list(EntryFilter(status=status, older_than=cutoff)).items:
-                if dry_run:
-                    report.removed.append(item.id)
-                    continue
-                try:
-                    self.store.delete(item.id, lambda e: _check_purgeable(e, cutoff), self._audited("purge"))
-                except Exception as exc:  # report and carry on: one bad entry must not stop a cron purge
-                    report.failed[item.id] = str(exc)
-                    continue
-                report.removed.append(item.id)
-        return report
 
-    # -- export and alerts -------------------------------------------------------------------
+        def remove(entry_id: str, check: Callable[[DeadLetterEntry], None]) -> None:
+            self.store.delete(entry_id, check, self._audited("purge"))
+
+        return _purge.purge(self.list, remove, days=days, now=self.clock(), dry_run=dry_run)
+
+    # -- export, alerts and metrics ----------------------------------------------------------
     def export(self, flt: EntryFilter | None, fmt: str, out: TextIO) -> int:
         """Write matching entries as JSON lines (full entries) or CSV (summary columns); returns the count."""
-        if fmt not in ("jsonl", "csv"):
-            raise InvalidInput(f"unknown export format {fmt!r}: use jsonl or csv")
-        count = 0
-        if fmt == "jsonl":
-            for entry in self.iter_entries(flt):
-                out.write(orjson.dumps(entry.to_json_dict()).decode() + "\n")
-                count += 1
-            return count
-        import csv  # the CSV export only
+        return _export.export(self, flt, fmt, out)
 
-        writer = csv.writer(out)
-        writer.writerow(CSV_COLUMNS)
-        for item in self.list(flt).items:
-            row = item.model_dump(mode="json")
-            writer.writerow([_csv_safe(row.get(c)) for c in CSV_COLUMNS])
-            count += 1
-        return count
+    def export_to_file(self, flt: EntryFilter | None, fmt: str, path: Path | str) -> int:
+        """`export` into a file replaced atomically and durably once complete; its directory must exist."""
+        return _export.export_to_file(self, flt, fmt, path)
 
     def alerts(self, thresholds: Thresholds) -> list[Alert]:
         """Check the specification's alert conditions for the thresholds that are set."""
-        now = self.clock()
-        out: list[Alert] = []
-        if thresholds.max_active is not None:
-            page = self.list(EntryFilter(status=EntryStatus.active, limit=20))
-            out.append(_alert("max_active", thresholds.max_active, page.total,
-                              f"{page.total} active entries", [i.id for i in page.items]))
-        if thresholds.max_age_seconds is not None:
-            cutoff = now - timedelta(seconds=thresholds.max_age_seconds)
-            page = self.list(EntryFilter(status=EntryStatus.active, older_than=cutoff, sort="created_at",
-                                         descending=False, limit=20))
-            oldest = self.oldest_active()
-            age = (now.timestamp() - oldest.created_ts) if oldest else 0.0
-            out.append(_alert("max_age", thresholds.max_age_seconds, round(age, 1),
-                              f"oldest active entry is {age:.0f}s old ({page.total} over the limit)",
-                              [i.id for i in page.items]))
-        if thresholds.max_growth_per_hour is not None:
-            page = self.list(EntryFilter(since=now - timedelta(hours=1), limit=20))
-            out.append(_alert("max_growth", thresholds.max_growth_per_hour, page.total,
-                              f"{page.total} entries dead-lettered in the last hour", [i.id for i in page.items]))
-        if thresholds.max_retry_failure_rate is not None or thresholds.max_sandbox_runtime_seconds is not None:
-            failed = total = 0
-            failed_ids: list[str] = []
-            long_running: list[str] = []
-            longest = 0.0
-            for entry in self.iter_entries():
-                for rec in entry.retry_history or []:
-                    if rec.outcome in ("completed", "failed", "timeout", "cancelled"):
-                        total += 1
-                        if rec.outcome != "completed":
-                            failed += 1
-                            failed_ids.append(entry.id)
-                lease = entry.metadata.lease
-                if entry.status == EntryStatus.retrying and lease and lease.sandbox_mode:
-                    from mova_core.timeutil import parse_time
+        return _alerts.check_alerts(thresholds, self.clock(), self.list, self.oldest_active, self.iter_entries)
 
-                    running = now.timestamp() - parse_time(lease.acquired_at).timestamp()
-                    if thresholds.max_sandbox_runtime_seconds is not None and running > thresholds.max_sandbox_runtime_seconds:
-                        long_running.append(entry.id)
-                    longest = max(longest, running)
-            if thresholds.max_retry_failure_rate is not None:
-                rate = failed / total if total else 0.0
-                out.append(_alert("max_retry_failure_rate", thresholds.max_retry_failure_rate, round(rate, 4),
-                                  f"{failed} of {total} retries failed", sorted(set(failed_ids))[:20]))
-            if thresholds.max_sandbox_runtime_seconds is not None:
-                out.append(_alert("max_sandbox_runtime", thresholds.max_sandbox_runtime_seconds, round(longest, 1),
-                                  f"{len(long_running)} sandbox retries running longer than the limit", long_running))
-        return out
+    def metrics(self) -> Metrics:
+        """The specification's metrics: gauges from the index, retry counts from the entries' histories."""
+        from mova_core.ops.metrics import compute_metrics  # the full entry models: only metrics need them
 
-
-CSV_COLUMNS = ["id", "run_id", "status", "created_at", "workflow_type", "user_id", "action_type",
-               "failure_reason", "attempts", "retry_count", "fingerprint", "last_error"]
-
-
-def _csv_safe(value: Any) -> Any:
-    # Spreadsheet formula injection: a cell starting with =, +, - or @ is quoted as text.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return "" if value is None else value
-
-
-def _alert(name: str, threshold: float, value: float, message: str, entries: list[str]) -> Alert:
-    return Alert(name=name, threshold=threshold, value=value, breached=value > threshold,
-                 message=message, entries=entries if value > threshold else [])
-
-
-def _check_purgeable(entry: DeadLetterEntry, cutoff: datetime) -> None:
-    # Re-checked under the lock: the entry may have been reopened since the listing.
-    from mova_core.timeutil import parse_time
-
-    if entry.status not in (EntryStatus.resolved, EntryStatus.archived):
-        raise InvalidInput(f"{entry.id} is {entry.status} now; purge removes only resolved and archived entries")
-    if parse_time(entry.created_at) >= cutoff:
-        raise InvalidInput(f"{entry.id} is newer than the cutoff")
+        return compute_metrics(self.iter_entries(), self.stats().by_status)
 
 
 def build_service(dlq_path: str | None = None, **kwargs: Any) -> DLQService:

@@ -9,6 +9,7 @@ import pytest
 
 from mova_core.model.errors import InvalidInput
 from mova_core.ops.bulk import (
+    BulkOutcome,
     BulkPlan,
     BulkResult,
     RateLimiter,
@@ -159,6 +160,33 @@ def test_results_file_resume_skips_recorded_ids_and_tolerates_a_torn_last_line(t
     assert again.pending() == []
     assert {i: r.outcome for i, r in again.recorded.items()} == {"a": "archived", "b": "failed", "c": "archived",
                                                                   "d": "archived"}
+
+
+def test_results_lines_hold_the_outcome_as_plain_text(tmp_path):
+    """The outcome enum writes the same bytes as the strings it replaced, so old files resume."""
+    path = tmp_path / "r.jsonl"
+    record = ResultsFile.create(path, BulkPlan("retry", ["a", "b", "c"]))
+    record.append(BulkResult("a", BulkOutcome.completed, retry_run_id="retry_1", at="2026-11-28T10:00:00Z"))
+    record.append(BulkResult("b", "skipped", "gone", at="2026-11-28T10:00:01Z"))
+    assert path.read_text().splitlines()[1:] == [
+        '{"id": "a", "outcome": "completed", "retry_run_id": "retry_1", "at": "2026-11-28T10:00:00Z"}',
+        '{"id": "b", "outcome": "skipped", "detail": "gone", "at": "2026-11-28T10:00:01Z"}',
+    ]
+    assert [r.kind for r in ResultsFile.load(path).recorded.values()] == ["done", "skipped"]
+    assert {o.value: o.kind for o in BulkOutcome} == {"completed": "done", "archived": "done", "deleted": "done",
+                                                      "failed": "failed", "skipped": "skipped"}
+
+
+def test_a_results_line_with_an_unknown_outcome_is_redone(tmp_path):
+    path = tmp_path / "r.jsonl"
+    ResultsFile.create(path, BulkPlan("archive", ["a", "b", "c"]))
+    with open(path, "a") as fh:
+        fh.write(json.dumps({"id": "a", "outcome": "exploded"}) + "\n")
+        fh.write(json.dumps({"id": "b", "outcome": ["archived"]}) + "\n")
+        fh.write(json.dumps({"id": "c", "outcome": "archived"}) + "\n")
+    assert ResultsFile.load(path).pending() == ["a", "b"]
+    with pytest.raises(ValueError):
+        BulkResult("a", "exploded")
 
 
 def test_results_file_is_never_overwritten(tmp_path):

@@ -13,7 +13,8 @@ from mova_core.model.entry import EntryStatus
 from mova_core.model.errors import InvalidInput, InvalidTransition
 from mova_core.model.fingerprint import fingerprint, normalise_error
 from mova_core.model.listing import EntryFilter
-from mova_core.ops.service import DLQService, Thresholds
+from mova_core.ops.alerts import Thresholds
+from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
 from mova_core.store.audit import AuditLog
 from tests.support import FROZEN_NOW
@@ -125,6 +126,65 @@ def test_export_jsonl_and_csv(service):
     assert len(rows) == 16 and rows[0]["id"]
     with pytest.raises(InvalidInput):
         service.export(None, "xml", io.StringIO())
+
+
+def test_export_to_file_replaces_the_file_durably_once_complete(service, tmp_path, monkeypatch):
+    import os
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    out = folder / "active.jsonl"
+    out.write_text("the previous export\n")
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd):
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    assert service.export_to_file(EntryFilter(status=EntryStatus.active), "jsonl", out) == 11
+    monkeypatch.undo()
+    assert [json.loads(x)["status"] for x in out.read_text().splitlines()] == ["active"] * 11
+    # the data before the rename, then the directory after it (a power cut keeps one or the other)
+    assert any(p.endswith(".tmp") and "/.active.jsonl." in p for p in synced) and str(folder) in synced
+    assert [p.name for p in folder.iterdir()] == ["active.jsonl"]
+
+
+def test_export_to_file_leaves_the_previous_file_when_it_fails(service, tmp_path, monkeypatch):
+    from mova_core.model.errors import CorruptEntry
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    out = folder / "all.jsonl"
+    out.write_text("the previous export\n")
+
+    def broken(*args, **kwargs):
+        yield from ()
+        raise CorruptEntry("dlq_x.json", "not valid JSON")
+
+    monkeypatch.setattr(DLQService, "iter_entries", broken)
+    with pytest.raises(CorruptEntry):
+        service.export_to_file(None, "jsonl", out)
+    assert out.read_text() == "the previous export\n" and [p.name for p in folder.iterdir()] == ["all.jsonl"]
+
+
+def test_export_to_file_refuses_a_missing_directory_or_format_before_writing(service, tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    missing = folder / "no" / "such" / "x.csv"
+    with pytest.raises(InvalidInput, match=f"cannot export to {missing}: directory {missing.parent} does not exist"):
+        service.export_to_file(None, "csv", missing)
+    with pytest.raises(InvalidInput, match="unknown export format 'xml'"):
+        service.export_to_file(None, "xml", folder / "x.xml")
+    assert list(folder.iterdir()) == []
+
+
+def test_export_quotes_cells_a_spreadsheet_would_run(service, sample_dlq):
+    from mova_core.ops.export import csv_safe
+
+    assert [csv_safe(v) for v in ("=1+1", "+x", "-2", "@SUM", "plain", None, 3)] == \
+        ["'=1+1", "'+x", "'-2", "'@SUM", "plain", "", 3]
 
 
 def test_alerts_report_breaches_with_values_and_entries(service):
