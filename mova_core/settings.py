@@ -1,10 +1,10 @@
 """Configuration: one settings class, read from MOVA_* environment variables.
 
 A pydantic model that fills each field the caller did not pass from `MOVA_<FIELD>` (any case),
-like pydantic-settings' environment source, which mova used until issue 7 measured it: importing
-`pydantic_settings` costs ~100 ms (asyncio, argparse, pydantic dataclasses, every provider) on
-every `mova` command, more than the rest of `mova dlq show` together, for a feature that needs
-a dictionary lookup per field here. Validation, errors and secrets (`SecretStr`) stay pydantic's.
+like pydantic-settings' environment source, without importing `pydantic_settings`: it loads asyncio,
+argparse, pydantic dataclasses and every provider on every `mova` command (benchmarks/README.md has
+the cost), for a feature that needs a dictionary lookup per field here. Validation, errors and
+secrets (`SecretStr`) stay pydantic's.
 """
 
 import getpass

@@ -12,8 +12,8 @@ NonNegative = Annotated[int | float, Field(ge=0, allow_inf_nan=False)]
 class Model(BaseModel):
     """The base of every mova model: its validator is built when first used (defer_build).
 
-    A command then pays only for the models it touches: `mova dlq show` validates one entry, and
-    most of the thirty-odd models are never built in a given process (issue 7: start-up time).
+    A command then pays only for the models it touches (start-up time): `mova dlq show` validates
+    one entry, and most of the thirty-odd models are never built in a given process.
     """
 
     model_config = ConfigDict(defer_build=True)
