@@ -10,7 +10,7 @@ directory, interleaved in a rotating order after a `sync`, like engine_rate:
   rename), the run log (created, seven lines), the entry (temporary file, write, fsync, hard link,
   temporary name removed, directory fsync), one more log line, the final run record (temporary
   file, rename over the first, which frees it);
-- floor_no_record: the entry alone, as `record=False` writes it;
+- floor_no_record: the entry alone, as an engine without a run-record sink writes it;
 - raw: engine_rate's reference (temporary file, write, fsync, rename, directory fsync).
 
 Sizes are those of the benchmark workflow's files. Prints one JSON line with files/s per run.

@@ -8,8 +8,8 @@ each into a fresh directory:
 - engine: `Engine.run(envelope)` of a workflow whose only action fails for good without network
   (`parse_json` of a path that is not there, max_attempts 1), exactly as `mova run` does it
   (run record and log included), so each run dead-letters one entry;
-- engine, no run record: the same with `record=False` (only the dead-letter write), to show where
-  the time goes;
+- engine, no run record: the same with no run-record sink (only the dead-letter write), to show
+  where the time goes;
 - atomic_write: `mova_core.store.fsio.atomic_write` of the bytes of one entry the engine wrote;
 - raw: the same bytes with plain os calls: temp file, write, fsync, rename, directory fsync.
 
@@ -60,13 +60,17 @@ def _settings(root: Path):
 
 def engine_rate(root: Path, count: int, record: bool) -> tuple[float, Path]:
     from mova_core.engine.engine import Engine
+    from mova_core.store.files import FileStore
+    from mova_core.store.runs import RunStore
 
     settings = _settings(root)
-    engine = Engine(settings, sleep=lambda _s: None)
-    engine.run(ENVELOPE, record=record)  # warm-up: imports, directories, first dead letter
+    # Wired as `mova run` wires it (DLQService.run_workflow): entries to the file store, records to the run store.
+    engine = Engine(settings, sleep=lambda _s: None, dead_letters=FileStore(settings.dlq_path),
+                    run_records=RunStore if record else None)
+    engine.run(ENVELOPE)  # warm-up: imports, directories, first dead letter
     start = time.perf_counter()
     for _ in range(count):
-        outcome = engine.run(ENVELOPE, record=record)
+        outcome = engine.run(ENVELOPE)
         if outcome.dead_letter is None:
             raise RuntimeError(f"the benchmark workflow did not dead-letter: {outcome.status} {outcome.error}")
     return count / (time.perf_counter() - start), settings.dlq_path

@@ -3,7 +3,7 @@ and where its records go. Production and sandbox share every line of the engine 
 
 Sandbox rules (enforced, not advisory):
 
-1. A sandbox run reaches only allow-listed hosts: loopback (localhost, 127.0.0.0/8, ::1), the
+1. A sandbox run reaches only allow-listed hosts: loopback (`localhost`, 127.0.0.0/8, ::1), the
    hosts named in URLs among the override variables, and MOVA_SANDBOX_ALLOWED_HOSTS (a
    `*.example.com` or `.example.com` entry allows the subdomains). Any other request fails with
    "blocked by sandbox policy: ..." and is not retried. Redirects are checked too.
@@ -18,41 +18,23 @@ Sandbox rules (enforced, not advisory):
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
 import httpx
 
-from mova_core.engine.actions.base import NonRetryableError
+from mova_core.engine.errors import SandboxBlocked
+from mova_core.model.hosts import is_loopback, normalize_host
 from mova_core.model.redact import REDACTED
 
+if TYPE_CHECKING:
+    from mova_core.settings import Settings
+
 NON_IDEMPOTENT = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 SECRET_ENV_PREFIX = "MOVA_SECRET_"
-
-
-class SandboxBlocked(NonRetryableError):
-    """A sandbox run tried to reach a host that is not allow-listed."""
-
-
-def normalize_host(host: str) -> str:
-    """Lower case, no brackets, no trailing dot."""
-    return host.strip().strip("[]").rstrip(".").lower()
-
-
-def is_loopback(host: str) -> bool:
-    """localhost, 127.0.0.0/8 or ::1."""
-    host = normalize_host(host)
-    if host in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def hosts_in(value: Any) -> set[str]:
@@ -100,24 +82,19 @@ def secrets_from_env(environ: Mapping[str, str] | None = None) -> dict[str, str]
     return {k[n:].lower(): environ[k] for k in environ if k.startswith(SECRET_ENV_PREFIX) and len(k) > n}
 
 
-def usable_inline_secrets(inline: Mapping[str, Any] | None) -> dict[str, Any]:
+def _usable_inline_secrets(inline: Mapping[str, Any] | None) -> dict[str, Any]:
     """Inline envelope secrets that were not redacted on the way to disk."""
     return {k: v for k, v in (inline or {}).items() if v != REDACTED}
 
 
-@dataclass
-class Sandbox:
-    """The run context actions consult: mode, reachable hosts, secrets, where records go."""
+@dataclass(frozen=True)
+class RunContext:
+    """What a run may reach and use, and where its records go; `production()` or `sandbox()`."""
 
     sandbox_mode: bool
     records_dir: Path
     allowed_hosts: frozenset[str] = frozenset()
     secrets: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def mode(self) -> str:
-        """'sandbox' or 'production'."""
-        return "sandbox" if self.sandbox_mode else "production"
 
     @property
     def detailed_logging(self) -> bool:
@@ -127,46 +104,40 @@ class Sandbox:
     @classmethod
     def production(
         cls,
-        settings: Any,
+        settings: Settings,
         *,
         inline_secrets: Mapping[str, Any] | None = None,
         override_secrets: Mapping[str, Any] | None = None,
-        environ: Mapping[str, str] | None = None,
         env_secrets: Mapping[str, Any] | None = None,
-    ) -> Sandbox:
+    ) -> RunContext:
         """Production: every host, secrets from overrides > MOVA_SECRET_* > inline envelope.
 
-        `env_secrets`: the MOVA_SECRET_* values already read from `environ` (the engine reads them once per run).
+        `env_secrets`: the MOVA_SECRET_* values (`secrets_from_env`), read from the process's
+        environment when not given.
         """
         secrets: dict[str, Any] = {}
-        secrets.update(usable_inline_secrets(inline_secrets))
-        secrets.update(secrets_from_env(environ) if env_secrets is None else env_secrets)
+        secrets.update(_usable_inline_secrets(inline_secrets))
+        secrets.update(secrets_from_env() if env_secrets is None else env_secrets)
         secrets.update(override_secrets or {})
         return cls(sandbox_mode=False, records_dir=Path(settings.effective_runs_path), secrets=secrets)
 
     @classmethod
-    def isolated(
+    def sandbox(
         cls,
-        settings: Any,
+        settings: Settings,
         *,
         override_variables: Mapping[str, Any] | None = None,
         override_secrets: Mapping[str, Any] | None = None,
-        extra_hosts: Iterable[str] = (),
-    ) -> Sandbox:
+    ) -> RunContext:
         """Sandbox: loopback + override URL hosts + configured hosts; override secrets only."""
         hosts = set(hosts_in(override_variables or {}))
-        hosts |= {normalize_host(h) for h in getattr(settings, "sandbox_allowed_hosts", []) or []}
-        hosts |= {normalize_host(h) for h in extra_hosts}
+        hosts |= {normalize_host(h) for h in settings.sandbox_allowed_hosts}
         return cls(
             sandbox_mode=True,
             records_dir=Path(settings.effective_sandbox_path),
             allowed_hosts=frozenset(h for h in hosts if h),
             secrets=dict(override_secrets or {}),
         )
-
-    def allows(self, host: str) -> bool:
-        """Whether a request to this host would pass."""
-        return not self.sandbox_mode or _host_allowed(host, self.allowed_hosts)
 
     def check_request(self, method: str, url: str | httpx.URL) -> None:
         """Raise SandboxBlocked unless this run may send `method` to `url`."""
@@ -190,14 +161,14 @@ class Sandbox:
 
 
 class GuardedTransport(httpx.BaseTransport):
-    """Delegates to another transport after `Sandbox.check_request`."""
+    """Delegates to another transport after `RunContext.check_request`."""
 
-    def __init__(self, sandbox: Sandbox, inner: httpx.BaseTransport):
-        self.sandbox = sandbox
+    def __init__(self, context: RunContext, inner: httpx.BaseTransport):
+        self.context = context
         self.inner = inner
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.sandbox.check_request(request.method, request.url)
+        self.context.check_request(request.method, request.url)
         return self.inner.handle_request(request)
 
     def close(self) -> None:

@@ -18,9 +18,10 @@ import json
 import re
 from typing import Any, Mapping
 
+from mova_core.engine.paths import PathMissing, follow, path_parts
 from mova_core.model.errors import MovaError
 from mova_core.model.references import TEMPLATE as _TEMPLATE
-from mova_core.model.references import has_template, references, strip_templates  # noqa: F401 (re-exported)
+from mova_core.model.references import references
 
 ROOTS = ("variables", "secrets", "payload", "results")
 
@@ -38,7 +39,7 @@ def split_path(expr: str) -> list[str]:
         raise TemplateError(
             f"malformed template {{{{ {expr} }}}}: write a dotted path such as variables.api_url"
         )
-    return [p for p in re.split(r"\.|\[|\]", expr) if p != ""]
+    return path_parts(expr)
 
 
 def check_references(value: Any, where: str) -> list[str]:
@@ -57,43 +58,35 @@ def check_references(value: Any, where: str) -> list[str]:
     return problems
 
 
-_MISSING = object()
-
-
-def _step(current: Any, key: str) -> Any:
-    if isinstance(current, Mapping):
-        if key in current:
-            return current[key]
-        return _MISSING
-    if isinstance(current, (list, tuple)) and key.lstrip("-").isdigit():
-        i = int(key)
-        return current[i] if -len(current) <= i < len(current) else _MISSING
-    return _MISSING
-
-
 def lookup(scope: Mapping[str, Any], expr: str) -> Any:
     """The value a reference names; TemplateError if any step is missing."""
     parts = split_path(expr)
-    root = parts[0]
+    root, keys = parts[0], parts[1:]
     if root not in ROOTS:
         raise TemplateError(f"unknown template root {root!r} in {{{{ {expr} }}}}; use one of {', '.join(ROOTS)}")
-    current = scope.get(root, _MISSING)
-    if current is _MISSING:
+    if root not in scope:
         raise TemplateError(f"unknown reference {{{{ {expr} }}}}: nothing is available under {root!r}")
-    walked = root
-    for key in parts[1:]:
-        nxt = _step(current, key)
-        if nxt is _MISSING and root == "secrets" and walked == "secrets" and isinstance(current, Mapping):
-            # MOVA_SECRET_API_KEY arrives as api_key; let {{ secrets.API_KEY }} find it too.
-            lowered = {str(k).lower(): v for k, v in current.items()}
-            nxt = lowered.get(key.lower(), _MISSING)
-        if nxt is _MISSING:
-            raise TemplateError(_missing_message(expr, walked, key, current, root))
-        current, walked = nxt, f"{walked}.{key}"
-    return current
+    current = scope[root]
+    if root == "secrets" and keys and isinstance(current, Mapping) and keys[0] not in current:
+        keys[0] = _secret_name(current, keys[0])
+    try:
+        return follow(current, keys, root)
+    except PathMissing as missing:
+        raise TemplateError(_missing_message(expr, missing, root)) from None
 
 
-def _missing_message(expr: str, walked: str, key: str, current: Any, root: str) -> str:
+def _secret_name(secrets: Mapping[str, Any], name: str) -> str:
+    """The secret's own spelling of `name`, ignoring case: MOVA_SECRET_API_KEY arrives as api_key,
+    and `{{ secrets.API_KEY }}` should find it too."""
+    found = name
+    for key in secrets:
+        if str(key).lower() == name.lower():
+            found = key  # the last of several spellings, as a lowered copy of the mapping would keep
+    return found
+
+
+def _missing_message(expr: str, missing: PathMissing, root: str) -> str:
+    walked, key, current = missing.walked, missing.key, missing.current
     if isinstance(current, Mapping):
         known = ", ".join(sorted(map(str, current.keys()))[:12]) or "none"
         hint = f" (known: {known})"

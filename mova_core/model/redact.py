@@ -125,7 +125,3 @@ def redact(value: Any, secret_values: Iterable[Any] = ()) -> Any:
     """One-shot redaction (see `Redactor`)."""
     return Redactor(secret_values)(value)
 
-
-def redact_headers(headers: Mapping[str, Any], redactor: Redactor | None = None) -> dict[str, Any]:
-    """Headers for a log line: sensitive ones redacted, the rest with secret values removed."""
-    return (redactor or Redactor())(dict(headers))

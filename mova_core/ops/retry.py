@@ -21,22 +21,19 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Protocol
 
-from mova_core.engine.context import Sandbox
-from mova_core.engine.engine import (
-    Engine,
-    Event,
-    RunFinished,
-    RunOutcome,
-    check_envelope,
-)
+from mova_core.engine.context import RunContext, secrets_from_env
+from mova_core.engine.engine import Engine, RunRequest
+from mova_core.engine.envelopes import check_envelope
+from mova_core.engine.events import Event, RunFinished
+from mova_core.engine.outcome import RunOutcome
+from mova_core.model.attempts import attempt_line, attempt_message
 from mova_core.model.entry import (
     DeadLetterEntry,
-    EntryStatus,
-    ExecutionResult,
     RetryOverrides,
     RetryRecord,
     RetryResponse,
@@ -44,11 +41,38 @@ from mova_core.model.entry import (
 from mova_core.model.errors import InvalidInput, MovaError, StoreError
 from mova_core.model.policy import policy_error
 from mova_core.model.redact import Redactor
-from mova_core.store.runs import RunRecord, store_for
-from mova_core.timeutil import format_time, utcnow
+from mova_core.model.run import RunRecord
+from mova_core.model.status import EntryStatus, RetryOutcome, RunStatus
+from mova_core.settings import Settings
+from mova_core.store.runs import RunStore, store_for
+from mova_core.timeutil import format_time
 
 MESSAGE = "DLQ entry retry initiated"
 RETRY_METADATA = "__retry_metadata"
+
+OnEvent = Callable[[Event], None]
+
+
+class RetryService(Protocol):
+    """What a retry uses of the operations service; `DLQService` is one.
+
+    A protocol rather than `DLQService` itself: the service imports this module to retry, and
+    naming it back here would close an import cycle.
+    """
+
+    settings: Settings
+    clock: Callable[[], datetime]
+    actor: str
+
+    def get(self, id_or_prefix: str) -> DeadLetterEntry: ...
+
+    def claim(self, id_or_prefix: str, retry_run_id: str, sandbox_mode: bool,
+              owner: str | None = None) -> DeadLetterEntry: ...
+
+    def renew_lease(self, id_or_prefix: str, retry_run_id: str) -> DeadLetterEntry: ...
+
+    def finish_retry(self, id_or_prefix: str, retry_run_id: str, new_status: EntryStatus | str,
+                     record: RetryRecord, extra_errors: list[str] | None = None) -> DeadLetterEntry: ...
 
 
 def make_retry_run_id(original_run_id: str, when: datetime) -> str:
@@ -56,12 +80,11 @@ def make_retry_run_id(original_run_id: str, when: datetime) -> str:
     return f"retry_{original_run_id}_{int(when.timestamp())}"
 
 
-def unique_retry_run_id(settings: Any, original_run_id: str, when: datetime) -> str:
+def unique_retry_run_id(settings: Settings, original_run_id: str, when: datetime) -> str:
     """The spec's retry run id; `_2`, `_3`, ... appended if a retry in the same second has its name."""
     base = make_retry_run_id(original_run_id, when)
-    taken = lambda rid: any(store_for(settings, mode).exists(rid) for mode in (False, True))  # noqa: E731
     candidate, n = base, 1
-    while taken(candidate):
+    while any(store_for(settings, mode).exists(candidate) for mode in (False, True)):
         n += 1
         candidate = f"{base}_{n}"
     return candidate
@@ -97,211 +120,209 @@ def retry_variables(entry: DeadLetterEntry, overrides: RetryOverrides, sandbox_m
     return variables
 
 
-def build_context(
-    settings: Any,
-    entry: DeadLetterEntry,
-    sandbox_mode: bool,
-    overrides: RetryOverrides,
-    environ: Mapping[str, str] | None = None,
-) -> Sandbox:
-    """The run context: isolated for a sandbox retry, production otherwise."""
-    if sandbox_mode:
-        return Sandbox.isolated(settings, override_variables=overrides.variables, override_secrets=overrides.secrets)
-    return Sandbox.production(
-        settings, inline_secrets=entry.envelope.secrets, override_secrets=overrides.secrets, environ=environ
-    )
+class Retrier:
+    """Retries entries through the service: checks, claims, runs (or starts in the background), releases.
 
-
-def _check_retryable(entry: DeadLetterEntry, engine: Engine | None) -> None:
-    problems = check_envelope(entry.envelope, engine.registry if engine else None)
-    if problems:
-        raise policy_error(problems, f"cannot retry {entry.id}: its envelope would fail the same way again")
-
-
-def retry_entry(
-    service: Any,
-    entry_id: str,
-    sandbox_mode: bool = True,
-    overrides: RetryOverrides | Mapping[str, Any] | None = None,
-    wait: bool = True,
-    on_event: Callable[[Event], None] | None = None,
-    *,
-    engine: Engine | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> RetryResponse:
-    """Claim and retry an entry; with `wait=False` the run continues in a background process."""
-    overrides = coerce_overrides(overrides)
-    clock = getattr(service, "clock", None) or utcnow
-    entry = service.get(entry_id)
-    _check_retryable(entry, engine)
-    retry_run_id = unique_retry_run_id(service.settings, entry.run_id, clock())
-    claimed = service.claim(entry.id, retry_run_id, sandbox_mode)
-    close_abandoned_run(service.settings, claimed, retry_run_id, clock)
-    if not wait:
-        start_background(service, claimed, retry_run_id, sandbox_mode, overrides)
-        return RetryResponse(message=MESSAGE, dlq_id=claimed.id, retry_run_id=retry_run_id, sandbox_mode=sandbox_mode)
-    return run_claimed(service, claimed, retry_run_id, sandbox_mode, overrides, on_event, engine=engine, environ=environ)
-
-
-def close_abandoned_run(settings: Any, entry: DeadLetterEntry, retry_run_id: str, clock: Callable[[], datetime]) -> None:
-    """After taking over a stale lease: the dead retry's run record, left `running`, is closed as failed.
-
-    Without this, `mova dlq show` of the old run and anyone following its log would wait forever.
-    Best effort: a record that is missing (another tool's retry) or cannot be written is left as is.
+    `engine`: the engine to run with (tests pass one on a fake clock); by default one on the
+    service's clock that keeps run records and never dead-letters.
     """
-    history = entry.retry_history or []
-    if not history or history[-1].outcome != "abandoned" or history[-1].retry_run_id == retry_run_id:
-        return
-    dead = history[-1]
-    try:
-        runs = store_for(settings, dead.sandbox_mode)
-        record = runs.load(dead.retry_run_id)
-        if record.finished:
+
+    def __init__(self, service: RetryService, engine: Engine | None = None):
+        self.service = service
+        self.settings = service.settings
+        self.clock = service.clock
+        self.engine = engine or Engine(self.settings, now=self.clock, dead_letters=None, run_records=RunStore)
+
+    def retry(self, entry_id: str, *, sandbox_mode: bool = True,
+              overrides: RetryOverrides | Mapping[str, Any] | None = None, wait: bool = True,
+              on_event: OnEvent | None = None) -> RetryResponse:
+        """Claim and retry an entry; with `wait=False` the run continues in a background process."""
+        overrides = coerce_overrides(overrides)
+        entry = self.service.get(entry_id)
+        self.check_retryable(entry)
+        retry_run_id = unique_retry_run_id(self.settings, entry.run_id, self.clock())
+        claimed = self.service.claim(entry.id, retry_run_id, sandbox_mode)
+        self.close_abandoned_run(claimed, retry_run_id)
+        if not wait:
+            self.start_background(claimed, retry_run_id, sandbox_mode, overrides)
+            return RetryResponse(message=MESSAGE, dlq_id=claimed.id, retry_run_id=retry_run_id,
+                                 sandbox_mode=sandbox_mode)
+        return self.run_claimed(claimed, retry_run_id, sandbox_mode, overrides, on_event)
+
+    def check_retryable(self, entry: DeadLetterEntry) -> None:
+        """PolicyError if the stored envelope would fail the same way again."""
+        problems = check_envelope(entry.envelope, self.engine.registry)
+        if problems:
+            raise policy_error(problems, f"cannot retry {entry.id}: its envelope would fail the same way again")
+
+    def close_abandoned_run(self, entry: DeadLetterEntry, retry_run_id: str) -> None:
+        """After taking over a stale lease: the dead retry's run record, left `running`, is closed as failed.
+
+        Without this, `mova dlq show` of the old run and anyone following its log would wait forever.
+        Best effort: a record that is missing (another tool's retry) or cannot be written is left as is.
+        """
+        history = entry.retry_history or []
+        if not history or history[-1].outcome != RetryOutcome.abandoned or history[-1].retry_run_id == retry_run_id:
             return
-        now = format_time(clock())
-        runs.save(record.model_copy(update={"status": "failed", "error": f"abandoned: {dead.error}",
-                                            "failure_reason": "abandoned", "end_time": dead.end_time or now,
-                                            "updated_at": now}))
-    except (MovaError, OSError):
-        return
+        dead = history[-1]
+        try:
+            runs = store_for(self.settings, dead.sandbox_mode)
+            record = runs.load(dead.retry_run_id)
+            if record.finished:
+                return
+            now = format_time(self.clock())
+            runs.save(record.model_copy(update={"status": RunStatus.failed.value, "error": f"abandoned: {dead.error}",
+                                                "failure_reason": "abandoned", "end_time": dead.end_time or now,
+                                                "updated_at": now}))
+        except (MovaError, OSError):
+            return
 
+    def context_for(self, entry: DeadLetterEntry, sandbox_mode: bool, overrides: RetryOverrides) -> RunContext:
+        """The run context: a sandbox for a sandbox retry, production otherwise."""
+        if sandbox_mode:
+            return RunContext.sandbox(self.settings, override_variables=overrides.variables,
+                                      override_secrets=overrides.secrets)
+        return RunContext.production(self.settings, inline_secrets=entry.envelope.secrets,
+                                     override_secrets=overrides.secrets,
+                                     env_secrets=secrets_from_env(self.engine.environ))
 
-def run_claimed(
-    service: Any,
-    entry: DeadLetterEntry,
-    retry_run_id: str,
-    sandbox_mode: bool,
-    overrides: RetryOverrides,
-    on_event: Callable[[Event], None] | None = None,
-    *,
-    engine: Engine | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> RetryResponse:
-    """Run a claimed entry and release the claim with the outcome (whatever happens)."""
-    settings = service.settings
-    clock = getattr(service, "clock", None) or utcnow
-    engine = engine or Engine(settings, now=clock, environ=environ)
-    sandbox = build_context(settings, entry, sandbox_mode, overrides, environ)
-    started = format_time(engine.now())
-    record = RetryRecord(
-        retry_run_id=retry_run_id,
-        sandbox_mode=sandbox_mode,
-        start_time=started,
-        override_variables=sorted(overrides.variables),
-        override_secrets=sorted(overrides.secrets),
-        actor=getattr(service, "actor", None) or getattr(settings, "actor", None),
-    )
-    redactor = Redactor([*sandbox.secrets.values(), *overrides.secrets.values()])
-    released = False
-    on_event = _with_heartbeat(service, entry.id, retry_run_id, engine.now, on_event)
-
-    def release(outcome: RunOutcome) -> None:
-        nonlocal released
-        released = True  # whatever happens next, never release twice
-        _release_outcome(service, entry, record, outcome, sandbox_mode)
-
-    try:
-        outcome = engine.run(
-            entry.envelope,
+    def run_claimed(self, entry: DeadLetterEntry, retry_run_id: str, sandbox_mode: bool,
+                    overrides: RetryOverrides, on_event: OnEvent | None = None) -> RetryResponse:
+        """Run a claimed entry and release the claim with the outcome (whatever happens)."""
+        context = self.context_for(entry, sandbox_mode, overrides)
+        record = RetryRecord(
+            retry_run_id=retry_run_id, sandbox_mode=sandbox_mode, start_time=format_time(self.engine.now()),
+            override_variables=sorted(overrides.variables), override_secrets=sorted(overrides.secrets),
+            actor=self.service.actor,
+        )
+        release = _Release(self, entry, record)
+        request = RunRequest(
             run_id=retry_run_id,
             variables=retry_variables(entry, overrides, sandbox_mode),
-            sandbox=sandbox,
-            on_event=on_event,
+            context=context,
+            on_event=self.heartbeat(entry.id, retry_run_id, on_event),
             dead_letter=False,  # the entry already exists; a retry only updates it
             validate=False,  # checked before the claim
-            run_info={
-                "dlq_id": entry.id,
-                "original_run_id": entry.run_id,
-                "override_variables": record.override_variables,
-                "override_secrets": record.override_secrets,
-            },
-            on_finish=release,  # the claim is released before the run is shown as finished
+            record_fields={"dlq_id": entry.id, "original_run_id": entry.run_id,
+                           "override_variables": record.override_variables,
+                           "override_secrets": record.override_secrets},
+            on_finish=release.with_outcome,  # the claim is released before the run is shown as finished
         )
-    except KeyboardInterrupt:
-        if not released:
-            _release(service, entry, record, "cancelled", "cancelled", format_time(engine.now()), ["cancelled"], sandbox_mode)
-        raise
-    except BaseException as exc:  # a bug or a store failure: never leave the claim dangling
-        if not released:
-            message = redactor.text(f"{type(exc).__name__}: {exc}")
-            try:
-                _release(service, entry, record, "failed", message, format_time(engine.now()), [message], sandbox_mode)
-            except StoreError as release_exc:  # the disk is full: say both what failed and what it left
-                raise StoreError(f"{redactor.text(str(exc))}; and {release_exc}") from exc
-        raise
-    return RetryResponse(
-        message=MESSAGE,
-        dlq_id=entry.id,
-        retry_run_id=retry_run_id,
-        sandbox_mode=sandbox_mode,
-        execution_result=outcome.execution_result(),
-    )
+        try:
+            outcome = self.engine.run(entry.envelope, request)
+        except BaseException as exc:
+            release.after_crash(exc, Redactor([*context.secrets.values(), *overrides.secrets.values()]))
+            raise
+        return RetryResponse(message=MESSAGE, dlq_id=entry.id, retry_run_id=retry_run_id,
+                             sandbox_mode=sandbox_mode, execution_result=outcome.execution_result())
+
+    def heartbeat(self, entry_id: str, retry_run_id: str, on_event: OnEvent | None) -> OnEvent:
+        """Renew the lease on progress events, a third of the lease at a time, so a long retry keeps it."""
+        every = self.settings.lease_seconds / 3
+        now = self.engine.now
+        last = now()
+
+        def handle(event: Event) -> None:
+            nonlocal last
+            current = now()
+            if (current - last).total_seconds() >= every and not isinstance(event, RunFinished):
+                last = current
+                try:
+                    self.service.renew_lease(entry_id, retry_run_id)
+                except MovaError:
+                    pass  # lost the lease (taken over as stale): the release will report it
+            if on_event is not None:
+                on_event(event)
+
+        return handle
+
+    def release(self, entry: DeadLetterEntry, record: RetryRecord, outcome: RetryOutcome, error: str | None,
+                end_time: str, messages: list[str], attempts: int | None = None) -> None:
+        """Give the entry back: resolved after a production success, active otherwise."""
+        succeeded = outcome == RetryOutcome.completed
+        new_status = EntryStatus.resolved if succeeded and not record.sandbox_mode else EntryStatus.active
+        final = record.model_copy(update={"end_time": end_time, "outcome": outcome.value,
+                                          "error": None if succeeded else error, "attempts": attempts})
+        extra_errors: list[str] = []
+        # A failed sandbox experiment is kept in retry_history only: the entry's own error (and so its
+        # failure group) stays the production failure it was dead-lettered for.
+        if not succeeded and not record.sandbox_mode:
+            base = len(entry.error_details.error_history)
+            note = f"production retry {record.retry_run_id}"
+            extra_errors = [attempt_line(base + i, msg, note) for i, msg in enumerate(messages, 1)]
+        try:
+            self.service.finish_retry(entry.id, record.retry_run_id, new_status, final, extra_errors)
+        except StoreError as exc:
+            raise StoreError(f"{exc}; so {entry.id} stays retrying until its lease expires, then `mova dlq retry` "
+                             "takes it over") from exc
+
+    def start_background(self, entry: DeadLetterEntry, retry_run_id: str, sandbox_mode: bool,
+                         overrides: RetryOverrides) -> int:
+        """Start `python -m mova_core.ops.retry_worker` detached; the job (secrets included) goes through a pipe."""
+        runs = store_for(self.settings, sandbox_mode, Redactor(overrides.secrets.values()))
+        runs.save(RunRecord(
+            run_id=retry_run_id, status=RunStatus.pending, sandbox_mode=sandbox_mode,
+            workflow=entry.workflow_type, dlq_id=entry.id, original_run_id=entry.run_id,
+            start_time=format_time(self.clock()), override_variables=sorted(overrides.variables),
+            override_secrets=sorted(overrides.secrets),
+        ))
+        job = {
+            "entry_id": entry.id,
+            "retry_run_id": retry_run_id,
+            "sandbox_mode": sandbox_mode,
+            "overrides": {"variables": overrides.variables, "secrets": overrides.secrets},
+            "settings": settings_payload(self.settings),
+            "actor": self.service.actor,
+        }
+        try:
+            return _spawn_worker(job)
+        except OSError as exc:
+            now = format_time(self.clock())
+            record = RetryRecord(retry_run_id=retry_run_id, sandbox_mode=sandbox_mode, start_time=now,
+                                 actor=self.service.actor, override_variables=sorted(overrides.variables),
+                                 override_secrets=sorted(overrides.secrets))
+            message = f"could not start the background retry: {exc}"
+            self.release(entry, record, RetryOutcome.failed, message, now, [message])
+            runs.save(RunRecord(run_id=retry_run_id, status=RunStatus.failed, sandbox_mode=sandbox_mode,
+                                dlq_id=entry.id, original_run_id=entry.run_id, start_time=now, end_time=now,
+                                error=message))
+            raise MovaError(message) from None
 
 
-def _with_heartbeat(service, entry_id: str, retry_run_id: str, now, on_event):
-    """Renew the lease on progress events, a third of the lease at a time, so a long retry keeps it."""
-    every = service.settings.lease_seconds / 3
-    last = now()
+class _Release:
+    """Releases one claimed retry exactly once: with the run's outcome, or after the run crashed."""
 
-    def handle(event):
-        nonlocal last
-        current = now()
-        if (current - last).total_seconds() >= every and not isinstance(event, RunFinished):
-            last = current
-            try:
-                service.renew_lease(entry_id, retry_run_id)
-            except MovaError:
-                pass  # lost the lease (taken over as stale): the release will report it
-        if on_event is not None:
-            on_event(event)
+    def __init__(self, retrier: Retrier, entry: DeadLetterEntry, record: RetryRecord):
+        self.retrier, self.entry, self.record = retrier, entry, record
+        self.done = False
 
-    return handle
+    def with_outcome(self, outcome: RunOutcome) -> None:
+        """The engine's `on_finish`: the run's own errors, without their `Attempt n:` prefixes."""
+        self.done = True  # whatever happens next, never release twice
+        messages = [attempt_message(line) for line in outcome.errors]
+        if not outcome.succeeded and not messages:
+            messages = [outcome.error or outcome.status]
+        attempts = sum(r.attempts or 0 for r in outcome.context.results.values())
+        self.retrier.release(self.entry, self.record, RetryOutcome(outcome.status), outcome.error, outcome.end_time,
+                             messages, attempts=attempts or None)
 
-
-def _release_outcome(service, entry, record: RetryRecord, outcome: RunOutcome, sandbox_mode: bool) -> None:
-    messages = [line.split(": ", 1)[1] if line.startswith("Attempt ") and ": " in line else line for line in outcome.errors]
-    if not outcome.succeeded and not messages:
-        messages = [outcome.error or outcome.status]
-    attempts = sum(r.attempts or 0 for r in outcome.context.results.values())
-    _release(service, entry, record, outcome.status, outcome.error, outcome.end_time, messages, sandbox_mode,
-             attempts=attempts or None)
-
-
-def _release(
-    service,
-    entry: DeadLetterEntry,
-    record: RetryRecord,
-    outcome: str,
-    error: str | None,
-    end_time: str,
-    messages: list[str],
-    sandbox_mode: bool,
-    attempts: int | None = None,
-) -> None:
-    """Give the entry back: resolved after a production success, active otherwise."""
-    succeeded = outcome == "completed"
-    new_status = EntryStatus.resolved if succeeded and not sandbox_mode else EntryStatus.active
-    final = record.model_copy(update={"end_time": end_time, "outcome": outcome, "error": None if succeeded else error,
-                                      "attempts": attempts})
-    extra_errors: list[str] = []
-    # A failed sandbox experiment is kept in retry_history only: the entry's own error (and so its
-    # failure group) stays the production failure it was dead-lettered for.
-    if not succeeded and not sandbox_mode:
-        base = len(entry.error_details.error_history)
-        extra_errors = [
-            f"Attempt {base + i} (production retry {record.retry_run_id}): {msg}" for i, msg in enumerate(messages, 1)
-        ]
-    try:
-        service.finish_retry(entry.id, record.retry_run_id, new_status, final, extra_errors)
-    except StoreError as exc:
-        raise StoreError(f"{exc}; so {entry.id} stays retrying until its lease expires, then `mova dlq retry` "
-                         "takes it over") from exc
+    def after_crash(self, exc: BaseException, redactor: Redactor) -> None:
+        """The run ended in an exception before releasing: Ctrl-C is a cancel; anything else (a bug, a
+        store failure) a failure. Never leaves the claim dangling."""
+        if self.done:
+            return
+        end = format_time(self.retrier.engine.now())
+        if isinstance(exc, KeyboardInterrupt):
+            self.retrier.release(self.entry, self.record, RetryOutcome.cancelled, "cancelled", end, ["cancelled"])
+            return
+        message = redactor.text(f"{type(exc).__name__}: {exc}")
+        try:
+            self.retrier.release(self.entry, self.record, RetryOutcome.failed, message, end, [message])
+        except StoreError as release_exc:  # the disk is full: say both what failed and what it left
+            raise StoreError(f"{redactor.text(str(exc))}; and {release_exc}") from exc
 
 
-# --- background retries ----------------------------------------------------------------------
-
-
-def settings_payload(settings: Any) -> dict[str, Any]:
+def settings_payload(settings: Settings) -> dict[str, Any]:
     """Settings for the worker process: paths made absolute, tokens left out (it needs none)."""
     data = settings.model_dump(mode="json", exclude={"api_token", "api_read_token"})
     for key, value in list(data.items()):
@@ -310,64 +331,21 @@ def settings_payload(settings: Any) -> dict[str, Any]:
     return data
 
 
-def start_background(
-    service: Any, entry: DeadLetterEntry, retry_run_id: str, sandbox_mode: bool, overrides: RetryOverrides
-) -> int:
-    """Start `python -m mova_core.ops.retry_worker` detached; the job (secrets included) goes through a pipe."""
-    settings = service.settings
-    clock = getattr(service, "clock", None) or utcnow
-    redactor = Redactor(overrides.secrets.values())
-    runs = store_for(settings, sandbox_mode, redactor)
-    runs.save(
-        RunRecord(
-            run_id=retry_run_id, status="pending", sandbox_mode=sandbox_mode, workflow=entry.workflow_type,
-            dlq_id=entry.id, original_run_id=entry.run_id, start_time=format_time(clock()),
-            override_variables=sorted(overrides.variables), override_secrets=sorted(overrides.secrets),
-        )
-    )
-    job = {
-        "entry_id": entry.id,
-        "retry_run_id": retry_run_id,
-        "sandbox_mode": sandbox_mode,
-        "overrides": {"variables": overrides.variables, "secrets": overrides.secrets},
-        "settings": settings_payload(settings),
-        "actor": getattr(service, "actor", None),
-    }
+def _spawn_worker(job: dict[str, Any]) -> int:
+    """The detached worker process, given its job on stdin; its pid."""
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = package_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mova_core.ops.retry_worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,  # a traceback could quote a secret; the worker records errors itself
-            start_new_session=True,  # survives the terminal closing and Ctrl-C in the parent
-            close_fds=True,
-            env=env,
-        )
-        assert proc.stdin is not None
-        proc.stdin.write(json.dumps(job).encode())
-        proc.stdin.close()
-    except OSError as exc:
-        now = format_time(clock())
-        record = RetryRecord(retry_run_id=retry_run_id, sandbox_mode=sandbox_mode, start_time=now,
-                             actor=job["actor"], override_variables=sorted(overrides.variables),
-                             override_secrets=sorted(overrides.secrets))
-        message = f"could not start the background retry: {exc}"
-        _release(service, entry, record, "failed", message, now, [message], sandbox_mode)
-        runs.save(RunRecord(run_id=retry_run_id, status="failed", sandbox_mode=sandbox_mode, dlq_id=entry.id,
-                            original_run_id=entry.run_id, start_time=now, end_time=now, error=message))
-        raise MovaError(message) from None
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mova_core.ops.retry_worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,  # a traceback could quote a secret; the worker records errors itself
+        start_new_session=True,  # survives the terminal closing and Ctrl-C in the parent
+        close_fds=True,
+        env=env,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write(json.dumps(job).encode())
+    proc.stdin.close()
     return proc.pid
-
-
-def execution_result_of(settings: Any, retry_run_id: str) -> ExecutionResult | None:
-    """The execution result of a (background) retry once its record is final, else None."""
-    from mova_core.store.runs import RunNotFound, find_run
-
-    try:
-        _, record = find_run(settings, retry_run_id)
-    except RunNotFound:
-        return None
-    return record.execution_result() if record.finished else None

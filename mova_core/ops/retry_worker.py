@@ -11,19 +11,24 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mova_core.model.entry import RetryOverrides
 from mova_core.model.redact import Redactor
-from mova_core.store.runs import RunNotFound, RunRecord, store_for
+from mova_core.model.run import RunRecord
+from mova_core.model.status import RunStatus
+from mova_core.store.runs import RunNotFound, store_for
 from mova_core.timeutil import format_time, utcnow
+
+if TYPE_CHECKING:
+    from mova_core.settings import Settings
 
 
 def _interrupt(signum, frame):  # noqa: ARG001
     raise KeyboardInterrupt
 
 
-def _fail(settings: Any, job: dict[str, Any], message: str) -> int:
+def _fail(settings: Settings, job: dict[str, Any], message: str) -> int:
     redactor = Redactor((job.get("overrides") or {}).get("secrets", {}).values())
     runs = store_for(settings, bool(job.get("sandbox_mode", True)), redactor)
     try:
@@ -32,14 +37,14 @@ def _fail(settings: Any, job: dict[str, Any], message: str) -> int:
         record = RunRecord(run_id=job["retry_run_id"], sandbox_mode=bool(job.get("sandbox_mode", True)),
                            dlq_id=job.get("entry_id"))
     now = format_time(utcnow())
-    runs.save(record.model_copy(update={"status": "failed", "error": redactor.text(message), "end_time": now,
-                                        "updated_at": now}))
+    runs.save(record.model_copy(update={"status": RunStatus.failed.value, "error": redactor.text(message),
+                                        "end_time": now, "updated_at": now}))
     return 1
 
 
 def run_job(job: dict[str, Any]) -> int:
     """Run one job; returns the process exit code."""
-    from mova_core.ops.retry import run_claimed
+    from mova_core.ops.retry import Retrier
     from mova_core.ops.service import DLQService
     from mova_core.settings import Settings
 
@@ -56,31 +61,31 @@ def run_job(job: dict[str, Any]) -> int:
         holder = lease.retry_run_id if lease else "nobody"
         return _fail(settings, job, f"retry {retry_run_id} no longer holds {entry.id} (held by {holder})")
     try:
-        response = run_claimed(service, entry, retry_run_id, bool(job["sandbox_mode"]), overrides)
+        response = Retrier(service).run_claimed(entry, retry_run_id, bool(job["sandbox_mode"]), overrides)
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
         # run_claimed released the claim; the record may still say running if the engine never started.
         try:
-            _, record = _find(settings, job)
+            record = _record(settings, job)
             if record is not None and not record.finished:
                 return _fail(settings, job, f"{type(exc).__name__}: {exc}")
         except Exception:
             pass
         return 1
     result = response.execution_result
-    return 0 if result is not None and result.status == "completed" else 1
+    return 0 if result is not None and result.status == RunStatus.completed else 1
 
 
-def _find(settings, job):
-    runs = store_for(settings, bool(job.get("sandbox_mode", True)))
+def _record(settings: Settings, job: dict[str, Any]) -> RunRecord | None:
     try:
-        return runs, runs.load(job["retry_run_id"])
+        return store_for(settings, bool(job.get("sandbox_mode", True))).load(job["retry_run_id"])
     except RunNotFound:
-        return runs, None
+        return None
 
 
 def main() -> int:
+    """Read the job from stdin and run it, SIGTERM and SIGINT cancelling it; the exit code."""
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     try:

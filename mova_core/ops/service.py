@@ -36,7 +36,8 @@ if TYPE_CHECKING:  # full models load on first use: listings and statistics neve
         RetryRecord,
         RetryResponse,
     )
-    from mova_core.engine.engine import RunOutcome
+    from mova_core.engine.events import Event
+    from mova_core.engine.outcome import RunOutcome
     from mova_core.ops.metrics import Metrics
     from mova_core.store.runs import RunRecord
 
@@ -250,13 +251,13 @@ class DLQService:
         sandbox_mode: bool = True,
         overrides: RetryOverrides | None = None,
         wait: bool = True,
-        on_event: Callable[[Any], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
     ) -> RetryResponse:
         """Retry an entry, in the sandbox (default) or in production; see `mova_core.ops.retry`."""
-        from mova_core.ops.retry import retry_entry
+        from mova_core.ops.retry import Retrier
 
-        return retry_entry(self, id_or_prefix, sandbox_mode=sandbox_mode, overrides=overrides,
-                           wait=wait, on_event=on_event)
+        return Retrier(self).retry(id_or_prefix, sandbox_mode=sandbox_mode, overrides=overrides,
+                                   wait=wait, on_event=on_event)
 
     def run_workflow(
         self,
@@ -264,19 +265,23 @@ class DLQService:
         *,
         variables: Mapping[str, Any] | None = None,
         secrets: Mapping[str, str] | None = None,
-        on_event: Callable[[Any], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
     ) -> RunOutcome:
         """Run a workflow envelope (JSON data) with retries; a run that fails is dead-lettered here.
 
         `variables` are laid over the envelope's own; PolicyError names the field of an invalid one.
         """
-        from mova_core.engine.engine import Engine, load_envelope  # httpx and the actions: only runs need them
+        # httpx and the actions: only runs need them
+        from mova_core.engine.engine import Engine, RunRequest
+        from mova_core.engine.envelopes import load_envelope
+        from mova_core.store.runs import RunStore
 
         if isinstance(data, dict) and variables:
             base = data.get("variables")
             data = {**data, "variables": {**(base if isinstance(base, dict) else {}), **variables}}
         envelope = load_envelope(data)
-        return Engine(self.settings).run(envelope, secrets=dict(secrets) if secrets else None, on_event=on_event)
+        engine = Engine(self.settings, dead_letters=self.store, run_records=RunStore)
+        return engine.run(envelope, RunRequest(secrets=dict(secrets) if secrets else None, on_event=on_event))
 
     def purge(self, older_than_days: float | None = None, *, dry_run: bool = False) -> PurgeReport:
         """Remove resolved and archived entries older than the retention period; never active or retrying."""

@@ -17,60 +17,26 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
-from mova_core.model.base import Doc
-from mova_core.model.entry import ExecutionContext, ExecutionResult
 from mova_core.model.errors import MovaError, StoreError
 from mova_core.model.ids import validate_id
 from mova_core.model.redact import Redactor
+from mova_core.model.run import RunRecord
 from mova_core.store.fsio import atomic_write, encode_pretty, os_error_reason
 
-RUN_STATUSES = ("pending", "running", "completed", "failed", "timeout", "cancelled")
-FINAL_STATUSES = frozenset({"completed", "failed", "timeout", "cancelled"})
+if TYPE_CHECKING:
+    from mova_core.settings import Settings
 
 
 class RunNotFound(MovaError):
     """No run record with that id."""
 
-    http_status = 404
-
     def __init__(self, run_id: str):
         self.run_id = run_id
         super().__init__(f"no run record for {run_id!r} (looked in the runs and sandbox directories)")
-
-
-class RunRecord(Doc):
-    """One run as written to `<run_id>.json`."""
-
-    run_id: str
-    status: str = "pending"
-    sandbox_mode: bool = False
-    workflow: str | None = None
-    dlq_id: str | None = None
-    original_run_id: str | None = None
-    dead_letter_id: str | None = None
-    start_time: str | None = None
-    end_time: str | None = None
-    updated_at: str | None = None
-    error: str | None = None
-    failure_reason: str | None = None
-    attempts: int | None = None
-    pid: int | None = None
-    override_variables: list[str] = Field(default_factory=list)
-    override_secrets: list[str] = Field(default_factory=list)
-    context: ExecutionContext | None = None
-
-    @property
-    def finished(self) -> bool:
-        """True once the run has reached a final status."""
-        return self.status in FINAL_STATUSES
-
-    def execution_result(self) -> ExecutionResult:
-        """The spec's `execution_result` for this run."""
-        return ExecutionResult.of(self)
 
 
 def check_run_id(run_id: str) -> str:
@@ -87,12 +53,15 @@ class RunStore:
         self._dir_made = False
 
     def path(self, run_id: str) -> Path:
+        """The record's file."""
         return self.directory / f"{check_run_id(run_id)}.json"
 
     def log_path(self, run_id: str) -> Path:
+        """The log's file."""
         return self.directory / f"{check_run_id(run_id)}.log.jsonl"
 
     def exists(self, run_id: str) -> bool:
+        """Whether the run has a record here."""
         return self.path(run_id).exists()
 
     def save(self, record: RunRecord, *, context: dict[str, Any] | None = None) -> None:
@@ -134,14 +103,6 @@ class RunStore:
             return RunRecord.model_validate_json(raw)
         except ValidationError as exc:
             raise MovaError(f"run record {self.path(run_id)} is unreadable: {exc.errors()[0]['msg']}") from None
-
-    def append_log(self, run_id: str, event: dict[str, Any]) -> None:
-        """Append one event or log line (redacted) to the run's log."""
-        log = self.open_log(run_id)
-        try:
-            log.append(event)
-        finally:
-            log.close()
 
     def open_log(self, run_id: str) -> RunLog:
         """The run's log, to append to for the length of a run (opened on the first line, then kept open)."""
@@ -200,23 +161,24 @@ class RunLog:
             raise StoreError(f"could not write the run log {self.path}: {os_error_reason(exc)}") from exc
 
     def close(self) -> None:
+        """Close the log's descriptor (a later append opens it again)."""
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)
 
 
-def run_dirs(settings: Any) -> list[tuple[bool, Path]]:
+def run_dirs(settings: Settings) -> list[tuple[bool, Path]]:
     """(sandbox_mode, directory) for production then sandbox records."""
     return [(False, Path(settings.effective_runs_path)), (True, Path(settings.effective_sandbox_path))]
 
 
-def store_for(settings: Any, sandbox_mode: bool, redactor: Redactor | None = None) -> RunStore:
+def store_for(settings: Settings, sandbox_mode: bool, redactor: Redactor | None = None) -> RunStore:
     """The run store for a mode."""
     path = settings.effective_sandbox_path if sandbox_mode else settings.effective_runs_path
     return RunStore(path, redactor)
 
 
-def find_run(settings: Any, run_id: str) -> tuple[RunStore, RunRecord]:
+def find_run(settings: Settings, run_id: str) -> tuple[RunStore, RunRecord]:
     """Look a run up in the production then the sandbox directory."""
     check_run_id(run_id)
     for _, directory in run_dirs(settings):
@@ -227,7 +189,7 @@ def find_run(settings: Any, run_id: str) -> tuple[RunStore, RunRecord]:
 
 
 def wait_for_run(
-    settings: Any,
+    settings: Settings,
     run_id: str,
     timeout: float = 60.0,
     poll: float = 0.05,
@@ -250,7 +212,7 @@ def wait_for_run(
 
 
 def follow_log(
-    settings: Any,
+    settings: Settings,
     run_id: str,
     poll: float = 0.1,
     timeout: float | None = None,

@@ -7,6 +7,7 @@ tested exactly and no test sleeps for real.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,10 @@ from typing import Any
 import pytest
 
 from mova_core.engine.engine import Engine
+from mova_core.model.entry import DeadLetterEntry
 from mova_core.settings import Settings
+from mova_core.store.files import FileStore
+from mova_core.store.runs import RunStore
 from tests.support import FROZEN_NOW
 
 from .httpservers import LocalServer
@@ -62,9 +66,24 @@ def settings(state) -> Settings:
     return Settings(dlq_path=state / "deadletter")
 
 
-def make_engine(settings: Settings, clock: FakeClock, *, seed: int = 7, sink: Any = None, **kw) -> Engine:
-    """An engine on the fake clock with seeded jitter."""
-    return Engine(settings, sleep=clock.sleep, now=clock.now, rng=random.Random(seed), dead_letter=sink, **kw)
+class CallbackSink:
+    """A dead-letter sink handing each entry to a callable (a list's `append`) instead of a store."""
+
+    def __init__(self, take: Callable[[DeadLetterEntry], Any]):
+        self.take = take
+
+    def create(self, entry: DeadLetterEntry, *, doc: dict[str, Any] | None = None) -> None:
+        self.take(entry)
+
+
+def make_engine(settings: Settings, clock: FakeClock, *, seed: int = 7,
+                sink: Callable[[DeadLetterEntry], Any] | None = None, **kw) -> Engine:
+    """An engine on the fake clock with seeded jitter, wired as the operations layer wires it
+    (entries to the file store, run records to the run store); `sink(entry)` takes the entries instead."""
+    dead_letters = FileStore(settings.dlq_path) if sink is None else CallbackSink(sink)
+    kw.setdefault("sleep", clock.sleep)
+    return Engine(settings, dead_letters=dead_letters, run_records=RunStore, now=clock.now,
+                  rng=random.Random(seed), **kw)
 
 
 def envelope(*actions: dict, name: str = "wf", retry: dict | None = None, **extra) -> dict:

@@ -21,18 +21,18 @@ from mova_core.engine.actions import (
     default_registry,
 )
 from mova_core.engine.actions.http_fetch import parse_retry_after
-from mova_core.engine.context import Sandbox
+from mova_core.engine.context import RunContext
 from mova_core.model.redact import Redactor
 
 from .engine_fixtures import FakeClock, clock, server  # noqa: F401
 
 
-def ctx_for(clock: FakeClock, sandbox: Sandbox | None = None, deadline=None, variables=None) -> ActionContext:
+def ctx_for(clock: FakeClock, context: RunContext | None = None, deadline=None, variables=None) -> ActionContext:
     logs: list[tuple[str, dict]] = []
     c = ActionContext(
         run_id="run_1", action_id="a", action_type="t", attempt=1,
         variables=variables if variables is not None else {},
-        sandbox=sandbox or Sandbox(sandbox_mode=False, records_dir=Path("/nonexistent")),
+        run_context=context or RunContext(sandbox_mode=False, records_dir=Path("/nonexistent")),
         sleep=clock.sleep, now=clock.now, log=lambda m, **kw: logs.append((m, kw)),
         redactor=Redactor(), deadline=deadline,
     )

@@ -8,19 +8,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mova_core.engine.engine import load_envelope
-from mova_core.model.errors import PolicyError
-from mova_core.model.policy import (
-    Backoff,
+from mova_core.engine.envelopes import load_envelope
+from mova_core.engine.policy import (
     EffectivePolicy,
-    RetryPolicy,
     base_delay,
     compute_delay,
-    load_policy,
     resolve_policy,
     retry_after_delay,
     schedule,
 )
+from mova_core.model.errors import PolicyError
+from mova_core.model.policy import Backoff, RetryPolicy, load_policy
 from mova_core.settings import Settings
 
 

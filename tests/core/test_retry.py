@@ -14,7 +14,7 @@ import pytest
 
 from mova_core.model.entry import EntryStatus, RetryOverrides
 from mova_core.model.errors import AlreadyRetrying, InvalidTransition, PolicyError
-from mova_core.ops.retry import make_retry_run_id, retry_entry
+from mova_core.ops.retry import Retrier, make_retry_run_id
 from mova_core.ops.service import DLQService
 from mova_core.store.runs import RunStore, follow_log, wait_for_run
 from mova_core.timeutil import format_time
@@ -45,6 +45,11 @@ def failing_entry(settings, clock, server, *, path="status/500/r", extra_actions
     out = make_engine(settings, clock).run(doc)
     assert out.status == "failed" and out.dead_letter is not None
     return out.dead_letter.id
+
+
+def retry_entry(service, entry_id, *, engine, **options):
+    """A retry on the test's engine (its fake clock and seeded jitter)."""
+    return Retrier(service, engine).retry(entry_id, **options)
 
 
 @pytest.fixture
@@ -222,12 +227,11 @@ def test_an_invalid_stored_envelope_is_refused_before_the_claim(server, settings
 
 def test_ctrl_c_during_a_retry_releases_the_claim(server, settings, clock, service, state):
     entry_id = failing_entry(settings, clock, server)
-    engine = make_engine(settings, clock)
 
     def interrupted(seconds):
         raise KeyboardInterrupt
 
-    engine._sleep = interrupted
+    engine = make_engine(settings, clock, sleep=interrupted)
     with pytest.raises(KeyboardInterrupt):
         retry_entry(service, entry_id, sandbox_mode=False, engine=engine)
     entry = service.get(entry_id)
@@ -260,9 +264,10 @@ def test_retry_run_id_format():
 def test_background_retry_can_be_followed(server, settings, state, monkeypatch):
     """wait=False: claim here, run in a detached worker; override secrets travel by pipe only."""
     from mova_core.engine.engine import Engine
+    from mova_core.store.files import FileStore
 
     monkeypatch.setenv("MOVA_SECRET_UNUSED", "env-secret-999")
-    failing = Engine(settings, sleep=lambda s: None)
+    failing = Engine(settings, sleep=lambda s: None, dead_letters=FileStore(settings.dlq_path), run_records=RunStore)
     doc = envelope(fetch("{{ variables.base_url }}/{{ variables.path }}", retry=FAST,
                          headers={"X-Api-Key": "{{ secrets.api_key }}"}),
                    variables={"base_url": server.url, "path": "status/500/bg"}, secrets={"api_key": "inline-key-0001"})
@@ -425,7 +430,8 @@ def test_taking_over_a_dead_retry_closes_its_run_record(server, settings, clock,
     # Found by the reliability suite: the killed retry's run record said `running` for ever, so
     # `mova dlq show` of that run, or anyone following its log, waited on a dead process.
     from mova_core.model.entry import RetryRecord
-    from mova_core.store.runs import RunRecord, store_for
+    from mova_core.model.run import RunRecord
+    from mova_core.store.runs import store_for
 
     entry_id = failing_entry(settings, clock, server)
     service.claim(entry_id, "retry_dead_1", True)

@@ -1,4 +1,4 @@
-"""The sandbox context: the allow-list, secrets, where records go, detailed logs."""
+"""The run context, production and sandbox: the allow-list, secrets, where records go, detailed logs."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ import json
 
 import pytest
 
-from mova_core.engine.context import (
-    Sandbox,
-    SandboxBlocked,
-    hosts_in,
-    is_loopback,
-    secrets_from_env,
-)
+from mova_core.engine.context import RunContext, hosts_in, secrets_from_env
+from mova_core.engine.engine import RunRequest
+from mova_core.engine.errors import SandboxBlocked
+from mova_core.model.hosts import is_loopback
 from mova_core.settings import Settings
 
 from .engine_fixtures import (  # noqa: F401
@@ -38,6 +35,14 @@ def test_not_loopback(host):
     assert not is_loopback(host)
 
 
+@pytest.mark.parametrize("host", ["localhost.localdomain", "ip6-localhost"])
+def test_only_localhost_counts_as_loopback_by_name(settings, host):
+    # Other names for this machine come from /etc/hosts and may resolve anywhere: the one shared rule
+    # (mova_core.model.hosts) takes `localhost` and literal loopback addresses only.
+    with pytest.raises(SandboxBlocked, match=f"host '{host}' is not on the sandbox allow-list"):
+        RunContext.sandbox(settings).check_request("GET", f"http://{host}/x")
+
+
 def test_hosts_in_override_variables():
     overrides = {"api_url": "https://Staging-API.example.com:8443/v1", "timeout": 60, "nested": {"hook": "http://hooks.test/x"},
                  "list": ["https://a.test", "not a url", "ftp://files.test/"]}
@@ -45,11 +50,11 @@ def test_hosts_in_override_variables():
 
 
 def test_production_allows_everything(settings):
-    Sandbox.production(settings, environ={}).check_request("DELETE", "https://prod.example.com/x")
+    RunContext.production(settings, env_secrets={}).check_request("DELETE", "https://prod.example.com/x")
 
 
 def test_sandbox_allows_loopback_and_named_hosts_only(settings):
-    sb = Sandbox.isolated(settings, override_variables={"api_url": "https://staging.example.com"})
+    sb = RunContext.sandbox(settings, override_variables={"api_url": "https://staging.example.com"})
     for url in ("http://127.0.0.1:8000/x", "http://localhost/x", "http://[::1]:81/", "https://staging.example.com/v1"):
         sb.check_request("POST", url)
     with pytest.raises(SandboxBlocked) as info:
@@ -64,7 +69,7 @@ def test_sandbox_allows_loopback_and_named_hosts_only(settings):
 
 def test_configured_hosts_and_wildcards(monkeypatch, state):
     monkeypatch.setenv("MOVA_SANDBOX_ALLOWED_HOSTS", "Files.Example.com, *.internal.test")
-    sb = Sandbox.isolated(Settings(dlq_path=state / "deadletter"))
+    sb = RunContext.sandbox(Settings(dlq_path=state / "deadletter"))
     sb.check_request("PUT", "https://files.example.com/x")
     sb.check_request("GET", "https://a.b.internal.test/")
     sb.check_request("GET", "https://internal.test/")
@@ -75,22 +80,22 @@ def test_configured_hosts_and_wildcards(monkeypatch, state):
 def test_sandbox_gets_override_secrets_only(settings):
     env = {"MOVA_SECRET_API_KEY": "prod-key", "MOVA_SECRET_TOKEN": "prod-token", "OTHER": "x"}
     assert secrets_from_env(env) == {"api_key": "prod-key", "token": "prod-token"}
-    sb = Sandbox.isolated(settings, override_secrets={"api_key": "test_key_123"})
+    sb = RunContext.sandbox(settings, override_secrets={"api_key": "test_key_123"})
     assert sb.secrets == {"api_key": "test_key_123"} and sb.sandbox_mode
-    prod = Sandbox.production(settings, inline_secrets={"token": "inline", "api_key": "inline", "gone": "[REDACTED]"},
-                              override_secrets={"api_key": "override"}, environ=env)
+    prod = RunContext.production(settings, inline_secrets={"token": "inline", "api_key": "inline", "gone": "[REDACTED]"},
+                                 override_secrets={"api_key": "override"}, env_secrets=secrets_from_env(env))
     # overrides > MOVA_SECRET_* > inline; a redacted inline value is no value
     assert prod.secrets == {"api_key": "override", "token": "prod-token"}
 
 
 def test_records_directories(settings, state):
-    assert Sandbox.isolated(settings).records_dir == state / "sandbox"
-    assert Sandbox.production(settings, environ={}).records_dir == state / "runs"
+    assert RunContext.sandbox(settings).records_dir == state / "sandbox"
+    assert RunContext.production(settings, env_secrets={}).records_dir == state / "runs"
 
 
 def test_blocked_request_is_not_sent_and_not_retried(settings, clock, state):
     out = make_engine(settings, clock, sink=lambda e: None).run(
-        envelope(fetch("https://api.example.com/data", retry=FAST)), sandbox=Sandbox.isolated(settings))
+        envelope(fetch("https://api.example.com/data", retry=FAST)), RunRequest(context=RunContext.sandbox(settings)))
     assert out.failure_reason == "non_retryable_error" and clock.waits == []
     assert out.error.startswith("blocked by sandbox policy: host 'api.example.com'")
     assert (state / "sandbox" / f"{out.run_id}.json").exists() and not (state / "runs").exists()
@@ -98,17 +103,18 @@ def test_blocked_request_is_not_sent_and_not_retried(settings, clock, state):
 
 def test_redirects_are_checked_too(server, settings, clock):
     out = make_engine(settings, clock, sink=lambda e: None).run(
-        envelope(fetch(f"{server.url}/redirect?to=https://api.example.com/steal")), sandbox=Sandbox.isolated(settings))
+        envelope(fetch(f"{server.url}/redirect?to=https://api.example.com/steal")),
+        RunRequest(context=RunContext.sandbox(settings)))
     assert out.failure_reason == "non_retryable_error" and "blocked by sandbox policy" in out.error
     assert server.calls("/redirect") == 1
 
 
 def test_sandbox_logs_in_detail_with_secrets_redacted(server, settings, clock, state):
     secret = "sandbox-secret-4242"
-    sb = Sandbox.isolated(settings, override_variables={"base": server.url}, override_secrets={"token": secret})
+    sb = RunContext.sandbox(settings, override_variables={"base": server.url}, override_secrets={"token": secret})
     doc = envelope(fetch("{{ variables.base }}/echo/s", method="POST", headers={"Authorization": "Bearer {{ secrets.token }}"},
                          json={"hello": "world"}))
-    out = make_engine(settings, clock).run(doc, sandbox=sb, variables={"base": server.url})
+    out = make_engine(settings, clock).run(doc, RunRequest(context=sb, variables={"base": server.url}))
     assert out.status == "completed"
     log = [json.loads(line) for line in (state / "sandbox" / f"{out.run_id}.log.jsonl").read_text().splitlines()]
     messages = [(e.get("message"), e.get("fields", {})) for e in log if e["event"] == "log"]

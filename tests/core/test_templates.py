@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mova_core.engine.templates import (
-    TemplateError,
-    check_references,
-    has_template,
-    references,
-    render,
-)
+from mova_core.engine.templates import TemplateError, check_references, render
+from mova_core.model.references import has_template, references
 
 SCOPE = {
     "variables": {"api_url": "https://api.example.com", "timeout": 60, "flags": {"dry": True}, "ids": [10, 20]},
@@ -62,6 +57,7 @@ def test_render_walks_nested_structures_and_leaves_others_alone():
         ("{{ results.later.status }}", "results are only available from actions that ran before this one"),
         ("{{ payload.customer.id.x }}", "payload.customer.id is a str, not an object"),
         ("{{ variables.ids.5 }}", "variables.ids is a list of 2 items"),
+        ("{{ variables.ids.--1 }}", "variables.ids is a list of 2 items"),
         ("{{ env.HOME }}", "unknown template root 'env'"),
         ("{{ variables..x }}", "malformed template"),
     ],

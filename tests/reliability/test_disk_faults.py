@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from mova_core.engine.engine import Engine
 from mova_core.model.errors import MovaError
 from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
@@ -88,7 +87,7 @@ def _operation(name: str, svc: DLQService, target: str, url: str):
         "delete": lambda: svc.delete(target),
         "claim": lambda: svc.claim(target, f"retry_{uuid.uuid4().hex[:8]}", True),
         "retry": lambda: svc.retry(target, wait=True),
-        "run": lambda: Engine(svc.settings, sleep=lambda s: None).run(workflow),
+        "run": lambda: svc.run_workflow(workflow),
         "purge": lambda: svc.purge(older_than_days=0),
     }[name]
 

@@ -20,12 +20,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from mova_core.engine.engine import Engine, load_envelope
+from mova_core.engine.engine import Engine, RunRequest
+from mova_core.engine.envelopes import load_envelope
+from mova_core.engine.policy import compute_delay, resolve_policy
 from mova_core.model.errors import MovaError
-from mova_core.model.policy import compute_delay, load_policy, resolve_policy
+from mova_core.model.policy import load_policy
 from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
 from mova_core.store.files import FileStore
+from mova_core.store.runs import RunStore
 from mova_tui.cli.main import app as cli_app
 from tests.support import SAMPLE_DLQ
 
@@ -113,9 +116,10 @@ def test_hostile_envelopes_run_or_are_refused_clearly(figures, scale):
                 assert str(exc).strip(), doc
                 return
             engine = Engine(settings_, sleep=lambda s: None, http_transport=transport,
-                            dead_letter=FileStore(settings_.dlq_path), environ={}, rng=random.Random(1))
+                            dead_letters=FileStore(settings_.dlq_path), run_records=RunStore, environ={},
+                            rng=random.Random(1))
             try:
-                outcome = engine.run(envelope, timeout=30)
+                outcome = engine.run(envelope, RunRequest(timeout=30))
             except MovaError as exc:
                 assert str(exc).strip()
                 return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mova_core.engine.engine import (
+from mova_core.engine.events import (
     ActionFinished,
     ActionStarted,
     AttemptFailed,

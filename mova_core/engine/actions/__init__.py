@@ -5,26 +5,27 @@ declaring an entry point in the `mova.actions` group:
 
     [project.entry-points."mova.actions"]
     slack_post = "my_pkg.actions:SlackPost"
+
+The names a plugin needs are importable from here, the action errors included (their home is
+`mova_core.engine.errors`).
 """
 
 from __future__ import annotations
 
 from importlib.metadata import entry_points
 
-from mova_core.engine.actions.base import (
-    ActionContext,
-    ActionError,
-    ActionTimeout,
-    ActionType,
-    InvalidActionConfig,
-    NonRetryableError,
-    ParamsModel,
-)
+from mova_core.engine.actions.base import ActionContext, ActionType, ParamsModel
 from mova_core.engine.actions.http_fetch import HttpFetch
 from mova_core.engine.actions.parse_json import ParseJson
 from mova_core.engine.actions.print import Print
 from mova_core.engine.actions.set import SetVariable
 from mova_core.engine.actions.sleep import Sleep
+from mova_core.engine.errors import (
+    ActionError,
+    ActionTimeout,
+    InvalidActionConfig,
+    NonRetryableError,
+)
 
 ENTRY_POINT_GROUP = "mova.actions"
 BUILTINS: tuple[type[ActionType], ...] = (HttpFetch, SetVariable, Print, ParseJson, Sleep)

@@ -1,4 +1,4 @@
-"""What an action type is, what it gets to run, and how it says an attempt failed."""
+"""What an action type is and what it gets to run (how it says an attempt failed: `engine.errors`)."""
 
 from __future__ import annotations
 
@@ -8,48 +8,15 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mova_core.engine.templates import has_template
+from mova_core.engine.errors import InvalidActionConfig
 from mova_core.model.policy import validation_messages
+from mova_core.model.references import has_template
 
 if TYPE_CHECKING:
     import httpx
 
-    from mova_core.engine.context import Sandbox
+    from mova_core.engine.context import RunContext
     from mova_core.model.redact import Redactor
-
-
-class ActionError(Exception):
-    """An attempt failed; `retryable` says whether another attempt may help."""
-
-    retryable = True
-    #: The entry's failure_reason when this error ends the action (None: decided by the policy).
-    reason: str | None = None
-
-    def __init__(self, message: str, *, retryable: bool | None = None, retry_after: float | None = None):
-        super().__init__(message)
-        self.message = message
-        if retryable is not None:
-            self.retryable = retryable
-        #: Seconds a server asked us to wait (HTTP Retry-After), if any.
-        self.retry_after = retry_after
-
-
-class NonRetryableError(ActionError):
-    """Another attempt would fail the same way (HTTP 4xx, a bad reference, a blocked host)."""
-
-    retryable = False
-    reason = "non_retryable_error"
-
-
-class InvalidActionConfig(NonRetryableError):
-    """The action's params are wrong: a missing or mistyped field, an unknown type."""
-
-
-class ActionTimeout(ActionError):
-    """The action or the workflow ran out of time; not retried."""
-
-    retryable = False
-    reason = "timeout"
 
 
 class ParamsModel(BaseModel):
@@ -60,14 +27,14 @@ class ParamsModel(BaseModel):
 
 @dataclass
 class ActionContext:
-    """What an action may use while it runs: variables, the sandbox, time, logging, HTTP."""
+    """What an action may use while it runs: variables, the run context, time, logging, HTTP."""
 
     run_id: str
     action_id: str
     action_type: str
     attempt: int
     variables: dict[str, Any]
-    sandbox: Sandbox
+    run_context: RunContext
     sleep: Callable[[float], None]
     now: Callable[[], datetime]
     log: Callable[..., None]
@@ -90,8 +57,6 @@ class ActionType:
     name: ClassVar[str] = ""
     #: The params model; templates are resolved before it is applied.
     Params: ClassVar[type[BaseModel]] = ParamsModel
-    #: One line for `mova actions` and the README.
-    summary: ClassVar[str] = ""
 
     def check(self, params: dict[str, Any], where: str = "params") -> list[str]:
         """Problems visible before the run, as `path: message` lines (templated values skipped)."""

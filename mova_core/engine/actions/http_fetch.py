@@ -10,14 +10,8 @@ from typing import Any, Literal
 import httpx
 from pydantic import Field, field_validator, model_validator
 
-from mova_core.engine.actions.base import (
-    ActionContext,
-    ActionError,
-    ActionTimeout,
-    ActionType,
-    NonRetryableError,
-    ParamsModel,
-)
+from mova_core.engine.actions.base import ActionContext, ActionType, ParamsModel
+from mova_core.engine.errors import ActionError, ActionTimeout, NonRetryableError
 
 DEFAULT_TIMEOUT = 30.0
 #: 4xx answers another attempt may fix: request timeout, too many requests.
@@ -104,7 +98,6 @@ class HttpFetch(ActionType):
 
     name = "http_fetch"
     Params = HttpFetchParams
-    summary = "HTTP request (method, url, headers, query, body/json, timeout); non-2xx fails"
 
     def run(self, params: HttpFetchParams, ctx: ActionContext) -> Any:
         timeout = params.timeout_seconds
@@ -113,57 +106,59 @@ class HttpFetch(ActionType):
             if remaining <= 0:
                 raise ActionTimeout(f"no time left for {params.method} {params.url}")
             timeout = min(timeout, remaining)
-        ctx.sandbox.check_request(params.method, params.url)
-        transport = ctx.sandbox.transport(ctx.http_transport)
+        ctx.run_context.check_request(params.method, params.url)
         request_summary = {"method": params.method, "url": params.url, "headers": params.headers}
         if params.query:
             request_summary["query"] = params.query
         ctx.log("request", detail=True, **request_summary)
         started = time.perf_counter()
-        try:
-            with httpx.Client(transport=transport, timeout=timeout, follow_redirects=True) as client:
-                response = client.request(
-                    params.method,
-                    params.url,
-                    headers=params.headers,
-                    params=params.query,
-                    content=params.body if isinstance(params.body, str) else None,
-                    json=params.json_body if params.json_body is not None else _json_or_none(params.body),
-                )
-        except httpx.TimeoutException:
-            raise ActionError(f"timeout after {timeout:g}s: {params.method} {params.url}") from None
-        except httpx.ConnectError as exc:
-            raise ActionError(f"connection failed: {params.method} {params.url}: {_reason(exc)}") from None
-        except httpx.TooManyRedirects:
-            raise NonRetryableError(f"too many redirects: {params.method} {params.url}") from None
-        except httpx.HTTPError as exc:
-            raise ActionError(f"request failed: {params.method} {params.url}: {_reason(exc)}") from None
+        response = _send(params, ctx.run_context.transport(ctx.http_transport), timeout)
         elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
         body = decode_body(response)
-        ctx.log(
-            "response",
-            detail=True,
-            status=response.status_code,
-            elapsed_ms=elapsed_ms,
-            headers=dict(response.headers),
-            body_preview=response.text[:500],
-        )
-        status = response.status_code
-        if not 200 <= status < 300:
-            message = f"HTTP {status}: {response.reason_phrase or 'error'}"
-            retry_after = None
-            if status in (429, 503):
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-            if 400 <= status < 500 and status not in RETRYABLE_4XX:
-                raise NonRetryableError(message)
-            raise ActionError(message, retry_after=retry_after)
+        ctx.log("response", detail=True, status=response.status_code, elapsed_ms=elapsed_ms,
+                headers=dict(response.headers), body_preview=response.text[:500])
+        _check_status(response)
         return {
-            "status": status,
+            "status": response.status_code,
             "headers": dict(response.headers),
             "body": body,
             "url": str(response.url),
             "elapsed_ms": elapsed_ms,
         }
+
+
+def _send(params: HttpFetchParams, transport: httpx.BaseTransport, timeout: float) -> httpx.Response:
+    """The request, through the run context's transport; a transport failure as an ActionError."""
+    try:
+        with httpx.Client(transport=transport, timeout=timeout, follow_redirects=True) as client:
+            return client.request(
+                params.method,
+                params.url,
+                headers=params.headers,
+                params=params.query,
+                content=params.body if isinstance(params.body, str) else None,
+                json=params.json_body if params.json_body is not None else _json_or_none(params.body),
+            )
+    except httpx.TimeoutException:
+        raise ActionError(f"timeout after {timeout:g}s: {params.method} {params.url}") from None
+    except httpx.ConnectError as exc:
+        raise ActionError(f"connection failed: {params.method} {params.url}: {_reason(exc)}") from None
+    except httpx.TooManyRedirects:
+        raise NonRetryableError(f"too many redirects: {params.method} {params.url}") from None
+    except httpx.HTTPError as exc:
+        raise ActionError(f"request failed: {params.method} {params.url}: {_reason(exc)}") from None
+
+
+def _check_status(response: httpx.Response) -> None:
+    """A non-2xx answer as an ActionError: not retryable for a 4xx but 408/429; Retry-After kept."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    message = f"HTTP {status}: {response.reason_phrase or 'error'}"
+    if 400 <= status < 500 and status not in RETRYABLE_4XX:
+        raise NonRetryableError(message)
+    retry_after = parse_retry_after(response.headers.get("retry-after")) if status in (429, 503) else None
+    raise ActionError(message, retry_after=retry_after)
 
 
 def _json_or_none(body: Any) -> Any:

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from pydantic import Field
 
-from mova_core.engine.actions.base import (
-    ActionContext,
-    ActionType,
-    NonRetryableError,
-    ParamsModel,
-)
+from mova_core.engine.actions.base import ActionContext, ActionType, ParamsModel
+from mova_core.engine.errors import NonRetryableError
+from mova_core.engine.paths import PathMissing, follow, path_parts
 
 
 class ParseJsonParams(ParamsModel):
@@ -31,22 +27,7 @@ def split_json_path(path: str) -> list[str]:
     path = path.strip()
     if path.startswith("$"):
         path = path[1:]
-    return [p for p in re.split(r"\.|\[|\]", path) if p != ""]
-
-
-def extract(value: Any, parts: list[str], walked: str = "$") -> Any:
-    """Follow the path (`*` maps over a list); KeyError naming the first missing step."""
-    for i, key in enumerate(parts):
-        if key == "*" and isinstance(value, list):
-            return [extract(item, parts[i + 1 :], f"{walked}[{n}]") for n, item in enumerate(value)]
-        if isinstance(value, dict) and key in value:
-            value = value[key]
-        elif isinstance(value, list) and key.lstrip("-").isdigit() and -len(value) <= int(key) < len(value):
-            value = value[int(key)]
-        else:
-            raise KeyError(f"{walked} has no {key!r}")
-        walked += f".{key}"
-    return value
+    return path_parts(path)
 
 
 class ParseJson(ActionType):
@@ -54,7 +35,6 @@ class ParseJson(ActionType):
 
     name = "parse_json"
     Params = ParseJsonParams
-    summary = "extract a value by path into a variable: source, path, variable, default"
 
     def run(self, params: ParseJsonParams, ctx: ActionContext) -> Any:
         data = params.source
@@ -64,10 +44,10 @@ class ParseJson(ActionType):
             except ValueError as exc:
                 raise NonRetryableError(f"parse_json: source is not valid JSON: {exc}") from None
         try:
-            value = extract(data, split_json_path(params.path))
-        except KeyError as exc:
+            value = follow(data, split_json_path(params.path), "$")
+        except PathMissing as missing:
             if "default" not in params.model_fields_set:
-                raise NonRetryableError(f"parse_json: path {params.path!r} not found: {exc.args[0]}") from None
+                raise NonRetryableError(f"parse_json: path {params.path!r} not found: {missing}") from None
             value = params.default
         ctx.variables[params.variable] = value
         return {"variable": params.variable, "value": value}

@@ -19,7 +19,6 @@ class Print(ActionType):
 
     name = "print"
     Params = PrintParams
-    summary = "log a message: message, level (info)"
 
     def run(self, params: PrintParams, ctx: ActionContext) -> Any:
         message = params.message if isinstance(params.message, str) else _json(params.message)

@@ -21,7 +21,6 @@ class SetVariable(ActionType):
 
     name = "set"
     Params = SetParams
-    summary = "set a variable: variable, value"
 
     def run(self, params: SetParams, ctx: ActionContext) -> Any:
         ctx.variables[params.variable] = params.value

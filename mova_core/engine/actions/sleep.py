@@ -6,12 +6,8 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from mova_core.engine.actions.base import (
-    ActionContext,
-    ActionTimeout,
-    ActionType,
-    ParamsModel,
-)
+from mova_core.engine.actions.base import ActionContext, ActionType, ParamsModel
+from mova_core.engine.errors import ActionTimeout
 
 MAX_SLEEP_SECONDS = 300.0
 
@@ -38,7 +34,6 @@ class Sleep(ActionType):
 
     name = "sleep"
     Params = SleepParams
-    summary = f"wait: seconds (at most {MAX_SLEEP_SECONDS:g})"
 
     def run(self, params: SleepParams, ctx: ActionContext) -> Any:
         remaining = ctx.remaining()
