@@ -77,8 +77,11 @@ class DeadLetterStore(Protocol):
         """One full, validated entry."""
         ...
 
-    def create(self, entry: DeadLetterEntry) -> None:
-        """Write a new entry durably; refuses to replace an existing one."""
+    def create(self, entry: DeadLetterEntry, *, doc: dict[str, Any] | None = None) -> None:
+        """Write a new entry durably; refuses to replace an existing one.
+
+        `doc` is the JSON object the entry was validated from, written as it is when given.
+        """
         ...
 
     def update(
