@@ -28,11 +28,28 @@ class MovaSVGExtension(pytest_textual_snapshot.SVGImageExtension):
         return str(SNAPSHOT_DIR / test_location.basename)
 
 
-@pytest.fixture(autouse=True)
-def _snapshots_in_top_level_folder(monkeypatch):
-    # snap_compare looks SVGImageExtension up in its module when it is set up; autouse fixtures
-    # run first, so it picks this subclass (and syrupy's own __snapshots__ folder is never used).
-    monkeypatch.setattr(pytest_textual_snapshot, "SVGImageExtension", MovaSVGExtension)
+@pytest.fixture
+def snap_compare(snapshot, request):
+    """pytest-textual-snapshot's `snap_compare`, with the SVGs kept under snapshots/tui/.
+
+    The plugin's own fixture always uses its SVG extension, so it cannot be pointed elsewhere; this
+    one takes the same screenshot (Textual's `take_svg_screenshot`, as the plugin does) and compares
+    it through syrupy's supported `snapshot.use_extension`. `--snapshot-update` rewrites the files.
+    On a mismatch the received picture is written beside the test's temporary files.
+    """
+    from textual._doc import take_svg_screenshot
+
+    svg_snapshot = snapshot.use_extension(MovaSVGExtension)
+
+    def compare(app: MovaApp, press=(), terminal_size=(80, 24), run_before=None) -> bool:
+        actual = take_svg_screenshot(app=app, press=press, terminal_size=terminal_size, run_before=run_before)
+        if svg_snapshot == actual:
+            return True
+        received = request.getfixturevalue("tmp_path_factory").mktemp("received") / f"{request.node.name}.svg"
+        received.write_text(actual, encoding="utf-8")
+        raise AssertionError(f"the screen differs from its snapshot; received picture: {received}")
+
+    return compare
 
 
 def frozen_clock() -> datetime:
