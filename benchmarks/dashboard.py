@@ -133,19 +133,19 @@ async def drive(directory: Path, t0: float, presses: int, new_files: int) -> dic
                     search.value = SEARCH
                 search.focus()
                 await settle(1)
-                before = screen.generation
+                before = screen.queue.generation
                 out["search_ms"].append(await timed(
                     "enter",
-                    lambda: screen.generation > before and loaded() and 0 < table.total < full_total
+                    lambda: screen.queue.generation > before and loaded() and 0 < table.total < full_total
                     and all(SEARCH in r.last_error for r in table.rows[:10]),
                 ))
                 await settle(1)
                 if app.focused is not table:
                     table.focus()
                     await settle(1)
-                before = screen.generation
+                before = screen.queue.generation
                 out["clear_ms"].append(await timed(
-                    "c", lambda: screen.generation > before and loaded() and table.total == full_total))
+                    "c", lambda: screen.queue.generation > before and loaded() and table.total == full_total))
                 await settle(1)
 
         async def new_file() -> None:

@@ -1,58 +1,40 @@
-"""The dashboard application: the service, the directory watcher and the background jobs.
+"""The dashboard application: the service, the directory watcher, the background jobs.
 
-Screens read through `MovaApp.read` (one lock, short calls, always from worker threads). Long jobs
-(retries, bulk operations, exports) run on a separate service instance from `job_service()`, so a
-retry that waits on backoff never holds up the table.
+Screens read through `MovaApp.read` (one lock, short calls, always from worker threads). Long work
+(retries, bulk operations, exports, the statistics, select-all) runs on services of its own from
+`DLQService.independent()`, so a retry that waits on backoff never holds up the table.
+
+The app publishes; screens subscribe: entry changes go out on `entries_changed_signal`, job
+progress on `job_signal`. Screens and modals talk back with messages (`CancelJob`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from textual import work
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding
-from textual.worker import get_current_worker
+from textual.reactive import reactive
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState
 
 from mova_core.model.errors import MovaError
 from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
-from mova_core.store.files import FileStore
-from mova_tui.app.messages import EntriesChanged, JobFinished, JobProgress
+from mova_tui.app.host import Clock
+from mova_tui.app.jobs import Job, JobBody, JobContext, JobReport
+from mova_tui.app.messages import CancelJob, EntriesChanged, JobFinished, JobProgress
+from mova_tui.app.modals.progress_modal import ProgressModal
+from mova_tui.app.screens.dashboard_screen import DashboardScreen
+from mova_tui.app.watcher import entry_changes
 
 T = TypeVar("T")
-Clock = Callable[[], datetime]
-
-#: watchfiles: yield at most this long after the first change (ms) …
-WATCH_DEBOUNCE_MS = 200
-#: … or as soon as the directory has been quiet this long (ms).
-WATCH_STEP_MS = 30
-
-
-def entry_file_filter(_change: Any, path: str) -> bool:
-    """Entry files only: `*.json` not starting with a dot (temporaries and bookkeeping are dot-files)."""
-    name = os.path.basename(path)
-    return name.endswith(".json") and not name.startswith(".")
-
-
-@dataclass
-class Job:
-    """A background job's progress, kept so its window can be reopened."""
-
-    title: str
-    total: int | None
-    lines: list[str] = field(default_factory=list)
-    done: int = 0
-    finished: bool = False
-    summary: str = ""
+FINISHED = (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
 
 
 class MovaApp(App[None]):
@@ -63,6 +45,9 @@ class MovaApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
 
+    #: What the watcher is doing, for the status line.
+    watch_state: reactive[str] = reactive("not watching", init=False)
+
     def __init__(self, service: DLQService, *, clock: Clock, watch: bool = True) -> None:
         super().__init__()
         self.service = service
@@ -70,13 +55,16 @@ class MovaApp(App[None]):
         self.watch_enabled = watch
         self.dlq_path = Path(service.settings.dlq_path)
         self.sub_title = str(self.dlq_path)
-        self._io_lock = threading.Lock()
-        # Statistics read through their own connection, so a key press never waits behind them.
-        self._stats_service = self.job_service()
-        self._stats_lock = self._io_lock if self._stats_service is service else threading.Lock()
-        self._job_ids = itertools.count(1)
+        self.set_reactive(MovaApp.watch_state, "starting watcher" if watch else "not watching")
+        self.entries_changed_signal: Signal[list[str] | None] = Signal(self, "entries-changed")
+        self.job_signal: Signal[Job] = Signal(self, "job")
         self.jobs: dict[int, Job] = {}
-        self.watch_state = "not watching" if not watch else "starting watcher"
+        self._io_lock = threading.Lock()
+        # The statistics read through their own connection, so a key press never waits behind them.
+        self._stats_service = service.independent()
+        self._stats_lock = threading.Lock()
+        self._job_ids = itertools.count(1)
+        self._job_workers: dict[Worker[None], Job] = {}
         self._watch_stop = threading.Event()
 
     # -- reading --------------------------------------------------------------------------------
@@ -90,143 +78,103 @@ class MovaApp(App[None]):
         with self._stats_lock:
             return fn(self._stats_service)
 
-    def job_service(self) -> DLQService:
-        """A service for a long job: a fresh instance over the same directory (own index connection).
-
-        A subclass (a test double) is shared as is, so what it records stays in one place.
-        """
-        svc = self.service
-        if type(svc) is DLQService and isinstance(svc.store, FileStore):
-            return DLQService(svc.settings, FileStore(svc.store.directory), clock=svc.clock, actor=svc.actor,
-                              audit=svc.audit)
-        return svc
+    def read_apart(self, fn: Callable[[DLQService], T]) -> T:
+        """A long read on a service opened for it and closed after (call from a worker thread only)."""
+        with self.service.independent() as service:
+            return fn(service)
 
     # -- lifecycle ------------------------------------------------------------------------------
     def on_mount(self) -> None:
-        from mova_tui.app.screens.dashboard_screen import DashboardScreen
-
         # Pushed rather than returned from get_default_screen, so that its CSS_PATH is loaded.
         self.push_screen(DashboardScreen())
         if self.watch_enabled:
             self.watch_directory()
 
-    def exit(self, *args, **kwargs) -> None:  # noqa: D102 - stop the watcher thread promptly
+    def exit(self, *args, **kwargs) -> None:
+        """Quit; the watcher is told first, so its thread stops promptly."""
         self._watch_stop.set()
         super().exit(*args, **kwargs)
 
-    @property
-    def dashboard(self):
-        from mova_tui.app.screens.dashboard_screen import DashboardScreen
-
-        for screen in self.screen_stack:
-            if isinstance(screen, DashboardScreen):
-                return screen
-        return None
+    def on_unmount(self) -> None:
+        self._stats_service.close()
 
     # -- watching -------------------------------------------------------------------------------
     @work(exclusive=True, group="watch", exit_on_error=False)
     async def watch_directory(self) -> None:
-        """Watch the directory with watchfiles; post EntriesChanged with the names that changed."""
-        from watchfiles import awatch
-
-        directory = self.dlq_path
-        while not self._watch_stop.is_set():
-            if not await asyncio.to_thread(directory.is_dir):
-                self._set_watch_state(f"waiting for {directory}")
-                await asyncio.sleep(1.0)
-                if await asyncio.to_thread(directory.is_dir):
-                    self.post_message(EntriesChanged(None))
-                continue
-            self._set_watch_state("watching")
-            try:
-                async for changes in awatch(
-                    directory,
-                    watch_filter=entry_file_filter,
-                    debounce=WATCH_DEBOUNCE_MS,
-                    step=WATCH_STEP_MS,
-                    stop_event=self._watch_stop,
-                    rust_timeout=500,
-                    recursive=False,
-                ):
-                    names = sorted({os.path.basename(path) for _change, path in changes})
-                    self.post_message(EntriesChanged(names))
-            except (FileNotFoundError, OSError, RuntimeError) as exc:
-                self._set_watch_state(f"watcher stopped: {exc}")
-            # The directory went away (or the watcher stopped): reload everything and wait for it.
-            if not self._watch_stop.is_set():
-                self.post_message(EntriesChanged(None))
-                await asyncio.sleep(0.5)
+        """Follow the directory; each batch of changed names becomes an EntriesChanged message."""
+        async for names in entry_changes(self.dlq_path, self._watch_stop, self._set_watch_state):
+            self.post_message(EntriesChanged(names))
 
     def _set_watch_state(self, state: str) -> None:
-        if state != self.watch_state:
-            self.watch_state = state
-            dash = self.dashboard
-            if dash is not None:
-                dash.refresh_status()
+        self.watch_state = state
 
     def on_entries_changed(self, message: EntriesChanged) -> None:
-        """Fan a change out to the screens that show entries."""
-        for screen in self.screen_stack:
-            handler = getattr(screen, "entries_changed", None)
-            if handler is not None:
-                handler(message.names)
+        """Publish a change (a burst already merged into one message) to the screens showing entries."""
+        self.entries_changed_signal.publish(message.names)
 
     # -- jobs -----------------------------------------------------------------------------------
-    def start_job(
-        self,
-        title: str,
-        total: int | None,
-        fn: Callable[[DLQService, Callable[..., None], Callable[[], bool]], tuple[str, str, list[str]]],
-        *,
-        show: bool = True,
-    ) -> int:
-        """Run `fn(service, progress, cancelled)` in a thread; it returns (summary, severity, changed ids)."""
-        from mova_tui.app.modals.progress_modal import ProgressModal
-
-        job_id = next(self._job_ids)
-        self.jobs[job_id] = Job(title, total)
+    def start_job(self, title: str, total: int | None, body: JobBody, *, show: bool = True,
+                  cancellable: bool = False) -> Job:
+        """Run `body` in a thread on a service of its own; its window shows progress unless `show` is False."""
+        job = Job(next(self._job_ids), title, total, cancellable=cancellable)
+        self.jobs[job.id] = job
         if show:
-            self.push_screen(ProgressModal(job_id))
-        self._run_job(job_id, fn)
-        return job_id
+            self.push_screen(ProgressModal(job, self.job_signal))
+        self._job_workers[self._run_job(job, body)] = job
+        return job
 
     @work(thread=True, group="jobs", exit_on_error=False)
-    def _run_job(self, job_id: int, fn) -> None:
-        worker = get_current_worker()
-
+    def _run_job(self, job: Job, body: JobBody) -> None:
         def progress(line: str = "", advance: int = 0) -> None:
-            self.post_message(JobProgress(job_id, line, advance))
+            self.post_message(JobProgress(job.id, line, advance))
 
-        try:
-            summary, severity, changed = fn(self.job_service(), progress, lambda: worker.is_cancelled)
-        except MovaError as exc:
-            summary, severity, changed = str(exc), "error", []
-        except Exception as exc:  # a bug or an I/O failure must end the job visibly, not silently
-            summary, severity, changed = f"{type(exc).__name__}: {exc}", "error", []
-        self.post_message(JobFinished(job_id, summary, severity, changed))
+        with self.service.independent() as service:
+            try:
+                report = body(JobContext(service, progress, job.cancel))
+            except MovaError as exc:  # a refusal the operator can act on; anything else is a bug
+                report = JobReport(str(exc), "error")
+        self.post_message(JobFinished(job.id, report))
 
     def on_job_progress(self, message: JobProgress) -> None:
-        job = self.jobs.get(message.job_id)
-        if job is None:
-            return
+        job = self.jobs[message.job_id]
         if message.line:
             job.lines.append(message.line)
         job.done += message.advance
-        for screen in self.screen_stack:
-            if getattr(screen, "job_id", None) == message.job_id:
-                screen.job_updated(message)
+        self.job_signal.publish(job)
 
     def on_job_finished(self, message: JobFinished) -> None:
-        job = self.jobs.get(message.job_id)
-        if job is not None:
-            job.finished = True
-            job.summary = message.summary
-        self.notify(message.summary, title=job.title if job else "mova", severity=message.severity,
-                    timeout=8 if message.severity == "error" else 5)
-        for screen in self.screen_stack:
-            if getattr(screen, "job_id", None) == message.job_id:
-                screen.job_finished(message)
+        self._finish(self.jobs[message.job_id], message.report)
+
+    def on_cancel_job(self, message: CancelJob) -> None:
+        job = self.jobs[message.job_id]
+        if job.finished or job.cancel.is_set():
+            return
+        job.cancel.set()
+        self.job_signal.publish(job)
+        self.notify("Nothing new starts; the entry under way finishes and is recorded", title=f"Cancelling {job.title}")
+
+    def _finish(self, job: Job, report: JobReport) -> None:
+        job.report = report
+        self.notify(report.summary, title=job.title, severity=report.severity,
+                    timeout=8 if report.severity == "error" else 5)
+        self.job_signal.publish(job)
         self.post_message(EntriesChanged(None))
+
+    # -- failures -------------------------------------------------------------------------------
+    @on(Worker.StateChanged)
+    def _worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place a failed worker (the app's, or one a screen passed on) is shown; its job ends."""
+        worker = event.worker
+        if event.state is WorkerState.ERROR:
+            error = f"{type(worker.error).__name__}: {worker.error}"
+            job = self._job_workers.get(worker)
+            if job is not None:
+                self._finish(job, JobReport(error, "error"))
+            else:
+                self.notify(f"{error} (in {worker.name or worker.group})", title="Background work failed",
+                            severity="error", timeout=8)
+        if event.state in FINISHED:
+            self._job_workers.pop(worker, None)
 
 
 def make_app(

@@ -38,12 +38,25 @@ class FilterState:
         """True when any filter (not the sort) narrows the list."""
         return bool(self.status or self.workflow_type or self.since.strip() or self.until.strip() or self.text.strip())
 
-    def cleared(self) -> "FilterState":
+    def cleared(self) -> FilterState:
         """The same sort, no filters."""
         return FilterState(sort=self.sort, descending=self.descending)
 
-    def with_(self, **changes) -> "FilterState":
+    def with_(self, **changes) -> FilterState:
+        """A copy with these fields changed."""
         return replace(self, **changes)
+
+    def sorted_by(self, key: str) -> FilterState:
+        """Sort by `key`; the key already sorted by reverses the order (created: newest first)."""
+        if key == self.sort:
+            return self.with_(descending=not self.descending)
+        return self.with_(sort=key, descending=key == "created_at")
+
+    def next_sort(self) -> FilterState:
+        """Sort by the next column in `SORT_KEYS` order."""
+        keys = list(SORT_KEYS)
+        nxt = keys[(keys.index(self.sort) + 1) % len(keys)] if self.sort in keys else keys[0]
+        return self.with_(sort=nxt, descending=nxt == "created_at")
 
     def to_entry_filter(self, now: datetime, *, offset: int = 0, limit: int | None = None) -> EntryFilter:
         """The core filter; raises ValueError for an unreadable time."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from textual.message import Message
+
+from mova_tui.app.jobs import JobReport
 
 
 @dataclass
@@ -12,6 +14,16 @@ class EntriesChanged(Message):
     """Entry files changed on disk (watcher) or through this app; `names` None means "anything"."""
 
     names: list[str] | None = None
+
+    def can_replace(self, message: Message) -> bool:
+        """A burst still queued merges into its last message, which takes the earlier names along."""
+        if not isinstance(message, EntriesChanged):
+            return False
+        if self.names is None or message.names is None:
+            message.names = None
+        else:
+            message.names = sorted({*self.names, *message.names})
+        return True
 
 
 @dataclass
@@ -25,9 +37,14 @@ class JobProgress(Message):
 
 @dataclass
 class JobFinished(Message):
-    """A background job ended; `summary` is what the notification says."""
+    """A background job ended; its report is what the notification says."""
 
     job_id: int
-    summary: str
-    severity: str = "information"
-    changed_ids: list[str] = field(default_factory=list)
+    report: JobReport
+
+
+@dataclass
+class CancelJob(Message):
+    """The operator asked a job to stop: nothing new is started, what runs finishes and is recorded."""
+
+    job_id: int

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from textual.widgets import Input, Select, TextArea
 
+from mova_core.engine.engine import LogLine
 from mova_core.model.entry import EntryStatus, ExecutionResult, RetryResponse
 from mova_core.model.errors import EntryNotFound
 from mova_core.ops.service import DLQService
@@ -153,16 +154,24 @@ async def test_open_details_and_copy_id(app_factory, dlq):
 
 
 class RecordingService(DLQService):
-    """The real service, except that retry records its arguments and replays engine-like events."""
+    """The real service, except that retry records its arguments and replays an engine event.
 
-    def __init__(self, *args, **kwargs):
+    `independent()` (what the app's jobs run on) gives another recording service over its own store
+    connection, recording into the same list, as the real one gives another real service.
+    """
+
+    def __init__(self, *args, calls: list[dict] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.calls: list[dict] = []
+        self.calls: list[dict] = [] if calls is None else calls
+
+    def independent(self) -> RecordingService:
+        return RecordingService(self.settings, self.store.independent(), clock=self.clock, actor=self.actor,
+                                audit=self.audit, calls=self.calls)
 
     def retry(self, id_or_prefix, *, sandbox_mode=True, overrides=None, wait=True, on_event=None):
         self.calls.append({"id": id_or_prefix, "sandbox_mode": sandbox_mode, "overrides": overrides, "wait": wait})
         if on_event is not None:
-            on_event("replayed progress line")
+            on_event(LogLine("retry_run_test", None, "warning", "replayed progress line"))
         return RetryResponse(
             dlq_id=id_or_prefix, retry_run_id="retry_run_test", sandbox_mode=sandbox_mode,
             execution_result=ExecutionResult(run_id="retry_run_test", status="completed"),
@@ -216,8 +225,8 @@ async def test_retry_modal_overrides_make_the_right_call(app_factory, dlq):
         assert call["overrides"].secrets == {"api_key": "s3cr3t-value"}
         progress = app.screen
         assert isinstance(progress, ProgressModal)
-        job = app.jobs[progress.job_id]
-        assert job.finished and "completed" in job.summary
+        job = progress.job
+        assert job is app.jobs[job.id] and job.finished and "completed" in job.summary
         assert any("replayed progress line" in line for line in job.lines)
         await pilot.press("escape")
 
@@ -294,7 +303,7 @@ async def test_bulk_selection_is_frozen_and_confirmed(app_factory, dlq):
         table = table_of(app)
         await pilot.press("space", "space", "space")  # selects rows 0-2, the cursor moves on
         picked = [r.id for r in table.rows[:3]]
-        assert dashboard(app).selection == set(picked)
+        assert dashboard(app).queue.selection == set(picked)
         assert "3 selected" in status_text(app)
         await pilot.press("a")
         await settle(pilot)
@@ -306,7 +315,7 @@ async def test_bulk_selection_is_frozen_and_confirmed(app_factory, dlq):
         await pilot.press("escape")
         service = DLQService(Settings(dlq_path=dlq))
         assert {service.get(i).status for i in picked} == {EntryStatus.archived}
-        assert dashboard(app).selection == set()
+        assert dashboard(app).queue.selection == set()
         # Recorded as `mova dlq archive --all` records it: the plan, then one outcome per id.
         (results,) = (dlq / ".mova" / "bulk").glob("archive-*.jsonl")
         lines = [json.loads(line) for line in results.read_text().splitlines()]
@@ -317,7 +326,7 @@ async def test_bulk_selection_is_frozen_and_confirmed(app_factory, dlq):
         await settle(pilot)
         await pilot.press("asterisk")
         await settle(pilot)
-        frozen = set(dashboard(app).selection)
+        frozen = set(dashboard(app).queue.selection)
         assert len(frozen) == 5
         await pilot.press("d")
         await settle(pilot)

@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
+from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Input, Label, Static
 
-from mova_tui.app.filters import FilterState
+from mova_tui.app.filters import SORT_KEYS, FilterState
+
+#: How long typing in the search box waits before the search is applied (seconds).
+SEARCH_DELAY = 0.15
 
 
 class FilterBar(Horizontal):
     """Free-text search (`/`) plus a summary of the other filters and the sort order."""
+
+    @dataclass
+    class SearchChanged(Message):
+        """The search text settled: typing paused (Enter is the Input's own `Submitted`)."""
+
+        text: str
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._typing: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Label("Search", id="search-label")
@@ -18,15 +36,34 @@ class FilterBar(Horizontal):
         yield Static("", id="filter-summary")
 
     def show(self, state: FilterState) -> None:
-        """Show the filters (other than the search text, which is in the box)."""
-        summary = state.describe()
-        from mova_tui.app.filters import SORT_KEYS
-
+        """Show the filters and sort order; the search box gets the state's text if it differs."""
         sort = SORT_KEYS.get(state.sort, state.sort)
         if state.sort == "created_at":
             order = "newest first" if state.descending else "oldest first"
         else:
             order = f"{sort} {'▼' if state.descending else '▲'}"
-        text = f"[b]Filters:[/] {summary}  [dim](c clears)[/]" if state.active else "[dim]No filters (f to filter)[/]"
+        text = (f"[b]Filters:[/] {state.describe()}  [dim](c clears)[/]" if state.active
+                else "[dim]No filters (f to filter)[/]")
         self.query_one("#filter-summary", Static).update(f"{text}  [dim]·[/] sort: {order}")
         self.set_class(state.active, "-filtered")
+        search = self.query_one("#search", Input)
+        if search.value != state.text:
+            with search.prevent(Input.Changed):
+                search.value = state.text
+
+    @on(Input.Changed, "#search")
+    def _typed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._stop_typing()
+        value = event.value
+        self._typing = self.set_timer(SEARCH_DELAY, lambda: self.post_message(self.SearchChanged(value)))
+
+    @on(Input.Submitted, "#search")
+    def _submitted(self) -> None:
+        # The submitted text is applied at once (by whoever handles Submitted): no late search after it.
+        self._stop_typing()
+
+    def _stop_typing(self) -> None:
+        if self._typing is not None:
+            self._typing.stop()
+            self._typing = None
