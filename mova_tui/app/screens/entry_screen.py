@@ -24,6 +24,7 @@ from mova_core.model.redact import redact
 from mova_core.timeutil import humanize_age, parse_time
 from mova_tui.app import actions
 from mova_tui.app.formatting import STATUS_STYLES
+from mova_tui.app.worker_errors import ReportsWorkerErrors
 from mova_tui.present.safe_text import cell, clean, clip
 
 
@@ -51,7 +52,7 @@ def _kv_table() -> Table:
     return table
 
 
-class EntryScreen(Screen):
+class EntryScreen(ReportsWorkerErrors, Screen):
     """Details of one entry; escape goes back to the list."""
 
     CSS_PATH = "entry_screen.tcss"
@@ -92,6 +93,7 @@ class EntryScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        self.app.entries_changed_signal.subscribe(self, self.entries_changed)
         self.load()
 
     # -- loading ----------------------------------------------------------------------------------
