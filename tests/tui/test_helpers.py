@@ -15,7 +15,7 @@ from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
 from mova_tui.app.filters import FilterState, check_time
 from mova_tui.app.formatting import describe_event, short_id, shorten
-from mova_tui.app.screens.dashboard_screen import list_window
+from mova_tui.app.widgets.queue_view import list_window
 
 from .conftest import FROZEN_NOW, settle
 
