@@ -27,10 +27,10 @@ class HelpModal(ModalScreen[None]):
         self.rows = rows
 
     @classmethod
-    def for_screen(cls, screen: Screen) -> "HelpModal":
+    def for_screen(cls, screen: Screen) -> HelpModal:
         """Collect the bindings active on `screen` (focused widget, screen and app), described."""
         seen: dict[str, list[str]] = {}
-        for key, active in screen.active_bindings.items():
+        for active in screen.active_bindings.values():
             binding = active.binding
             if not binding.description or binding.action in ("app.command_palette",):
                 continue

@@ -8,9 +8,9 @@ press therefore costs one indexed SQLite query, never a 100,000-row widget.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 from rich.segment import Segment
 from rich.style import Style
@@ -145,9 +145,6 @@ class EntryTable(ScrollView, can_focus=True):
     def current(self) -> EntrySummary | None:
         """The summary under the cursor (None if the table is empty or the row is still loading)."""
         return self.item_at(self.cursor) if self.total else None
-
-    def window_ids(self) -> list[str]:
-        return [r.id for r in self.rows]
 
     def wanted_window(self) -> tuple[int, int]:
         """The window to fetch for the viewport: two pages before it, the page, three after.
