@@ -17,6 +17,7 @@ from typing import Any
 
 from mova_core.model.entry import RetryOverrides
 from mova_core.ops.bulk import (
+    BulkOutcome,
     BulkPlan,
     BulkResult,
     BulkSummary,
@@ -135,14 +136,15 @@ def _retry_report(service: DLQService, ids: list[str], results: list[BulkResult]
         if not results:
             return JobReport(f"{title}{short_id(ids[0])}: cancelled", "warning")
         # A retry that ran and failed is a warning; one refused (already retrying, gone) an error.
-        severity = {"completed": "information", "failed": "warning"}.get(results[-1].outcome, "error")
+        severities = {BulkOutcome.completed: "information", BulkOutcome.failed: "warning"}
+        severity = severities.get(results[-1].outcome, "error")
         return JobReport(f"{title}{short_id(ids[0])}: {_outcome(results[-1])}", severity)
     outcomes = Counter(result.outcome for result in results)
     parts = [f"{n} {outcome}" for outcome, n in sorted(outcomes.items())]
     # Resuming retries the same way: production must be asked for again, overrides given again.
     flags = ("" if sandbox_mode else " --sandbox=false") + (
         " and the same --var/--secret overrides" if overrides and (overrides.variables or overrides.secrets) else "")
-    severity = "information" if set(outcomes) <= {"completed"} and not record.pending() else "warning"
+    severity = "information" if set(outcomes) <= {BulkOutcome.completed} and not record.pending() else "warning"
     return JobReport(f"{title}{count(summary.total)}: {', '.join(parts) or 'nothing done'}"
                      + _record_note(service, record, "retry", flags), severity)
 
