@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from mova_core.model.entry import RetryOverrides
 from mova_core.model.listing import EntryFilter
 from mova_core.ops.service import DLQService
-from mova_tui.app.formatting import describe_event, short_id
+from mova_tui.present.events import describe_event
+from mova_tui.present.text import short_id
 
 if TYPE_CHECKING:
     from mova_core.ops.bulk import ResultsFile
@@ -133,7 +134,7 @@ def _record_note(record: "ResultsFile", op: str, flags: str = "") -> str:
 def _event(progress: Progress, event: object) -> None:
     line = describe_event(event)
     if line is not None:
-        progress("    " + line)
+        progress("    " + line.plain)
 
 
 # -- archive / delete -----------------------------------------------------------------------------

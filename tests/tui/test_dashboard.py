@@ -9,6 +9,7 @@ from pathlib import Path
 
 from textual.widgets import Input, Select, TextArea
 
+from mova_core.engine.engine import LogLine
 from mova_core.model.entry import EntryStatus, ExecutionResult, RetryResponse
 from mova_core.model.errors import EntryNotFound
 from mova_core.ops.service import DLQService
@@ -162,7 +163,7 @@ class RecordingService(DLQService):
     def retry(self, id_or_prefix, *, sandbox_mode=True, overrides=None, wait=True, on_event=None):
         self.calls.append({"id": id_or_prefix, "sandbox_mode": sandbox_mode, "overrides": overrides, "wait": wait})
         if on_event is not None:
-            on_event("replayed progress line")
+            on_event(LogLine("retry_run_test", None, "info", "replayed progress line"))
         return RetryResponse(
             dlq_id=id_or_prefix, retry_run_id="retry_run_test", sandbox_mode=sandbox_mode,
             execution_result=ExecutionResult(run_id="retry_run_test", status="completed"),
