@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from mova_tui.cli.render import short_ids
+from mova_tui.present.text import short_ids
 
 from .conftest import SPEC_ID
 
@@ -27,7 +27,7 @@ def test_list_table_fits_80_columns_and_marks_the_stale_lease(dlq, cli):
     assert len(rows(r.stdout)) == 16
     assert all(len(line) <= 80 for line in r.stdout.splitlines())
     stale = next(line for line in rows(r.stdout) if line.startswith("dlq_d4e8a61b"))
-    assert "retrying*" in stale
+    assert " stale " in stale  # the label both faces give a retrying entry whose lease expired
     assert "stale lease" in r.stdout
     assert "\x1b[" not in r.stdout  # NO_COLOR / not a terminal: plain text
     assert r.stderr == ""
@@ -126,16 +126,16 @@ def test_show_by_prefix_and_bare_uuid_prefix(dlq, cli):
 def test_show_detail_view(dlq, cli):
     r = cli("dlq", "show", "f16a0d3c")
     out = r.stdout
-    for text in ("status", "resolved", "error history", "Attempt 1: HTTP 504: Gateway Timeout",
-                 "failed action: page_oncall (http_fetch)", "variables", "action results",
-                 "retry history", "overrides: pager_url, pager_token (secret)", "envelope", '"intent"'):
+    for text in ("status", "resolved", "Error history", "Attempt 1: HTTP 504: Gateway Timeout",
+                 "Failed action: page_oncall (http_fetch)", "Variables", "Results per action",
+                 "Retry history", "overrides: pager_url, pager_token (secret)", "Envelope", '"intent"'):
         assert text in out, text
     assert all(len(line) <= 80 for line in out.splitlines())
 
 
 def test_show_stale_lease(dlq, cli):
     r = cli("dlq", "show", STALE_ID)
-    assert "retrying*" in r.stdout and "STALE" in r.stdout and "pid 4242@ops-2" in r.stdout
+    assert "retrying (stale lease)" in r.stdout and "STALE" in r.stdout and "pid 4242@ops-2" in r.stdout
 
 
 def test_unknown_id_exits_1_with_one_line(dlq, cli):
