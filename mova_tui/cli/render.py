@@ -25,7 +25,7 @@ from mova_tui.present.text import age, short_ids, shorten, when
 
 if TYPE_CHECKING:
     from mova_core.model.listing import EntrySummary, Group, Stats
-    from mova_core.ops.service import Alert
+    from mova_core.ops.alerts import Alert
 
 
 def entries_table(items: list[EntrySummary], now: datetime, total: int, width: int = 80) -> Table:

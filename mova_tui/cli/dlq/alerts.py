@@ -21,7 +21,7 @@ from mova_tui.cli.params import Format, FormatOpt
 from mova_tui.cli.state import get_state
 
 if TYPE_CHECKING:
-    from mova_core.ops.service import Thresholds
+    from mova_core.ops.alerts import Thresholds
     from mova_core.settings import Settings
 
 app = typer.Typer()
@@ -119,7 +119,7 @@ def alerts(
 
 def _thresholds(settings: Settings, given: dict[str, Any]) -> Thresholds:
     """The options given, and for those left out the MOVA_ALERT_* settings, parsed as the options are."""
-    from mova_core.ops.service import Thresholds
+    from mova_core.ops.alerts import Thresholds
 
     values = dict(given)
     for name, (parse, variable) in _SETTINGS.items():

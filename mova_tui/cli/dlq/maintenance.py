@@ -1,7 +1,6 @@
 """Retention and analysis: `mova dlq purge` and `mova dlq export`."""
 
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -70,15 +69,5 @@ def export(ctx: typer.Context, selection: Selection, fmt: ExportFormatOpt = Expo
         sys.stdout.flush()
         info(f"exported {count} entries")
         return
-    out = Path(out)
-    import tempfile  # export only
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent if str(out.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            count = svc.export(flt, fmt.value, fh)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    count = svc.export_to_file(flt, fmt.value, out)  # replaced atomically and durably once complete
     info(f"exported {count} entries to {out}")
