@@ -52,9 +52,16 @@ class OptionGroup:
         out = []
         for name, default in self.defaults().items():
             if getattr(self, name) != default:
-                info = next(m for m in type(self).__annotations__[name].__metadata__ if isinstance(m, OptionInfo))
-                out.append((info.param_decls or (f"--{name.replace('_', '-')}",))[0])
+                out.append(_first_flag(type(self).__annotations__[name], name))
         return out
+
+
+def _first_flag(annotation: Any, name: str) -> str:
+    """`--dry-run` for `Annotated[bool, typer.Option("--dry-run")]` (in `Annotated`, Typer's first
+    positional argument is the first flag, kept as the OptionInfo's `default`)."""
+    info = next(m for m in annotation.__metadata__ if isinstance(m, OptionInfo))
+    flags = [d for d in (info.default, *(info.param_decls or ())) if isinstance(d, str) and d.startswith("-")]
+    return flags[0].split("/")[0] if flags else f"--{name.replace('_', '-')}"
 
 
 def with_option_groups(command: F) -> F:
