@@ -164,7 +164,8 @@ async def test_status_colours_are_the_same_in_both_faces(app_factory, dlq, monke
             shown = _cli_colours(monkeypatch, "dlq", "show", entry_id)
             assert _key(_style_of(shown, word)) == expected, label
             row = next(line for line in listing.split("\n") if line.plain.startswith(entry_id[:12]))
-            assert _key(_style_of(row, f" {label} ", skip=1)) == expected, label
+            cell = "retrying*" if label == "stale" else label  # the list's own mark for a stale lease
+            assert _key(_style_of(row, f" {cell} ", skip=1)) == expected, label
             app.pop_screen()
             await settle(pilot)
     assert len({STATUS_STYLES[s] for s in STATUS_ENTRIES}) == len(STATUS_ENTRIES)  # four distinct colours
