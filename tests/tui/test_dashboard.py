@@ -9,7 +9,7 @@ from pathlib import Path
 
 from textual.widgets import Input, Select, TextArea
 
-from mova_core.engine.engine import LogLine
+from mova_core.engine.events import LogLine
 from mova_core.model.entry import EntryStatus, ExecutionResult, RetryResponse
 from mova_core.model.errors import EntryNotFound
 from mova_core.ops.service import DLQService
