@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.status import Status
 
+    from mova_core.ops.retry import Event
+
 
 class _Countdown:
     """Renders the time left before the next attempt each time the spinner refreshes."""
@@ -41,7 +43,7 @@ class EventPrinter:
             self._status.stop()
             self._status = None
 
-    def __call__(self, event: object) -> None:
+    def __call__(self, event: Event) -> None:
         self.close()
         line = describe_event(event)
         if line is not None:

@@ -7,19 +7,22 @@ imports the engine.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
 from mova_tui.present.palette import outcome_style
 from mova_tui.present.safe_text import clean
 
+if TYPE_CHECKING:
+    from mova_core.ops.retry import Event
+
 #: Log levels shown dim: detail an operator may skip.
 _QUIET_LEVELS = {"debug"}
 _LEVEL_STYLES = {"warning": "yellow", "error": "red"}
 
 
-def describe_event(event: object) -> Text | None:
+def describe_event(event: Event) -> Text | None:
     """The line for a run's event, styled; None for an event that is not worth a line."""
     render = _RENDERERS.get(getattr(event, "kind", None))
     return None if render is None else render(event)

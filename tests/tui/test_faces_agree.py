@@ -14,7 +14,7 @@ from rich.style import Style
 from rich.text import Text
 from typer.testing import CliRunner
 
-from mova_core.engine.engine import ActionStarted, AttemptFailed, LogLine, RunFinished
+from mova_core.engine.events import ActionStarted, AttemptFailed, LogLine, RunFinished
 from mova_core.model.entry import ExecutionResult, RetryResponse
 from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
