@@ -11,11 +11,11 @@ from collections.abc import Callable
 from mova_core.model.listing import EntryFilter
 from mova_tui.app.bulk import bulk_job, count, retry_job
 from mova_tui.app.export import export_job
-from mova_tui.app.formatting import short_id
 from mova_tui.app.host import JobHost
 from mova_tui.app.modals.confirm_modal import ConfirmModal
 from mova_tui.app.modals.export_modal import ExportModal, ExportRequest
 from mova_tui.app.modals.retry_modal import RetryModal, RetryRequest
+from mova_tui.present.text import short_id
 
 #: Called with the ids once their job has started (the dashboard then clears them from its selection).
 Done = Callable[[list[str]], None] | None

@@ -29,7 +29,8 @@ from mova_core.ops.bulk import (
     run_bulk,
 )
 from mova_core.ops.service import DLQService
-from mova_tui.app.formatting import describe_event, short_id
+from mova_tui.present.events import describe_event
+from mova_tui.present.text import short_id
 from mova_tui.app.jobs import JobBody, JobContext, JobReport, Progress
 
 Action = Callable[[str], BulkResult]
@@ -156,4 +157,4 @@ def _outcome(result: BulkResult) -> str:
 def _event_line(progress: Progress, event: object) -> None:
     line = describe_event(event)
     if line is not None:
-        progress("    " + line)
+        progress("    " + line.plain)

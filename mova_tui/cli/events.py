@@ -1,14 +1,21 @@
-"""Progress of a run on stderr, from the engine's events (read by their `kind`, so nothing here
-imports the engine): one line per step, and on a terminal a spinner with a countdown while the
-engine waits between attempts.
+"""A run's progress on stderr: the shared event lines (`present.events`), and on a terminal a
+spinner counting down while the engine waits between attempts.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
+
+from mova_tui.present.events import describe_event
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.status import Status
+
+    from mova_core.ops.retry import Event
 
 
 class _Countdown:
@@ -23,49 +30,25 @@ class _Countdown:
 
 
 class EventPrinter:
-    """An `on_event` callback that reports a run's progress on a (stderr) console."""
+    """An `on_event` callback that prints a run's progress on a (stderr) console."""
 
-    def __init__(self, console: Any, *, live: bool | None = None):
+    def __init__(self, console: Console, *, live: bool | None = None):
         self.console = console
         self.live = console.is_terminal if live is None else live
-        self._status = None
+        self._status: Status | None = None
 
-    def _stop_waiting(self) -> None:
+    def close(self) -> None:
+        """Stop the waiting spinner, if one is showing."""
         if self._status is not None:
             self._status.stop()
             self._status = None
 
-    def close(self) -> None:
-        """Stop the waiting spinner, if one is showing."""
-        self._stop_waiting()
-
-    def _line(self, text: str, style: str = "") -> None:
-        self.console.print(Text(text, style=style), soft_wrap=True)
-
-    def __call__(self, event: Any) -> None:
-        self._stop_waiting()
-        kind = getattr(event, "kind", None)
-        if kind == "run_started":
-            mode = "sandbox" if event.sandbox_mode else "production"
-            self._line(f"run {event.run_id}: {event.workflow} ({mode}, {event.actions} actions)", "bold")
-        elif kind == "action_started":
-            if event.attempt > 1:
-                self._line(f"  {event.action_id}: attempt {event.attempt} of {event.max_attempts}")
-        elif kind == "attempt_failed":
-            self._line(f"  {event.action_id}: attempt {event.attempt} failed: {event.error}", "red")
-            if event.delay:
-                if self.live:
-                    self._status = self.console.status(_Countdown(event.action_id, event.attempt + 1, event.delay))
-                    self._status.start()
-                else:
-                    self._line(f"  {event.action_id}: waiting {event.delay:.1f}s before attempt {event.attempt + 1}")
-        elif kind == "action_finished":
-            style = {"completed": "green", "skipped": "dim"}.get(event.status, "red")
-            self._line(f"  {event.action_id}: {event.status} ({event.duration_seconds:.1f}s)", style)
-        elif kind == "log":
-            where = f"{event.action_id}: " if event.action_id else ""
-            self._line(f"    {where}{event.message}", "dim" if event.level == "debug" else "")
-        elif kind == "run_finished":
-            style = "green" if event.status == "completed" else "red"
-            tail = f": {event.error}" if event.error else ""
-            self._line(f"run {event.run_id} {event.status} in {event.duration_seconds:.1f}s{tail}", style)
+    def __call__(self, event: Event) -> None:
+        self.close()
+        line = describe_event(event)
+        if line is not None:
+            self.console.print(line, soft_wrap=True)
+        delay = getattr(event, "delay", None) if getattr(event, "kind", None) == "attempt_failed" else None
+        if delay and self.live and getattr(event, "retryable", False):
+            self._status = self.console.status(_Countdown(event.action_id, event.attempt + 1, delay))  # type: ignore[attr-defined]
+            self._status.start()

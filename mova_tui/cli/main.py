@@ -57,6 +57,7 @@ def main(
 ) -> None:
     """mova: the dead-letter queue and retry sandbox toolkit."""
     ctx.obj = CliState(dlq_path=dlq_path)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def run() -> None:

@@ -50,8 +50,8 @@ def examples(*lines: str) -> str:
     """A command's --help epilog: its examples, one per line.
 
     The help is Click's plain text (`rich_markup_mode=None`): Typer's Rich help loads Markdown and
-    panel rendering, which tripled the time of `mova --help` (issue 7). `\\b` keeps the lines
-    as written instead of rewrapped.
+    panel rendering, which makes `mova --help` much slower (benchmarks/README.md). `\\b` keeps the
+    lines as written instead of rewrapped.
     """
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
@@ -143,8 +143,9 @@ class MovaGroup(TyperGroup):
             print("\ninterrupted", file=sys.stderr)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except BrokenPipeError:
-            # `mova dlq list | head`: the reader went away; not an error worth a message.
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (silence the flush at exit)
+            # `mova dlq list | head`: the reader went away; not an error worth a message. Pointing
+            # stdout at devnull silences the flush at exit.
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
             raise typer.Exit(EXIT_FAILED) from None
         except OSError as exc:
             where = f" {exc.filename}" if exc.filename else ""

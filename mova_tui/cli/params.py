@@ -1,6 +1,8 @@
-"""Option types shared by the commands, and the parsing of what the user typed into core values."""
+"""Option types shared by the commands, and the parsing of what the user typed into core values.
 
-from __future__ import annotations
+No `from __future__ import annotations`: the option groups' annotations must be objects (see
+`option_groups`); names imported only for type checking are quoted.
+"""
 
 from datetime import datetime
 from enum import StrEnum
@@ -12,7 +14,9 @@ from typer.core import TyperCommand
 
 from mova_core.model.errors import InvalidInput
 from mova_core.model.status import EntryStatus
+from mova_core.model.values import value_from_text
 from mova_core.timeutil import parse_user_time
+from mova_tui.cli.option_groups import OptionGroup
 
 if TYPE_CHECKING:  # pydantic models, imported where used so `mova --help` starts fast
     from mova_core.model.entry import RetryOverrides
@@ -74,7 +78,7 @@ def build_filter(
     until: datetime | None = None,
     limit: int | None = None,
     fingerprint: str | None = None,
-) -> EntryFilter:
+) -> "EntryFilter":
     """The core filter for the options given."""
     if since and until and since >= until:
         raise InvalidInput("--since must be earlier than --until")
@@ -86,23 +90,37 @@ def build_filter(
     )
 
 
+class Selection(OptionGroup):
+    """The specification's list filters, as one parameter of every command that selects entries."""
+
+    status: StatusOpt = None
+    workflow_type: WorkflowTypeOpt = None
+    user_id: UserIdOpt = None
+    since: SinceOpt = None
+    until: UntilOpt = None
+    limit: LimitOpt = None
+    group: GroupOpt = None
+
+    def given(self) -> bool:
+        """True when any filter was given."""
+        return bool(self.changed())
+
+    def entry_filter(self, default_status: EntryStatus | None = None) -> "EntryFilter":
+        """The core filter; `default_status` when no --status was given."""
+        return build_filter(self.status or default_status, self.workflow_type, self.user_id, self.since,
+                            self.until, self.limit, self.group)
+
+
 # -- KEY=VALUE overrides ------------------------------------------------------------------------
 def parse_pairs(pairs: list[str] | None, option: str, *, json_values: bool) -> dict[str, Any]:
-    """`KEY=VALUE` items into a dict; with json_values, a VALUE that is valid JSON is taken as JSON."""
+    """`KEY=VALUE` items into a dict; with json_values, VALUE is JSON if it parses, else text."""
     out: dict[str, Any] = {}
     for item in pairs or []:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
             raise InvalidInput(f"{option} expects KEY=VALUE, got {_shown(item, option)}")
-        if json_values:
-            import json  # here: `mova --help` parses no JSON
-
-            try:
-                value = json.loads(value)
-            except ValueError:
-                pass  # a plain string
-        out[key] = value
+        out[key] = value_from_text(value) if json_values else value
     return out
 
 
@@ -111,35 +129,44 @@ def _shown(item: str, option: str) -> str:
     return "a value without '='" if option == "--secret" else repr(item)
 
 
-def load_overrides(path: Path | None, variables: list[str] | None, secrets: list[str] | None) -> RetryOverrides:
-    """The overrides document (`{"variables": {...}, "secrets": {...}}`), then --var and --secret on top."""
+def load_overrides(path: Path | None, variables: list[str] | None, secrets: list[str] | None) -> "RetryOverrides":
+    """The overrides document (`{"variables": {...}, "secrets": {...}}`), then --var and --secret on top.
+
+    The file's shape is checked here, so that the message names the file; the result is built by
+    the core's own overrides validation, as the dashboard's and the HTTP shim's are.
+    """
     data: dict[str, Any] = {"variables": {}, "secrets": {}}
     if path is not None:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InvalidInput(f"cannot read overrides file {path}: {exc.strerror}") from None
-        import json
-
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            raise InvalidInput(f"overrides file {path} is not valid JSON: {exc}") from None
-        if not isinstance(doc, dict):
-            raise InvalidInput(f'overrides file {path} must be an object like {{"variables": {{}}, "secrets": {{}}}}')
-        unknown = sorted(set(doc) - {"variables", "secrets"})
-        if unknown:
-            raise InvalidInput(f"overrides file {path}: unknown key {unknown[0]!r} (expected variables, secrets)")
+        doc = _read_overrides_file(Path(path))
         for key in ("variables", "secrets"):
-            value = doc.get(key) or {}
-            if not isinstance(value, dict):
-                raise InvalidInput(f"overrides file {path}: {key} must be an object")
-            data[key].update(value)
+            data[key].update(doc.get(key) or {})
     data["variables"].update(parse_pairs(variables, "--var", json_values=True))
     data["secrets"].update(parse_pairs(secrets, "--secret", json_values=False))
-    from mova_core.model.entry import RetryOverrides
+    from mova_core.ops.retry import coerce_overrides
 
-    return RetryOverrides(**data)
+    return coerce_overrides(data)
+
+
+def _read_overrides_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput(f"cannot read overrides file {path}: {exc.strerror}") from None
+    import json
+
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise InvalidInput(f"overrides file {path} is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise InvalidInput(f'overrides file {path} must be an object like {{"variables": {{}}, "secrets": {{}}}}')
+    unknown = sorted(set(doc) - {"variables", "secrets"})
+    if unknown:
+        raise InvalidInput(f"overrides file {path}: unknown key {unknown[0]!r} (expected variables, secrets)")
+    for key in ("variables", "secrets"):
+        if not isinstance(doc.get(key) or {}, dict):
+            raise InvalidInput(f"overrides file {path}: {key} must be an object")
+    return doc
 
 
 VarOpt = Annotated[
@@ -154,6 +181,78 @@ OverridesOpt = Annotated[
     Optional[Path],
     typer.Option("--overrides", metavar="FILE.json", help='A file {"variables": {...}, "secrets": {...}}.'),
 ]
+
+
+class RetryInputs(OptionGroup):
+    """What a retry changes: variables, secrets, an overrides file."""
+
+    var: VarOpt = None
+    secret: SecretOpt = None
+    overrides: OverridesOpt = None
+
+    def load(self) -> "RetryOverrides":
+        """The overrides these options give (see `load_overrides`)."""
+        return load_overrides(self.overrides, self.var, self.secret)
+
+
+# -- bulk runs (`--all`) ------------------------------------------------------------------------
+EntryIdArg = Annotated[str, typer.Argument(metavar="ID", help="Entry id or unique prefix.")]
+OptionalIdArg = Annotated[Optional[str], typer.Argument(metavar="[ID]", help="Entry id or unique prefix.")]
+AllOpt = Annotated[bool, typer.Option("--all", help="Act on every entry matching the filters (a frozen set).")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="With --all: do not ask for confirmation.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="With --all: list the set and stop.")]
+ResumeOpt = Annotated[
+    Optional[Path], typer.Option("--resume", metavar="FILE", help="With --all: resume the run recorded in this results file.")
+]
+ResultsOpt = Annotated[
+    Optional[Path], typer.Option("--results", metavar="FILE", help="With --all: where to write the results (JSON lines).")
+]
+RateOpt = Annotated[
+    Optional[str],
+    typer.Option("--rate", metavar="N/s", help="With --all: at most N retries started per second (N/s, N/m, N/h)."),
+]
+ConcurrencyOpt = Annotated[int, typer.Option("--concurrency", min=1, metavar="K", help="With --all: K retries at a time.")]
+StopAfterFailuresOpt = Annotated[
+    Optional[int],
+    typer.Option("--stop-after-failures", min=1, metavar="M", help="With --all: stop starting retries after M failures."),
+]
+
+
+class BulkRun(OptionGroup):
+    """How a bulk run is previewed and recorded: --dry-run, --resume, --results."""
+
+    dry_run: DryRunOpt = False
+    resume: ResumeOpt = None
+    results: ResultsOpt = None
+
+
+class RetryPace(OptionGroup):
+    """How fast a bulk retry goes: --rate, --concurrency, --stop-after-failures."""
+
+    rate: RateOpt = None
+    concurrency: ConcurrencyOpt = 1
+    stop_after_failures: StopAfterFailuresOpt = None
+
+
+def bulk_requested(all_: bool, bulk: BulkRun) -> bool:
+    """True for `--all`, or `--resume FILE` (which can only continue a bulk run)."""
+    return all_ or bulk.resume is not None
+
+
+def check_one_or_all(entry_id: str | None, all_: bool, bulk: BulkRun, op: str, *single_only: OptionGroup) -> None:
+    """An ID, or --all, not both and not neither; filters and bulk options only with --all."""
+    if bulk_requested(all_, bulk):
+        if entry_id:
+            raise InvalidInput("give an ID or --all, not both")
+        return
+    if not entry_id:
+        raise InvalidInput(f"give an entry ID, or --all to {op} every matching entry")
+    for group in single_only:
+        given = group.changed()
+        if given and isinstance(group, Selection):
+            raise InvalidInput("filters apply only with --all")
+        if given:
+            raise InvalidInput(f"{given[0]} applies only with --all")
 
 
 # -- `--sandbox=false` --------------------------------------------------------------------------

@@ -1,66 +1,40 @@
-"""Human views (Rich renderables) of what the core returns: entry tables, the detail view, stats,
-groups, alerts. No I/O and no core calls here; the commands pass in what they fetched.
+"""The command line's own views (Rich renderables): the entry list, stats, groups, alerts.
+
+The entry detail view is shared with the dashboard (`mova_tui.present.entry_view`). No I/O and
+no core calls here; the commands pass in what they fetched.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Group as RenderGroup
 from rich.console import RenderableType
+from rich.padding import Padding
 from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-from mova_core.timeutil import humanize_age, parse_time
-from mova_tui.present.safe_text import cell, clean
+from mova_core.timeutil import humanize_age
+from mova_tui.present.entry_view import kv_grid
+from mova_tui.present.palette import status_style, status_text
+from mova_tui.present.safe_text import cell
+from mova_tui.present.text import age, short_ids, shorten, when
 
 if TYPE_CHECKING:
-    from mova_core.model.entry import DeadLetterEntry
     from mova_core.model.listing import EntrySummary, Group, Stats
+    from mova_core.ops.alerts import Alert
 
-STATUS_STYLE = {"active": "red", "retrying": "cyan", "resolved": "green", "archived": "dim"}
+
+#: The list marks a retrying entry whose lease expired and explains the mark under the table
+#: (scripts and the reliability suite read `retrying*`); the colour is the palette's stale one.
 STALE_MARK = "*"
 
 
-def status_text(status: str, stale: bool = False) -> Text:
-    """A status, coloured; a stale `retrying` lease gets a mark."""
-    status = clean(status)
-    if stale:
-        return Text(status + STALE_MARK, style="yellow")
-    return Text(status, style=STATUS_STYLE.get(status, ""))
-
-
-def short_ids(ids: Iterable[str], minimum: int = 8) -> dict[str, str]:
-    """The shortest prefix of each id that is unique among `ids` (at least `minimum` characters past `dlq_`)."""
-    ids = list(dict.fromkeys(ids))
-    keys = sorted((i.removeprefix("dlq_"), i) for i in ids)
-    need: dict[str, int] = {}
-    for n, (key, full) in enumerate(keys):
-        common = 0
-        for other in (keys[n - 1][0] if n else None, keys[n + 1][0] if n + 1 < len(keys) else None):
-            if other is None:
-                continue
-            k = 0
-            while k < min(len(key), len(other)) and key[k] == other[k]:
-                k += 1
-            common = max(common, k)
-        need[full] = max(minimum, common + 1)
-    return {full: full[: len(full) - len(full.removeprefix("dlq_")) + need[full]] for full in ids}
-
-
-def age(created_ts: float, now: datetime) -> str:
-    """How long ago an entry was created: 45s, 12m, 3h, 5d."""
-    return humanize_age(now.timestamp() - created_ts)
-
-
-def shorten(text: str | None, limit: int = 200) -> str:
-    """One line, at most `limit` characters."""
-    line = " ".join((text or "").split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+def _status_cell(status: str, stale: bool) -> Text:
+    return Text(f"{status}{STALE_MARK}" if stale else str(status), style=status_style(status, stale=stale))
 
 
 def entries_table(items: list[EntrySummary], now: datetime, total: int, width: int = 80) -> Table:
@@ -68,7 +42,7 @@ def entries_table(items: list[EntrySummary], now: datetime, total: int, width: i
     shorts = short_ids(i.id for i in items)
     stale = {i.id for i in items if i.is_stale(now)}
     rows = [
-        (shorts[i.id], i.workflow_type, status_text(i.status, i.id in stale), str(i.attempts),
+        (shorts[i.id], i.workflow_type, _status_cell(i.status, i.id in stale), str(i.attempts),
          shorten(i.last_error), age(i.created_ts, now))
         for i in items
     ]
@@ -98,149 +72,14 @@ def entries_table(items: list[EntrySummary], now: datetime, total: int, width: i
     return table
 
 
-def _kv(rows: Iterable[tuple[str, Any]]) -> Table:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold", no_wrap=True)
-    grid.add_column(overflow="fold")
-    for key, value in rows:
-        if value is None or value == "" or value == []:
-            continue
-        grid.add_row(key, cell(value))
-    return grid
-
-
-def _json(data: Any, color: bool) -> RenderableType:
-    text = clean(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-    if not color:
-        return Text(text)
-    from rich.syntax import (
-        Syntax,  # pygments is slow to import; only the detail view needs it
-    )
-
-    return Syntax(text, "json", theme="ansi_dark", background_color="default", word_wrap=True)
-
-
-def _indented(renderable: RenderableType) -> RenderableType:
-    from rich.padding import Padding
-
-    return Padding(renderable, (0, 0, 0, 2))
-
-
-def _when(stamp: str | None, now: datetime) -> str | None:
-    if not stamp:
-        return None
-    try:
-        return f"{stamp} ({humanize_age(now.timestamp() - parse_time(stamp).timestamp())} ago)"
-    except ValueError:
-        return stamp
-
-
-def _duration(start: str | None, end: str | None) -> str:
-    try:
-        seconds = parse_time(end).timestamp() - parse_time(start).timestamp()  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return ""
-    return f"{seconds:.1f}s" if seconds < 120 else humanize_age(seconds)
-
-
-def entry_detail(entry: DeadLetterEntry, now: datetime, *, stale: bool, color: bool, run: Any = None) -> RenderableType:
-    """The `mova dlq show` view: header, error, failed action, variables, results, retries, envelope."""
-    md, err = entry.metadata, entry.error_details
-    parts: list[RenderableType] = []
-    parts.append(Rule(Text(entry.id, style="bold"), align="left"))
-    parts.append(_kv([
-        ("status", status_text(entry.status, stale)),
-        ("workflow type", entry.workflow_type),
-        ("run id", entry.run_id),
-        ("created", _when(entry.created_at, now)),
-        ("updated", _when(entry.updated_at, now)),
-        ("user", md.user_id),
-        ("priority", md.priority),
-        ("source", md.source),
-        ("tags", ", ".join(md.tags or [])),
-        ("retries", md.retry_count or None),
-        ("last retry", _when(md.last_retry_at, now)),
-    ]))
-    if md.lease:
-        lease = md.lease
-        state = "STALE: its process probably died; `mova dlq retry` takes it over" if stale else "live"
-        parts.append(Text(""))
-        parts.append(_kv([
-            ("retry run", lease.retry_run_id),
-            ("mode", "sandbox" if lease.sandbox_mode else "production"),
-            ("held by", lease.owner),
-            ("since", _when(lease.acquired_at, now)),
-            ("lease until", f"{lease.expires_at} ({state})"),
-        ]))
-        if run is not None:
-            parts.append(_kv([("progress", f"{run.status}" + (f": {run.error}" if run.error else ""))]))
-
-    parts.append(Rule("error", align="left"))
-    parts.append(_kv([
-        ("failure reason", err.failure_reason),
-        ("attempts", err.attempts),
-        ("last error", Text(clean(err.last_error), style="red")),
-    ]))
-    if err.error_history:
-        parts.append(Text("error history", style="bold"))
-        for line in err.error_history:
-            parts.append(_indented(Text(clean(line))))
-    if err.retry_policy:
-        parts.append(_kv([("retry policy", json.dumps(err.retry_policy.model_dump(mode="json")))]))
-
-    if entry.failed_action:
-        action = entry.failed_action
-        parts.append(Rule(cell(f"failed action: {action.key} ({action.type})"), align="left"))
-        parts.append(_json(action.arguments, color))
-
-    if entry.context.variables:
-        parts.append(Rule("variables", align="left"))
-        parts.append(_json(entry.context.variables, color))
-
-    if entry.context.results:
-        parts.append(Rule("action results", align="left"))
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
-        for col in ("ACTION", "TYPE", "STATUS", "ATT", "TIME", "ERROR"):
-            table.add_column(col, no_wrap=col != "ERROR", overflow="fold")
-        for key, res in entry.context.results.items():
-            table.add_row(cell(key), cell(res.type or ""), status_text(res.status), str(res.attempts or ""),
-                          _duration(res.start_time, res.end_time), cell(res.error or ""))
-        parts.append(table)
-
-    if entry.retry_history:
-        parts.append(Rule("retry history", align="left"))
-        for rec in entry.retry_history:
-            outcome_style = "green" if rec.outcome == "completed" else "red"
-            head = Text("• ")
-            head.append(rec.start_time)
-            head.append("  " + ("sandbox" if rec.sandbox_mode else "production"), style="bold")
-            head.append("  " + rec.outcome, style=outcome_style)
-            took = _duration(rec.start_time, rec.end_time)
-            if took:
-                head.append(f"  ({took})")
-            if rec.actor:
-                head.append(f"  by {clean(rec.actor)}", style="dim")
-            parts.append(head)
-            parts.append(_indented(Text(clean(rec.retry_run_id), style="dim")))
-            if rec.error:
-                parts.append(_indented(Text(clean(rec.error), style="red")))
-            overrides = [*rec.override_variables, *(f"{s} (secret)" for s in rec.override_secrets)]
-            if overrides:
-                parts.append(_indented(Text(clean("overrides: " + ", ".join(overrides)))))
-
-    parts.append(Rule("envelope", align="left"))
-    parts.append(_json(entry.envelope.model_dump(mode="json"), color))
-    return RenderGroup(*parts)
-
-
 def stats_view(stats: Stats, now: datetime, oldest_active: EntrySummary | None, groups: list[Group],
                width: int = 80) -> RenderableType:
     """The human `mova dlq stats`: the specification's numbers, the oldest active age, failure groups."""
     parts: list[RenderableType] = []
-    parts.append(_kv([
+    parts.append(kv_grid([
         ("total entries", stats.total_entries),
-        ("oldest entry", _when(stats.oldest_entry, now) or "-"),
-        ("newest entry", _when(stats.newest_entry, now) or "-"),
+        ("oldest entry", when(stats.oldest_entry, now) or "-"),
+        ("newest entry", when(stats.newest_entry, now) or "-"),
         ("oldest active", (f"{oldest_active.id} ({age(oldest_active.created_ts, now)} waiting)"
                            if oldest_active else "none")),
     ]))
@@ -296,7 +135,7 @@ def _measure(name: str, value: float) -> str:
     return f"{value:g}"
 
 
-def alerts_view(alerts: list[Any]) -> RenderableType:
+def alerts_view(alerts: list[Alert]) -> RenderableType:
     """One line per check (state, name, measured value against the limit, why), and the entries concerned."""
     lines: list[RenderableType] = []
     width = max(len(a.name) for a in alerts)
@@ -311,5 +150,5 @@ def alerts_view(alerts: list[Any]) -> RenderableType:
         if a.entries:
             shorts = short_ids(a.entries)
             shown = ", ".join(shorts[e] for e in a.entries[:8]) + (f", … (+{len(a.entries) - 8})" if len(a.entries) > 8 else "")
-            lines.append(_indented(Text(f"  entries: {shown}", style="dim")))
+            lines.append(Padding(Text(f"  entries: {shown}", style="dim"), (0, 0, 0, 2)))
     return RenderGroup(*lines)

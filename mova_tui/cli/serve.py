@@ -1,25 +1,16 @@
 """`mova serve`: start the local REST shim (FastAPI/uvicorn are imported only when it runs)."""
 
-import ipaddress
 import sys
 from typing import Annotated
 
 import typer
 
+from mova_core.model.hosts import is_loopback, normalize_host
 from mova_tui.cli.state import get_state
 
 HTTP_EXTRA_HINT = "pip install 'mova[http]'"
+#: Host headers a loopback server answers to (a guard against DNS rebinding), besides --host itself.
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and loopback addresses; any other name or address is reachable from outside."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def serve_command(
@@ -59,7 +50,7 @@ def serve_command(
                    "(set MOVA_DLQ_PATH or --dlq-path)", err=True)
     if not loopback and not tokens:
         typer.echo(f"warning: listening on {host} with no API token (--insecure)", err=True)
-    allowed_hosts = {*LOOPBACK_NAMES, host.strip("[]").lower()} if loopback else None
+    allowed_hosts = {*LOOPBACK_NAMES, normalize_host(host)} if loopback else None
     app = create_app(settings, max_body_bytes=max_body, allowed_hosts=allowed_hosts)
     if tokens:
         auth = "bearer token required" + ("; read-only token allows GET only" if "read-only" in tokens else "")

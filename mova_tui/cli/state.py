@@ -20,12 +20,14 @@ PROGRESS_MIN_FILES = 1000
 
 @dataclass
 class CliState:
-    """What the global options chose; builds the service lazily, once."""
+    """What the global options chose; builds the service lazily, once, and closes what it opened."""
 
     dlq_path: Path | None = None
     _service: DLQService | None = field(default=None, repr=False)
     _settings: Settings | None = field(default=None, repr=False)
     _local: threading.local = field(default_factory=threading.local, repr=False)
+    _thread_services: list[DLQService] = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def settings(self) -> Settings:
         """The settings: MOVA_* variables, with --dlq-path on top."""
@@ -63,11 +65,21 @@ class CliState:
             if threading.current_thread() is threading.main_thread():
                 svc = self.service()
             else:
-                from mova_core.ops.service import DLQService
-
-                svc = DLQService(self.settings())
+                svc = self.service().independent()
+                with self._lock:
+                    self._thread_services.append(svc)
             self._local.service = svc
         return svc
+
+    def close(self) -> None:
+        """Close every service this state opened (called when the command ends)."""
+        with self._lock:
+            opened, self._thread_services = self._thread_services, []
+        if self._service is not None:
+            opened.append(self._service)
+            self._service = None
+        for svc in opened:
+            svc.close()
 
 
 def refresh_with_progress(service: DLQService, *, full: bool, label: str = "indexing") -> bool:
@@ -108,4 +120,5 @@ def get_state(ctx: typer.Context) -> CliState:
     root = ctx.find_root()
     if not isinstance(root.obj, CliState):
         root.obj = CliState()
+        root.call_on_close(root.obj.close)
     return root.obj

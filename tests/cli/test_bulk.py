@@ -174,7 +174,7 @@ def test_bulk_progress_bar_on_a_terminal(dlq, cli, monkeypatch):
 
     from rich.console import Console
 
-    from mova_tui.cli import dlq_bulk
+    from mova_tui.cli.dlq import bulk as dlq_bulk
 
     screen = io.StringIO()
     monkeypatch.setattr(dlq_bulk, "console", lambda err=False: Console(file=screen, force_terminal=True, width=100))

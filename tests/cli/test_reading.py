@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from mova_tui.cli.render import short_ids
+from mova_tui.present.text import short_ids
 
 from .conftest import SPEC_ID
 
@@ -126,16 +126,16 @@ def test_show_by_prefix_and_bare_uuid_prefix(dlq, cli):
 def test_show_detail_view(dlq, cli):
     r = cli("dlq", "show", "f16a0d3c")
     out = r.stdout
-    for text in ("status", "resolved", "error history", "Attempt 1: HTTP 504: Gateway Timeout",
-                 "failed action: page_oncall (http_fetch)", "variables", "action results",
-                 "retry history", "overrides: pager_url, pager_token (secret)", "envelope", '"intent"'):
+    for text in ("status", "resolved", "Error history", "Attempt 1: HTTP 504: Gateway Timeout",
+                 "Failed action: page_oncall (http_fetch)", "Variables", "Results per action",
+                 "Retry history", "overrides: pager_url, pager_token (secret)", "Envelope", '"intent"'):
         assert text in out, text
     assert all(len(line) <= 80 for line in out.splitlines())
 
 
 def test_show_stale_lease(dlq, cli):
     r = cli("dlq", "show", STALE_ID)
-    assert "retrying*" in r.stdout and "STALE" in r.stdout and "pid 4242@ops-2" in r.stdout
+    assert "retrying (stale lease)" in r.stdout and "STALE" in r.stdout and "pid 4242@ops-2" in r.stdout
 
 
 def test_unknown_id_exits_1_with_one_line(dlq, cli):
@@ -205,7 +205,8 @@ def test_export_jsonl_and_csv(dlq, cli, tmp_path):
 
 def test_export_to_an_unwritable_place_is_one_line(dlq, cli, tmp_path):
     r = cli("dlq", "export", "--output", str(tmp_path / "no" / "such" / "dir" / "x.jsonl"))
-    assert r.exit_code == 1
+    assert r.exit_code == 2  # the core's export_to_file: a directory that does not exist is invalid input
+    assert "does not exist" in r.stderr
     assert r.stderr.startswith("error: ") and r.stderr.count("\n") == 1
 
 

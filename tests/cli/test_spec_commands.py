@@ -54,7 +54,7 @@ def test_show_detailed_information(spec_dlq, sh):
     r = sh("mova dlq show dlq_12345678")
     assert r.returncode == 0, r.stderr
     assert SPEC_ID in r.stdout
-    for text in ("Attempt 1: connection refused", "fetch_data (http_fetch)", "max_retries_exceeded", "envelope"):
+    for text in ("Attempt 1: connection refused", "fetch_data (http_fetch)", "max_retries_exceeded", "Envelope"):
         assert text in r.stdout
 
 

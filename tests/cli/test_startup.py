@@ -21,13 +21,15 @@ def test_importing_the_cli_loads_neither_textual_nor_the_http_server():
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
-def test_help_loads_neither_pydantic_nor_rich_rendering():
-    """`mova --help` is plain Click text: no models, no Markdown, no Rich console (issue 7: start-up)."""
-    code = ("import sys; sys.argv = ['mova', '--help']\n"
+@pytest.mark.parametrize("argv", [["--help"], ["dlq", "--help"], ["dlq", "retry", "--help"]])
+def test_help_loads_neither_pydantic_nor_rich_rendering(argv):
+    """`mova --help` is plain Click text: no models, no Markdown, no Rich console, no shared presentation."""
+    code = (f"import sys; sys.argv = ['mova', *{argv!r}]\n"
             "from mova_tui.cli.main import run\n"
             "try:\n    run()\nexcept SystemExit:\n    pass\n"
             "heavy = sorted(m for m in sys.modules if m in {'pydantic', 'pydantic_core', 'rich.console', 'rich.markdown',"
-            " 'typer.rich_utils', 'sqlite3', 'mova_core.model.entry', 'mova_core.settings'})\n"
+            " 'typer.rich_utils', 'sqlite3', 'mova_core.model.entry', 'mova_core.settings'}"
+            " or m.startswith('mova_tui.present'))\n"
             "assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 

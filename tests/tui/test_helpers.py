@@ -8,14 +8,16 @@ from mova_core.engine.events import (
     ActionFinished,
     ActionStarted,
     AttemptFailed,
+    LogLine,
     RunFinished,
 )
 from mova_core.model.listing import EntryFilter
 from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
 from mova_tui.app.filters import FilterState, check_time
-from mova_tui.app.formatting import describe_event, short_id, shorten
 from mova_tui.app.widgets.queue_view import list_window
+from mova_tui.present.events import describe_event
+from mova_tui.present.text import short_id, shorten
 
 from .conftest import FROZEN_NOW, settle
 
@@ -33,12 +35,21 @@ def test_window_from_the_far_end_is_the_same_window(dlq: Path):
     assert [i.id for i in list_window(service, flt, 20).items] == [i.id for i in service.list(flt).items]
 
 
+def line(event) -> str:
+    return describe_event(event).plain
+
+
 def test_event_lines():
-    assert describe_event(ActionStarted("r", "fetch", "http_fetch", 2, 5)) == "  ▶ fetch (http_fetch) attempt 2/5"
-    line = describe_event(AttemptFailed("r", "fetch", 2, "HTTP 503", True, 4.0))
-    assert "attempt 2: HTTP 503" in line and "next attempt in 4.0s" in line
-    assert "✓ fetch completed after 1 attempt(s)" in describe_event(ActionFinished("r", "fetch", "completed", 1, 0.2))
-    assert describe_event(RunFinished("r", "failed", "boom", "max_retries_exceeded", None, 1.0)).startswith("■ run failed")
+    assert line(ActionStarted("r", "fetch", "http_fetch", 2, 5)) == "  ▶ fetch (http_fetch) attempt 2/5"
+    failed = line(AttemptFailed("r", "fetch", 2, "HTTP 503", True, 4.0))
+    assert "attempt 2 failed: HTTP 503" in failed and "next attempt in 4.0s" in failed
+    assert "not retryable" in line(AttemptFailed("r", "fetch", 1, "HTTP 400", False, None))
+    assert "✓ fetch completed after 1 attempt(s)" in line(ActionFinished("r", "fetch", "completed", 1, 0.2))
+    assert line(RunFinished("r", "failed", "boom", "max_retries_exceeded", None, 1.0)).startswith("■ run failed")
+    assert line(LogLine("r", "greet", "info", "Hello, Ada!")) == "    greet: Hello, Ada!"
+    assert line(LogLine("r", None, "warning", "records lag")) == "    warning: records lag"
+    # Anything without a known kind is not worth a line (no test-only string events).
+    assert describe_event("a plain string") is None and describe_event(object()) is None
 
 
 def test_text_helpers_and_filter_state():

@@ -21,8 +21,8 @@ from textual.widgets import (
 )
 
 from mova_core.model.entry import RetryOverrides
-from mova_tui.app.formatting import short_id
 from mova_tui.app.widgets.overrides_editor import OverridesEditor
+from mova_tui.present.text import short_id
 
 
 @dataclass

@@ -24,7 +24,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from mova_core.model.listing import EntrySummary
-from mova_tui.app.formatting import age, short_id, shorten, status_label
+from mova_tui.present.palette import status_label
+from mova_tui.present.text import age, short_id, shorten
 
 
 @dataclass(frozen=True)

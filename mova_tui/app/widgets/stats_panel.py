@@ -11,8 +11,9 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from mova_core.model.listing import EntrySummary, Group, Stats
-from mova_tui.app.formatting import STATUS_STYLES, age, short_id
+from mova_tui.present.palette import STATUS_STYLES
 from mova_tui.present.safe_text import clean
+from mova_tui.present.text import age, short_id
 
 TOP_GROUPS = 5
 

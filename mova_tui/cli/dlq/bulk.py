@@ -12,8 +12,10 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -46,55 +48,47 @@ from mova_tui.cli.output import (
     print_json,
     warn,
 )
-from mova_tui.cli.params import Format, parse_rate
+from mova_tui.cli.params import BulkRun, Format, RetryPace, Selection, parse_rate
 from mova_tui.cli.state import CliState
 
 PAST = {"retry": "retried", "archive": "archived", "delete": "deleted"}
 
 
-def bulk_retry(
-    state: CliState,
-    flt: EntryFilter,
-    *,
-    selection_given: bool,
-    sandbox_mode: bool,
-    overrides: RetryOverrides,
-    rate: str | None,
-    concurrency: int,
-    stop_after_failures: int | None,
-    dry_run: bool,
-    yes: bool,
-    resume: Path | None,
-    results: Path | None,
-    fmt: Format,
-) -> None:
-    """Retry a frozen set, foreground, K at a time, at most N per second."""
-    per_second = parse_rate(rate)
-    action = retry_action(state.thread_service, sandbox_mode=sandbox_mode, overrides=overrides)
-    options = {"sandbox_mode": sandbox_mode, "override_variables": sorted(overrides.variables),
-               "override_secrets": sorted(overrides.secrets)}
-    mode = "sandbox" if sandbox_mode else "PRODUCTION"
-    _bulk(state, "retry", flt, action, selection_given=selection_given, options=options, dry_run=dry_run, yes=yes,
-          resume=resume, results=results, fmt=fmt, concurrency=concurrency,
-          limiter=RateLimiter(per_second), stop_after_failures=stop_after_failures, mode_note=f" in {mode} mode")
+@dataclass(frozen=True)
+class BulkJob:
+    """One bulk run to do: the operation, what it does to one id, how fast, and how it is recorded."""
+
+    operation: str
+    action: Callable[[str], BulkResult]
+    options: dict[str, Any] = field(default_factory=dict)
+    concurrency: int = 1
+    limiter: RateLimiter | None = None
+    stop_after_failures: int | None = None
+    mode_note: str = ""
 
 
-def bulk_simple(
-    state: CliState,
-    operation: str,
-    flt: EntryFilter,
-    *,
-    selection_given: bool,
-    dry_run: bool,
-    yes: bool,
-    resume: Path | None,
-    results: Path | None,
-    fmt: Format,
-) -> None:
+def bulk_retry(state: CliState, selection: Selection, *, sandbox_mode: bool, overrides: RetryOverrides,
+               pace: RetryPace, bulk: BulkRun, yes: bool, fmt: Format) -> None:
+    """Retry a frozen set (active entries unless --status says otherwise), K at a time, at most N per second."""
+    job = BulkJob(
+        "retry",
+        retry_action(state.thread_service, sandbox_mode=sandbox_mode, overrides=overrides),
+        options={"sandbox_mode": sandbox_mode, "override_variables": sorted(overrides.variables),
+                 "override_secrets": sorted(overrides.secrets)},
+        concurrency=pace.concurrency,
+        limiter=RateLimiter(parse_rate(pace.rate)),
+        stop_after_failures=pace.stop_after_failures,
+        mode_note=f" in {'sandbox' if sandbox_mode else 'PRODUCTION'} mode",
+    )
+    run_job(state, job, selection, selection.entry_filter(EntryStatus.active), bulk=bulk, yes=yes, fmt=fmt)
+
+
+def bulk_simple(state: CliState, operation: str, selection: Selection, *, bulk: BulkRun, yes: bool,
+                fmt: Format) -> None:
     """Archive or delete a frozen set."""
     factory = archive_action if operation == "archive" else delete_action
-    _bulk(state, operation, flt, factory(state.thread_service), selection_given=selection_given, options={},
-          dry_run=dry_run, yes=yes, resume=resume, results=results, fmt=fmt)
+    job = BulkJob(operation, factory(state.thread_service))
+    run_job(state, job, selection, selection.entry_filter(), bulk=bulk, yes=yes, fmt=fmt)
 
 
 def freeze(state: CliState, operation: str, flt: EntryFilter) -> list[str]:
@@ -109,74 +103,75 @@ def freeze(state: CliState, operation: str, flt: EntryFilter) -> list[str]:
     return [i.id for i in svc.list(flt).items]
 
 
-def _bulk(
-    state: CliState,
-    operation: str,
-    flt: EntryFilter,
-    action: Callable[[str], BulkResult],
-    *,
-    selection_given: bool,
-    options: dict[str, Any],
-    dry_run: bool,
-    yes: bool,
-    resume: Path | None,
-    results: Path | None,
-    fmt: Format,
-    concurrency: int = 1,
-    limiter: RateLimiter | None = None,
-    stop_after_failures: int | None = None,
-    mode_note: str = "",
-) -> None:
-    svc = state.service()
-    if resume is not None:
-        if results is not None:
-            fail("--resume continues the results file it names; leave out --results", EXIT_USAGE)
-        record = ResultsFile.load(resume)
-        if record.plan.operation != operation:
-            fail(f"{resume} records a bulk {record.plan.operation}, not a {operation}", EXIT_USAGE)
-        recorded_mode = record.plan.options.get("sandbox_mode")
-        if operation == "retry" and recorded_mode is not None and recorded_mode != options.get("sandbox_mode"):
-            # A run started in the sandbox must not quietly continue in production, nor the reverse.
-            was, flag = ("sandbox", "leave out --sandbox=false") if recorded_mode else ("production", "add --sandbox=false")
-            fail(f"{resume} records a {was} retry; resume it the same way ({flag})", EXIT_USAGE)
-        if selection_given:
-            warn(f"--resume acts on the set recorded in {resume}; the filters given are ignored")
-        ids = record.pending()
-        info(f"resuming the {operation} of {len(record.plan.ids)} entries recorded in {resume}: "
-             f"{len(record.recorded)} already have an outcome, {len(ids)} left")
-        plan = record.plan
+def run_job(state: CliState, job: BulkJob, selection: Selection, flt: EntryFilter, *, bulk: BulkRun, yes: bool,
+            fmt: Format) -> None:
+    """Plan (or resume), show the set, confirm, act with progress, report; exit 1 or 130 when not all done."""
+    if bulk.resume is not None:
+        record = _resumed(job, bulk, selection_given=selection.given())
+        plan, ids = record.plan, record.pending()
     else:
-        ids = freeze(state, operation, flt)
-        plan = BulkPlan(operation, ids, filter=flt.spec_dict(), options=options)
         record = None
-
-    _show_set(operation, ids, mode_note)
-    if dry_run:
-        if fmt == Format.json:
-            print_json({**plan.to_json(), "ids": ids, "count": len(ids), "dry_run": True})
-        else:
-            for entry_id in ids:
-                print(entry_id)
+        ids = freeze(state, job.operation, flt)
+        plan = BulkPlan(job.operation, ids, filter=flt.spec_dict(), options=job.options)
+    _show_set(job.operation, ids, job.mode_note)
+    if bulk.dry_run:
+        _print_dry_run(plan, ids, fmt)
         return
     if not ids:
         if fmt == Format.json:
-            print_json(_summary_json(operation, BulkSummary(total=0), record.path if record else None))
+            print_json(_summary_json(job.operation, BulkSummary(total=0), record.path if record else None))
         return
     if not yes:
-        flag = "--force" if operation == "delete" else "--yes"
-        if not output.can_ask():
-            fail(f"refusing to {operation} {len(ids)} entries without confirmation: no terminal to ask on; "
-                 f"add {flag}", EXIT_USAGE)
-        if not typer.confirm(f"{operation.capitalize()} these {len(ids)} entries{mode_note}?", default=False, err=True):
-            fail("nothing changed", EXIT_FAILED)
-
+        _confirm(job, len(ids))
     if record is None:
-        path = results or default_results_path(svc.settings.mova_dir, operation)
-        record = ResultsFile.create(path, plan)
+        record = ResultsFile.create(bulk.results or default_results_path(state.service().settings.mova_dir,
+                                                                        job.operation), plan)
     info(f"results: {record.path} (resume an interrupted run with --resume {record.path})")
+    summary = _run_with_progress(job, ids, record)
+    _report(job.operation, summary, record, fmt)
 
-    summary = _run_with_progress(operation, ids, action, record, concurrency=concurrency, limiter=limiter,
-                                 stop_after_failures=stop_after_failures)
+
+def _resumed(job: BulkJob, bulk: BulkRun, *, selection_given: bool) -> ResultsFile:
+    """The results file to continue, checked against the command that continues it."""
+    resume = bulk.resume
+    assert resume is not None
+    if bulk.results is not None:
+        fail("--resume continues the results file it names; leave out --results", EXIT_USAGE)
+    record = ResultsFile.load(resume)
+    if record.plan.operation != job.operation:
+        fail(f"{resume} records a bulk {record.plan.operation}, not a {job.operation}", EXIT_USAGE)
+    recorded_mode = record.plan.options.get("sandbox_mode")
+    if job.operation == "retry" and recorded_mode is not None and recorded_mode != job.options.get("sandbox_mode"):
+        # A run started in the sandbox must not quietly continue in production, nor the reverse.
+        was, flag = ("sandbox", "leave out --sandbox=false") if recorded_mode else ("production", "add --sandbox=false")
+        fail(f"{resume} records a {was} retry; resume it the same way ({flag})", EXIT_USAGE)
+    if selection_given:
+        warn(f"--resume acts on the set recorded in {resume}; the filters given are ignored")
+    info(f"resuming the {job.operation} of {len(record.plan.ids)} entries recorded in {resume}: "
+         f"{len(record.recorded)} already have an outcome, {len(record.pending())} left")
+    return record
+
+
+def _print_dry_run(plan: BulkPlan, ids: list[str], fmt: Format) -> None:
+    if fmt == Format.json:
+        print_json({**plan.to_json(), "ids": ids, "count": len(ids), "dry_run": True})
+    else:
+        for entry_id in ids:
+            print(entry_id)
+
+
+def _confirm(job: BulkJob, count: int) -> None:
+    """Ask on a terminal; without one, refuse (the caller gave no --yes/--force)."""
+    flag = "--force" if job.operation == "delete" else "--yes"
+    if not output.can_ask():
+        fail(f"refusing to {job.operation} {count} entries without confirmation: no terminal to ask on; "
+             f"add {flag}", EXIT_USAGE)
+    if not typer.confirm(f"{job.operation.capitalize()} these {count} entries{job.mode_note}?", default=False,
+                         err=True):
+        fail("nothing changed", EXIT_FAILED)
+
+
+def _report(operation: str, summary: BulkSummary, record: ResultsFile, fmt: Format) -> None:
     if fmt == Format.json:
         print_json(_summary_json(operation, summary, record.path))
     else:
@@ -206,16 +201,8 @@ def _summary_json(operation: str, summary: BulkSummary, path: Path | None) -> di
             "stopped_reason": summary.stopped_reason, "results_file": str(path) if path else None}
 
 
-def _run_with_progress(
-    operation: str,
-    ids: list[str],
-    action: Callable[[str], BulkResult],
-    record: ResultsFile,
-    *,
-    concurrency: int,
-    limiter: RateLimiter | None,
-    stop_after_failures: int | None,
-) -> BulkSummary:
+def _run_with_progress(job: BulkJob, ids: list[str], record: ResultsFile) -> BulkSummary:
+    operation = job.operation
     cancel = threading.Event()
     counts = {"done": 0, "failed": 0, "skipped": 0}
     err = console(err=True)
@@ -252,8 +239,9 @@ def _run_with_progress(
     try:
         if bar is not None:
             bar.start()
-        return run_bulk(ids, action, concurrency=concurrency, limiter=limiter,
-                        stop_after_failures=stop_after_failures, results=record, on_result=on_result, cancel=cancel)
+        return run_bulk(ids, job.action, concurrency=job.concurrency, limiter=job.limiter,
+                        stop_after_failures=job.stop_after_failures, results=record, on_result=on_result,
+                        cancel=cancel)
     finally:
         if bar is not None:
             bar.stop()
@@ -265,7 +253,7 @@ def _install_stop_handlers(cancel: threading.Event) -> Callable[[], None]:
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
 
-    def stop(signum, frame):  # noqa: ARG001
+    def stop(signum: int, frame: object) -> None:
         if cancel.is_set():
             sys.stderr.write("\nquitting; entries still being retried become retryable when their lease expires\n")
             sys.stderr.flush()

@@ -1,0 +1,28 @@
+"""`mova dlq …`: one module per command (or pair of commands), joined into the `dlq` group here.
+
+Each command turns its options into one operations call and renders the result; errors are
+mapped to exit codes by the root group (`output.MovaGroup`). Modules import Rich renderers and
+the models only inside the commands, so `mova --help` stays quick.
+"""
+
+import typer
+
+from mova_tui.cli.dlq import (
+    alerts,
+    change,
+    list,
+    maintenance,
+    reindex,
+    retry,
+    show,
+    stats,
+)
+
+app = typer.Typer(
+    help="Work with the dead-letter queue: list, inspect, retry (sandbox first), archive, delete, watch.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+# In this order in `mova dlq --help`.
+for module in (list, show, retry, change, stats, maintenance, alerts, reindex):
+    app.add_typer(module.app)

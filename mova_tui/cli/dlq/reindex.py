@@ -1,0 +1,28 @@
+"""`mova dlq reindex`: re-read every entry file into the index (after tools rewrote files in place)."""
+
+import typer
+
+from mova_tui.cli.output import examples, fail, info, print_json
+from mova_tui.cli.params import Format, FormatOpt
+from mova_tui.cli.state import get_state, refresh_with_progress
+
+app = typer.Typer()
+
+
+@app.command(epilog=examples("mova dlq reindex"))
+def reindex(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
+    """Re-read every entry file into the index, and list the files that are not readable entries."""
+    svc = get_state(ctx).service(warn_missing=False)
+    if not svc.settings.dlq_path.is_dir():
+        fail(f"dead-letter directory {svc.settings.dlq_path} does not exist (set MOVA_DLQ_PATH or --dlq-path)")
+    refresh_with_progress(svc, full=True, label="reindexing")
+    total = svc.stats().total_entries
+    skipped = svc.skipped()
+    if fmt == Format.json:
+        print_json({"directory": str(svc.settings.dlq_path), "entries": total,
+                    "skipped": [s.model_dump(mode="json") for s in skipped]})
+        return
+    for s in skipped:
+        print(f"{s.name}: {s.reason}")
+    info(f"indexed {total} entries in {svc.settings.dlq_path}"
+         + (f"; {len(skipped)} unreadable files skipped (listed above; never modified)" if skipped else ""))
