@@ -5,6 +5,9 @@ from __future__ import annotations
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import mova_core
 from tests.support import ROOT
@@ -33,3 +36,13 @@ def test_core_imports_no_terminal_or_server_package():
 def test_cli_import_does_not_load_textual_or_server_packages():
     loaded = _loaded_top_levels("import mova_tui.cli.main")
     assert not loaded & {"textual", "fastapi", "uvicorn", "starlette"}
+
+
+def test_import_contracts_hold():
+    # The layers of docs/architecture.md, as pyproject.toml's import-linter contracts state them.
+    lint = Path(sys.executable).with_name("lint-imports")
+    if not lint.exists():
+        pytest.skip("import-linter is not installed in this environment (it is in the test extra)")
+    out = subprocess.run([str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "0 broken" in out.stdout
