@@ -11,18 +11,14 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input
 
+from mova_core.model.values import value_from_text
+
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
 def parse_value(text: str) -> Any:
     """A variable value: JSON when it parses (60, true, [1, 2], {"a": 1}, "quoted"), else the text."""
-    stripped = text.strip()
-    if not stripped:
-        return ""
-    try:
-        return json.loads(stripped)
-    except ValueError:
-        return text
+    return value_from_text(text) if text.strip() else ""
 
 
 def format_value(value: Any) -> str:
