@@ -207,3 +207,89 @@ def test_queued_jobs_survive_their_queue_worker_and_secrets_never_touch_a_file(t
     assert doc["status"] == "active" and doc["retry_history"][-1]["outcome"] == "failed"
     for path, data in all_bytes(state):
         assert b"queued-secret-4242" not in data, path
+
+
+class FakeProcess:
+    """What the queue worker polls of a job's process."""
+
+    def __init__(self):
+        self.code: int | None = None
+
+    def poll(self) -> int | None:
+        return self.code
+
+
+def _job(tmp_path: Path, n: int, *, limit: int = 2, secrets: dict | None = None) -> dict:
+    return {"entry_id": f"dlq_{n}", "retry_run_id": f"retry_run_{n}", "sandbox_mode": True,
+            "overrides": {"variables": {"v": n}, "secrets": secrets or {}},
+            "settings": {"dlq_path": str(tmp_path / "dlq"), "max_background_retries": limit, "lease_seconds": 30}}
+
+
+def test_the_queue_starts_the_oldest_jobs_up_to_the_limit_and_keeps_secrets_off_the_disk(tmp_path):
+    from mova_core.ops.retry_queue import QueueWorker
+
+    started: list[tuple[dict, FakeProcess]] = []
+
+    def start(job, keep_fd):
+        assert fcntl_locked(keep_fd)
+        started.append((job, FakeProcess()))
+        return started[-1][1]
+
+    jobs = jobs_dir(tmp_path / "dlq")
+    queue = QueueWorker(jobs, start=start, renew=lambda job: True, fail=lambda job, why: None)
+    for n in range(5):
+        queue.accept(_job(tmp_path, n, secrets={"token": "s3cret-77"} if n == 3 else None))
+    queue.accept(_job(tmp_path, 1))  # submitted again (its answer was lost): queued once
+    assert len(queue.queued) == 5
+    assert b"s3cret-77" not in b"".join(p.read_bytes() for p in (jobs / "queued").iterdir())
+    queue.start_due()
+    assert [job["retry_run_id"] for job, _ in started] == ["retry_run_0", "retry_run_1"]
+    started[1][1].code = 0  # the second one ends first
+    queue.reap()
+    queue.start_due()
+    assert [job["retry_run_id"] for job, _ in started] == ["retry_run_0", "retry_run_1", "retry_run_2"]
+    started[0][1].code = started[2][1].code = 1
+    queue.reap()
+    queue.start_due()
+    assert [job["retry_run_id"] for job, _ in started][3:] == ["retry_run_3", "retry_run_4"]
+    assert started[3][0]["overrides"]["secrets"] == {"token": "s3cret-77"}  # from memory, to its process only
+    assert sorted(p.name[21:-5] for p in (jobs / "running").iterdir()) == ["retry_run_3", "retry_run_4"]
+
+
+def test_a_job_whose_secrets_died_with_its_queue_worker_fails_and_one_whose_lease_is_lost_is_dropped(tmp_path):
+    from mova_core.ops.retry_queue import QueueWorker
+
+    jobs = jobs_dir(tmp_path / "dlq")
+    dead = QueueWorker(jobs, start=lambda job, fd: FakeProcess(), renew=lambda job: True, fail=lambda job, why: None)
+    dead.accept(_job(tmp_path, 0, secrets={"token": "s3cret-77"}))
+    dead.accept(_job(tmp_path, 1))
+    dead.accept(_job(tmp_path, 2))
+    # That queue worker died; the next one finds the jobs on disk, and the secret in none of them.
+    failed, started = [], []
+    renewals = {"retry_run_0": True, "retry_run_1": False, "retry_run_2": True}
+    queue = QueueWorker(jobs, start=lambda job, fd: started.append(job["retry_run_id"]) or FakeProcess(),
+                        renew=lambda job: renewals[job["retry_run_id"]],
+                        fail=lambda job, why: failed.append((job["retry_run_id"], why)))
+    queue.renew_waiting()  # inherited leases are renewed at once; job 1's was lost meanwhile: dropped
+    assert [p.name[21:-5] for p in sorted((jobs / "queued").iterdir())] == ["retry_run_0", "retry_run_2"]
+    queue.start_due()
+    assert failed == [("retry_run_0", "its override secrets were held in memory by a queue worker that "
+                                      "stopped; retry it again")]
+    assert started == ["retry_run_2"] and not list((jobs / "queued").iterdir())
+
+
+def test_a_long_directory_puts_the_socket_in_a_private_temp_directory(tmp_path):
+    from mova_core.ops.retry_queue import MAX_SOCKET_PATH, socket_address
+
+    short = socket_address(tmp_path / "jobs")
+    assert short == tmp_path / "jobs" / "q.sock"
+    deep = tmp_path / ("d" * 120) / "jobs"
+    address = socket_address(deep)
+    assert len(str(address)) <= MAX_SOCKET_PATH and address.parent.name == f"mova-{os.getuid()}"
+    assert address.parent.stat().st_mode & 0o777 == 0o700
+    assert socket_address(deep) == address != socket_address(tmp_path / ("e" * 120) / "jobs")
+
+
+def fcntl_locked(fd: int) -> bool:
+    """Whether this descriptor's file is locked (another open of it cannot lock it)."""
+    return is_locked(Path(os.readlink(f"/proc/self/fd/{fd}")))
