@@ -30,9 +30,8 @@ from mova_core.settings import Settings
 from mova_core.store.files import FileStore
 from mova_core.store.runs import RunStore
 from mova_tui.cli.main import app as cli_app
-from tests.support import SAMPLE_DLQ
-
 from tests.hostile_text import ESCAPES, hostile_entry, unsafe
+from tests.support import SAMPLE_DLQ
 
 from .support import bug_lines, closed_port_url, entry_doc, scaled, snapshot_tree
 
