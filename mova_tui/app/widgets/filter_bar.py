@@ -45,9 +45,9 @@ class FilterBar(Horizontal):
         else:
             order = f"{sort} {'▼' if state.descending else '▲'}"
         # The filters name a workflow type from the entries and typed text: shown as text, not markup.
-        summary = (Text.assemble(("Filters:", "bold"), " ", clean(state.describe(), one_line=True), ("  (c clears)", "dim"))
-                   if state.active else Text("No filters (f to filter)", style="dim"))
-        summary.append_text(Text.assemble(("  ·", "dim"), f" sort: {clean(order, one_line=True)}"))
+        filters = ((("Filters:", "bold"), " ", clean(state.describe(), one_line=True), "  ", ("(c clears)", "dim"))
+                   if state.active else (("No filters (f to filter)", "dim"),))
+        summary = Text.assemble(*filters, "  ", ("·", "dim"), f" sort: {clean(order, one_line=True)}")
         self.query_one("#filter-summary", Static).update(summary)
         self.set_class(state.active, "-filtered")
         search = self.query_one("#search", Input)
