@@ -57,6 +57,7 @@ class Figures:
         ("hostile input", "fuzz_cases", "fuzz cases tried"),
         ("hostile input", "hostile_files", "hostile entry files listed/shown"),
         ("hostile input", "fuzz_crashes", "tracebacks or writes outside the state dir (must be 0)"),
+        ("hostile input", "terminal_controls", "controls reaching the terminal or rows split (must be 0)"),
         ("http shim", "shim_clients", "concurrent clients"),
         ("http shim", "shim_requests", "requests served"),
         ("http shim", "shim_errors", "5xx or transport errors (must be 0)"),

@@ -30,6 +30,7 @@ from mova_core.settings import Settings
 from mova_core.store.files import FileStore
 from mova_core.store.runs import RunStore
 from mova_tui.cli.main import app as cli_app
+from tests.hostile_text import ESCAPES, hostile_entry, unsafe
 from tests.support import SAMPLE_DLQ
 
 from .support import bug_lines, closed_port_url, entry_doc, scaled, snapshot_tree
@@ -358,6 +359,11 @@ CATALOGUE: dict[str, bytes] = {
     "markup_in_error": _with((("error_details", "last_error"), "[bold]x[/] then [/nope]")),
     "escape_sequences": _with((("error_details", "last_error"), "\x1b[2J\x1b]0;pwned\x07 \u202eevil"),
                               (("metadata", "workflow_type"), "wf\x1b[31mred")),
+    "breaks_in_names": _with((("metadata", "workflow_type"), "wf\nsplit\tx\ry"), (("metadata", "user_id"), "u\nv"),
+                             (("failed_action", "type"), "http\nfetch"), (("context", "results"),
+                                                                          {"a\nb": {"status": "failed", "type": "t\tu"}})),
+    "escapes_in_every_field": json.dumps(
+        hostile_entry("dlq_hostile", "http://127.0.0.1:9", "http://127.0.0.1:9") | {"run_id": "run_1"}).encode(),
     "id_does_not_match": _with((("id",), "dlq_other")),
     "id_with_path": _with((("id",), "../../etc/passwd")),
 }
@@ -382,14 +388,50 @@ def test_catalogue_of_hostile_entry_files(tmp_path, figures, name):
         result, problem = _cli(runner, dlq, *args)
         if problem:
             problems.append(f"{' '.join(args)}: {problem}")
-        elif args[:2] == ("dlq", "list") and "--format" not in args:
-            shown = result.stdout
-            if "\x1b" in shown or "\u202e" in shown:
-                problems.append(f"{' '.join(args)}: a control character from the file reached the terminal")
-    for args in (("dlq", "show", "dlq_hostile"),):
-        result, _ = _cli(runner, dlq, *args)
-        if "\x1b" in result.stdout or "\u202e" in result.stdout:
-            problems.append(f"{' '.join(args)}: a control character from the file reached the terminal")
+        elif "--format" not in args and args[1] != "export":
+            leaks = _terminal_problems(args, result)
+            figures.add("terminal_controls", len(leaks))
+            problems += leaks
+    figures.add("fuzz_crashes", len(problems))
+    assert problems == [], "\n".join(problems)
+
+
+def _terminal_problems(args: tuple[str, ...], result) -> list[str]:
+    """What a table-format command let through to the terminal: controls, or a list row split in two."""
+    where = " ".join(args)
+    shown = result.stdout + (getattr(result, "stderr", "") or "")
+    found = unsafe(shown)
+    problems = [f"{where}: {found} from the file reached the terminal"] if found else []
+    if args[:2] == ("dlq", "list"):
+        body = [line for line in result.stdout.splitlines() if line.strip()][2:-1]  # header, rule … caption
+        if any(not line.startswith("dlq_") for line in body):
+            problems.append(f"{where}: a row was split: {body}")
+    return problems
+
+
+HOSTILE_NAMES = [f"dlq_title{ESCAPES}.json", "dlq_two\nlines.json", "dlq_tab\tand\rcr.json", "dlq_\u202eevil.json",
+                 "dlq_csi\x9b2J.json", "dlq_del\x7f.json"]
+
+
+def test_hostile_file_names_are_reported_inert(tmp_path, figures):
+    """Anyone who can write to the directory names its files: unreadable ones are reported, one line each, inert."""
+    dlq = tmp_path / "state" / "deadletter"
+    dlq.mkdir(parents=True)
+    (dlq / "dlq_sane.json").write_text(json.dumps(entry_doc("dlq_sane", "http://127.0.0.1:9/x")))
+    for name in HOSTILE_NAMES:
+        (dlq / name).write_text("{not json")
+    figures.add("hostile_files", len(HOSTILE_NAMES))
+    runner = CliRunner()
+    problems = []
+    for args in (("dlq", "list"), ("dlq", "stats"), ("dlq", "groups"), ("dlq", "reindex")):
+        result, problem = _cli(runner, dlq, *args)
+        leaks = [] if problem else _terminal_problems(args, result)
+        figures.add("terminal_controls", len(leaks))
+        problems += [f"{' '.join(args)}: {problem}"] if problem else leaks
+    reindex, _ = _cli(runner, dlq, "dlq", "reindex")
+    listed = [line for line in reindex.stdout.splitlines() if line.startswith("dlq_")]
+    if len(listed) != len(HOSTILE_NAMES):
+        problems.append(f"reindex: {len(HOSTILE_NAMES)} skipped files on {len(listed)} lines: {listed}")
     figures.add("fuzz_crashes", len(problems))
     assert problems == [], "\n".join(problems)
 
