@@ -34,7 +34,7 @@ from mova_core.model.ids import validate_id
 from mova_core.model.listing import EntryFilter, Stats
 from mova_core.model.redact import Redactor
 from mova_core.model.status import EntryStatus
-from mova_core.ops.metrics import render_prometheus
+from mova_core.ops.metrics import CONTENT_TYPE, render_prometheus
 from mova_core.ops.service import DLQService
 from mova_core.timeutil import parse_time
 
@@ -218,5 +218,5 @@ def delete(
 )
 def metrics(svc: Service) -> Response:
     """The specification's metrics in the Prometheus text format."""
-    text = render_prometheus(svc.metrics())
-    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+    text = render_prometheus(svc.metrics(), svc.clock())
+    return Response(text, media_type=CONTENT_TYPE)
