@@ -1,7 +1,7 @@
 """The specification's metrics and the few the dashboard and the alerts need, from durable sources.
 
-Gauges come from the index (counts by status and workflow type, the oldest active entry) and from
-the few entries that are `retrying` (their leases: mode, start, expiry); counters and histograms
+Gauges come from the index (counts by status and workflow type, the oldest active entry, the
+`retrying` entries and their leases' expiry, with each claim's mode and time from the audit log); counters and histograms
 come from `mova_core.store.counters`, folded from the audit log and the index's arrivals, so a
 scrape costs what happened since the last one, never a read of every entry. The exposition is
 prometheus-client's (imported only by `render_prometheus`, so the CLI does not load it elsewhere).
@@ -20,7 +20,6 @@ from mova_core.model.status import EntryStatus, RetryOutcome
 from mova_core.store.counters import HISTOGRAMS, Counters, CounterValues, Labels
 from mova_core.store.fsio import atomic_write
 from mova_core.store.protocol import DeadLetterStore
-from mova_core.timeutil import parse_time
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -32,21 +31,20 @@ MODES = ("production", "sandbox")
 
 @dataclass(frozen=True)
 class RunningRetry:
-    """One `retrying` entry's lease, as its file says."""
+    """One `retrying` entry: its claim's mode and time (from the audit log) and its lease's expiry (from the index)."""
 
     entry_id: str
     mode: str
     started_ts: float | None
     expires_ts: float | None
-    queued: bool = False
 
     def stale(self, now: datetime) -> bool:
         """Its lease expired: the retry's process is gone (the stale-lease rule)."""
         return self.expires_ts is not None and self.expires_ts <= now.timestamp()
 
     def running(self, now: datetime) -> bool:
-        """Running now: live and past its turn in the queue."""
-        return not self.queued and not self.stale(now)
+        """Running now: its lease is live."""
+        return not self.stale(now)
 
 
 @dataclass(frozen=True)
@@ -91,31 +89,16 @@ def gather(store: DeadLetterStore, counters: Counters, now: datetime) -> Metrics
     counters.fold()
     oldest = store.list(EntryFilter(status=EntryStatus.active, sort="created_at", descending=False, limit=1))
     return Metrics(stats=stats, oldest_active_ts=oldest.items[0].created_ts if oldest.items else None,
-                   retries=retrying(store), counters=counters.values(), gathered_at=now)
+                   retries=retrying(counters), counters=counters.values(), gathered_at=now)
 
 
-def retrying(store: DeadLetterStore) -> list[RunningRetry]:
-    """The leases of the `retrying` entries: only those files are read (few, bounded by the retries running)."""
-    items = store.list(EntryFilter(status=EntryStatus.retrying)).items
-    docs, _ = store.read_raw([item.id for item in items])
-    out = []
-    for doc in docs:
-        metadata = doc.get("metadata")
-        lease = metadata.get("lease") if isinstance(metadata, dict) else None
-        if not isinstance(lease, dict):  # another writer's retrying entry: no lease to read
-            out.append(RunningRetry(entry_id=str(doc["id"]), mode="unknown", started_ts=None, expires_ts=None))
-            continue
-        out.append(RunningRetry(entry_id=str(doc["id"]), mode="sandbox" if lease.get("sandbox_mode") else "production",
-                                started_ts=_ts(lease.get("acquired_at")), expires_ts=_ts(lease.get("expires_at")),
-                                queued=bool(lease.get("queued"))))
-    return out
-
-
-def _ts(value: object) -> float | None:
-    try:
-        return parse_time(value).timestamp() if isinstance(value, str) else None
-    except ValueError:
-        return None
+def retrying(counters: Counters) -> list[RunningRetry]:
+    """The `retrying` entries, from the index and the claims the audit log recorded (no entry file is read);
+    an entry whose claim mova never saw (another tool's) has the mode `unknown`."""
+    return [RunningRetry(entry_id=lease.entry_id,
+                         mode="unknown" if lease.sandbox is None else "sandbox" if lease.sandbox else "production",
+                         started_ts=lease.claimed_ts, expires_ts=lease.expires_ts)
+            for lease in counters.leases()]
 
 
 # -- exposition ------------------------------------------------------------------------------
@@ -163,15 +146,10 @@ class _Collector:
         yield g
         yield Gauge("dlq_oldest_active_entry_age_seconds", "Age of the oldest active entry (0 when none is active).",
                     value=round(m.oldest_active_age(now), 3))
-        for name, help_text, keep in (
-            ("dlq_retries_running", "Retries running now (live lease, started), by mode.", lambda r: r.running(now)),
-            ("dlq_retries_queued", "Background retries waiting for their turn, by mode.",
-             lambda r: r.queued and not r.stale(now)),
-        ):
-            g = Gauge(name, help_text, labels=["mode"])
-            for mode in sorted({*MODES, *(r.mode for r in m.retries)}):
-                g.add_metric([mode], sum(1 for r in m.retries if r.mode == mode and keep(r)))
-            yield g
+        g = Gauge("dlq_retries_running", "Retries running now (a live lease), by mode.", labels=["mode"])
+        for mode in sorted({*MODES, *(r.mode for r in m.retries)}):
+            g.add_metric([mode], sum(1 for r in m.retries if r.mode == mode and r.running(now)))
+        yield g
         yield Gauge("dlq_retries_stale", "Retrying entries whose lease expired (their process died).",
                     value=sum(1 for r in m.retries if r.stale(now)))
         runtimes = sandbox_runtimes(m.retries, now)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -92,26 +93,49 @@ def directory_stamp(settings: Settings) -> Stamp | None:
 
 
 class StampCache:
-    """Values kept until the directory's stamp moves (a stamp that cannot be trusted caches nothing)."""
+    """Values kept until the directory's stamp moves (a stamp that cannot be trusted caches nothing).
 
-    def __init__(self, settings: Settings):
+    One caller computes a missing value while the others asking for the same key wait for it; at most
+    `size` keys are kept, the least recently used going first.
+    """
+
+    def __init__(self, settings: Settings, size: int = 64):
         self.settings = settings
+        self.size = size
         self._lock = threading.Lock()
-        self._values: dict[Hashable, tuple[Stamp, object]] = {}
+        self._values: OrderedDict[Hashable, tuple[Stamp, object]] = OrderedDict()
+        self._computing: dict[Hashable, threading.Lock] = {}
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The cached value for `key`, or `compute()` (kept if the stamp did not move meanwhile)."""
         stamp = directory_stamp(self.settings)
-        if stamp is not None:
-            with self._lock:
-                hit = self._values.get(key)
-            if hit is not None and hit[0] == stamp:
+        if stamp is None:
+            return compute()
+        hit = self._hit(key, stamp)
+        if hit is not None:
+            return hit[1]  # type: ignore[return-value]
+        with self._lock:
+            computing = self._computing.setdefault(key, threading.Lock())
+        with computing:
+            hit = self._hit(key, stamp)  # computed meanwhile by the caller this one waited for
+            if hit is not None:
                 return hit[1]  # type: ignore[return-value]
-        value = compute()
-        if stamp is not None and directory_stamp(self.settings) == stamp:
-            with self._lock:
-                self._values[key] = (stamp, value)
-        return value
+            value = compute()
+            if directory_stamp(self.settings) == stamp:
+                with self._lock:
+                    self._values[key] = (stamp, value)
+                    self._values.move_to_end(key)
+                    while len(self._values) > self.size:
+                        self._values.popitem(last=False)
+            return value
+
+    def _hit(self, key: Hashable, stamp: Stamp) -> tuple[Stamp, object] | None:
+        with self._lock:
+            hit = self._values.get(key)
+            if hit is not None and hit[0] == stamp:
+                self._values.move_to_end(key)
+                return hit
+        return None
 
 
 class ServicePool:

@@ -336,7 +336,7 @@ class DLQService:
         counters = self.counters()
         self.store.refresh()
         counters.fold()
-        return counters.values(), retrying(self.store)
+        return counters.values(), retrying(counters)
 
     def counters(self) -> Counters:
         """The durable counters of this directory (`<dlq>/.mova/counters.sqlite`), opened on first use."""

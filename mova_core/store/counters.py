@@ -24,6 +24,8 @@ import bisect
 import os
 import sqlite3
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +76,16 @@ class CounterValues:
     def get(self, name: str) -> dict[Labels, float]:
         """The series of one metric (empty when it never counted anything)."""
         return self.values.get(name, {})
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A retrying entry: the claim's mode (None: unknown) and time, and when its lease expires."""
+
+    entry_id: str
+    sandbox: bool | None
+    claimed_ts: float | None
+    expires_ts: float | None
 
 
 class _Tally:
@@ -131,27 +143,35 @@ class Counters:
     # -- folding ----------------------------------------------------------------------------
     def fold(self) -> None:
         """Count the events written since the last fold (by any process); cheap when there are none."""
+        with self._attached() as attached:
+            self._fold(attached)
+
+    @contextmanager
+    def _attached(self) -> Iterator[bool]:
         attached = self._attach()
         try:
-            if not self._pending(attached):
-                return
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                tally = _Tally()
-                if attached:
-                    self._fold_arrivals(tally)
-                self._fold_audit(tally)
-                self.db.executemany(
-                    "INSERT INTO counts VALUES (?, ?, ?) "
-                    "ON CONFLICT (name, labels) DO UPDATE SET value = value + excluded.value",
-                    [(name, _labels_text(labels), v) for (name, labels), v in tally.adds.items()])
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+            yield attached
         finally:
             if attached:
                 self.db.execute("DETACH DATABASE idx")
+
+    def _fold(self, attached: bool) -> None:
+        if not self._pending(attached):
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            tally = _Tally()
+            if attached:
+                self._fold_arrivals(tally)
+            self._fold_audit(tally)
+            self.db.executemany(
+                "INSERT INTO counts VALUES (?, ?, ?) "
+                "ON CONFLICT (name, labels) DO UPDATE SET value = value + excluded.value",
+                [(name, _labels_text(labels), v) for (name, labels), v in tally.adds.items()])
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def _attach(self) -> bool:
         """The index database attached as `idx`, when there is one with an entries table."""
@@ -301,6 +321,18 @@ class Counters:
         return row[0] if row else None
 
     # -- reading ----------------------------------------------------------------------------
+    def leases(self) -> list[Lease]:
+        """The `retrying` entries of the index, with the mode and time of the claim that holds each
+        (from the audit log; None for a claim it never saw, such as another tool's)."""
+        with self._attached() as attached:
+            if not attached:
+                return []
+            rows = self.db.execute(
+                "SELECT e.id, e.lease_expires_ts, c.sandbox, c.ts FROM idx.entries e "
+                "LEFT JOIN claims c ON c.entry_id = e.id WHERE e.status = 'retrying'").fetchall()
+        return [Lease(entry_id, None if sandbox is None else bool(sandbox), ts, expires)
+                for entry_id, expires, sandbox, ts in rows]
+
     def values(self) -> CounterValues:
         """Every counter as last folded."""
         out: dict[str, dict[Labels, float]] = {}
