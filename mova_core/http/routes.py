@@ -119,6 +119,7 @@ def healthz() -> Response:
 @router.get("/v1/dlq", response_model=EntryList, responses=ERRORS, tags=["dlq"])
 def list_entries(
     svc: Service,
+    kept: Annotated[StampCache, Depends(cache)],
     status: StatusQ = None,
     workflow_type: WorkflowTypeQ = None,
     user_id: UserQ = None,
@@ -128,8 +129,12 @@ def list_entries(
 ) -> Response:
     """List entries, newest first, filtered as the specification describes."""
     flt = _filter(status, workflow_type, user_id, since, until, limit)
-    # The files as written (as `mova dlq list --format json` prints them): no model round trip.
-    entries, _ = svc.read_raw([item.id for item in svc.list(flt).items])
+
+    def page() -> list[dict]:
+        # The files as written (as `mova dlq list --format json` prints them): no model round trip.
+        return svc.read_raw([item.id for item in svc.list(flt).items])[0]
+
+    entries = kept.get(("list", flt.model_dump_json()), page)  # until the directory changes
     return json_response({"entries": entries, "count": len(entries), "filter": flt.spec_dict()})
 
 

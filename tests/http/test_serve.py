@@ -192,13 +192,17 @@ def test_statistics_are_cached_until_the_directory_changes(client, sample_dlq):
     gate = client.app.state.pool.gate
     assert client.get("/v1/dlq/stats").json()["by_status"]["archived"] == 2
     client.get("/metrics")
+    archived = {"status": "archived", "limit": 50}
+    assert client.get("/v1/dlq", params=archived).json()["count"] == 2
     before = gate.refreshes
     for _ in range(5):
         assert client.get("/v1/dlq/stats").json()["by_status"]["archived"] == 2
         assert "dlq_entries_total" in client.get("/metrics").text
-    assert gate.refreshes == before  # both from the cache: not even the index was asked
+        assert client.get("/v1/dlq", params=archived).json()["count"] == 2
+    assert gate.refreshes == before  # all from the cache: not even the index was asked
     assert client.post(f"/v1/dlq/{ACTIVE_ID}/archive").status_code == 200
     assert client.get("/v1/dlq/stats").json()["by_status"]["archived"] == 3
+    assert client.get("/v1/dlq", params=archived).json()["count"] == 3
 
 
 def test_access_log_lines_carry_the_request_id(serve, sample_dlq):
