@@ -162,9 +162,10 @@ def groups(
 
 
 @router.get("/v1/dlq/{dlq_id}", response_model=DeadLetterEntry, responses=ENTRY_ERRORS, tags=["dlq"])
-def get_entry(dlq_id: EntryId, svc: Service) -> Response:
+def get_entry(dlq_id: EntryId, svc: Service, kept: Annotated[StampCache, Depends(cache)]) -> Response:
     """One entry in full, by id or unique prefix."""
-    return json_response(svc.get(dlq_id).to_json_dict())
+    # Any change of an entry renames its file, so the directory's stamp moves: kept until then.
+    return json_response(kept.get(("get", dlq_id), lambda: svc.get(dlq_id).to_json_dict()))
 
 
 @router.post(
@@ -233,5 +234,7 @@ def delete(
 )
 def metrics(svc: Service, kept: Annotated[StampCache, Depends(cache)]) -> Response:
     """The specification's metrics in the Prometheus text format (ages taken at each scrape)."""
-    text = render_prometheus(kept.get("metrics", svc.metrics), svc.clock())
+    # Ages are taken at each whole second: a scrape within the same second gets the same text.
+    now = svc.clock().replace(microsecond=0)
+    text = kept.get(("metrics", now), lambda: render_prometheus(kept.get("metrics", svc.metrics), now))
     return Response(text, media_type=CONTENT_TYPE)

@@ -194,6 +194,7 @@ def test_statistics_are_cached_until_the_directory_changes(client, sample_dlq):
     client.get("/metrics")
     archived = {"status": "archived", "limit": 50}
     assert client.get("/v1/dlq", params=archived).json()["count"] == 2
+    assert client.get(f"/v1/dlq/{ACTIVE_ID}").json()["status"] == "active"
     before = gate.refreshes
     for _ in range(5):
         assert client.get("/v1/dlq/stats").json()["by_status"]["archived"] == 2
@@ -203,6 +204,7 @@ def test_statistics_are_cached_until_the_directory_changes(client, sample_dlq):
     assert client.post(f"/v1/dlq/{ACTIVE_ID}/archive").status_code == 200
     assert client.get("/v1/dlq/stats").json()["by_status"]["archived"] == 3
     assert client.get("/v1/dlq", params=archived).json()["count"] == 3
+    assert client.get(f"/v1/dlq/{ACTIVE_ID}").json()["status"] == "archived"
 
 
 def test_access_log_lines_carry_the_request_id(serve, sample_dlq):
