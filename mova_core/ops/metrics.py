@@ -93,10 +93,9 @@ def gather(store: DeadLetterStore, counters: Counters, now: datetime) -> Metrics
 
 
 def retrying(counters: Counters) -> list[RunningRetry]:
-    """The `retrying` entries, from the index and the claims the audit log recorded (no entry file is read);
-    an entry whose claim mova never saw (another tool's) has the mode `unknown`."""
-    return [RunningRetry(entry_id=lease.entry_id,
-                         mode="unknown" if lease.sandbox is None else "sandbox" if lease.sandbox else "production",
+    """The retries mova claimed whose entries are still `retrying`, from the audit log's claims and the
+    index's lease expiry (no entry file is read)."""
+    return [RunningRetry(entry_id=lease.entry_id, mode="sandbox" if lease.sandbox else "production",
                          started_ts=lease.claimed_ts, expires_ts=lease.expires_ts)
             for lease in counters.leases()]
 
@@ -147,11 +146,13 @@ class _Collector:
         yield Gauge("dlq_oldest_active_entry_age_seconds", "Age of the oldest active entry (0 when none is active).",
                     value=round(m.oldest_active_age(now), 3))
         g = Gauge("dlq_retries_running", "Retries running now (a live lease), by mode.", labels=["mode"])
-        for mode in sorted({*MODES, *(r.mode for r in m.retries)}):
-            g.add_metric([mode], sum(1 for r in m.retries if r.mode == mode and r.running(now)))
+        live = [r for r in m.retries if r.running(now)]
+        for mode in MODES:
+            g.add_metric([mode], sum(1 for r in live if r.mode == mode))
         yield g
-        yield Gauge("dlq_retries_stale", "Retrying entries whose lease expired (their process died).",
-                    value=sum(1 for r in m.retries if r.stale(now)))
+        yield Gauge("dlq_retries_stale", "Retrying entries with no live retry mova knows of (an expired lease: "
+                    "its process died; or another tool's claim).",
+                    value=max(0, m.stats.by_status.get(EntryStatus.retrying.value, 0) - len(live)))
         runtimes = sandbox_runtimes(m.retries, now)
         yield Gauge("dlq_longest_sandbox_retry_seconds", "How long the longest running sandbox retry has run (0: none).",
                     value=round(runtimes[0][1], 3) if runtimes else 0.0)

@@ -330,7 +330,7 @@ class DLQService:
         return text
 
     def _retry_facts(self) -> tuple[CounterValues, list[RunningRetry]]:
-        """What the retry alerts read: the counters and the retrying entries' leases."""
+        """What the retry alerts read: the counters and the retries running (claims and their leases)."""
         from mova_core.ops.metrics import retrying
 
         counters = self.counters()

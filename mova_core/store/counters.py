@@ -80,10 +80,10 @@ class CounterValues:
 
 @dataclass(frozen=True)
 class Lease:
-    """A retrying entry: the claim's mode (None: unknown) and time, and when its lease expires."""
+    """A retrying entry's claim: its mode and time, and when its lease expires."""
 
     entry_id: str
-    sandbox: bool | None
+    sandbox: bool
     claimed_ts: float | None
     expires_ts: float | None
 
@@ -322,16 +322,15 @@ class Counters:
 
     # -- reading ----------------------------------------------------------------------------
     def leases(self) -> list[Lease]:
-        """The `retrying` entries of the index, with the mode and time of the claim that holds each
-        (from the audit log; None for a claim it never saw, such as another tool's)."""
+        """The claims mova recorded (audit log) whose entry the index still shows `retrying`, with the
+        claim's mode and time and the lease's expiry: a lookup per claim, never a scan of the entries."""
         with self._attached() as attached:
             if not attached:
                 return []
             rows = self.db.execute(
-                "SELECT e.id, e.lease_expires_ts, c.sandbox, c.ts FROM idx.entries e "
-                "LEFT JOIN claims c ON c.entry_id = e.id WHERE e.status = 'retrying'").fetchall()
-        return [Lease(entry_id, None if sandbox is None else bool(sandbox), ts, expires)
-                for entry_id, expires, sandbox, ts in rows]
+                "SELECT c.entry_id, e.lease_expires_ts, c.sandbox, c.ts FROM claims c "
+                "JOIN idx.entries e ON e.name = c.entry_id || '.json' WHERE e.status = 'retrying'").fetchall()
+        return [Lease(entry_id, bool(sandbox), ts, expires) for entry_id, expires, sandbox, ts in rows]
 
     def values(self) -> CounterValues:
         """Every counter as last folded."""
