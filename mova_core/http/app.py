@@ -34,14 +34,13 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     allowed_hosts: Collection[str] | None = None,
-    shutdown_wait: float = 30.0,
 ) -> FastAPI:
     """The shim over `settings` (MOVA_* by default).
 
     Requests borrow services from one `ServicePool` per process (closed at shutdown), acting as the
     caller's identity; `allowed_hosts` limits the Host header (`mova serve` passes the loopback
-    names when it listens on loopback); at shutdown, retries still running are waited for up to
-    `shutdown_wait` seconds.
+    names when it listens on loopback). At shutdown, once the server has let running requests finish
+    (`mova serve --shutdown-timeout`), the retries still running are cancelled.
     """
     settings = settings or Settings()
     pool = ServicePool(settings, clock=clock)
@@ -52,7 +51,9 @@ def create_app(
         try:
             yield
         finally:
-            await anyio.to_thread.run_sync(retries.wait, shutdown_wait)
+            # The server has already let running requests finish for its graceful timeout: the
+            # retries still running are cancelled (their entries go back to active), then waited for.
+            await anyio.to_thread.run_sync(retries.stop, CANCEL_WAIT)
             pool.close()
 
     app = FastAPI(
@@ -76,12 +77,18 @@ def create_app(
     return app
 
 
+#: After cancelling the retries still running at shutdown, how long to wait for them to release their entries.
+CANCEL_WAIT = 15.0
+
+
 class RunningRetries:
-    """The retries running in this process's requests, so that shutdown can wait for them."""
+    """The retries running in this process's requests, so that shutdown can cancel and wait for them."""
 
     def __init__(self) -> None:
         self._idle = threading.Condition()
         self._running = 0
+        #: Given to every retry a request runs; set at shutdown.
+        self.cancel = threading.Event()
 
     def __enter__(self) -> RunningRetries:
         with self._idle:
@@ -97,11 +104,12 @@ class RunningRetries:
     def running(self) -> int:
         return self._running
 
-    def wait(self, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for the running retries to end; False if some still run."""
+    def stop(self, timeout: float) -> bool:
+        """Cancel the running retries and wait up to `timeout` seconds for them to end; False if some still run."""
         with self._idle:
             if self._running:
-                log.info("waiting up to %.0fs for %d running retries to finish", timeout, self._running)
+                log.info("cancelling %d running retries (their entries go back to active)", self._running)
+                self.cancel.set()
             done = self._idle.wait_for(lambda: self._running == 0, timeout)
         if not done:
             log.warning("%d retries still running at shutdown: their leases expire and a later retry "

@@ -188,8 +188,9 @@ def retry(
     overrides = RetryOverrides(variables=req.overrides.variables, secrets=req.overrides.secrets)
     redact = Redactor(req.overrides.secrets.values())
     try:
-        with request.app.state.retries:
-            result = svc.retry(dlq_id, sandbox_mode=req.sandbox_mode, overrides=overrides, wait=waiting)
+        with request.app.state.retries as running:
+            result = svc.retry(dlq_id, sandbox_mode=req.sandbox_mode, overrides=overrides, wait=waiting,
+                               cancel=running.cancel)
     except MovaError as exc:
         return json_response(redact(mova_error_body(exc)), http_status(exc))
     except Exception as exc:  # a bug in the engine: log it without the secrets it may have seen

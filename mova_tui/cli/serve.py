@@ -25,7 +25,7 @@ def serve_command(
     max_body: Annotated[int, typer.Option(min=0, metavar="BYTES", help="Largest request body accepted, in bytes (larger: 413).")] = 1024 * 1024,
     log_level: Annotated[str, typer.Option(metavar="LEVEL", help="uvicorn log level: critical, error, warning, info, debug.")] = "info",
     workers: Annotated[int, typer.Option(min=1, max=64, metavar="N", help="Worker processes (one per core is plenty); each keeps its own connections.")] = 1,
-    shutdown_timeout: Annotated[float, typer.Option(min=0, metavar="SECONDS", help="On SIGTERM or Ctrl-C, how long running requests and retries may take to finish.")] = 30.0,
+    shutdown_timeout: Annotated[float, typer.Option(min=0, metavar="SECONDS", help="On SIGTERM or Ctrl-C, how long running requests and retries may take to finish; retries still running are then cancelled.")] = 30.0,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="One line per request with its X-Request-ID.")] = True,
 ) -> None:
     """Serve the dead-letter queue over HTTP: the specification's /v1/dlq API, /metrics and /healthz.
@@ -58,7 +58,7 @@ def serve_command(
     if not loopback and not tokens:
         typer.echo(f"warning: listening on {host} with no API token (--insecure)", err=True)
     allowed_hosts = sorted({*LOOPBACK_NAMES, normalize_host(host)}) if loopback else None
-    options = {"max_body_bytes": max_body, "allowed_hosts": allowed_hosts, "shutdown_wait": shutdown_timeout}
+    options = {"max_body_bytes": max_body, "allowed_hosts": allowed_hosts}
     if tokens:
         auth = "bearer token required" + ("; read-only token allows GET only" if "read-only" in tokens else "")
     else:

@@ -244,51 +244,90 @@ def test_workers_serve_the_same_directory_in_several_processes(serve, sample_dlq
     assert len(children) >= 2  # the worker processes (uvicorn's supervisor is the server process)
 
 
-def test_sigterm_lets_a_running_retry_finish(serve, sample_dlq):
+class _BlockingUpstream:
+    """A loopback API whose GET waits until `release` is set (or, `failing`, answers 500 at once);
+    `arrived` is set when a request comes in."""
+
+    def __init__(self, *, failing: bool = False) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.arrived, self.release = threading.Event(), threading.Event()
+        outer = self
+
+        class Slow(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                outer.arrived.set()
+                if not failing:
+                    outer.release.wait(60)
+                data = b'{"records": [1]}'
+                self.send_response(500 if failing else 200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+
+
+def _start_retry(server, upstream: _BlockingUpstream) -> tuple:
     import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     import httpx
 
-    arrived, release = threading.Event(), threading.Event()
-
-    class Slow(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            arrived.set()
-            release.wait(30)
-            data = b'{"records": [1]}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    upstream = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
-    server = serve(sample_dlq)
     answer: dict = {}
 
     def retry() -> None:
-        body = {"sandbox_mode": True, "overrides": {"variables": {"api_url": f"http://127.0.0.1:{upstream.server_address[1]}"},
-                                                     "secrets": {"api_key": "k"}}}
-        answer["r"] = httpx.post(f"{server.url}/v1/dlq/dlq_8b14e6d2/retry", json=body, timeout=60)
+        body = {"sandbox_mode": True, "overrides": {"variables": {"api_url": upstream.url}, "secrets": {"api_key": "k"}}}
+        try:
+            answer["r"] = httpx.post(f"{server.url}/v1/dlq/dlq_8b14e6d2/retry", json=body, timeout=60)
+        except httpx.TransportError as exc:
+            answer["error"] = exc
 
     caller = threading.Thread(target=retry)
     caller.start()
+    return caller, answer
+
+
+def test_sigterm_lets_a_running_retry_finish(serve, sample_dlq):
+    upstream = _BlockingUpstream()
+    server = serve(sample_dlq)
+    caller, answer = _start_retry(server, upstream)
     try:
-        assert arrived.wait(30)
+        assert upstream.arrived.wait(30)
         server.process.terminate()  # SIGTERM while the retry waits on its upstream
         with pytest.raises(subprocess.TimeoutExpired):
             server.process.wait(timeout=0.5)  # still there: the retry is allowed to finish
-        release.set()
+        upstream.release.set()
         caller.join(60)
         assert server.process.wait(timeout=30) in (0, -15)  # uvicorn re-raises SIGTERM once it has shut down
     finally:
-        release.set()
-        upstream.shutdown()
+        upstream.close()
     assert answer["r"].status_code == 200 and answer["r"].json()["execution_result"]["status"] == "completed"
     entry = json.loads(next(sample_dlq.glob("dlq_8b14e6d2*.json")).read_text())
     assert entry["status"] == "active" and entry["retry_history"][-1]["outcome"] == "completed"
+
+
+def test_a_retry_still_running_after_the_shutdown_timeout_is_cancelled_cleanly(serve, sample_dlq):
+    upstream = _BlockingUpstream(failing=True)  # the retry then waits 2 s, 4 s, 8 s... between attempts
+    server = serve(sample_dlq, "--shutdown-timeout", "0.5")
+    caller, _ = _start_retry(server, upstream)
+    try:
+        assert upstream.arrived.wait(30)
+        server.process.terminate()
+        assert server.process.wait(timeout=30) in (0, -15)  # without waiting for the upstream
+    finally:
+        upstream.close()
+        caller.join(60)
+    entry = json.loads(next(sample_dlq.glob("dlq_8b14e6d2*.json")).read_text())
+    assert entry["status"] == "active" and entry["retry_history"][-1]["outcome"] == "cancelled"
+    assert "cancelling 1 running retries" in server.log.read_text()
