@@ -32,15 +32,16 @@ from mova_core.timeutil import utcnow
 if TYPE_CHECKING:  # full models load on first use: listings and statistics never need them
     import threading
 
+    from mova_core.engine.events import Event
+    from mova_core.engine.outcome import RunOutcome
     from mova_core.model.entry import (
         DeadLetterEntry,
         RetryOverrides,
         RetryRecord,
         RetryResponse,
     )
-    from mova_core.engine.events import Event
-    from mova_core.engine.outcome import RunOutcome
-    from mova_core.ops.metrics import Metrics
+    from mova_core.ops.metrics import Metrics, RunningRetry
+    from mova_core.store.counters import Counters, CounterValues
     from mova_core.store.runs import RunRecord
 
 Clock = Callable[[], datetime]
@@ -63,11 +64,14 @@ class DLQService:
         self.clock = clock or utcnow
         self.actor = actor or self.settings.actor
         self.audit = audit or AuditLog(self.settings.effective_audit_path)
+        self._counters: Counters | None = None
 
     # -- lifetime ---------------------------------------------------------------------------
     def close(self) -> None:
         """Release the store's resources (the index connection); the service is not used after."""
         self.store.close()
+        if self._counters is not None:
+            self._counters.close()
 
     def __enter__(self) -> DLQService:
         return self
@@ -314,14 +318,51 @@ class DLQService:
         return _export.export_to_file(self, flt, fmt, path)
 
     def alerts(self, thresholds: Thresholds) -> list[Alert]:
-        """Check the specification's alert conditions for the thresholds that are set."""
-        return _alerts.check_alerts(thresholds, self.clock(), self.list, self.oldest_active, self.iter_entries)
+        """Check the specification's alert conditions for the thresholds that are set (the metrics' sources)."""
+        return _alerts.check_alerts(thresholds, self.clock(), self.list, self.oldest_active, self._retry_facts)
 
     def metrics(self) -> Metrics:
-        """The specification's metrics: gauges from the index, retry counts from the entries' histories."""
-        from mova_core.ops.metrics import compute_metrics  # the full entry models: only metrics need them
+        """The metrics: gauges from the index and the retrying entries, counters from the durable record."""
+        from mova_core.ops.metrics import gather
 
-        return compute_metrics(self.iter_entries(), self.stats().by_status)
+        return gather(self.store, self.counters(), self.clock())
+
+    def metrics_text(self) -> str:
+        """The metrics in the Prometheus text format (needs prometheus-client, the `http` extra)."""
+        from mova_core.ops.metrics import render_prometheus
+
+        return render_prometheus(self.metrics(), self.clock())
+
+    def write_metrics_textfile(self, path: Path | str) -> str:
+        """`metrics_text` written atomically to `path` (node_exporter's textfile collector); returns the text."""
+        from mova_core.ops.metrics import write_textfile
+
+        text = self.metrics_text()
+        write_textfile(text, path)
+        return text
+
+    def _retry_facts(self) -> tuple[CounterValues, list[RunningRetry]]:
+        """What the retry alerts read: the counters and the retries running (claims and their leases)."""
+        from mova_core.ops.metrics import retrying
+
+        counters = self.counters()
+        self.store.refresh()
+        counters.fold()
+        return counters.values(), retrying(counters)
+
+    def counters(self) -> Counters:
+        """The durable counters of this directory (`<dlq>/.mova/counters.sqlite`), opened on first use."""
+        from mova_core.store.counters import Counters
+
+        present = self.settings.dlq_path.is_dir()
+        if self._counters is None or (self._counters.path is None and present):
+            if self._counters is not None:
+                self._counters.close()
+            mova_dir = self.settings.mova_dir
+            # A missing directory is not created by looking at its metrics: counted in memory meanwhile.
+            self._counters = Counters(mova_dir / "counters.sqlite" if present else None,
+                                      mova_dir / "index.sqlite", self.settings.effective_audit_path)
+        return self._counters
 
 
 def build_service(dlq_path: str | None = None, **kwargs: Any) -> DLQService:

@@ -344,48 +344,6 @@ def test_claim_race_between_processes(server, settings, clock, service):
     assert entry.metadata.retry_count == 1 and len(entry.retry_history) == 1 and entry.status == EntryStatus.active
 
 
-# --- metrics over retry history ------------------------------------------------------------------
-
-
-def test_metrics_from_retry_history(server, settings, clock, service):
-    from prometheus_client.parser import text_string_to_metric_families
-
-    from mova_core.ops.metrics import compute_metrics, render_prometheus
-
-    a = failing_entry(settings, clock, server)
-    b = failing_entry(settings, clock, server, path="status/500/m2")
-    retry_entry(service, a, overrides={"variables": {"path": "ok"}}, engine=make_engine(settings, clock))  # sandbox ok
-    clock.advance(2)
-    retry_entry(service, a, sandbox_mode=False, overrides={"variables": {"path": "ok"}}, engine=make_engine(settings, clock))
-    clock.advance(2)
-    retry_entry(service, b, sandbox_mode=False, engine=make_engine(settings, clock))  # fails: 2 x 0.01 s of waits
-    entries = [service.get(a), service.get(b)]
-    m = compute_metrics(entries, {"active": 1, "resolved": 1, "retrying": 0, "archived": 0})
-    assert m.retry_attempts_total == 3 and m.retries_finished == 3 and m.retries_succeeded == 2
-    assert m.resolution_rate == pytest.approx(2 / 3, abs=1e-6)
-    assert [(r.mode, r.outcome, r.count) for r in m.retry_attempts] == [
-        ("production", "completed", 1), ("production", "failed", 1), ("sandbox", "completed", 1)]
-    assert m.retry_duration.count == 3 and m.retry_duration.sum == pytest.approx(0.02)
-    assert m.retry_duration.buckets[0] == (0.1, 3) and m.retry_duration.buckets[-1] == (float("inf"), 3)
-
-    families = {f.name: f for f in text_string_to_metric_families(render_prometheus(m))}
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
-    assert samples[("dlq_entries_total", (("status", "active"),))] == 1
-    assert samples[("dlq_retry_attempts_total", (("mode", "sandbox"), ("outcome", "completed")))] == 1
-    assert samples[("dlq_resolution_rate", ())] == pytest.approx(2 / 3, abs=1e-6)
-    assert samples[("workflow_retry_duration_seconds_count", ())] == 3
-    assert samples[("workflow_retry_duration_seconds_bucket", (("le", "+Inf"),))] == 3
-    assert families["workflow_retry_duration_seconds"].type == "histogram"
-
-
-def test_metrics_with_no_retries():
-    from mova_core.ops.metrics import compute_metrics, render_prometheus
-
-    m = compute_metrics([], {"active": 0})
-    assert m.resolution_rate == 0.0 and m.retry_attempts_total == 0
-    assert "dlq_resolution_rate 0.0\n" in render_prometheus(m)
-
-
 def test_sigterm_cancels_a_background_retry_cleanly(server, settings, clock, service, state):
     import signal
 
