@@ -9,6 +9,7 @@ import errno
 import fcntl
 import os
 import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -21,13 +22,20 @@ from mova_core.model.errors import AmbiguousId, CorruptEntry, EntryNotFound, Sto
 from mova_core.model.ids import validate_id
 from mova_core.model.listing import EntryFilter, Group, Page, SkippedFile, Stats
 from mova_core.model.status import EntryStatus
-from mova_core.store.fsio import discard, encode_pretty, fsync_dir, os_error_reason, publish, write_error, write_temp
+from mova_core.store.fsio import (
+    discard,
+    encode_pretty,
+    fsync_dir,
+    os_error_reason,
+    publish,
+    write_error,
+    write_temp,
+)
 from mova_core.store.index import Index
 from mova_core.store.protocol import Check, Commit, Mutation, Progress
+from mova_core.store.scan import NotAFile, not_a_file, read_entry_file, shape_problem
 
 if TYPE_CHECKING:  # the full model loads only when a whole entry is read or written
-    from pydantic import ValidationError
-
     from mova_core.model.entry import DeadLetterEntry
 
 #: link(2) errors meaning "this file system has no hard links" (FAT, some network mounts).
@@ -166,53 +174,56 @@ class FileStore:
 
     def _read(self, entry_id: str) -> DeadLetterEntry:
         path = self.path_for(entry_id)
-        try:
-            # O_NOFOLLOW: a symlink planted in the directory must not expose a file outside it.
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-            with os.fdopen(fd, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            raise EntryNotFound(entry_id) from None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise CorruptEntry(path.name, "is a symbolic link; entries must be regular files") from None
-            raise CorruptEntry(path.name, f"cannot read: {exc.strerror}") from None
-        from pydantic import ValidationError
-
-        from mova_core.model.entry import DeadLetterEntry
+        from mova_core.store.validate import validate_entry
 
         try:
-            doc = orjson.loads(data)
-            entry = DeadLetterEntry.model_validate(doc)
-        except orjson.JSONDecodeError as exc:
-            raise CorruptEntry(path.name, f"not valid JSON ({exc})") from None
-        except ValidationError as exc:
-            raise CorruptEntry(path.name, _first_errors(exc)) from None
+            return validate_entry(path.name, self._decode(path)[1])
         except RecursionError:
             raise CorruptEntry(path.name, "nested too deeply") from None
-        if entry.id != entry_id:
-            raise CorruptEntry(path.name, f"id {entry.id!r} does not match the file name")
-        _check_serializable(path.name, doc, entry)
-        return entry
+
+    @staticmethod
+    def _decode(path: Path) -> tuple[bytes, Any]:
+        """A file's bytes and JSON, read as the index reads it; EntryNotFound or CorruptEntry saying why not."""
+        try:
+            # Never through a symlink (a file outside the directory), never blocking on a FIFO.
+            data = read_entry_file(path)
+        except FileNotFoundError:
+            raise EntryNotFound(path.stem) from None
+        except NotAFile as exc:
+            raise CorruptEntry(path.name, str(exc)) from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise CorruptEntry(path.name, not_a_file(stat.S_IFLNK)) from None
+            raise CorruptEntry(path.name, f"cannot read: {exc.strerror}") from None
+        try:
+            return data, orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise CorruptEntry(path.name, f"not valid JSON ({exc})") from None
 
     def read_raw(self, ids: list[str]) -> tuple[list[dict], list[SkippedFile]]:
-        """Entries for ids from a listing as decoded JSON objects, without model validation."""
+        """Entries for ids from a listing as decoded JSON objects, without building the model.
+
+        Each is checked as the index checks it (the model's shape, the id and the file name), so a
+        file changed since it was indexed into one `show` refuses is reported, not served.
+        """
         out, bad = [], []
         for entry_id in ids:
             path = self.path_for(entry_id)
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-                with os.fdopen(fd, "rb") as f:
-                    doc = orjson.loads(f.read())
-            except FileNotFoundError:
+                data, doc = self._decode(path)
+            except EntryNotFound:
                 continue  # removed since the listing
-            except (OSError, orjson.JSONDecodeError) as exc:
-                bad.append(SkippedFile(name=path.name, reason=str(exc)[:300]))
+            except CorruptEntry as exc:
+                bad.append(SkippedFile(name=path.name, reason=exc.reason))
                 continue
-            if isinstance(doc, dict) and doc.get("id") == entry_id:
+            if not isinstance(doc, dict) or doc.get("id") != entry_id:
+                bad.append(SkippedFile(name=path.name, reason="changed since it was indexed"))
+                continue
+            reason = shape_problem(path.name, data, doc)
+            if reason is None:
                 out.append(doc)
             else:
-                bad.append(SkippedFile(name=path.name, reason="changed since it was indexed"))
+                bad.append(SkippedFile(name=path.name, reason=reason))
         return out, bad
 
     def read_many(self, ids: list[str]) -> tuple[list[DeadLetterEntry], list[SkippedFile]]:
@@ -400,34 +411,6 @@ def _unchanged(entry_id: str, exc: BaseException) -> None:
     if isinstance(exc, StoreError):
         raise StoreError(f"{exc}; {entry_id} was left unchanged") from exc
     raise exc
-
-
-def _check_serializable(name: str, doc: object, entry: DeadLetterEntry) -> None:
-    """CorruptEntry for an entry nested too deeply to be written out again (about 250 levels).
-
-    Such a file loads, but every view of it (show, --format json, the HTTP shim, the dashboard) and
-    every rewrite (archive, retry) would fail on it, so it is reported like any unreadable file.
-    orjson's encoder has the same depth limit as pydantic's and costs microseconds; only a file it
-    refuses (too deep, or an integer beyond 64 bits, which pydantic does write) is serialised again.
-    """
-    try:
-        orjson.dumps(doc)
-        return
-    except orjson.JSONEncodeError:
-        pass
-    try:
-        entry.to_json_dict()
-    except ValueError:  # PydanticSerializationError: maximum serialisation depth exceeded
-        raise CorruptEntry(name, "nested too deeply (more than about 250 levels) to be shown or rewritten") from None
-
-
-def _first_errors(exc: ValidationError, limit: int = 3) -> str:
-    parts = []
-    for err in exc.errors()[:limit]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{loc}: {err['msg']}")
-    more = len(exc.errors()) - limit
-    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
 def _seen(ts: float) -> str:
