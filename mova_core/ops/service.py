@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mova_core.model import lifecycle
-from mova_core.model.errors import InvalidInput, MovaError
+from mova_core.model.errors import InvalidInput, MovaError, NoLongerMatches
 from mova_core.model.listing import (
     EntryFilter,
     EntrySummary,
@@ -171,8 +171,12 @@ class DLQService:
 
         return commit
 
-    def set_status(self, id_or_prefix: str, status: EntryStatus | str, *, force: bool = False) -> DeadLetterEntry:
-        """Change an entry's status by the lifecycle rules (`retrying` only through a retry)."""
+    def set_status(self, id_or_prefix: str, status: EntryStatus | str, *, force: bool = False,
+                   matching: EntryFilter | None = None) -> DeadLetterEntry:
+        """Change an entry's status by the lifecycle rules (`retrying` only through a retry).
+
+        `matching`: only if the entry, under its lock, still matches this filter (NoLongerMatches).
+        """
         try:
             status = EntryStatus(status)
         except ValueError:
@@ -180,31 +184,44 @@ class DLQService:
                 f"unknown status {status!r}: use one of {', '.join(s.value for s in EntryStatus)}"
             ) from None
         now = self.clock()
-        _, new = self.store.update(id_or_prefix, lambda e: lifecycle.change_status(e, status, now, force=force),
+
+        def change(entry: DeadLetterEntry) -> DeadLetterEntry:
+            _still_matching(entry, matching)
+            return lifecycle.change_status(entry, status, now, force=force)
+
+        _, new = self.store.update(id_or_prefix, change,
                                    self._audited("set_status", only_status_changes=True, force=force or None))
         return new
 
-    def archive(self, id_or_prefix: str, *, force: bool = False) -> DeadLetterEntry:
-        """Archive an entry (idempotent)."""
-        return self.archive_changed(id_or_prefix, force=force)[1]
+    def archive(self, id_or_prefix: str, *, force: bool = False, matching: EntryFilter | None = None) -> DeadLetterEntry:
+        """Archive an entry (idempotent); `matching` as for `set_status`."""
+        return self.archive_changed(id_or_prefix, force=force, matching=matching)[1]
 
-    def archive_changed(self, id_or_prefix: str, *, force: bool = False) -> tuple[DeadLetterEntry, DeadLetterEntry]:
+    def archive_changed(self, id_or_prefix: str, *, force: bool = False,
+                        matching: EntryFilter | None = None) -> tuple[DeadLetterEntry, DeadLetterEntry]:
         """Archive an entry; returns (before, after) as seen under its lock.
 
         `before.status` tells whether this call archived it: of two concurrent archives, exactly
-        one sees it not yet archived.
+        one sees it not yet archived. `matching` as for `set_status`.
         """
         now = self.clock()
-        return self.store.update(
-            id_or_prefix, lambda e: lifecycle.change_status(e, EntryStatus.archived, now, force=force),
-            self._audited("archive", only_status_changes=True, force=force or None),
-        )
 
-    def delete(self, id_or_prefix: str, *, force: bool = False) -> DeadLetterEntry:
-        """Delete an entry; one under a live retry needs force."""
+        def change(entry: DeadLetterEntry) -> DeadLetterEntry:
+            _still_matching(entry, matching)
+            return lifecycle.change_status(entry, EntryStatus.archived, now, force=force)
+
+        return self.store.update(id_or_prefix, change,
+                                 self._audited("archive", only_status_changes=True, force=force or None))
+
+    def delete(self, id_or_prefix: str, *, force: bool = False, matching: EntryFilter | None = None) -> DeadLetterEntry:
+        """Delete an entry; one under a live retry needs force. `matching` as for `set_status`."""
         now = self.clock()
-        return self.store.delete(id_or_prefix, lambda e: lifecycle.check_deletable(e, now, force=force),
-                                 self._audited("delete", force=force or None))
+
+        def check(entry: DeadLetterEntry) -> None:
+            _still_matching(entry, matching)
+            lifecycle.check_deletable(entry, now, force=force)
+
+        return self.store.delete(id_or_prefix, check, self._audited("delete", force=force or None))
 
     def claim(self, id_or_prefix: str, retry_run_id: str, sandbox_mode: bool, owner: str | None = None) -> DeadLetterEntry:
         """Take the retry lease on an entry (active → retrying); raises AlreadyRetrying if held."""
@@ -310,6 +327,14 @@ class DLQService:
         from mova_core.ops.metrics import compute_metrics  # the full entry models: only metrics need them
 
         return compute_metrics(self.iter_entries(), self.stats().by_status)
+
+
+def _still_matching(entry: DeadLetterEntry, matching: EntryFilter | None) -> None:
+    """NoLongerMatches unless the entry (as seen under its lock) matches the filter it was chosen by."""
+    if matching is not None:
+        reason = matching.mismatch(entry)
+        if reason is not None:
+            raise NoLongerMatches(entry.id, reason)
 
 
 def build_service(dlq_path: str | None = None, **kwargs: Any) -> DLQService:

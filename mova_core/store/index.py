@@ -24,11 +24,11 @@ from typing import Any
 
 from mova_core.model.ids import is_entry_name
 from mova_core.model.listing import EntryFilter, EntrySummary, SkippedFile
+from mova_core.model.search import SEARCH_SEPARATOR
 from mova_core.store.protocol import Progress
 from mova_core.store.scan import (  # noqa: F401  (RACY_SECONDS_*: the index's figures too)
     RACY_SECONDS_COARSE,
     RACY_SECONDS_FINE,
-    SEARCH_SEPARATOR,
     ReaderPool,
     racy_window,
     read_files,

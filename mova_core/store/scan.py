@@ -26,12 +26,10 @@ from mova_core.model.entry_shape import looks_valid
 from mova_core.model.errors import InvalidId
 from mova_core.model.fingerprint import fingerprint
 from mova_core.model.ids import validate_id
+from mova_core.model.search import MAX_ERROR_CHARS, search_text
 from mova_core.model.status import EntryStatus
 from mova_core.timeutil import parse_time
 
-MAX_ERROR_CHARS = 500
-# The fields a free-text search looks in, joined in one column (see `search_text`).
-SEARCH_SEPARATOR = "\n"
 # A time this close to the scan (a directory's mtime, a file's ctime) is not trusted: a change in
 # the same clock tick could hide behind it. Linux file systems stamp with the kernel's coarse clock
 # (a few milliseconds); file systems that keep whole seconds (FAT, some network mounts) need two.
@@ -67,24 +65,6 @@ def _num(value: Any, default: int = 0) -> int:
     if isinstance(value, float) and abs(value) == float("inf"):
         return _INT64[0] if value < 0 else _INT64[1]
     return max(_INT64[0], min(_INT64[1], int(value)))
-
-
-def _before_nul(value: str) -> str:
-    return value.split("\x00", 1)[0] if "\x00" in value else value
-
-
-def search_text(entry_id: str, workflow_type: str, last_error: str, action_type: str | None) -> str:
-    """The four fields a free-text search looks in, as one column searched with one LIKE.
-
-    A needle without the separator can only match inside one field. SQLite's LIKE reads a value up
-    to its first NUL, so each field is cut there, exactly as the four separate LIKEs saw it.
-    """
-    text = f"{entry_id}{SEARCH_SEPARATOR}{workflow_type}{SEARCH_SEPARATOR}{last_error}{SEARCH_SEPARATOR}{action_type or ''}"
-    if "\x00" in text:  # rare: cut each field at its own NUL
-        text = SEARCH_SEPARATOR.join((
-            entry_id, _before_nul(workflow_type), _before_nul(last_error), _before_nul(action_type or ""),
-        ))
-    return text
 
 
 def shape_problem(name: str, data: bytes, doc: dict) -> str | None:

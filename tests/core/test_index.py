@@ -458,3 +458,26 @@ def test_status_changes_through_the_service_are_listed_whatever_the_inodes(sampl
             break
     if repeats == 0:
         pytest.skip("this file system never reused an inode: the case cannot be built here")
+
+
+def test_a_filter_matches_an_entry_in_hand_as_the_index_does(search_index, empty_dlq):
+    """`EntryFilter.mismatch` (what a bulk run re-checks under the lock) is the index's SQL for one entry."""
+    from datetime import datetime, timezone
+
+    store = FileStore(empty_dlq, index_path=None)
+    entries = {e: store.get(e) for e in SEARCH_CASES}
+    prints = sorted({i.fingerprint for i in search_index.query(EntryFilter())[0]})
+    filters = [dict(text=t) for t in ["a", "A", "_", "%", "\\", " ", "t\n", "\nl", "É", "é", "\x00", "a\x00",
+                                       "sync\n", "HTTP_", "502", "ta", "hidden", "kx", "two", "lpha" + "order"]]
+    filters += [dict(status="active"), dict(status="archived"), dict(workflow_type="billing"),
+                dict(workflow_type="BILLING"), dict(user_id="nobody"), dict(fingerprint=prints[0][:4]),
+                dict(fingerprint=prints[0][:4].upper()), dict(fingerprint="zz"),
+                dict(since=datetime(2026, 11, 20, 10, tzinfo=timezone.utc)),
+                dict(until=datetime(2026, 11, 20, 9, tzinfo=timezone.utc)),
+                dict(older_than=datetime(2026, 11, 20, 10, tzinfo=timezone.utc)),
+                dict(older_than=datetime(2026, 11, 20, 10, 0, 1, tzinfo=timezone.utc)),
+                dict(status="active", text="sync", workflow_type="invoice-sync")]
+    for fields in filters:
+        flt = EntryFilter(**fields)
+        assert ids(search_index, **fields) == sorted(e for e, entry in entries.items() if flt.mismatch(entry) is None), fields
+    assert EntryFilter(status="archived").mismatch(entries["dlq_alpha"]) == "status is active"
