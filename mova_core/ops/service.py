@@ -61,6 +61,7 @@ class DLQService:
         self.clock = clock or utcnow
         self.actor = actor or self.settings.actor
         self.audit = audit or AuditLog(self.settings.effective_audit_path)
+        self.store.use_audit(self.audit)  # where a change a killed process recorded is taken back
 
     # -- lifetime ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -160,14 +161,15 @@ class DLQService:
     def _audited(self, op: str, *, only_status_changes: bool = False, **extra: Any) -> Commit:
         """An `on_commit` for the store: the audit record is written under the entry's lock, right after
         the change, so the log's order is the order of the changes (and a failed record undoes it)."""
-        def commit(old: DeadLetterEntry, new: DeadLetterEntry | None, undone: bool = False) -> None:
+        def commit(old: DeadLetterEntry, new: DeadLetterEntry | None, undone: bool = False,
+                   change: str | None = None) -> None:
             if only_status_changes and new is not None and old.status == new.status:
                 return
             if undone:  # the change failed after its record was written: this record takes it back
-                self._audit(op, old, new, **extra, undone=True)
+                self._audit(op, old, new, **extra, undone=True, change=change)
                 return
             more = {"took_over_stale_lease": old.status == EntryStatus.retrying or None} if op == "retry_claim" else {}
-            self._audit(op, old, new, **extra, **more)
+            self._audit(op, old, new, **extra, **more, change=change)
 
         return commit
 

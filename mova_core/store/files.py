@@ -1,6 +1,8 @@
 """The file store: entries as `<id>.json` files, written atomically, updated under locks.
 
 Only this module reads and writes entry files; it implements `mova_core.store.protocol.DeadLetterStore`.
+How a change stays in agreement with its audit record when its process is killed midway, and how
+the files such a kill leaves are removed: `mova_core.store.intents`.
 """
 
 from __future__ import annotations
@@ -8,8 +10,8 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import secrets
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -18,20 +20,37 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from mova_core.model.errors import AmbiguousId, CorruptEntry, EntryNotFound, StoreError
+from mova_core.model.errors import (
+    AmbiguousId,
+    CorruptEntry,
+    EntryNotFound,
+    MovaError,
+    StoreError,
+)
 from mova_core.model.ids import validate_id
 from mova_core.model.listing import EntryFilter, Group, Page, SkippedFile, Stats
 from mova_core.model.status import EntryStatus
+from mova_core.store.audit import AuditLog
 from mova_core.store.fsio import (
     discard,
     encode_pretty,
     fsync_dir,
+    new_token,
     os_error_reason,
     publish,
     write_error,
     write_temp,
 )
 from mova_core.store.index import Index
+from mova_core.store.intents import (
+    EntryLock,
+    Intent,
+    is_stale_temp,
+    leftover_names,
+    parse_leftover,
+    settle,
+    try_flock,
+)
 from mova_core.store.protocol import Check, Commit, Mutation, Progress
 from mova_core.store.scan import NotAFile, not_a_file, read_entry_file, shape_problem
 
@@ -84,10 +103,18 @@ class FileStore:
             index_path = self.mova_dir / "index.sqlite" if self.directory.is_dir() else None
         with _opening(index_path or None):
             self.index = Index(self.directory, index_path or None)
+        #: The log whose records carry this store's changes (see `use_audit`).
+        self.audit = AuditLog(self.mova_dir / "audit.jsonl")
+
+    def use_audit(self, audit: AuditLog) -> None:
+        """The audit log the changes are recorded in, where a killed writer's record is taken back."""
+        self.audit = audit
 
     def independent(self) -> FileStore:
         """A store over the same directory with its own index connection (one per thread)."""
-        return FileStore(self.directory, index_path=self._index_arg)
+        other = FileStore(self.directory, index_path=self._index_arg)
+        other.use_audit(self.audit)
+        return other
 
     def close(self) -> None:
         """Close the index connection."""
@@ -101,8 +128,40 @@ class FileStore:
 
     # -- reading ----------------------------------------------------------------------------
     def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool:
-        """Bring the index up to date; False if the directory does not exist."""
-        return self.index.refresh(full=full, progress=progress)
+        """Bring the index up to date; False if the directory does not exist.
+
+        What killed writers left behind (temporary files, a change recorded but not made) is
+        settled on the way (`mova_core.store.intents`).
+        """
+        present = self.index.refresh(full=full, progress=progress)
+        if self.index.leftovers and self._sweep(self.index.leftovers):
+            present = self.index.refresh()  # an unrecorded delete was put back
+        return present
+
+    def _sweep(self, names: list[str]) -> bool:
+        """Settle the changes of killed writers and remove their temporary files; True if any was settled.
+
+        Only under the entry's lock, taken without waiting: a lock held means a live writer, which
+        settles whatever it finds itself. Never fails a listing (a read-only directory: nothing done).
+        """
+        settled = False
+        now = time.time()
+        for name in names:
+            parsed = parse_leftover(name)
+            if parsed is None:
+                continue
+            entry_id, _token, kind = parsed
+            try:
+                with self.lock(entry_id, wait=False) as lock:
+                    if lock is None:
+                        continue
+                    settled |= lock.settled  # taking the lock settled what its intent names
+                    if kind == "tmp" and is_stale_temp(self.directory, name, entry_id, now):
+                        discard(self.directory / name)  # an interrupted create's, or another writer's
+            except (MovaError, OSError):
+                continue  # the next refresh that sees it tries again
+        self.index.leftovers = []
+        return settled
 
     def refresh_names(self, names: list[str]) -> None:
         """Re-read specific files (names from a watcher)."""
@@ -248,8 +307,12 @@ class FileStore:
             raise StoreError(write_error(exc, self.directory)) from exc
 
     @contextmanager
-    def lock(self, entry_id: str) -> Iterator[None]:
-        """An exclusive inter-process lock for one entry (flock on a lock file beside the entries)."""
+    def lock(self, entry_id: str, *, wait: bool = True) -> Iterator[EntryLock | None]:
+        """An exclusive inter-process lock for one entry (flock on a lock file beside the entries).
+
+        With `wait=False`, None instead of waiting when another process holds it. A change a killed
+        holder left half-done is settled before the lock is handed over.
+        """
         self._ensure_dirs()
         path = self.mova_dir / "locks" / f"{validate_id(entry_id)}.lock"
         try:
@@ -257,8 +320,14 @@ class FileStore:
         except OSError as exc:  # a full disk or a read-only directory: a clear error, not a traceback
             raise StoreError(f"could not lock {entry_id} ({path}): {os_error_reason(exc)}; nothing was changed") from exc
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            if wait:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            elif not try_flock(fd):
+                yield None
+                return
+            lock = EntryLock(fd, entry_id)
+            lock.settled = settle(lock, self.path_for(entry_id), self.audit)
+            yield lock
         finally:
             os.close(fd)  # closing releases the lock
 
@@ -320,31 +389,41 @@ class FileStore:
         unwritable audit log gives a clear error and leaves the previous version in place.
         """
         entry_id = self.resolve_id(id_or_prefix)
-        with self.lock(entry_id):
+        with self.lock(entry_id) as lock:
             current = self._read(entry_id)
             before = current.model_copy(deep=True)
             changed = mutate(current)
             new = current if changed is None else changed
             if new.to_json_dict() != before.to_json_dict():
-                path = self.path_for(entry_id)
-                tmp = write_temp(path, encode_entry(new))
-                if on_commit is not None:
-                    try:
-                        on_commit(before, new)
-                    except BaseException as exc:
-                        discard(tmp)
-                        _unchanged(entry_id, exc)
-                try:
-                    publish(tmp, path)
-                except StoreError as exc:
-                    if on_commit is not None:  # the record is written: record that it did not happen
-                        try:
-                            on_commit(new, before, undone=True)
-                        except Exception as undo_exc:
-                            raise StoreError(f"{exc}; and the audit log could not record that the change was "
-                                             f"not made ({undo_exc})") from exc
-                    raise
+                self._replace(lock, entry_id, before, new, on_commit)
             return before, new
+
+    def _replace(self, lock: EntryLock, entry_id: str, before: DeadLetterEntry, new: DeadLetterEntry,
+                 on_commit: Commit | None) -> None:
+        """Write `new` over the entry, recorded first (the steps of `mova_core.store.intents`)."""
+        path = self.path_for(entry_id)
+        token = new_token()
+        lock.mark(Intent(token, self.audit.size()))
+        try:
+            tmp = write_temp(path, encode_entry(new), token=token)
+            if on_commit is not None:
+                try:
+                    on_commit(before, new, change=token)
+                except BaseException as exc:
+                    discard(tmp)
+                    _unchanged(entry_id, exc)
+            try:
+                publish(tmp, path)
+            except StoreError as exc:
+                if on_commit is not None:  # the record is written: record that it did not happen
+                    try:
+                        on_commit(new, before, undone=True, change=token)
+                    except Exception as undo_exc:
+                        raise StoreError(f"{exc}; and the audit log could not record that the change was "
+                                         f"not made ({undo_exc})") from exc
+                raise
+        finally:
+            lock.clear()
 
     def delete(
         self, id_or_prefix: str, check: Check | None = None, on_commit: Commit | None = None,
@@ -355,39 +434,55 @@ class FileStore:
         listing sees it); if it fails, the file is renamed back and nothing is changed.
         """
         entry_id = self.resolve_id(id_or_prefix)
-        with self.lock(entry_id):
+        with self.lock(entry_id) as lock:
             entry = self._read(entry_id)
             if check is not None:
                 check(entry)
             path = self.path_for(entry_id)
-            # With an audit record to write, the file is first renamed aside (a dot-file: no listing
-            # sees it), so that a record that cannot be written puts it back with a rename alone.
-            doomed = path if on_commit is None else path.with_name(f".{path.name}.{secrets.token_hex(6)}.deleting")
-            try:
-                if doomed == path:
-                    path.unlink()
-                else:
-                    os.rename(path, doomed)
-            except FileNotFoundError:
-                raise EntryNotFound(entry_id) from None
-            except OSError as exc:
-                raise StoreError(write_error(exc, path)) from exc
-            if doomed != path:
-                try:
-                    on_commit(entry, None)
-                except BaseException as exc:
-                    try:
-                        _put_back(doomed, path)
-                    except OSError as back:
-                        raise StoreError(f"{exc}; and {entry_id} could not be put back from {doomed}: "
-                                         f"{os_error_reason(back)}") from exc
-                    _unchanged(entry_id, exc)
-                discard(doomed)  # deleted for every reader since the rename; this frees the space
+            if on_commit is None:
+                _unlink(entry_id, path)
+            else:
+                self._delete_recorded(lock, entry, path, on_commit)
             try:
                 fsync_dir(self.directory)
             except OSError:
                 pass  # the entry is gone either way; only its durability across a power cut is at stake
             return entry
+
+    def _delete_recorded(self, lock: EntryLock, entry: DeadLetterEntry, path: Path, on_commit: Commit) -> None:
+        """Delete with an audit record: the file is first renamed aside (a dot-file: no listing sees
+        it), so that a record that cannot be written puts it back with a rename alone."""
+        token = new_token()
+        lock.mark(Intent(token, self.audit.size()))
+        try:
+            _, doomed = leftover_names(path, token)
+            try:
+                os.rename(path, doomed)
+            except FileNotFoundError:
+                raise EntryNotFound(entry.id) from None
+            except OSError as exc:
+                raise StoreError(write_error(exc, path)) from exc
+            try:
+                on_commit(entry, None, change=token)
+            except BaseException as exc:
+                try:
+                    _put_back(doomed, path)
+                except OSError as back:
+                    raise StoreError(f"{exc}; and {entry.id} could not be put back from {doomed}: "
+                                     f"{os_error_reason(back)}") from exc
+                _unchanged(entry.id, exc)
+            discard(doomed)  # deleted for every reader since the rename; this frees the space
+        finally:
+            lock.clear()
+
+
+def _unlink(entry_id: str, path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        raise EntryNotFound(entry_id) from None
+    except OSError as exc:
+        raise StoreError(write_error(exc, path)) from exc
 
 
 def _put_back(doomed: Path, path: Path) -> None:

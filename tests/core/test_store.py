@@ -136,7 +136,7 @@ def test_a_failed_delete_does_not_put_back_over_an_entry_created_meanwhile(sampl
     store = FileStore(sample_dlq)
     newer = make_entry(GO_ID, created_at="2027-01-01T00:00:00Z")
 
-    def audit_fails(old, new):
+    def audit_fails(old, new, **_):
         FileStore(sample_dlq).create(newer)
         raise StoreError("could not write the audit log: the disk is full")
 
