@@ -10,21 +10,16 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import stat
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from mova_core.model.errors import (
     AmbiguousId,
     CorruptEntry,
     EntryNotFound,
-    MovaError,
     StoreError,
 )
 from mova_core.model.ids import validate_id
@@ -45,14 +40,14 @@ from mova_core.store.index import Index
 from mova_core.store.intents import (
     EntryLock,
     Intent,
-    is_stale_temp,
     leftover_names,
-    parse_leftover,
     settle,
+    sweep,
     try_flock,
 )
 from mova_core.store.protocol import Check, Commit, Mutation, Progress
-from mova_core.store.scan import NotAFile, not_a_file, read_entry_file, shape_problem
+from mova_core.store.scan import decode_entry_file, shape_problem
+from mova_core.store.validate import validate_entry
 
 if TYPE_CHECKING:  # the full model loads only when a whole entry is read or written
     from mova_core.model.entry import DeadLetterEntry
@@ -134,34 +129,10 @@ class FileStore:
         settled on the way (`mova_core.store.intents`).
         """
         present = self.index.refresh(full=full, progress=progress)
-        if self.index.leftovers and self._sweep(self.index.leftovers):
-            present = self.index.refresh()  # an unrecorded delete was put back
+        leftovers, self.index.leftovers = self.index.leftovers, []
+        if leftovers and sweep(leftovers, self.directory, self.lock):
+            present = self.index.refresh()  # (an unrecorded delete may have been put back)
         return present
-
-    def _sweep(self, names: list[str]) -> bool:
-        """Settle the changes of killed writers and remove their temporary files; True if any was settled.
-
-        Only under the entry's lock, taken without waiting: a lock held means a live writer, which
-        settles whatever it finds itself. Never fails a listing (a read-only directory: nothing done).
-        """
-        settled = False
-        now = time.time()
-        for name in names:
-            parsed = parse_leftover(name)
-            if parsed is None:
-                continue
-            entry_id, _token, kind = parsed
-            try:
-                with self.lock(entry_id, wait=False) as lock:
-                    if lock is None:
-                        continue
-                    settled |= lock.settled  # taking the lock settled what its intent names
-                    if kind == "tmp" and is_stale_temp(self.directory, name, entry_id, now):
-                        discard(self.directory / name)  # an interrupted create's, or another writer's
-            except (MovaError, OSError):
-                continue  # the next refresh that sees it tries again
-        self.index.leftovers = []
-        return settled
 
     def refresh_names(self, names: list[str]) -> None:
         """Re-read specific files (names from a watcher)."""
@@ -233,31 +204,10 @@ class FileStore:
 
     def _read(self, entry_id: str) -> DeadLetterEntry:
         path = self.path_for(entry_id)
-        from mova_core.store.validate import validate_entry
-
         try:
-            return validate_entry(path.name, self._decode(path)[1])
+            return validate_entry(path.name, decode_entry_file(path)[1])
         except RecursionError:
             raise CorruptEntry(path.name, "nested too deeply") from None
-
-    @staticmethod
-    def _decode(path: Path) -> tuple[bytes, Any]:
-        """A file's bytes and JSON, read as the index reads it; EntryNotFound or CorruptEntry saying why not."""
-        try:
-            # Never through a symlink (a file outside the directory), never blocking on a FIFO.
-            data = read_entry_file(path)
-        except FileNotFoundError:
-            raise EntryNotFound(path.stem) from None
-        except NotAFile as exc:
-            raise CorruptEntry(path.name, str(exc)) from None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise CorruptEntry(path.name, not_a_file(stat.S_IFLNK)) from None
-            raise CorruptEntry(path.name, f"cannot read: {exc.strerror}") from None
-        try:
-            return data, orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise CorruptEntry(path.name, f"not valid JSON ({exc})") from None
 
     def read_raw(self, ids: list[str]) -> tuple[list[dict], list[SkippedFile]]:
         """Entries for ids from a listing as decoded JSON objects, without building the model.
@@ -269,7 +219,7 @@ class FileStore:
         for entry_id in ids:
             path = self.path_for(entry_id)
             try:
-                data, doc = self._decode(path)
+                data, doc = decode_entry_file(path)
             except EntryNotFound:
                 continue  # removed since the listing
             except CorruptEntry as exc:

@@ -39,10 +39,13 @@ import errno
 import fcntl
 import json
 import os
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-from mova_core.model.errors import InvalidId, StoreError
+from mova_core.model.errors import InvalidId, MovaError, StoreError
 from mova_core.model.ids import validate_id
 from mova_core.store.audit import AuditLog
 from mova_core.store.fsio import discard, os_error_reason, temp_path
@@ -180,3 +183,33 @@ def try_flock(fd: int) -> bool:
     except BlockingIOError:
         return False
     return True
+
+
+#: Takes an entry's lock, or yields None when another process holds it (`FileStore.lock(wait=False)`).
+LockWithoutWaiting = Callable[..., AbstractContextManager["EntryLock | None"]]
+
+
+def sweep(names: list[str], directory: Path, lock: LockWithoutWaiting) -> bool:
+    """Settle the changes killed writers left and remove their temporary files (`names`, found by a
+    scan of `directory`); True if a change was settled.
+
+    Only under the entry's lock, taken without waiting: a lock held means a live writer, which
+    settles what it finds itself. Never fails (a read-only directory: nothing is done).
+    """
+    settled = False
+    now = time.time()
+    for name in names:
+        parsed = parse_leftover(name)
+        if parsed is None:
+            continue
+        entry_id, _token, kind = parsed
+        try:
+            with lock(entry_id, wait=False) as held:
+                if held is None:
+                    continue
+                settled |= held.settled  # taking the lock settled what its intent names
+                if kind == "tmp" and is_stale_temp(directory, name, entry_id, now):
+                    discard(directory / name)  # an interrupted create's, or another writer's
+        except (MovaError, OSError):
+            continue  # the next refresh that finds it tries again
+    return settled

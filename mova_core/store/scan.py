@@ -12,6 +12,7 @@ changed even when the file system handed it the inode number it had before.
 
 from __future__ import annotations
 
+import errno
 import marshal
 import os
 import stat
@@ -23,7 +24,7 @@ from typing import Any
 import orjson
 
 from mova_core.model.entry_shape import looks_valid
-from mova_core.model.errors import InvalidId
+from mova_core.model.errors import CorruptEntry, EntryNotFound, InvalidId
 from mova_core.model.fingerprint import fingerprint
 from mova_core.model.ids import validate_id
 from mova_core.model.search import MAX_ERROR_CHARS, search_text
@@ -261,6 +262,24 @@ def read_entry_file(path: str | os.PathLike) -> bytes:
         return _read_rest(fd, os.read(fd, st.st_size + 1))
     finally:
         os.close(fd)
+
+
+def decode_entry_file(path: str | os.PathLike) -> tuple[bytes, Any]:
+    """A file's bytes and JSON, read as the index reads it; EntryNotFound or CorruptEntry saying why not."""
+    name = os.path.basename(path)
+    try:
+        data = read_entry_file(path)
+    except FileNotFoundError:
+        raise EntryNotFound(name.removesuffix(".json")) from None
+    except NotAFile as exc:
+        raise CorruptEntry(name, str(exc)) from None
+    except OSError as exc:
+        reason = not_a_file(stat.S_IFLNK) if exc.errno == errno.ELOOP else f"cannot read: {exc.strerror}"
+        raise CorruptEntry(name, reason) from None
+    try:
+        return data, orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise CorruptEntry(name, f"not valid JSON ({exc})") from None
 
 
 def _read_rest(fd: int, data: bytes) -> bytes:
