@@ -12,8 +12,8 @@ final word. A True is never wrong; a False only costs the model's time.
 `MODELS` mirrors `mova_core.model.entry` and `mova_core.model.policy.RetryPolicy` field by field
 (tests/core/test_store.py checks that it names exactly the models' fields). Unknown fields are
 allowed everywhere, as the models keep them. The check itself is Python generated from `MODELS`
-once, at import (`SOURCE`): one straight function per model, a line or two per field, since a
-table walked at run time cost half as much again, and this runs for every file of a first build.
+once, on first use (`checks()`): one straight function per model, a line or two per field, since
+a table walked at run time cost half as much again, and this runs for every file of a first build.
 """
 
 from __future__ import annotations
@@ -120,10 +120,9 @@ MODELS: dict[str, tuple[dict[str, Kind], tuple[str, ...]]] = {
 }
 
 # Timestamps `parse_time` surely reads (days 29 to 31 and every other form are asked of it): a
-# stricter pattern than its own, at a third of its cost.
-_PLAIN_TIME = re.compile(
-    r"(?!0000)\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,9})?"
-    r"(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)", re.ASCII).fullmatch
+# stricter pattern than its own, at a third of its cost. (Compiled with the checks.)
+PLAIN_TIME = (r"(?!0000)\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+              r"(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)")
 _ONLY_STR = frozenset((str,))
 _STATUSES = frozenset(s.value for s in EntryStatus)
 _BACKOFFS = frozenset(("fixed", "linear", "exponential"))
@@ -168,10 +167,21 @@ def _source() -> str:
     return "\n".join(out)
 
 
-#: The generated checks, one `check_<Model>(v)` per model (printed, it reads like hand-written code).
-SOURCE = _source()
-CHECKS: dict[str, Any] = {"math": math, "_PLAIN_TIME": _PLAIN_TIME, "_parses": _parses, "_ONLY_STR": _ONLY_STR,
-                          "_STATUSES": _STATUSES, "_BACKOFFS": _BACKOFFS, "_ABSENT": _ABSENT}
-exec(compile(SOURCE, f"<{__name__}.SOURCE>", "exec"), CHECKS)  # noqa: S102  (our own source, from MODELS)
-looks_valid = CHECKS["check_DeadLetterEntry"]
-looks_valid.__doc__ = "True when `DeadLetterEntry.model_validate(doc)` surely succeeds; False when only the model can tell."
+_CHECKS: dict[str, Any] = {}
+
+
+def checks() -> dict[str, Any]:
+    """The generated checks, one `check_<Model>(v)` per model, compiled on first use (a listing that
+    reads no file never pays for it). `_source()` prints like hand-written code."""
+    if not _CHECKS:
+        namespace = {"math": math, "_PLAIN_TIME": re.compile(PLAIN_TIME, re.ASCII).fullmatch, "_parses": _parses, "_ONLY_STR": _ONLY_STR,
+                     "_STATUSES": _STATUSES, "_BACKOFFS": _BACKOFFS, "_ABSENT": _ABSENT}
+        exec(compile(_source(), f"<{__name__}>", "exec"), namespace)  # noqa: S102  (our own source, from MODELS)
+        _CHECKS.update((k, v) for k, v in namespace.items() if k.startswith("check_"))
+    return _CHECKS
+
+
+def looks_valid(doc: Any) -> bool:
+    """True when `DeadLetterEntry.model_validate(doc)` surely succeeds; False when only the model can tell."""
+    check = _CHECKS.get("check_DeadLetterEntry") or checks()["check_DeadLetterEntry"]
+    return check(doc)

@@ -88,7 +88,7 @@ class AuditLog:
         """The log's length in bytes now (0 when there is none yet): where the next record will start."""
         try:
             return os.stat(self.path).st_size
-        except FileNotFoundError:
+        except OSError:  # none yet (or unreadable: writing a record will then say why)
             return 0
 
     def of_change(self, change: str, since: int = 0) -> list[dict[str, Any]]:

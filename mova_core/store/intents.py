@@ -42,8 +42,8 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from mova_core.model.errors import InvalidId, MovaError, StoreError
 from mova_core.model.ids import validate_id
@@ -57,8 +57,7 @@ RECOVERY_ACTOR = "mova (recovery)"
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
 
 
-@dataclass(frozen=True)
-class Intent:
+class Intent(NamedTuple):
     """A change begun under an entry's lock: its token, and the audit log's size before its record."""
 
     token: str
@@ -111,14 +110,18 @@ def settle(lock: EntryLock, path: Path, audit: AuditLog) -> bool:
     if intent is None:
         return False
     tmp, doomed = leftover_names(path, intent.token)
-    if os.path.lexists(tmp):  # the new version never replaced the entry
-        audit.take_back(intent.token, intent.audit_offset, actor=RECOVERY_ACTOR)
-        discard(tmp)
-    elif os.path.lexists(doomed):
-        if audit.of_change(intent.token, intent.audit_offset):
-            discard(doomed)  # the delete was recorded: it happened, only the space was not freed
-        else:
-            _put_back(doomed, path, intent, audit)
+    try:
+        if os.path.lexists(tmp):  # the new version never replaced the entry
+            audit.take_back(intent.token, intent.audit_offset, actor=RECOVERY_ACTOR)
+            discard(tmp)
+        elif os.path.lexists(doomed):
+            if audit.of_change(intent.token, intent.audit_offset):
+                discard(doomed)  # the delete was recorded: it happened, only the space was not freed
+            else:
+                _put_back(doomed, path, intent, audit)
+    except OSError as exc:  # the intent stays: whoever next holds the lock tries again
+        raise StoreError(f"could not settle an interrupted change of {lock.entry_id} ({audit.path}): "
+                         f"{os_error_reason(exc)}; nothing was changed") from exc
     lock.clear()
     return True
 
