@@ -7,7 +7,6 @@ the files such a kill leaves are removed: `mova_core.store.intents`.
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
 from collections.abc import Iterator
@@ -38,9 +37,11 @@ from mova_core.store.fsio import (
 )
 from mova_core.store.index import Index
 from mova_core.store.intents import (
+    NO_HARD_LINKS,
     EntryLock,
     Intent,
     leftover_names,
+    put_back,
     settle,
     sweep,
     try_flock,
@@ -52,8 +53,6 @@ from mova_core.store.validate import validate_entry
 if TYPE_CHECKING:  # the full model loads only when a whole entry is read or written
     from mova_core.model.entry import DeadLetterEntry
 
-#: link(2) errors meaning "this file system has no hard links" (FAT, some network mounts).
-_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
 
 
 def encode_entry(entry: DeadLetterEntry) -> bytes:
@@ -309,7 +308,7 @@ class FileStore:
             discard(tmp)
             raise StoreError(f"an entry with id {entry.id} already exists") from None
         except OSError as exc:
-            if exc.errno not in _NO_HARD_LINKS:
+            if exc.errno not in NO_HARD_LINKS:
                 discard(tmp)
                 raise StoreError(write_error(exc, path)) from exc
             self._create_locked(entry.id, tmp, path)  # a file system without hard links
@@ -416,7 +415,7 @@ class FileStore:
                 on_commit(entry, None, change=token)
             except BaseException as exc:
                 try:
-                    _put_back(doomed, path)
+                    put_back(doomed, path)
                 except OSError as back:
                     raise StoreError(f"{exc}; and {entry.id} could not be put back from {doomed}: "
                                      f"{os_error_reason(back)}") from exc
@@ -433,22 +432,6 @@ def _unlink(entry_id: str, path: Path) -> None:
         raise EntryNotFound(entry_id) from None
     except OSError as exc:
         raise StoreError(write_error(exc, path)) from exc
-
-
-def _put_back(doomed: Path, path: Path) -> None:
-    """Undo renaming an entry aside for a delete.
-
-    A hard link, not a rename: `create` takes no lock, so an entry could have been created under the
-    name meanwhile, and a rename would silently replace it (a link fails with EEXIST instead).
-    """
-    try:
-        os.link(doomed, path)
-    except OSError as exc:
-        if exc.errno not in _NO_HARD_LINKS:
-            raise
-        os.rename(doomed, path)  # no hard links: create takes the entry's lock there, so none was made
-        return
-    discard(doomed)
 
 
 def _unchanged(entry_id: str, exc: BaseException) -> None:

@@ -54,7 +54,8 @@ from mova_core.store.fsio import discard, os_error_reason, temp_path
 STALE_TEMP_SECONDS = 600.0
 #: Who the records taking back a killed process's change are written by.
 RECOVERY_ACTOR = "mova (recovery)"
-_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
+#: link(2) errors meaning "this file system has no hard links" (FAT, some network mounts).
+NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
 
 
 class Intent(NamedTuple):
@@ -118,7 +119,7 @@ def settle(lock: EntryLock, path: Path, audit: AuditLog) -> bool:
             if audit.of_change(intent.token, intent.audit_offset):
                 discard(doomed)  # the delete was recorded: it happened, only the space was not freed
             else:
-                _put_back(doomed, path, intent, audit)
+                _put_back_unrecorded(doomed, path, intent, audit)
     except OSError as exc:  # the intent stays: whoever next holds the lock tries again
         raise StoreError(f"could not settle an interrupted change of {lock.entry_id} ({audit.path}): "
                          f"{os_error_reason(exc)}; nothing was changed") from exc
@@ -126,22 +127,35 @@ def settle(lock: EntryLock, path: Path, audit: AuditLog) -> bool:
     return True
 
 
-def _put_back(doomed: Path, path: Path, intent: Intent, audit: AuditLog) -> None:
-    """Undo an unrecorded delete: the entry gets its name back (a hard link never replaces a name)."""
+def put_back(doomed: Path, path: Path) -> None:
+    """Undo renaming an entry aside for a delete; FileExistsError if an entry took the name meanwhile.
+
+    A hard link, not a rename: `create` takes no lock, so an entry could have been created under the
+    name meanwhile, and a rename would silently replace it (a link fails with EEXIST instead).
+    """
     try:
         os.link(doomed, path)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in NO_HARD_LINKS:
+            raise
+        os.rename(doomed, path)  # no hard links: create takes the entry's lock there, so none was made
+        return
+    discard(doomed)
+
+
+def _put_back_unrecorded(doomed: Path, path: Path, intent: Intent, audit: AuditLog) -> None:
+    """Put back a delete its killed writer never recorded."""
+    try:
+        put_back(doomed, path)
     except FileExistsError:
         if os.stat(doomed).st_ino != os.stat(path).st_ino:
             # An entry was created under the name meanwhile (creates take no lock): the old one
             # stays deleted, and now the log says so.
             audit.record("delete", path.stem, _status_of(doomed), None, RECOVERY_ACTOR, change=intent.token,
                          recovered=True)
-    except OSError as exc:
-        if exc.errno not in _NO_HARD_LINKS:
-            raise
-        os.rename(doomed, path)  # no hard links: creates take the lock there, so the name is free
-        return
-    discard(doomed)
+        discard(doomed)  # (or it was put back already, by a settle killed before this line)
 
 
 def _status_of(path: Path) -> str | None:
