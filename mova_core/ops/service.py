@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mova_core.model import lifecycle
-from mova_core.model.errors import InvalidInput, MovaError
+from mova_core.model.errors import InvalidInput, MovaError, NoLongerMatches
 from mova_core.model.listing import (
     EntryFilter,
     EntrySummary,
@@ -65,6 +65,7 @@ class DLQService:
         self.actor = actor or self.settings.actor
         self.audit = audit or AuditLog(self.settings.effective_audit_path)
         self._counters: Counters | None = None
+        self.store.use_audit(self.audit)  # where a change a killed process recorded is taken back
 
     # -- lifetime ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -166,19 +167,24 @@ class DLQService:
     def _audited(self, op: str, *, only_status_changes: bool = False, **extra: Any) -> Commit:
         """An `on_commit` for the store: the audit record is written under the entry's lock, right after
         the change, so the log's order is the order of the changes (and a failed record undoes it)."""
-        def commit(old: DeadLetterEntry, new: DeadLetterEntry | None, undone: bool = False) -> None:
+        def commit(old: DeadLetterEntry, new: DeadLetterEntry | None, undone: bool = False,
+                   change: str | None = None) -> None:
             if only_status_changes and new is not None and old.status == new.status:
                 return
             if undone:  # the change failed after its record was written: this record takes it back
-                self._audit(op, old, new, **extra, undone=True)
+                self._audit(op, old, new, **extra, undone=True, change=change)
                 return
             more = {"took_over_stale_lease": old.status == EntryStatus.retrying or None} if op == "retry_claim" else {}
-            self._audit(op, old, new, **extra, **more)
+            self._audit(op, old, new, **extra, **more, change=change)
 
         return commit
 
-    def set_status(self, id_or_prefix: str, status: EntryStatus | str, *, force: bool = False) -> DeadLetterEntry:
-        """Change an entry's status by the lifecycle rules (`retrying` only through a retry)."""
+    def set_status(self, id_or_prefix: str, status: EntryStatus | str, *, force: bool = False,
+                   matching: EntryFilter | None = None) -> DeadLetterEntry:
+        """Change an entry's status by the lifecycle rules (`retrying` only through a retry).
+
+        `matching`: only if the entry, under its lock, still matches this filter (NoLongerMatches).
+        """
         try:
             status = EntryStatus(status)
         except ValueError:
@@ -186,31 +192,44 @@ class DLQService:
                 f"unknown status {status!r}: use one of {', '.join(s.value for s in EntryStatus)}"
             ) from None
         now = self.clock()
-        _, new = self.store.update(id_or_prefix, lambda e: lifecycle.change_status(e, status, now, force=force),
+
+        def change(entry: DeadLetterEntry) -> DeadLetterEntry:
+            _still_matching(entry, matching)
+            return lifecycle.change_status(entry, status, now, force=force)
+
+        _, new = self.store.update(id_or_prefix, change,
                                    self._audited("set_status", only_status_changes=True, force=force or None))
         return new
 
-    def archive(self, id_or_prefix: str, *, force: bool = False) -> DeadLetterEntry:
-        """Archive an entry (idempotent)."""
-        return self.archive_changed(id_or_prefix, force=force)[1]
+    def archive(self, id_or_prefix: str, *, force: bool = False, matching: EntryFilter | None = None) -> DeadLetterEntry:
+        """Archive an entry (idempotent); `matching` as for `set_status`."""
+        return self.archive_changed(id_or_prefix, force=force, matching=matching)[1]
 
-    def archive_changed(self, id_or_prefix: str, *, force: bool = False) -> tuple[DeadLetterEntry, DeadLetterEntry]:
+    def archive_changed(self, id_or_prefix: str, *, force: bool = False,
+                        matching: EntryFilter | None = None) -> tuple[DeadLetterEntry, DeadLetterEntry]:
         """Archive an entry; returns (before, after) as seen under its lock.
 
         `before.status` tells whether this call archived it: of two concurrent archives, exactly
-        one sees it not yet archived.
+        one sees it not yet archived. `matching` as for `set_status`.
         """
         now = self.clock()
-        return self.store.update(
-            id_or_prefix, lambda e: lifecycle.change_status(e, EntryStatus.archived, now, force=force),
-            self._audited("archive", only_status_changes=True, force=force or None),
-        )
 
-    def delete(self, id_or_prefix: str, *, force: bool = False) -> DeadLetterEntry:
-        """Delete an entry; one under a live retry needs force."""
+        def change(entry: DeadLetterEntry) -> DeadLetterEntry:
+            _still_matching(entry, matching)
+            return lifecycle.change_status(entry, EntryStatus.archived, now, force=force)
+
+        return self.store.update(id_or_prefix, change,
+                                 self._audited("archive", only_status_changes=True, force=force or None))
+
+    def delete(self, id_or_prefix: str, *, force: bool = False, matching: EntryFilter | None = None) -> DeadLetterEntry:
+        """Delete an entry; one under a live retry needs force. `matching` as for `set_status`."""
         now = self.clock()
-        return self.store.delete(id_or_prefix, lambda e: lifecycle.check_deletable(e, now, force=force),
-                                 self._audited("delete", force=force or None))
+
+        def check(entry: DeadLetterEntry) -> None:
+            _still_matching(entry, matching)
+            lifecycle.check_deletable(entry, now, force=force)
+
+        return self.store.delete(id_or_prefix, check, self._audited("delete", force=force or None))
 
     def claim(self, id_or_prefix: str, retry_run_id: str, sandbox_mode: bool, owner: str | None = None, *,
               queued: bool = False) -> DeadLetterEntry:
@@ -363,6 +382,14 @@ class DLQService:
             self._counters = Counters(mova_dir / "counters.sqlite" if present else None,
                                       mova_dir / "index.sqlite", self.settings.effective_audit_path)
         return self._counters
+
+
+def _still_matching(entry: DeadLetterEntry, matching: EntryFilter | None) -> None:
+    """NoLongerMatches unless the entry (as seen under its lock) matches the filter it was chosen by."""
+    if matching is not None:
+        reason = matching.mismatch(entry)
+        if reason is not None:
+            raise NoLongerMatches(entry.id, reason)
 
 
 def build_service(dlq_path: str | None = None, **kwargs: Any) -> DLQService:
