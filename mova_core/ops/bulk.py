@@ -399,10 +399,12 @@ def delete_action(service_for: ServiceFor, flt: EntryFilter | None = None) -> Se
 
 
 def retry_action(service_for: ServiceFor, *, sandbox_mode: bool = True, overrides: Any = None,
-                 on_event: Callable[[Any], None] | None = None, flt: EntryFilter | None = None) -> ServiceAction:
+                 on_event: Callable[[Any], None] | None = None, flt: EntryFilter | None = None,
+                 cancel: threading.Event | None = None) -> ServiceAction:
     """Retry one id in the foreground; `completed` or `failed` by the retry's outcome.
 
-    `on_event` receives the engine's events as the retry runs (the dashboard shows them live). An
+    `on_event` receives the engine's events as the retry runs (the dashboard shows them live);
+    `cancel`, the run's cancel event, stops a retry under way (its entry goes back to active). An
     entry no longer matching `flt` is skipped. That check reads the entry just before the claim,
     which then takes the lock and accepts only an `active` entry (or a stale claim), so the status
     a filter asks for is held under the lock; the other fields a filter names are not changed by
@@ -416,7 +418,7 @@ def retry_action(service_for: ServiceFor, *, sandbox_mode: bool = True, override
             if reason is not None:
                 raise NoLongerMatches(entry_id, reason)
         response = service.retry(entry_id, sandbox_mode=sandbox_mode, overrides=overrides, wait=True,
-                                 on_event=on_event)
+                                 on_event=on_event, cancel=cancel)
         result = response.execution_result
         status = result.status if result else "unknown"
         if status == RunStatus.completed:
