@@ -84,6 +84,7 @@ def _hex(digits: str) -> str:
 _ESCAPES = r"\\{1,3}"
 
 
+@lru_cache(maxsize=1024)  # per character, not per secret: no secret is kept by the cache
 def _char_forms(char: str) -> str:
     """A pattern for one character of a secret: itself, percent-encoded, `+` for a space, or
     JSON-escaped (once or twice)."""
