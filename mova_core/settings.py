@@ -23,6 +23,10 @@ from pydantic import (
 
 #: Every variable mova reads starts with this (`MOVA_DLQ_PATH` sets `dlq_path`).
 ENV_PREFIX = "MOVA_"
+# Bounds of the numeric settings: generous, but a value past them is a typo, and would overflow a
+# date (a lease of 1e12 seconds) or an SQLite integer (a count beyond 2**63).
+DAY = 86400.0
+MAX_COUNT = 1_000_000_000
 
 
 def default_actor() -> str:
@@ -45,20 +49,21 @@ class Settings(BaseModel):
     dlq_path: Path = Path("./state/deadletter")
     """MOVA_DLQ_PATH: the dead-letter directory, one `<id>.json` file per entry."""
 
-    retry_default_max_attempts: Annotated[int, Field(ge=1)] = 3
-    """MOVA_RETRY_DEFAULT_MAX_ATTEMPTS: attempts (the first included) when no policy says otherwise."""
+    retry_default_max_attempts: Annotated[int, Field(ge=1, le=1000)] = 3
+    """MOVA_RETRY_DEFAULT_MAX_ATTEMPTS: attempts (the first included) when no policy says otherwise; 1 to 1000."""
 
-    retry_default_delay: Annotated[float, Field(ge=0)] = 2.0
-    """MOVA_RETRY_DEFAULT_DELAY: base delay in seconds when no policy says otherwise."""
+    retry_default_delay: Annotated[float, Field(ge=0, le=DAY, allow_inf_nan=False)] = 2.0
+    """MOVA_RETRY_DEFAULT_DELAY: base delay in seconds when no policy says otherwise; 0 to 86400 (a day)."""
 
-    retry_default_max_delay: Annotated[float, Field(ge=0)] = 300.0
-    """MOVA_RETRY_DEFAULT_MAX_DELAY: cap on any single delay, in seconds."""
+    retry_default_max_delay: Annotated[float, Field(ge=0, le=DAY, allow_inf_nan=False)] = 300.0
+    """MOVA_RETRY_DEFAULT_MAX_DELAY: cap on any single delay, in seconds; 0 to 86400 (a day)."""
 
-    dlq_retention_days: Annotated[float, Field(ge=0)] = 30
-    """MOVA_DLQ_RETENTION_DAYS: `mova dlq purge` removes resolved/archived entries older than this."""
+    dlq_retention_days: Annotated[float, Field(ge=0, le=36500, allow_inf_nan=False)] = 30
+    """MOVA_DLQ_RETENTION_DAYS: `mova dlq purge` removes resolved/archived entries older than this; 0 to 36500."""
 
-    lease_seconds: Annotated[float, Field(gt=0)] = 900.0
-    """MOVA_LEASE_SECONDS: how long a retry claim holds before another process may take it over."""
+    lease_seconds: Annotated[float, Field(gt=0, le=30 * DAY, allow_inf_nan=False)] = 900.0
+    """MOVA_LEASE_SECONDS: how long a retry claim holds before another process may take it over; above 0,
+    at most 2592000 (30 days)."""
 
     max_background_retries: Annotated[int, Field(ge=1, le=64)] = 4
     """MOVA_MAX_BACKGROUND_RETRIES: background retries (`mova dlq retry` without --wait) run at once per queue; the rest wait their turn."""
@@ -81,8 +86,8 @@ class Settings(BaseModel):
     api_read_token: SecretStr | None = None
     """MOVA_API_READ_TOKEN: bearer token that allows only the GET endpoints."""
 
-    alert_max_active: Annotated[int, Field(ge=0)] | None = None
-    """MOVA_ALERT_MAX_ACTIVE: default `mova dlq alerts --max-active` (more than N active entries)."""
+    alert_max_active: Annotated[int, Field(ge=0, le=MAX_COUNT)] | None = None
+    """MOVA_ALERT_MAX_ACTIVE: default `mova dlq alerts --max-active` (more than N active entries); 0 to 10**9."""
 
     alert_max_age: str | None = None
     """MOVA_ALERT_MAX_AGE: default `--max-age`, a duration such as 2d (an active entry older than it)."""

@@ -66,7 +66,7 @@ def create_app(
     app.state.settings = settings
     app.state.pool = pool
     app.state.retries = retries
-    errors.install(app)
+    errors.install(app, router.routes)
     app.include_router(router)
     # Added last = outermost: access is checked before a body is read at all, and every answer,
     # refusals included, is logged with its request id.
@@ -117,15 +117,27 @@ class RunningRetries:
         return done
 
 
+_BEARER = {"type": "http", "scheme": "bearer",
+           "description": "MOVA_API_TOKEN (every method) or MOVA_API_READ_TOKEN (GET only); not needed when "
+                          "neither is set"}
+
+
 def _openapi(app: FastAPI) -> dict:
-    """The generated document, without the 422 answers FastAPI documents but the shim never gives (it says 400)."""
+    """The generated document, with the bearer scheme, without the 422 answers FastAPI documents but the
+    shim never gives (it says 400)."""
     if app.openapi_schema is None:
         schema = FastAPI.openapi(app)
         for path in schema.get("paths", {}).values():
             for operation in path.values():
-                operation.get("responses", {}).pop("422", None)
+                responses = operation.get("responses", {})
+                if "HTTPValidationError" in str(responses.get("422", "")):  # not the shim's own 422
+                    del responses["422"]
         components = schema.get("components", {}).get("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
             components.pop(name, None)
+        # Every endpoint, /healthz and /metrics included, takes the same bearer token, needed only
+        # when one is configured (hence the empty alternative).
+        schema.setdefault("components", {})["securitySchemes"] = {"bearer": _BEARER}
+        schema["security"] = [{"bearer": []}, {}]
         app.openapi_schema = schema
     return app.openapi_schema

@@ -11,9 +11,12 @@ import re
 import traceback
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from mova_core import __version__
@@ -35,7 +38,7 @@ from mova_core.http.schemas import (
 )
 from mova_core.model.entry import DeadLetterEntry, RetryOverrides, RetryResponse
 from mova_core.model.errors import InvalidId, InvalidInput, MovaError
-from mova_core.model.ids import validate_id
+from mova_core.model.ids import ID_PATTERN, MAX_ID_LENGTH, validate_id
 from mova_core.model.listing import EntryFilter, Stats
 from mova_core.model.redact import Redactor
 from mova_core.model.status import EntryStatus
@@ -47,20 +50,57 @@ from mova_core.timeutil import parse_time
 log = logging.getLogger("mova.http")
 
 MAX_LIMIT = 100_000
-ERRORS: dict[int | str, dict[str, Any]] = {
+ACCESS_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Invalid id, body, status or filter"},
     401: {"model": ErrorBody, "description": "Missing or wrong bearer token"},
+}
+ERRORS = ACCESS_ERRORS | {
+    503: {"model": ErrorBody, "description": "The store could not complete the request (disk full, permissions)"},
 }
 ENTRY_ERRORS = ERRORS | {
     404: {"model": ErrorBody, "description": "No entry matches the id or prefix"},
     409: {"model": ErrorBody, "description": "Ambiguous prefix, entry already retrying, or forbidden transition"},
+    422: {"model": ErrorBody, "description": "The entry's file is unreadable or invalid (`mova dlq show` says why)"},
 }
 CHANGE_ERRORS = ENTRY_ERRORS | {
     403: {"model": ErrorBody, "description": "Read-only token, or a cross-origin request"},
     413: {"model": ErrorBody, "description": "Body over the size limit"},
 }
 
-router = APIRouter()
+_DIGITS = re.compile(r"^-?[0-9]+$")
+
+
+def plain_query(request: Request) -> None:
+    """400 for a query parameter the endpoint does not take (a misspelt filter would silently match
+    everything), one given more than once (which would win is a guess), or an integer written
+    otherwise than in digits (`limit=0.0`, `limit=1e3`)."""
+    route = request.scope.get("route")
+    fields = _query_fields(route.dependant) if isinstance(route, APIRoute) else {}
+    seen: set[str] = set()
+    for name, value in request.query_params.multi_items():
+        if name not in fields:
+            known = ", ".join(sorted(fields)) or "none"
+            raise InvalidInput(f"unknown query parameter {name!r} (this endpoint takes: {known})")
+        if name in seen:
+            raise InvalidInput(f"query parameter {name!r} given more than once; give it once")
+        seen.add(name)
+        if fields[name] and not _DIGITS.match(value.strip()):
+            raise InvalidInput(f"query parameter {name!r} must be a whole number written in digits")
+
+
+def _query_fields(dependant: Dependant) -> dict[str, bool]:
+    """The route's query parameters (its dependencies' included), each with whether it is an integer."""
+    found = {f.alias: _is_integer(f.field_info.annotation) for f in dependant.query_params}
+    for sub in dependant.dependencies:
+        found.update(_query_fields(sub))
+    return found
+
+
+def _is_integer(annotation: Any) -> bool:
+    return annotation is int or int in get_args(annotation)
+
+
+router = APIRouter(dependencies=[Depends(plain_query)])
 
 
 def service(request: Request) -> Iterator[DLQService]:
@@ -79,19 +119,36 @@ def cache(request: Request) -> StampCache:
 Service = Annotated[DLQService, Depends(service)]
 
 
-def entry_id(dlq_id: Annotated[str, Path(description="Full entry id or a unique prefix (e.g. dlq_3f9a2c71)")]) -> str:
+# Documented, not enforced by FastAPI: `entry_id` refuses other ids itself, with the `invalid_id` error.
+_ID_SCHEMA = {"pattern": ID_PATTERN, "minLength": 1, "maxLength": MAX_ID_LENGTH}
+
+
+def entry_id(dlq_id: Annotated[str, Path(description="Full entry id or a unique prefix (e.g. dlq_3f9a2c71)",
+                                         json_schema_extra=_ID_SCHEMA)]) -> str:
     """The path's id, refused (400) before any file is touched if it could not name an entry file."""
     if not dlq_id.isprintable():  # the store's pattern lets a trailing newline through
         raise InvalidId(dlq_id)
     return validate_id(dlq_id)
 
 
+def entry_resource_id(id_: Annotated[str, Depends(entry_id)]) -> str:
+    """`entry_id` for `/v1/dlq/{dlq_id}` itself: `/v1/dlq/stats` and `/groups` are other resources,
+    so a method they lack is 405 there, not a lookup of an entry named "stats"."""
+    if id_ in _SIBLINGS:
+        raise HTTPException(405)
+    return id_
+
+
+_SIBLINGS = frozenset({"stats", "groups"})
 EntryId = Annotated[str, Depends(entry_id)]
+EntryResourceId = Annotated[str, Depends(entry_resource_id)]
 StatusQ = Annotated[EntryStatus | None, Query(description="active, retrying, resolved or archived")]
 WorkflowTypeQ = Annotated[str | None, Query(description="Workflow type (metadata.workflow_type or intent name)")]
 UserQ = Annotated[str | None, Query(description="metadata.user_id")]
-SinceQ = Annotated[str | None, Query(description="Created at or after this RFC 3339 time")]
-UntilQ = Annotated[str | None, Query(description="Created at or before this RFC 3339 time")]
+SinceQ = Annotated[str | None, Query(description="Created at or after this RFC 3339 time",
+                                     json_schema_extra={"format": "date-time"})]
+UntilQ = Annotated[str | None, Query(description="Created at or before this RFC 3339 time",
+                                     json_schema_extra={"format": "date-time"})]
 
 
 def _time(name: str, value: str | None) -> datetime | None:
@@ -110,9 +167,10 @@ def _filter(status, workflow_type, user_id, since, until, limit=None) -> EntryFi
                        since=_time("since", since), until=_time("until", until), limit=limit)
 
 
-@router.get("/healthz", response_model=Health, tags=["service"])
+@router.get("/healthz", response_model=Health, responses=ACCESS_ERRORS, tags=["service"])
 def healthz() -> Response:
-    """Liveness: the server answers."""
+    """Liveness: the server answers. Like every endpoint, it needs a bearer token (either one) when
+    MOVA_API_TOKEN or MOVA_API_READ_TOKEN is set, and none otherwise."""
     return json_response({"status": "ok", "version": __version__})
 
 
@@ -218,7 +276,7 @@ def archive(
 
 @router.delete("/v1/dlq/{dlq_id}", response_model=Deleted, responses=CHANGE_ERRORS, tags=["dlq"])
 def delete(
-    dlq_id: EntryId,
+    dlq_id: EntryResourceId,
     svc: Service,
     force: Annotated[bool, Query(description="Delete even under a live retry lease")] = False,
 ) -> Response:

@@ -3,9 +3,10 @@
 import uuid
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
 from mova_core.model.base import Doc, Number
+from mova_core.model.nesting import check_depth
 from mova_core.model.policy import RetryPolicy
 from mova_core.model.status import EntryStatus, RetryOutcome
 from mova_core.timeutil import parse_time
@@ -206,6 +207,15 @@ class RetryOverrides(Doc):
 
     variables: dict[str, Any] = Field(default_factory=dict)
     secrets: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("variables", "secrets", mode="before")
+    @classmethod
+    def _not_too_deep(cls, value: Any, info: ValidationInfo) -> Any:
+        # InvalidInput, not ValueError: it reaches every face as a user error (exit 2, HTTP 400).
+        if isinstance(value, dict):
+            for name, item in value.items():
+                check_depth(item, f"overrides.{info.field_name}.{name}")
+        return value
 
 
 class ExecutionResult(Doc):

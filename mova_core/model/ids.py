@@ -7,6 +7,9 @@ import re
 from mova_core.model.errors import InvalidId
 
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
+#: The same rule as one JSON-Schema pattern (no look-ahead, no `..`), with `MAX_ID_LENGTH`, for API documents.
+ID_PATTERN = r"^[A-Za-z0-9_](?:\.?[A-Za-z0-9_-])*\.?$"
+MAX_ID_LENGTH = 200
 
 
 def validate_id(value: str) -> str:

@@ -21,6 +21,8 @@ from textual.widgets import (
 )
 
 from mova_core.model.entry import RetryOverrides
+from mova_core.model.errors import InvalidInput
+from mova_core.model.nesting import too_deep_message
 from mova_tui.app.widgets.overrides_editor import OverridesEditor
 from mova_tui.present.text import short_id
 
@@ -42,6 +44,8 @@ def parse_json_object(text: str) -> tuple[dict | None, str | None]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         return None, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+    except RecursionError:
+        return None, too_deep_message("variable overrides")
     if not isinstance(value, dict):
         return None, "variable overrides must be a JSON object, e.g. {\"api_url\": \"https://…\"}"
     return value, None
@@ -103,15 +107,19 @@ class RetryModal(ModalScreen[RetryRequest | None]):
 
     def read_overrides(self) -> tuple[RetryOverrides | None, list[str], list[str]]:
         """The overrides typed so far and the errors for the variables and the secrets."""
-        if self._json_mode():
-            variables, error = parse_json_object(self.query_one("#vars-json", TextArea).text)
-            var_errors = [error] if error else []
-        else:
-            variables, var_errors = self.query_one("#vars", OverridesEditor).read()
-        secrets, secret_errors = self.query_one("#secrets", OverridesEditor).read()
-        if var_errors or secret_errors:
-            return None, var_errors, secret_errors
-        return RetryOverrides(variables=variables or {}, secrets=secrets), [], []
+        try:
+            if self._json_mode():
+                variables, error = parse_json_object(self.query_one("#vars-json", TextArea).text)
+                var_errors = [error] if error else []
+            else:
+                variables, var_errors = self.query_one("#vars", OverridesEditor).read()
+            secrets, secret_errors = self.query_one("#secrets", OverridesEditor).read()
+            if var_errors or secret_errors:
+                return None, var_errors, secret_errors
+            return RetryOverrides(variables=variables or {}, secrets=secrets), [], []
+        except InvalidInput as exc:  # nested too deeply: the message names the override
+            errors = [str(exc)]
+            return (None, [], errors) if "overrides.secrets." in errors[0] else (None, errors, [])
 
     def _validate(self) -> RetryOverrides | None | bool:
         overrides, var_errors, secret_errors = self.read_overrides()
