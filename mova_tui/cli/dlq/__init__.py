@@ -16,13 +16,14 @@ from mova_tui.cli.dlq import (
     retry,
     show,
     stats,
+    status,
 )
 
 app = typer.Typer(
-    help="Work with the dead-letter queue: list, inspect, retry (sandbox first), archive, delete, watch.",
+    help="Work with the dead-letter queue: list, inspect, retry (sandbox first), archive, reopen, delete, watch.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
 # In this order in `mova dlq --help`.
-for module in (list, show, retry, change, stats, maintenance, alerts, reindex):
+for module in (list, show, retry, change, status, stats, maintenance, alerts, reindex):
     app.add_typer(module.app)
