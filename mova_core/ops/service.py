@@ -173,6 +173,11 @@ class DLQService:
 
     def set_status(self, id_or_prefix: str, status: EntryStatus | str, *, force: bool = False) -> DeadLetterEntry:
         """Change an entry's status by the lifecycle rules (`retrying` only through a retry)."""
+        return self.set_status_changed(id_or_prefix, status, force=force)[1]
+
+    def set_status_changed(self, id_or_prefix: str, status: EntryStatus | str, *,
+                           force: bool = False) -> tuple[DeadLetterEntry, DeadLetterEntry]:
+        """`set_status`, returning (before, after) as seen under the entry's lock (equal statuses: no change)."""
         try:
             status = EntryStatus(status)
         except ValueError:
@@ -180,9 +185,12 @@ class DLQService:
                 f"unknown status {status!r}: use one of {', '.join(s.value for s in EntryStatus)}"
             ) from None
         now = self.clock()
-        _, new = self.store.update(id_or_prefix, lambda e: lifecycle.change_status(e, status, now, force=force),
-                                   self._audited("set_status", only_status_changes=True, force=force or None))
-        return new
+        return self.store.update(id_or_prefix, lambda e: lifecycle.change_status(e, status, now, force=force),
+                                 self._audited("set_status", only_status_changes=True, force=force or None))
+
+    def reopen(self, id_or_prefix: str, *, force: bool = False) -> tuple[DeadLetterEntry, DeadLetterEntry]:
+        """Set an archived or resolved entry back to `active` (a no-op for an active one); (before, after)."""
+        return self.set_status_changed(id_or_prefix, EntryStatus.active, force=force)
 
     def archive(self, id_or_prefix: str, *, force: bool = False) -> DeadLetterEntry:
         """Archive an entry (idempotent)."""
