@@ -17,6 +17,7 @@ from mova_core.model.listing import (
     SkippedFile,
     Stats,
 )
+from mova_core.model.secret_needs import SecretNeed, environment_secret_names, secret_needs
 from mova_core.model.status import EntryStatus
 from mova_core.ops import alerts as _alerts
 from mova_core.ops import export as _export
@@ -125,6 +126,14 @@ class DLQService:
         if isinstance(item, EntrySummary):
             return item.is_stale(self.clock())
         return lifecycle.is_stale(item, self.clock())
+
+    def secrets_needed(self, entry: DeadLetterEntry, *, sandbox_mode: bool = True,
+                       override_names: Iterable[str] = ()) -> list[SecretNeed]:
+        """The secrets the entry's envelope references and where a retry in this mode would get each
+        (names only): the override names given, and in production `MOVA_SECRET_*` and inline secrets."""
+        environment = () if sandbox_mode else environment_secret_names()
+        return secret_needs(entry.envelope, sandbox_mode=sandbox_mode, override_names=override_names,
+                            environment_names=environment)
 
     def stats(self) -> Stats:
         """The specification's statistics."""
