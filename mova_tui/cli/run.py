@@ -8,7 +8,15 @@ import typer
 
 from mova_core.model.errors import InvalidInput
 from mova_tui.cli.output import EXIT_FAILED, EXIT_INTERRUPTED, console, info, print_json
-from mova_tui.cli.params import Format, FormatOpt, SecretOpt, VarOpt, parse_pairs
+from mova_tui.cli.params import (
+    Format,
+    FormatOpt,
+    SecretOpt,
+    SecretsFileOpt,
+    VarOpt,
+    parse_pairs,
+    read_secrets,
+)
 from mova_tui.cli.state import get_state
 
 
@@ -31,6 +39,7 @@ def run_command(
     workflow: Annotated[Path, typer.Argument(metavar="WORKFLOW.json", help="The envelope: {intent, actions, ...}.")],
     var: VarOpt = None,
     secret: SecretOpt = None,
+    secrets_file: SecretsFileOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Run a workflow envelope, retrying each action by its policy; a failed run goes to the dead-letter queue.
@@ -40,7 +49,7 @@ def run_command(
     """
     data = read_envelope(workflow)
     variables = parse_pairs(var, "--var", json_values=True)
-    secrets = parse_pairs(secret, "--secret", json_values=False)
+    secrets = read_secrets(secret, secrets_file)
     service = get_state(ctx).service(warn_missing=False)  # the engine creates the directory for its first entry
 
     from mova_tui.cli.events import EventPrinter

@@ -120,15 +120,17 @@ def test_missing_overrides_file_exits_2(spec_dlq, cli, tmp_path):
     assert r.exit_code == 2 and "cannot read overrides file" in r.stderr
 
 
-@pytest.mark.parametrize("args, shown", [
-    (["--var", "novalue"], "'novalue'"),
-    (["--var", "=x"], "'=x'"),
-    (["--secret", "hunter2hunter2"], "without '='"),
+@pytest.mark.parametrize("args, expected, shown", [
+    (["--var", "novalue"], "expects KEY=VALUE", "'novalue'"),
+    (["--var", "=x"], "expects KEY=VALUE", "'=x'"),
+    # A bare --secret NAME is asked for on a terminal; the runner has none, and the word is never echoed.
+    (["--secret", "hunter2hunter2"], "--secret NAME without a value", "stdin is not one"),
+    (["--secret", "=hunter2hunter2"], "--secret expects NAME=VALUE", "without a name"),
 ])
-def test_malformed_key_value_exits_2(spec_dlq, cli, args, shown):
+def test_malformed_key_value_exits_2(spec_dlq, cli, args, expected, shown):
     r = cli("dlq", "retry", SPEC_ID, *args)
     assert r.exit_code == 2
-    assert "expects KEY=VALUE" in r.stderr and shown in r.stderr
+    assert expected in r.stderr and shown in r.stderr
     assert "hunter2hunter2" not in r.stderr
 
 
@@ -162,7 +164,7 @@ def test_bulk_only_options_need_all(spec_dlq, cli):
 
 def test_retry_takes_over_a_stale_lease(dlq, cli):
     stale = "dlq_d4e8a61b-2f7c-4c95-8a03-b6e9d15f2c70"
-    r = cli("dlq", "retry", "d4e8a61b", "--wait", "--format", "json")
+    r = cli("dlq", "retry", "d4e8a61b", "--wait", "--format", "json", "--secret", "api_key=test")
     assert r.exit_code == 1  # its fetch is blocked in the sandbox, but it ran
     entry = load_entry(dlq, stale)
     assert entry["status"] == "active" and entry["metadata"].get("lease") is None
