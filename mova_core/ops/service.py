@@ -93,6 +93,12 @@ class DLQService:
         except (MovaError, OSError):  # absent, a foreign writer's run id, or unreadable: nothing to show
             return None
 
+    def run_log_path(self, run_id: str, sandbox_mode: bool) -> Path:
+        """Where a run's log is (JSON lines: every event, with a sandbox run's detailed logging)."""
+        from mova_core.store.runs import store_for
+
+        return store_for(self.settings, sandbox_mode).log_path(run_id)
+
     def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool:
         """Bring the index up to date (with progress for a first, large scan)."""
         return self.store.refresh(full=full, progress=progress)
