@@ -132,17 +132,21 @@ def retry_in_background(state: CliState, entry_id: str, *, sandbox_mode: bool, o
 
 def retry_and_wait(state: CliState, entry_id: str, *, sandbox_mode: bool, overrides: "RetryOverrides",
                    fmt: Format) -> None:
-    """Retry in the foreground with the run's events on stderr; exit 1 unless it completed."""
+    """Retry in the foreground with the run's events on stderr (in the sandbox with their details: rendered
+    params, requests, responses, timings); exit 1 unless it completed."""
+    from mova_tui.cli.dlq.sandbox_detail import DetailPrinter
     from mova_tui.cli.events import EventPrinter
 
     svc = state.service()
     mode = _mode(sandbox_mode)
     printer = EventPrinter(console(err=True))
+    on_event = DetailPrinter(printer, printer.console) if sandbox_mode else printer
     info(f"retrying {entry_id} in {mode} mode")
     try:
-        response = svc.retry(entry_id, sandbox_mode=sandbox_mode, overrides=overrides, wait=True, on_event=printer)
+        response = svc.retry(entry_id, sandbox_mode=sandbox_mode, overrides=overrides, wait=True, on_event=on_event)
     finally:
         printer.close()
+    info(f"{mode} run log: {svc.run_log_path(response.retry_run_id, sandbox_mode)} (one JSON object per event)")
     result = response.execution_result
     completed = result is not None and result.status == "completed"
     if fmt == Format.json:
