@@ -122,3 +122,22 @@ def test_alert_settings_are_validated_like_the_options(dlq, cli, monkeypatch):
     assert r.exit_code == 2 and "MOVA_ALERT_MAX_RETRY_FAILURE_RATE" in r.output
     r = cli("dlq", "alerts", "--max-retry-failure-rate", "90%")  # the option wins over the setting
     assert r.exit_code in (0, 1)
+
+
+def test_alerts_on_a_missing_directory_fail_with_its_path(tmp_path, cli):
+    """A typo in a cron job's MOVA_DLQ_PATH must page, not report a healthy empty queue."""
+    missing = tmp_path / "state" / "deadleter"
+    r = cli("--dlq-path", str(missing), "dlq", "alerts", "--max-active", "1")
+    assert r.exit_code == 2
+    assert r.stderr.strip() == f"error: dead-letter directory {missing} does not exist (set MOVA_DLQ_PATH or --dlq-path)"
+    assert "thresholds ok" not in r.stderr and r.stdout == ""
+
+
+def test_alerts_report_unreadable_files(dlq, cli):
+    (dlq / "dlq_broken.json").write_text("{not json")
+    r = cli("dlq", "alerts", "--max-active", "100")
+    assert r.exit_code == 0
+    assert "skipped 1 unreadable file" in r.stderr and "dlq_broken.json" in r.stderr
+    data = json.loads(cli("dlq", "alerts", "--max-active", "100", "--format", "json").stdout)
+    assert data["skipped"] == 1 and data["skipped_files"][0]["name"] == "dlq_broken.json"
+    assert "not valid JSON" in data["skipped_files"][0]["reason"]

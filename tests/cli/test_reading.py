@@ -229,3 +229,16 @@ def test_reindex_of_a_missing_directory_fails(tmp_path, monkeypatch, cli):
 def test_spec_entry_show_json_roundtrips(spec_dlq, cli):
     r = cli("dlq", "show", "12345678", "--format", "json")
     assert json.loads(r.stdout)["id"] == SPEC_ID
+
+
+def test_stats_and_groups_report_unreadable_files(dlq, cli):
+    (dlq / "dlq_broken.json").write_text("{not json")
+    (dlq / "dlq_wrong.json").write_text('{"id": 5}')
+    r = cli("dlq", "stats", "--format", "json")
+    data = json.loads(r.stdout)
+    assert data["total_entries"] == 16 and data["skipped"] == 2
+    assert sorted(s["name"] for s in data["skipped_files"]) == ["dlq_broken.json", "dlq_wrong.json"]
+    assert "skipped 2 unreadable files" in r.stderr
+    for fmt in ("table", "json"):
+        r = cli("dlq", "groups", "--format", fmt)
+        assert r.exit_code == 0 and "skipped 2 unreadable files" in r.stderr
