@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from mova_tui.cli.dlq.common import warn_skipped
+from mova_tui.cli.dlq.stats import skipped_json
 from mova_tui.cli.output import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -17,8 +19,6 @@ from mova_tui.cli.output import (
     info,
     print_json,
 )
-from mova_tui.cli.dlq.common import warn_skipped
-from mova_tui.cli.dlq.stats import skipped_json
 from mova_tui.cli.params import Format, FormatOpt
 from mova_tui.cli.state import get_state
 
