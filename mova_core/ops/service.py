@@ -24,7 +24,7 @@ from mova_core.ops import export as _export
 from mova_core.ops import purge as _purge
 from mova_core.ops.alerts import Alert, Thresholds
 from mova_core.ops.purge import PurgeReport
-from mova_core.settings import Settings
+from mova_core.settings import RUN_SETTINGS, Settings
 from mova_core.store.audit import AuditLog
 from mova_core.store.files import FileStore
 from mova_core.store.protocol import Commit, DeadLetterStore, Progress
@@ -279,6 +279,8 @@ class DLQService:
         """Retry an entry, in the sandbox (default) or in production; see `mova_core.ops.retry`."""
         from mova_core.ops.retry import Retrier
 
+        self.settings.check(*RUN_SETTINGS)  # an invalid MOVA_* value fails here, before the entry is claimed
+
         return Retrier(self).retry(id_or_prefix, sandbox_mode=sandbox_mode, overrides=overrides,
                                    wait=wait, on_event=on_event)
 
@@ -299,6 +301,7 @@ class DLQService:
         from mova_core.engine.envelopes import load_envelope
         from mova_core.store.runs import RunStore
 
+        self.settings.check(*RUN_SETTINGS)  # before the run starts, not in the middle of it
         if isinstance(data, dict) and variables:
             base = data.get("variables")
             data = {**data, "variables": {**(base if isinstance(base, dict) else {}), **variables}}
