@@ -58,6 +58,15 @@ class CliState:
                 refresh_with_progress(self._service, full=False)
         return self._service
 
+    def id_to_change(self, given: str, verb: str) -> str:
+        """The full id that an id or prefix names, for a command that changes the entry: a prefix of fewer
+        than four characters after `dlq_` is refused (InvalidInput), as git refuses short hashes."""
+        from mova_core.model.ids import check_change_prefix
+
+        full = self.service().resolve_id(given)
+        check_change_prefix(given, full, verb)
+        return full
+
     def thread_service(self) -> DLQService:
         """A service of the calling thread's own (the index connection is not shared between threads)."""
         svc = getattr(self._local, "service", None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from .conftest import entry_status
 
 ACTIVE = "dlq_1d6f08b3-9a4e-4e27-8c15-f0b7a3e6d249"
@@ -141,3 +143,36 @@ def test_alerts_report_unreadable_files(dlq, cli):
     data = json.loads(cli("dlq", "alerts", "--max-active", "100", "--format", "json").stdout)
     assert data["skipped"] == 1 and data["skipped_files"][0]["name"] == "dlq_broken.json"
     assert "not valid JSON" in data["skipped_files"][0]["reason"]
+
+
+@pytest.mark.parametrize("args", [
+    ["delete", "1", "--force"],
+    ["archive", "1d6"],
+    ["archive", "dlq_1d6"],
+    ["retry", "1d6", "--wait"],
+    ["status", "1d6", "resolved"],
+    ["reopen", "dlq_07b"],
+])
+def test_a_change_needs_four_characters_of_the_id(dlq, cli, args):
+    """As git does for short hashes: `delete 1 --force` must not delete whatever starts with 1."""
+    before = {p.name: p.read_bytes() for p in dlq.glob("*.json")}
+    r = cli("dlq", *args)
+    assert r.exit_code == 2
+    assert f"id prefix {args[1]!r} is too short to" in r.stderr and "at least 4 characters after any dlq_" in r.stderr
+    assert {p.name: p.read_bytes() for p in dlq.glob("*.json")} == before
+
+
+def test_four_characters_are_enough_and_reading_stays_lenient(dlq, cli):
+    assert cli("dlq", "show", "a").exit_code == 0  # the one id starting with a
+    r = cli("dlq", "archive", "1d6f")
+    assert r.exit_code == 0 and f"archived {ACTIVE}" in r.stderr
+    r = cli("dlq", "reopen", "dlq_1d6f")
+    assert r.exit_code == 0 and entry_status(dlq, ACTIVE) == "active"
+
+
+def test_a_whole_id_shorter_than_four_characters_is_not_a_prefix(dlq, cli):
+    from .conftest import make_entry, write_entry
+
+    write_entry(dlq, make_entry("x7", url="http://127.0.0.1:9"))  # another writer's very short id
+    r = cli("dlq", "archive", "x7")
+    assert r.exit_code == 0 and entry_status(dlq, "x7") == "archived"

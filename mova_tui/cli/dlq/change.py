@@ -46,7 +46,7 @@ def archive(
     state = get_state(ctx)
     if bulk_or_one(state, "archive", entry_id, all_, selection, bulk, yes=yes, fmt=fmt):
         return
-    before, entry = state.service().archive_changed(entry_id)
+    before, entry = state.service().archive_changed(state.id_to_change(entry_id, "archive"))
     info(f"{entry.id} was already archived" if before.status == EntryStatus.archived else f"archived {entry.id}")
 
 
@@ -89,7 +89,7 @@ def bulk_or_one(state: CliState, op: str, entry_id: str | None, all_: bool, sele
 def delete_one(state: CliState, entry_id: str, *, force: bool) -> None:
     """Delete one entry, after a confirmation on a terminal unless `force`."""
     svc = state.service()
-    entry = svc.get(entry_id)
+    entry = svc.get(state.id_to_change(entry_id, "delete"))
     if not force:
         if not output.can_ask():
             fail(f"refusing to delete {entry.id} without confirmation: no terminal to ask on; add --force",

@@ -83,7 +83,7 @@ def retry(
         bulk_retry(state, selection, sandbox_mode=sandbox, overrides=inputs.load(), pace=pace, bulk=bulk, yes=yes,
                    fmt=fmt)
         return
-    entry = state.service().get(entry_id)
+    entry = state.service().get(state.id_to_change(entry_id, "retry"))
     overrides = inputs.load()  # after the id resolved: nothing is asked for an entry that is not there
     check_secrets(state, entry, sandbox_mode=sandbox, overrides=overrides)
     if wait:

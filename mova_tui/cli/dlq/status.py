@@ -64,7 +64,7 @@ def reopen(
         raise InvalidInput("--force applies to one ID; a bulk reopen skips entries under a running retry")
     if bulk_or_one(state, "reopen", entry_id, all_, selection, bulk, yes=yes, fmt=fmt):
         return
-    before, entry = state.service().reopen(entry_id, force=force)
+    before, entry = state.service().reopen(state.id_to_change(entry_id, "reopen"), force=force)
     _report(before, entry, fmt)
 
 
@@ -84,7 +84,8 @@ def status_command(
 
     Allowed: active → archived | resolved, resolved → archived | active, archived → active.
     """
-    before, entry = get_state(ctx).service().set_status_changed(entry_id, status, force=force)
+    state = get_state(ctx)
+    before, entry = state.service().set_status_changed(state.id_to_change(entry_id, "change"), status, force=force)
     _report(before, entry, fmt)
 
 
