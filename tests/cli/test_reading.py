@@ -242,3 +242,25 @@ def test_stats_and_groups_report_unreadable_files(dlq, cli):
     for fmt in ("table", "json"):
         r = cli("dlq", "groups", "--format", fmt)
         assert r.exit_code == 0 and "skipped 2 unreadable files" in r.stderr
+
+
+def test_dlq_path_is_accepted_after_every_command(sample_dlq, tmp_path, cli):
+    """`mova dlq list --dlq-path X` as well as `mova --dlq-path X dlq list` (the later one wins)."""
+    elsewhere = str(tmp_path / "nowhere")
+    r = cli("dlq", "list", "--dlq-path", str(sample_dlq), "--format", "json")
+    assert r.exit_code == 0 and len(json.loads(r.stdout)) == 16 and r.stderr == ""
+    r = cli("--dlq-path", elsewhere, "dlq", "stats", "--format", "json", "--dlq-path", str(sample_dlq))
+    assert json.loads(r.stdout)["total_entries"] == 16
+    r = cli("dlq", "--dlq-path", str(sample_dlq), "show", "1d6f08b3", "--format", "json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["id"].startswith("dlq_1d6f08b3")
+    r = cli("dlq", "archive", "1d6f08b3", f"--dlq-path={sample_dlq}")
+    assert r.exit_code == 0 and "archived dlq_1d6f08b3" in r.stderr
+
+
+def test_run_takes_dlq_path_after_the_command(tmp_path, cli):
+    from tests.support import ROOT
+
+    target = tmp_path / "elsewhere" / "deadletter"
+    r = cli("run", str(ROOT / "sample_state" / "workflows" / "flaky-local.json"), "--dlq-path", str(target))
+    assert r.exit_code == 1  # dead-lettered, into the directory given after the command
+    assert [p.stem for p in target.glob("*.json")] == [r.stdout.strip()]

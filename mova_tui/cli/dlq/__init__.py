@@ -6,6 +6,7 @@ the models only inside the commands, so `mova --help` stays quick.
 """
 
 import typer
+from typer.core import TyperGroup
 
 from mova_tui.cli.dlq import (
     alerts,
@@ -18,8 +19,16 @@ from mova_tui.cli.dlq import (
     stats,
     status,
 )
+from mova_tui.cli.state import DlqPathEverywhere
+
+
+
+class DlqGroup(DlqPathEverywhere, TyperGroup):
+    """`mova dlq`: every command also takes --dlq-path (`mova dlq list --dlq-path DIR`)."""
+
 
 app = typer.Typer(
+    cls=DlqGroup,
     help="Work with the dead-letter queue: list, inspect, retry (sandbox first), archive, reopen, delete, watch.",
     no_args_is_help=True,
     rich_markup_mode=None,
