@@ -22,7 +22,6 @@ from mova_tui.cli.dlq import (
 from mova_tui.cli.state import DlqPathEverywhere
 
 
-
 class DlqGroup(DlqPathEverywhere, TyperGroup):
     """`mova dlq`: every command also takes --dlq-path (`mova dlq list --dlq-path DIR`)."""
 
