@@ -264,3 +264,16 @@ def test_run_takes_dlq_path_after_the_command(tmp_path, cli):
     r = cli("run", str(ROOT / "sample_state" / "workflows" / "flaky-local.json"), "--dlq-path", str(target))
     assert r.exit_code == 1  # dead-lettered, into the directory given after the command
     assert [p.stem for p in target.glob("*.json")] == [r.stdout.strip()]
+
+
+def test_piped_show_prints_json_whole_so_it_can_be_copied_back(dlq, cli):
+    """Not a terminal: the envelope is not wrapped at 80 columns mid-string (its payload has a long one)."""
+    stale = "dlq_d4e8a61b-2f7c-4c95-8a03-b6e9d15f2c70"
+    out = cli("dlq", "show", stale).stdout
+    envelope = out[out.index("Envelope ─"):].split("\n", 1)[1]
+    expected = json.loads(cli("dlq", "show", stale, "--format", "json").stdout)["envelope"]
+    assert json.loads(envelope) == expected
+    raw = json.dumps(expected["payload"]["raw"])
+    assert f'    "raw": {raw}' in envelope.splitlines() and len(raw) > 70  # one line, as long as it is
+    failed = out[out.index("Failed action: ingest"):out.index("Context ─")].split("\n", 1)[1]
+    assert json.loads(failed) == expected["actions"][1]["params"]

@@ -11,7 +11,7 @@ from mova_tui.cli.params import EntryIdArg, Format, FormatOpt
 from mova_tui.cli.state import get_state
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
+    from rich.console import Console, RenderableType
 
     from mova_core.model.secret_needs import SecretNeed
 
@@ -58,7 +58,20 @@ def show(ctx: typer.Context, entry_id: EntryIdArg, fmt: FormatOpt = Format.table
     out.print(view.facts_grid())
     for section in view.sections:
         out.print(Rule(section.title, align="left"))
-        out.print(section.body)
+        print_body(out, section.body)
+
+
+def print_body(out: Console, body: RenderableType) -> None:
+    """A section; piped, its lines of text (JSON blocks, errors, ids) are printed whole, not wrapped at 80
+    columns, so that what is copied from the output is what the entry holds."""
+    if out.is_terminal:
+        out.print(body)
+        return
+    from rich.console import Group
+    from rich.text import Text
+
+    for part in body.renderables if isinstance(body, Group) else [body]:
+        out.print(part, soft_wrap=isinstance(part, Text))  # grids and tables still fit the width
 
 
 def secrets_table(sandbox: list[SecretNeed], production: list[SecretNeed]) -> RenderableType:
