@@ -62,8 +62,8 @@ def show(ctx: typer.Context, entry_id: EntryIdArg, fmt: FormatOpt = Format.table
 
 
 def print_body(out: Console, body: RenderableType) -> None:
-    """A section; piped, its lines of text (JSON blocks, errors, ids) are printed whole, not wrapped at 80
-    columns, so that what is copied from the output is what the entry holds."""
+    """A section; piped, its JSON blocks are printed whole, not wrapped at 80 columns mid-string, so that
+    what is copied from the output is what the entry holds (the rest still fits the width)."""
     if out.is_terminal:
         out.print(body)
         return
@@ -71,7 +71,7 @@ def print_body(out: Console, body: RenderableType) -> None:
     from rich.text import Text
 
     for part in body.renderables if isinstance(body, Group) else [body]:
-        out.print(part, soft_wrap=isinstance(part, Text))  # grids and tables still fit the width
+        out.print(part, soft_wrap=isinstance(part, Text) and part.plain.startswith(("{", "[")))
 
 
 def secrets_table(sandbox: list[SecretNeed], production: list[SecretNeed]) -> RenderableType:
