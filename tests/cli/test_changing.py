@@ -176,3 +176,15 @@ def test_a_whole_id_shorter_than_four_characters_is_not_a_prefix(dlq, cli):
     write_entry(dlq, make_entry("x7", url="http://127.0.0.1:9"))  # another writer's very short id
     r = cli("dlq", "archive", "x7")
     assert r.exit_code == 0 and entry_status(dlq, "x7") == "archived"
+
+
+def test_counts_agree_with_their_nouns(dlq, cli, tmp_path):
+    r = cli("dlq", "archive", "--all", "--status", "active", "--limit", "1", "--dry-run")
+    assert "1 entry to archive: " in r.stderr
+    r = cli("dlq", "archive", "--all", "--status", "active", "--limit", "1")
+    assert r.exit_code == 2 and "refusing to archive 1 entry without confirmation" in r.stderr
+    assert "exported 1 entry\n" in cli("dlq", "export", "--status", "retrying").stderr
+    r = cli("dlq", "purge", "--older-than", "1", "--dry-run")
+    assert "would remove 4 resolved/archived entries older than 1 day " in r.stderr
+    (dlq / "dlq_broken.json").write_text("{")
+    assert "; 1 unreadable file skipped" in cli("dlq", "reindex").stderr

@@ -51,6 +51,7 @@ from mova_tui.cli.output import (
 )
 from mova_tui.cli.params import BulkRun, Format, RetryPace, Selection, parse_rate
 from mova_tui.cli.state import CliState
+from mova_tui.present.text import counted
 
 PAST = {"retry": "retried", "archive": "archived", "delete": "deleted", "reopen": "reopened"}
 #: What each simple operation does to one id.
@@ -152,8 +153,9 @@ def _resumed(job: BulkJob, bulk: BulkRun, *, selection_given: bool) -> ResultsFi
         fail(f"{resume} records a {was} retry; resume it the same way ({flag})", EXIT_USAGE)
     if selection_given:
         warn(f"--resume acts on the set recorded in {resume}; the filters given are ignored")
-    info(f"resuming the {job.operation} of {len(record.plan.ids)} entries recorded in {resume}: "
-         f"{len(record.recorded)} already have an outcome, {len(record.pending())} left")
+    done = len(record.recorded)
+    info(f"resuming the {job.operation} of {counted(len(record.plan.ids), 'entry', 'entries')} recorded in {resume}: "
+         f"{done:,} already {'has' if done == 1 else 'have'} an outcome, {len(record.pending()):,} left")
     return record
 
 
@@ -169,9 +171,11 @@ def _confirm(job: BulkJob, count: int) -> None:
     """Ask on a terminal; without one, refuse (the caller gave no --yes/--force)."""
     flag = "--force" if job.operation == "delete" else "--yes"
     if not output.can_ask():
-        fail(f"refusing to {job.operation} {count} entries without confirmation: no terminal to ask on; "
+        fail(f"refusing to {job.operation} {counted(count, 'entry', 'entries')} without confirmation: no terminal "
+             "to ask on; "
              f"add {flag}", EXIT_USAGE)
-    if not typer.confirm(f"{job.operation.capitalize()} these {count} entries{job.mode_note}?", default=False,
+    these = "this entry" if count == 1 else f"these {count:,} entries"
+    if not typer.confirm(f"{job.operation.capitalize()} {these}{job.mode_note}?", default=False,
                          err=True):
         fail("nothing changed", EXIT_FAILED)
 
@@ -197,7 +201,7 @@ def _show_set(operation: str, ids: list[str], mode_note: str) -> None:
         info(f"no entries to {operation}")
         return
     shown = ", ".join(ids[:5]) + (f", … ({len(ids) - 5} more)" if len(ids) > 5 else "")
-    info(f"{len(ids)} entries to {operation}{mode_note}: {shown}")
+    info(f"{counted(len(ids), 'entry', 'entries')} to {operation}{mode_note}: {shown}")
 
 
 def _summary_json(operation: str, summary: BulkSummary, path: Path | None) -> dict[str, Any]:

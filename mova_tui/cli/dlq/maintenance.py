@@ -12,6 +12,7 @@ from mova_tui.cli.option_groups import with_option_groups
 from mova_tui.cli.output import EXIT_FAILED, examples, info, print_json, warn
 from mova_tui.cli.params import ExportFormat, Format, FormatOpt, Selection
 from mova_tui.cli.state import get_state
+from mova_tui.present.text import counted
 
 app = typer.Typer()
 
@@ -45,7 +46,8 @@ def purge(ctx: typer.Context, older_than: OlderThanOpt = None, dry_run: PurgeDry
         for entry_id in report.removed:
             print(entry_id)
         verb = "would remove" if dry_run else "removed"
-        info(f"{verb} {len(report.removed)} resolved/archived entries older than {report.older_than_days:g} days "
+        info(f"{verb} {counted(len(report.removed), 'resolved/archived entry', 'resolved/archived entries')} "
+             f"older than {counted(report.older_than_days, 'day')} "
              f"(created before {report.cutoff})")
         for entry_id, why in report.failed.items():
             warn(f"not removed {entry_id}: {why}")
@@ -67,7 +69,7 @@ def export(ctx: typer.Context, selection: Selection, fmt: ExportFormatOpt = Expo
     if out is None:
         count = svc.export(flt, fmt.value, sys.stdout)
         sys.stdout.flush()
-        info(f"exported {count} entries")
+        info(f"exported {counted(count, 'entry', 'entries')}")
         return
     count = svc.export_to_file(flt, fmt.value, out)  # replaced atomically and durably once complete
-    info(f"exported {count} entries to {out}")
+    info(f"exported {counted(count, 'entry', 'entries')} to {out}")

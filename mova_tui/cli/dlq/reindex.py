@@ -5,6 +5,7 @@ import typer
 from mova_tui.cli.output import examples, fail, info, print_json
 from mova_tui.cli.params import Format, FormatOpt
 from mova_tui.cli.state import get_state, refresh_with_progress
+from mova_tui.present.text import counted
 
 app = typer.Typer()
 
@@ -24,5 +25,5 @@ def reindex(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
         return
     for s in skipped:
         print(f"{s.name}: {s.reason}")
-    info(f"indexed {total} entries in {svc.settings.dlq_path}"
-         + (f"; {len(skipped)} unreadable files skipped (listed above; never modified)" if skipped else ""))
+    info(f"indexed {counted(total, 'entry', 'entries')} in {svc.settings.dlq_path}"
+         + (f"; {counted(len(skipped), 'unreadable file')} skipped (listed above; never modified)" if skipped else ""))
