@@ -11,7 +11,7 @@ from pydantic import Field
 from mova_core.model.base import Model
 from mova_core.model.listing import EntryFilter, EntrySummary, Page
 from mova_core.model.status import EntryStatus, RetryOutcome
-from mova_core.timeutil import parse_time
+from mova_core.timeutil import humanize_age, parse_time
 
 if TYPE_CHECKING:  # full entries only for the retry checks
     from mova_core.model.entry import DeadLetterEntry
@@ -67,6 +67,14 @@ def check_alerts(
     return out
 
 
+def _entries(n: int) -> str:
+    return "entry" if n == 1 else "entries"
+
+
+def _retries(n: int) -> str:
+    return "retry" if n == 1 else "retries"
+
+
 def _alert(name: str, threshold: float, value: float, message: str, entries: list[str]) -> Alert:
     return Alert(name=name, threshold=threshold, value=value, breached=value > threshold,
                  message=message, entries=entries if value > threshold else [])
@@ -74,7 +82,8 @@ def _alert(name: str, threshold: float, value: float, message: str, entries: lis
 
 def _max_active(threshold: int, listing: Listing) -> Alert:
     page = listing(EntryFilter(status=EntryStatus.active, limit=SHOWN))
-    return _alert("max_active", threshold, page.total, f"{page.total} active entries", [i.id for i in page.items])
+    return _alert("max_active", threshold, page.total, f"{page.total} active {_entries(page.total)}",
+                  [i.id for i in page.items])
 
 
 def _max_age(threshold: float, now: datetime, listing: Listing, oldest: EntrySummary | None) -> Alert:
@@ -83,12 +92,13 @@ def _max_age(threshold: float, now: datetime, listing: Listing, oldest: EntrySum
                                descending=False, limit=SHOWN))
     age = (now.timestamp() - oldest.created_ts) if oldest else 0.0
     return _alert("max_age", threshold, round(age, 1),
-                  f"oldest active entry is {age:.0f}s old ({over.total} over the limit)", [i.id for i in over.items])
+                  f"oldest active entry is {humanize_age(age)} old ({over.total} over the limit)",
+                  [i.id for i in over.items])
 
 
 def _max_growth(threshold: int, now: datetime, listing: Listing) -> Alert:
     page = listing(EntryFilter(since=now - timedelta(hours=1), limit=SHOWN))
-    return _alert("max_growth", threshold, page.total, f"{page.total} entries dead-lettered in the last hour",
+    return _alert("max_growth", threshold, page.total, f"{page.total} {_entries(page.total)} dead-lettered in the last hour",
                   [i.id for i in page.items])
 
 
@@ -116,8 +126,9 @@ def _retry_alerts(thresholds: Thresholds, now: datetime, entries: Iterable[DeadL
     if thresholds.max_retry_failure_rate is not None:
         rate = failed / total if total else 0.0
         out.append(_alert("max_retry_failure_rate", thresholds.max_retry_failure_rate, round(rate, 4),
-                          f"{failed} of {total} retries failed", sorted(failed_ids)[:SHOWN]))
+                          f"{failed} of {total} {_retries(total)} failed", sorted(failed_ids)[:SHOWN]))
     if runtime_limit is not None:
         out.append(_alert("max_sandbox_runtime", runtime_limit, round(longest, 1),
-                          f"{len(long_running)} sandbox retries running longer than the limit", long_running))
+                          f"{len(long_running)} sandbox {_retries(len(long_running))} running longer than the limit",
+                          long_running))
     return out
