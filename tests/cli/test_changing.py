@@ -188,3 +188,20 @@ def test_counts_agree_with_their_nouns(dlq, cli, tmp_path):
     assert "would remove 4 resolved/archived entries older than 1 day " in r.stderr
     (dlq / "dlq_broken.json").write_text("{")
     assert "; 1 unreadable file skipped" in cli("dlq", "reindex").stderr
+
+
+def test_alerts_print_one_humane_age_and_agreeing_counts(dlq, cli):
+    import re
+
+    r = cli("dlq", "alerts", "--max-age", "2d", "--max-active", "100", "--max-retry-failure-rate", "99%",
+            "--format", "json")
+    age = next(a for a in json.loads(r.stdout)["alerts"] if a["name"] == "max_age")
+    assert re.fullmatch(r"oldest active entry is \d+d old \(11 over the limit\)", age["message"]), age["message"]
+    assert age["value"] > 86400 * 2  # the JSON keeps seconds
+    for path in dlq.glob("*.json"):
+        if path.stem != ACTIVE:
+            path.unlink()
+    data = json.loads(cli("dlq", "alerts", "--max-active", "5", "--max-sandbox-runtime", "1m",
+                          "--format", "json").stdout)
+    assert [a["message"] for a in data["alerts"]] == [
+        "1 active entry", "0 sandbox retries running longer than the limit"]
