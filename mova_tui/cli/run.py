@@ -61,7 +61,7 @@ def run_command(
         printer.close()
     entry_id = outcome.dead_letter.id if outcome.dead_letter is not None else None
     if fmt == Format.json:
-        print_json({**outcome.execution_result().model_dump(mode="json"), "dead_letter_id": entry_id})
+        print_json({**outcome.execution_result().model_dump(mode="json"), "dlq_id": entry_id})
     elif outcome.succeeded:
         print(outcome.run_id, flush=True)
     else:

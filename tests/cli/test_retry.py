@@ -183,3 +183,16 @@ def test_show_follows_a_retry_in_progress(spec_dlq, cli):
     r = cli("dlq", "show", "12345678")
     assert "retry_run_1642588245123456789_1" in r.stdout
     assert re.search(r"progress +running", r.stdout) and "live" in r.stdout
+
+
+def test_retry_names_the_full_id_not_the_prefix_typed(dlq, cli):
+    go_id = "5c91d7e4-3a0b-4f62-8d17-e4b2a96c0f38"
+    r = cli("dlq", "retry", "5c91d7e4", "--wait")
+    assert f"retrying {go_id} in sandbox mode" in r.stderr and f"{go_id} is now active" in r.stderr
+
+
+def test_export_to_a_missing_directory_names_the_directory(dlq, cli, tmp_path):
+    target = tmp_path / "missing" / "dir" / "x.jsonl"
+    r = cli("dlq", "export", "--output", str(target))
+    assert r.exit_code == 2
+    assert r.stderr == f"error: cannot export to {target}: directory {target.parent} does not exist\n"
