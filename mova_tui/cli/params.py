@@ -45,7 +45,7 @@ def _time(value: Optional[str]) -> Optional[datetime]:
     try:
         return parse_user_time(value)
     except ValueError as exc:
-        raise typer.BadParameter(f"{exc}; also accepted: 2024-01-19 or an age like 2h, 7d") from None
+        raise typer.BadParameter(str(exc)) from None
 
 
 # -- the specification's list filters, shared by every command that selects entries --------------
