@@ -182,15 +182,7 @@ def _ask_secret(name: str) -> str:
 
 def _read_secrets_file(path: Path, stdin: _StdinOnce) -> dict[str, str]:
     """NAME=VALUE lines; a value in matching quotes loses them; the message never quotes a value."""
-    if str(path) == STDIN:
-        text = stdin.read("--secrets-file -")
-    else:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InvalidInput(f"cannot read secrets file {path}: {exc.strerror or exc}") from None
-        except UnicodeDecodeError:
-            raise InvalidInput(f"secrets file {path} is not UTF-8 text") from None
+    text = stdin.read("--secrets-file -") if str(path) == STDIN else read_input_file(path, "secrets file")
     out: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -226,11 +218,18 @@ def load_overrides(path: Path | None, variables: list[str] | None, secrets: list
     return coerce_overrides(data)
 
 
-def _read_overrides_file(path: Path) -> dict[str, Any]:
+def read_input_file(path: Path, what: str) -> str:
+    """A file the user named, as text; InvalidInput (exit 2) naming it when it is unreadable or not UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise InvalidInput(f"cannot read overrides file {path}: {exc.strerror}") from None
+        raise InvalidInput(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{what} {path} is not UTF-8 text") from None
+
+
+def _read_overrides_file(path: Path) -> dict[str, Any]:
+    text = read_input_file(path, "overrides file")
     import json
 
     try:

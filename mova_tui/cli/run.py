@@ -15,6 +15,7 @@ from mova_tui.cli.params import (
     SecretsFileOpt,
     VarOpt,
     parse_pairs,
+    read_input_file,
     read_secrets,
 )
 from mova_tui.cli.state import get_state
@@ -22,12 +23,7 @@ from mova_tui.cli.state import get_state
 
 def read_envelope(path: Path) -> dict:
     """The workflow file as JSON; InvalidInput (exit 2) if unreadable or not JSON."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(f"cannot read workflow {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"workflow {path} is not UTF-8 text") from None
+    text = read_input_file(path, "workflow")
     try:
         return json.loads(text)
     except ValueError as exc:

@@ -196,3 +196,10 @@ def test_export_to_a_missing_directory_names_the_directory(dlq, cli, tmp_path):
     r = cli("dlq", "export", "--output", str(target))
     assert r.exit_code == 2
     assert r.stderr == f"error: cannot export to {target}: directory {target.parent} does not exist\n"
+
+
+def test_an_overrides_file_that_is_not_utf8_exits_2(spec_dlq, cli, tmp_path):
+    path = tmp_path / "o.json"
+    path.write_bytes(b'{"variables": {"x": "\xff"}}')
+    r = cli("dlq", "retry", SPEC_ID, "--overrides", str(path))
+    assert r.exit_code == 2 and r.stderr == f"error: overrides file {path} is not UTF-8 text\n"
