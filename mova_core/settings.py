@@ -39,6 +39,8 @@ _SKIP = "__mova_skip_invalid__"
 #: What a run reads (a retry or `mova run`): checked before an entry is claimed or a run starts.
 RUN_SETTINGS = ("retry_default_max_attempts", "retry_default_delay", "retry_default_max_delay", "lease_seconds",
                 "sandbox_allowed_hosts", "runs_path", "sandbox_path")
+#: What a background retry reads besides (its queue's limit).
+BACKGROUND_SETTINGS = ("max_background_retries",)
 
 
 def default_actor() -> str:
@@ -105,6 +107,9 @@ class Settings(BaseModel):
 
     lease_seconds: Annotated[float, Field(gt=0)] = 900.0
     """MOVA_LEASE_SECONDS: how long a retry claim holds before another process may take it over."""
+
+    max_background_retries: Annotated[int, Field(ge=1, le=64)] = 4
+    """MOVA_MAX_BACKGROUND_RETRIES: background retries (`mova dlq retry` without --wait) run at once per queue; the rest wait their turn."""
 
     runs_path: Path | None = None
     """MOVA_RUNS_PATH: where run records go (default: `runs/` beside the dead-letter directory)."""
