@@ -12,7 +12,6 @@ from mova_tui.cli.option_groups import with_option_groups
 from mova_tui.cli.output import EXIT_FAILED, examples, info, print_json, warn
 from mova_tui.cli.params import ExportFormat, Format, FormatOpt, Selection
 from mova_tui.cli.state import get_state
-from mova_tui.present.text import counted
 
 app = typer.Typer()
 
@@ -38,6 +37,8 @@ OutputOpt = Annotated[
 def purge(ctx: typer.Context, older_than: OlderThanOpt = None, dry_run: PurgeDryRunOpt = False,
           fmt: FormatOpt = Format.table) -> None:
     """Remove resolved and archived entries older than the retention period (never active or retrying)."""
+    from mova_tui.present.text import counted  # Rich text: not at start-up
+
     svc = get_state(ctx).service()
     report = svc.purge(older_than, dry_run=dry_run)
     if fmt == Format.json:
@@ -63,6 +64,8 @@ def purge(ctx: typer.Context, older_than: OlderThanOpt = None, dry_run: PurgeDry
 def export(ctx: typer.Context, selection: Selection, fmt: ExportFormatOpt = ExportFormat.jsonl,
            out: OutputOpt = None) -> None:
     """Export matching entries for analysis: JSON lines of full entries, or CSV."""
+    from mova_tui.present.text import counted  # Rich text: not at start-up
+
     svc = get_state(ctx).service()
     flt = selection.entry_filter()
     warn_skipped(svc.skipped(), svc.settings.dlq_path)

@@ -5,7 +5,6 @@ import typer
 from mova_tui.cli.output import examples, fail, info, print_json
 from mova_tui.cli.params import Format, FormatOpt
 from mova_tui.cli.state import get_state, refresh_with_progress
-from mova_tui.present.text import counted
 
 app = typer.Typer()
 
@@ -13,6 +12,8 @@ app = typer.Typer()
 @app.command(epilog=examples("mova dlq reindex"))
 def reindex(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """Re-read every entry file into the index, and list the files that are not readable entries."""
+    from mova_tui.present.text import counted  # Rich text: not at start-up
+
     svc = get_state(ctx).service(warn_missing=False)
     if not svc.settings.dlq_path.is_dir():
         fail(f"dead-letter directory {svc.settings.dlq_path} does not exist (set MOVA_DLQ_PATH or --dlq-path)")
