@@ -45,7 +45,7 @@ from mova_core.model.status import EntryStatus
 from mova_core.ops.metrics import CONTENT_TYPE, render_prometheus
 from mova_core.ops.pool import ServicePool, StampCache
 from mova_core.ops.service import DLQService
-from mova_core.timeutil import parse_time
+from mova_core.timeutil import parse_user_time
 
 log = logging.getLogger("mova.http")
 
@@ -145,26 +145,26 @@ EntryResourceId = Annotated[str, Depends(entry_resource_id)]
 StatusQ = Annotated[EntryStatus | None, Query(description="active, retrying, resolved or archived")]
 WorkflowTypeQ = Annotated[str | None, Query(description="Workflow type (metadata.workflow_type or intent name)")]
 UserQ = Annotated[str | None, Query(description="metadata.user_id")]
-SinceQ = Annotated[str | None, Query(description="Created at or after this RFC 3339 time",
-                                     json_schema_extra={"format": "date-time"})]
-UntilQ = Annotated[str | None, Query(description="Created at or before this RFC 3339 time",
-                                     json_schema_extra={"format": "date-time"})]
+SinceQ = Annotated[str | None, Query(description="Created at or after this time: RFC 3339, a date (2024-01-19) "
+                                                   "or an age (2h, 7d), as the CLI's --since")]
+UntilQ = Annotated[str | None, Query(description="Created before this time (the same forms as since)")]
 
 
-def _time(name: str, value: str | None) -> datetime | None:
+def _time(name: str, value: str | None, now: datetime) -> datetime | None:
     if value is None:
         return None
     # An unencoded '+' in a query string arrives as a space: "…T10:30:45 02:00" meant "+02:00".
     value = re.sub(r"(T\d{2}:\d{2}:\d{2}(?:\.\d+)?) (\d{2}:\d{2})$", r"\1+\2", value.strip())
     try:
-        return parse_time(value)
+        return parse_user_time(value, now)
     except ValueError as exc:
         raise InvalidInput(f"{name}: {exc}") from None
 
 
-def _filter(status, workflow_type, user_id, since, until, limit=None) -> EntryFilter:
+def _filter(svc: DLQService, status, workflow_type, user_id, since, until, limit=None) -> EntryFilter:
+    now = svc.clock()
     return EntryFilter(status=status, workflow_type=workflow_type or None, user_id=user_id or None,
-                       since=_time("since", since), until=_time("until", until), limit=limit)
+                       since=_time("since", since, now), until=_time("until", until, now), limit=limit)
 
 
 @router.get("/healthz", response_model=Health, responses=ACCESS_ERRORS, tags=["service"])
@@ -185,15 +185,17 @@ def list_entries(
     until: UntilQ = None,
     limit: Annotated[int | None, Query(ge=0, le=MAX_LIMIT, description="At most this many entries")] = None,
 ) -> Response:
-    """List entries, newest first, filtered as the specification describes."""
-    flt = _filter(status, workflow_type, user_id, since, until, limit)
+    """List entries, newest first, filtered as the specification describes; `count` entries are returned
+    of the `total` that match."""
+    flt = _filter(svc, status, workflow_type, user_id, since, until, limit)
 
-    def page() -> list[dict]:
+    def page() -> dict:
+        found = svc.list(flt)
         # The files as written (as `mova dlq list --format json` prints them): no model round trip.
-        return svc.read_raw([item.id for item in svc.list(flt).items])[0]
+        entries, _ = svc.read_raw([item.id for item in found.items])
+        return {"entries": entries, "count": len(entries), "total": found.total, "filter": flt.spec_dict()}
 
-    entries = kept.get(("list", flt.model_dump_json()), page)  # until the directory changes
-    return json_response({"entries": entries, "count": len(entries), "filter": flt.spec_dict()})
+    return json_response(kept.get(("list", flt.model_dump_json()), page))  # until the directory changes
 
 
 # Declared before /v1/dlq/{dlq_id}: "stats" and "groups" are not ids.
@@ -213,7 +215,7 @@ def groups(
     until: UntilQ = None,
 ) -> Response:
     """Entries grouped by failure fingerprint (same action type and normalised error), largest first."""
-    flt = _filter(status, workflow_type, user_id, since, until)
+    flt = _filter(svc, status, workflow_type, user_id, since, until)
     found = svc.groups(flt)
     return json_response({"groups": [g.model_dump(mode="json") for g in found], "count": len(found),
                           "filter": flt.spec_dict()})

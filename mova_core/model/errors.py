@@ -67,6 +67,16 @@ class InvalidInput(MovaError):
     """Invalid user input: a filter, a status name, an overrides document, a KEY=VALUE pair."""
 
 
+class InvalidSetting(InvalidInput):
+    """A `MOVA_*` environment variable whose value the setting does not accept; raised when the setting
+    is used, so a command that does not use it still works."""
+
+    def __init__(self, variable: str, value: str, accepted: str):
+        self.variable, self.value, self.accepted = variable, value, accepted
+        shown = value if len(value) <= 40 else value[:39] + "…"
+        super().__init__(f"{variable}={shown!r} is not valid: use {accepted}")
+
+
 class PolicyError(InvalidInput):
     """An invalid envelope or retry policy; the message names the field path."""
 

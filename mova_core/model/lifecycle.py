@@ -101,7 +101,9 @@ def claim(
         raise AlreadyRetrying(entry.id, lease.owner if lease else None, lease.expires_at if lease else None)
     if entry.status not in (S.active, S.retrying):
         raise InvalidTransition(
-            entry.id, entry.status, S.retrying, "only active entries can be retried (set it active first)"
+            entry.id, entry.status, S.retrying,
+            f"only active entries can be retried; reopen it first (`mova dlq reopen {entry.id}`, or "
+            f'PUT /v1/dlq/{entry.id}/status {{"status": "active"}} over HTTP)',
         )
     from mova_core.model.entry import Lease, RetryRecord
 

@@ -12,6 +12,7 @@ from mova_core.model.listing import EntryFilter, EntrySummary, Page
 from mova_core.model.status import EntryStatus
 from mova_core.ops.metrics import RunningRetry, retry_totals, sandbox_runtimes
 from mova_core.store.counters import CounterValues
+from mova_core.timeutil import humanize_age
 
 #: Entries named in an alert, at most.
 SHOWN = 20
@@ -67,6 +68,14 @@ def check_alerts(
     return out
 
 
+def _entries(n: int) -> str:
+    return "entry" if n == 1 else "entries"
+
+
+def _retries(n: int) -> str:
+    return "retry" if n == 1 else "retries"
+
+
 def _alert(name: str, threshold: float, value: float, message: str, entries: list[str]) -> Alert:
     return Alert(name=name, threshold=threshold, value=value, breached=value > threshold,
                  message=message, entries=entries if value > threshold else [])
@@ -74,7 +83,8 @@ def _alert(name: str, threshold: float, value: float, message: str, entries: lis
 
 def _max_active(threshold: int, listing: Listing) -> Alert:
     page = listing(EntryFilter(status=EntryStatus.active, limit=SHOWN))
-    return _alert("max_active", threshold, page.total, f"{page.total} active entries", [i.id for i in page.items])
+    return _alert("max_active", threshold, page.total, f"{page.total} active {_entries(page.total)}",
+                  [i.id for i in page.items])
 
 
 def _max_age(threshold: float, now: datetime, listing: Listing, oldest: EntrySummary | None) -> Alert:
@@ -86,12 +96,12 @@ def _max_age(threshold: float, now: datetime, listing: Listing, oldest: EntrySum
     age = (now.timestamp() - oldest.created_ts) if oldest else 0.0
     counted = f"{len(over)}" if len(over) <= SHOWN else f"more than {SHOWN}"
     return _alert("max_age", threshold, round(age, 1),
-                  f"oldest active entry is {age:.0f}s old ({counted} over the limit)", over[:SHOWN])
+                  f"oldest active entry is {humanize_age(age)} old ({counted} over the limit)", over[:SHOWN])
 
 
 def _max_growth(threshold: int, now: datetime, listing: Listing) -> Alert:
     page = listing(EntryFilter(since=now - timedelta(hours=1), limit=SHOWN))
-    return _alert("max_growth", threshold, page.total, f"{page.total} entries dead-lettered in the last hour",
+    return _alert("max_growth", threshold, page.total, f"{page.total} {_entries(page.total)} dead-lettered in the last hour",
                   [i.id for i in page.items])
 
 
@@ -105,12 +115,12 @@ def _retry_alerts(thresholds: Thresholds, now: datetime, counters: CounterValues
         failed = total - done
         rate = failed / total if total else 0.0
         out.append(_alert("max_retry_failure_rate", thresholds.max_retry_failure_rate, round(rate, 4),
-                          f"{failed} of {total} retries failed", counters.recent_failures[:SHOWN]))
+                          f"{failed} of {total} {_retries(total)} failed", counters.recent_failures[:SHOWN]))
     limit = thresholds.max_sandbox_runtime_seconds
     if limit is not None:
         runtimes = sandbox_runtimes(retries, now)
         longest = runtimes[0][1] if runtimes else 0.0
         over = [entry_id for entry_id, seconds in runtimes if seconds > limit]
         out.append(_alert("max_sandbox_runtime", limit, round(longest, 1),
-                          f"{len(over)} sandbox retries running longer than the limit", over[:SHOWN]))
+                          f"{len(over)} sandbox {_retries(len(over))} running longer than the limit", over[:SHOWN]))
     return out

@@ -1,6 +1,6 @@
 """Bulk operations on a frozen set: plan once, act on exactly those ids, record each outcome, resume.
 
-A bulk run (retry, archive or delete many entries) is made safe for a live queue by three rules:
+A bulk run (retry, archive, delete or reopen many entries) is made safe for a live queue by three rules:
 
 * The set is frozen first. The ids matching the filters are listed and counted before anything is
   changed; entries that arrive while the run goes on are not touched, and each id is acted on at
@@ -16,7 +16,7 @@ A bulk run (retry, archive or delete many entries) is made safe for a live queue
   `run_bulk` hands the filter its results file records to the actions made here, so every face
   (the CLI, the dashboard) gets the same check.
 
-Outcomes (`BulkOutcome`): `completed`/`archived`/`deleted` (done), `failed`, `skipped` (the entry
+Outcomes (`BulkOutcome`): `completed`/`archived`/`deleted`/`reopened` (done), `failed`, `skipped` (the entry
 changed meanwhile: gone, already retrying, no longer matching the filter or no longer in a state
 the operation applies to).
 """
@@ -50,7 +50,7 @@ from mova_core.timeutil import format_time, utcnow
 if TYPE_CHECKING:  # pydantic models: a bulk run loads them when it acts
     from mova_core.model.listing import EntryFilter
 
-OPERATIONS = ("retry", "archive", "delete")
+OPERATIONS = ("retry", "archive", "delete", "reopen")
 #: What the progress bar counts.
 Kind = Literal["done", "failed", "skipped"]
 
@@ -61,13 +61,14 @@ class BulkOutcome(StrEnum):
     completed = "completed"
     archived = "archived"
     deleted = "deleted"
+    reopened = "reopened"
     failed = "failed"
     skipped = "skipped"
 
     @property
     def kind(self) -> Kind:
         """done, failed or skipped."""
-        if self in (BulkOutcome.completed, BulkOutcome.archived, BulkOutcome.deleted):
+        if self in (BulkOutcome.completed, BulkOutcome.archived, BulkOutcome.deleted, BulkOutcome.reopened):
             return "done"
         return "skipped" if self is BulkOutcome.skipped else "failed"
 

@@ -17,13 +17,14 @@ from mova_core.model.listing import (
     SkippedFile,
     Stats,
 )
+from mova_core.model.secret_needs import SecretNeed, environment_secret_names, secret_needs
 from mova_core.model.status import EntryStatus
 from mova_core.ops import alerts as _alerts
 from mova_core.ops import export as _export
 from mova_core.ops import purge as _purge
 from mova_core.ops.alerts import Alert, Thresholds
 from mova_core.ops.purge import PurgeReport
-from mova_core.settings import Settings
+from mova_core.settings import BACKGROUND_SETTINGS, RUN_SETTINGS, Settings
 from mova_core.store.audit import AuditLog
 from mova_core.store.files import FileStore
 from mova_core.store.protocol import Commit, DeadLetterStore, Progress
@@ -99,6 +100,12 @@ class DLQService:
         except (MovaError, OSError):  # absent, a foreign writer's run id, or unreadable: nothing to show
             return None
 
+    def run_log_path(self, run_id: str, sandbox_mode: bool) -> Path:
+        """Where a run's log is (JSON lines: every event, with a sandbox run's detailed logging)."""
+        from mova_core.store.runs import store_for
+
+        return store_for(self.settings, sandbox_mode).log_path(run_id)
+
     def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool:
         """Bring the index up to date (with progress for a first, large scan)."""
         return self.store.refresh(full=full, progress=progress)
@@ -132,6 +139,14 @@ class DLQService:
         if isinstance(item, EntrySummary):
             return item.is_stale(self.clock())
         return lifecycle.is_stale(item, self.clock())
+
+    def secrets_needed(self, entry: DeadLetterEntry, *, sandbox_mode: bool = True,
+                       override_names: Iterable[str] = ()) -> list[SecretNeed]:
+        """The secrets the entry's envelope references and where a retry in this mode would get each
+        (names only): the override names given, and in production `MOVA_SECRET_*` and inline secrets."""
+        environment = () if sandbox_mode else environment_secret_names()
+        return secret_needs(entry.envelope, sandbox_mode=sandbox_mode, override_names=override_names,
+                            environment_names=environment)
 
     def stats(self) -> Stats:
         """The specification's statistics."""
@@ -185,6 +200,11 @@ class DLQService:
 
         `matching`: only if the entry, under its lock, still matches this filter (NoLongerMatches).
         """
+        return self.set_status_changed(id_or_prefix, status, force=force, matching=matching)[1]
+
+    def set_status_changed(self, id_or_prefix: str, status: EntryStatus | str, *, force: bool = False,
+                           matching: EntryFilter | None = None) -> tuple[DeadLetterEntry, DeadLetterEntry]:
+        """`set_status`, returning (before, after) as seen under the entry's lock (equal statuses: no change)."""
         try:
             status = EntryStatus(status)
         except ValueError:
@@ -197,9 +217,13 @@ class DLQService:
             _still_matching(entry, matching)
             return lifecycle.change_status(entry, status, now, force=force)
 
-        _, new = self.store.update(id_or_prefix, change,
-                                   self._audited("set_status", only_status_changes=True, force=force or None))
-        return new
+        return self.store.update(id_or_prefix, change,
+                                 self._audited("set_status", only_status_changes=True, force=force or None))
+
+    def reopen(self, id_or_prefix: str, *, force: bool = False,
+               matching: EntryFilter | None = None) -> tuple[DeadLetterEntry, DeadLetterEntry]:
+        """Set an archived or resolved entry back to `active` (a no-op for an active one); (before, after)."""
+        return self.set_status_changed(id_or_prefix, EntryStatus.active, force=force, matching=matching)
 
     def archive(self, id_or_prefix: str, *, force: bool = False, matching: EntryFilter | None = None) -> DeadLetterEntry:
         """Archive an entry (idempotent); `matching` as for `set_status`."""
@@ -291,6 +315,9 @@ class DLQService:
         """
         from mova_core.ops.retry import Retrier
 
+        # An invalid MOVA_* value fails here, before the entry is claimed.
+        self.settings.check(*RUN_SETTINGS, *(() if wait else BACKGROUND_SETTINGS))
+
         return Retrier(self).retry(id_or_prefix, sandbox_mode=sandbox_mode, overrides=overrides,
                                    wait=wait, on_event=on_event, cancel=cancel)
 
@@ -311,6 +338,7 @@ class DLQService:
         from mova_core.engine.envelopes import load_envelope
         from mova_core.store.runs import RunStore
 
+        self.settings.check(*RUN_SETTINGS)  # before the run starts, not in the middle of it
         if isinstance(data, dict) and variables:
             base = data.get("variables")
             data = {**data, "variables": {**(base if isinstance(base, dict) else {}), **variables}}

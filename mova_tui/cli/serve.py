@@ -3,6 +3,7 @@
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -10,7 +11,17 @@ import typer
 from mova_core.model.hosts import is_loopback, normalize_host
 from mova_tui.cli.state import get_state
 
-HTTP_EXTRA_HINT = "pip install 'mova[http]'"
+#: The checkout this code runs from, when it runs from one (an editable install, or `python -m` in it).
+SOURCE_TREE = Path(__file__).resolve().parents[2]
+
+
+def http_extra_hint(source_tree: Path = SOURCE_TREE, cwd: Path | None = None) -> str:
+    """How to install the HTTP extra: from a checkout `pip install -e '.[http]'` (the name `mova` on an
+    index is another project's), else the distribution's extra."""
+    if not (source_tree / "pyproject.toml").is_file() or not (source_tree / "mova_core").is_dir():
+        return "pip install 'mova[http]'"
+    here = (cwd or Path.cwd()).resolve() == source_tree
+    return "pip install -e '.[http]'" + ("" if here else f" (in {source_tree})")
 #: Host headers a loopback server answers to (a guard against DNS rebinding), besides --host itself.
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 #: How `mova serve --workers N` hands its options to the worker processes (they build the app themselves).
@@ -37,7 +48,7 @@ def serve_command(
         import fastapi  # noqa: F401
         import uvicorn
     except ImportError as exc:
-        typer.echo(f"mova serve needs the HTTP extra ({exc.name} is not installed): {HTTP_EXTRA_HINT}", err=True)
+        typer.echo(f"mova serve needs the HTTP extra ({exc.name} is not installed): {http_extra_hint()}", err=True)
         raise typer.Exit(2) from None
     from mova_core.http import create_app
     from mova_core.http.auth import tokens_from

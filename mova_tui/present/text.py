@@ -36,6 +36,13 @@ def _common_prefix(a: str, b: str) -> int:
     return k
 
 
+def counted(n: float, noun: str, plural: str | None = None) -> str:
+    """`1 entry`, `2,000 entries`, `7.5 days`: the count and the noun that agrees with it (`plural`
+    default: noun + s)."""
+    shown = f"{n:,}" if isinstance(n, int) else f"{n:g}"
+    return f"{shown} {noun if n == 1 else plural or noun + 's'}"
+
+
 def shorten(text: str | None, width: int = 200) -> str:
     """Prose (an error) as one safe line of at most `width` characters: whitespace runs as one space, an ellipsis when cut."""
     return fit(" ".join(clean(text or "").split()), width)

@@ -175,7 +175,7 @@ def test_results_lines_hold_the_outcome_as_plain_text(tmp_path):
     ]
     assert [r.kind for r in ResultsFile.load(path).recorded.values()] == ["done", "skipped"]
     assert {o.value: o.kind for o in BulkOutcome} == {"completed": "done", "archived": "done", "deleted": "done",
-                                                      "failed": "failed", "skipped": "skipped"}
+                                                      "reopened": "done", "failed": "failed", "skipped": "skipped"}
 
 
 def test_a_results_line_with_an_unknown_outcome_is_redone(tmp_path):

@@ -62,7 +62,8 @@ def test_token_rules_on_a_real_server(serve, sample_dlq, audit):
     server = serve(sample_dlq, env={"MOVA_API_TOKEN": ADMIN_TOKEN, "MOVA_API_READ_TOKEN": READ_TOKEN},
                    token=READ_TOKEN)
     with server.client() as anonymous:
-        assert anonymous.get("/healthz").status_code == 401
+        assert anonymous.get("/healthz").status_code == 200  # the load balancer's probe needs no token
+        assert anonymous.get("/v1/dlq").status_code == 401
         assert anonymous.post(f"/v1/dlq/{ACTIVE_ID}/archive").status_code == 401
     with server.client(READ_TOKEN) as reader:
         assert reader.get("/v1/dlq").status_code == 200
@@ -119,10 +120,22 @@ def test_default_bind_is_loopback_port_8080(fake_uvicorn, sample_dlq):
 
 
 def test_missing_http_extra_names_it(monkeypatch, sample_dlq):
+    """From this checkout the hint installs the checkout's extra: `mova` on an index is another project."""
+    from tests.support import ROOT
+
     monkeypatch.setitem(sys.modules, "uvicorn", None)  # `import uvicorn` now raises ImportError
     result = CliRunner().invoke(app, ["--dlq-path", str(sample_dlq), "serve"])
     assert result.exit_code == 2
-    assert "pip install 'mova[http]'" in result.output
+    assert f"(uvicorn is not installed): pip install -e '.[http]' (in {ROOT})" in result.output
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(app, ["--dlq-path", str(sample_dlq), "serve"])
+    assert result.output.rstrip().endswith("(uvicorn is not installed): pip install -e '.[http]'")
+
+
+def test_the_extra_hint_outside_a_checkout(tmp_path):
+    from mova_tui.cli.serve import http_extra_hint
+
+    assert http_extra_hint(tmp_path / "site-packages") == "pip install 'mova[http]'"
 
 
 def test_is_loopback():

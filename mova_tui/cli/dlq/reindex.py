@@ -13,6 +13,8 @@ app = typer.Typer()
 @app.command(epilog=examples("mova dlq reindex"))
 def reindex(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """Re-read every entry file into the index, and list the files that are not readable entries."""
+    from mova_tui.present.text import counted  # Rich text: not at start-up
+
     svc = get_state(ctx).service(warn_missing=False)
     if not svc.settings.dlq_path.is_dir():
         fail(f"dead-letter directory {svc.settings.dlq_path} does not exist (set MOVA_DLQ_PATH or --dlq-path)")
@@ -25,5 +27,5 @@ def reindex(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
         return
     for s in skipped:
         print(skipped_line(s))
-    info(f"indexed {total} entries in {svc.settings.dlq_path}"
-         + (f"; {len(skipped)} unreadable files skipped (listed above; never modified)" if skipped else ""))
+    info(f"indexed {counted(total, 'entry', 'entries')} in {svc.settings.dlq_path}"
+         + (f"; {counted(len(skipped), 'unreadable file')} skipped (listed above; never modified)" if skipped else ""))
