@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from mova_core import __version__
 from mova_core.http import errors
 from mova_core.http.auth import AccessMiddleware
+from mova_core.http.console import ConsoleOptions, mount_console
 from mova_core.http.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from mova_core.http.routes import ServiceFactory, router
 from mova_core.ops.service import DLQService
@@ -28,12 +29,14 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     allowed_hosts: Collection[str] | None = None,
+    console: ConsoleOptions | None = None,
 ) -> FastAPI:
     """The shim over `settings` (MOVA_* by default).
 
     `service_factory(identity)` builds the service a request uses (default: a `DLQService` over the
     settings, acting as the caller's identity); `allowed_hosts` limits the Host header (`mova serve`
-    passes the loopback names when it listens on loopback).
+    passes the loopback names when it listens on loopback); `console` mounts the web console at
+    its prefix (`/dlq`).
     """
     settings = settings or Settings()
     if service_factory is None:
@@ -50,9 +53,10 @@ def create_app(
     app.state.service_factory = service_factory
     errors.install(app)
     app.include_router(router)
+    sessions = mount_console(app, settings, console) if console is not None else None
     # Added last = outermost: access is checked before a body is read at all.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
-    app.add_middleware(AccessMiddleware, settings=settings, allowed_hosts=allowed_hosts)
+    app.add_middleware(AccessMiddleware, settings=settings, allowed_hosts=allowed_hosts, console=sessions)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
