@@ -173,7 +173,10 @@ class Page:
         """Poll `expression` until it is truthy; its value."""
         deadline = time.monotonic() + timeout
         while True:
-            value = await self.evaluate(expression)
+            try:
+                value = await self.evaluate(expression)
+            except RuntimeError:  # the page is between documents
+                value = None
             if value:
                 return value
             if time.monotonic() > deadline:
