@@ -32,10 +32,10 @@ def session_socket(server: Server, cookie: str | None, *, origin: str | None = N
     headers = {"Origin": origin or server.url}
     if cookie:
         headers["Cookie"] = f"mova_console={cookie}"
-    if host:
-        headers["Host"] = host
-    return websockets.connect(f"ws://{address(server)}/dlq/ws?width=100&height=30", additional_headers=headers,
-                              origin=None, open_timeout=10, max_size=None)
+    ip, port = address(server).split(":")
+    # The Host header names `host` (default: the server's address); the connection goes to the server.
+    return websockets.connect(f"ws://{host or address(server)}/dlq/ws?width=100&height=30", host=ip, port=int(port),
+                              additional_headers=headers, origin=None, open_timeout=10, max_size=None)
 
 
 def children_of(pid: int) -> list[int]:

@@ -73,8 +73,9 @@ def test_the_dashboard_in_a_browser(chromium, console, sample_dlq, tmp_path):
             await page.press("Escape", code="Escape", text="\x1b", key_code=27)
             await page.wait_for_screen("16 entries")
 
-            archive = subprocess.run([sys.executable, "-m", "mova_tui.cli.main", "--dlq-path", str(sample_dlq),
-                                      "dlq", "archive", ACTIVE_ID], cwd=ROOT, capture_output=True, text=True)
+            archive = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-m", "mova_tui.cli.main", "--dlq-path", str(sample_dlq), "dlq",
+                                 "archive", ACTIVE_ID], cwd=ROOT, capture_output=True, text=True, check=False)
             assert archive.returncode == 0, archive.stderr
             await page.wait_for(f"({_row_has('1d6f08b3', 'archived')})", timeout=15)
 
@@ -87,7 +88,7 @@ def test_the_dashboard_in_a_browser(chromium, console, sample_dlq, tmp_path):
 
             assert len(children_of(server.process.pid)) == 1
             await page.close()  # closing the tab ends its dashboard process within seconds
-            wait_until(lambda: children_of(server.process.pid) == [], timeout=8, what="the dashboard to exit")
+            await asyncio.to_thread(wait_until, lambda: children_of(server.process.pid) == [], 8, "the dashboard to exit")
         finally:
             await browser.close()
 

@@ -29,11 +29,13 @@ from .conftest import (
 )
 
 
-async def refusal_status(connecting) -> int:
+async def refusal_status(connecting) -> str:
+    """The refusal's status and error code."""
     with pytest.raises(websockets.InvalidStatus) as refused:
         async with connecting:
             pass
-    return refused.value.response.status_code
+    response = refused.value.response
+    return f"{response.status_code} {json.loads(response.body)['code']}"
 
 
 def test_session_sockets_without_a_cookie_or_from_elsewhere_start_nothing(console):
@@ -50,7 +52,8 @@ def test_session_sockets_without_a_cookie_or_from_elsewhere_start_nothing(consol
                                                 origin="http://rebind.example")),
         ]
 
-    assert asyncio.run(attempts()) == [401, 401, 403, 403, 400]
+    assert asyncio.run(attempts()) == ["401 unauthorized", "401 unauthorized", "403 cross_origin", "403 cross_origin",
+                                       "400 invalid_host"]
     assert children_of(server.process.pid) == []
 
 
