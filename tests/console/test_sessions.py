@@ -176,3 +176,22 @@ def test_address_helper():
         url = "http://127.0.0.1:1"
 
     assert address(S) == "127.0.0.1:1"
+
+
+def test_stopping_the_server_stops_its_sessions(console):
+    server = console()
+    cookie = login(server, ADMIN_TOKEN)
+
+    async def open_then_stop() -> list[int]:
+        async with session_socket(server, cookie) as ws:
+            await first_screen(ws)
+            pids = wait_until(lambda: children_of(server.process.pid), what="a dashboard process")
+            server.process.terminate()
+            with pytest.raises(websockets.ConnectionClosed):
+                while True:
+                    await asyncio.wait_for(ws.recv(), 20)
+            return pids
+
+    pids = asyncio.run(open_then_stop())
+    server.process.wait(20)
+    wait_until(lambda: not any(_alive(pid) for pid in pids), timeout=8, what="the dashboard to exit")
