@@ -58,6 +58,13 @@ def test_a_wrong_token_is_refused(secured, token):
     assert "set-cookie" not in r.headers
 
 
+def test_a_login_post_that_is_not_the_form_is_refused(secured):
+    for body in ("&".join(f"f{i}=1" for i in range(50)) + f"&token={ADMIN_TOKEN}", "\udcff", "token"):
+        r = secured.post("/dlq/login", content=body.encode("utf-8", "surrogateescape"),
+                         headers={**ORIGIN, "Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 401 and "set-cookie" not in r.headers
+
+
 def test_a_right_token_sets_a_signed_session_cookie(secured):
     r = log_in(secured, ADMIN_TOKEN)
     assert r.status_code == 303 and r.headers["location"] == "/dlq/"

@@ -14,6 +14,7 @@ import websockets
 
 from mova_core.http import create_app
 from mova_core.http.console import ConsoleOptions
+from mova_core.http.console.sessions import Sessions
 from mova_core.settings import Settings
 from tests.http.conftest import ADMIN_TOKEN, READ_TOKEN, free_port
 
@@ -138,29 +139,61 @@ while True:
 """
 
 
-def test_a_process_that_ignores_quit_is_killed(sample_dlq):
-    options = ConsoleOptions(command=(sys.executable, "-c", STUBBORN), stop_timeout=0.3)
-    port = free_port()
-    app = create_app(Settings(dlq_path=sample_dlq), console=options, allowed_hosts={"127.0.0.1"})
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, what="uvicorn")
-    sessions = app.state.console.sessions
-    url = f"127.0.0.1:{port}"
+@pytest.fixture
+def in_process(sample_dlq):
+    """The shim with a console whose sessions run `command`, under uvicorn in a thread; its address."""
+    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+
+    def start(command: str, **options) -> tuple[str, Sessions]:
+        console = ConsoleOptions(command=(sys.executable, "-c", command), **options)
+        app = create_app(Settings(dlq_path=sample_dlq), console=console, allowed_hosts={"127.0.0.1"})
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        wait_until(lambda: server.started, what="uvicorn")
+        return f"127.0.0.1:{port}", app.state.console.sessions
+
+    yield start
+    for server, thread in servers:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_a_process_that_ignores_quit_is_killed(in_process):
+    url, sessions = in_process(STUBBORN, stop_timeout=0.3)
 
     async def open_and_close() -> int:
         async with websockets.connect(f"ws://{url}/dlq/ws", origin=f"http://{url}", open_timeout=10):
-            wait_until(lambda: sessions.running, what="a session")
+            await asyncio.to_thread(wait_until, lambda: sessions.running, 10, "a session")
             return next(iter(sessions.running)).pid
 
-    try:
-        pid = asyncio.run(open_and_close())
-        wait_until(lambda: not sessions.running, timeout=6, what="the session to be stopped")
-        assert not _alive(pid)
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    pid = asyncio.run(open_and_close())
+    wait_until(lambda: not sessions.running, timeout=6, what="the session to be stopped")
+    assert not _alive(pid)
+
+
+ECHO = """
+import sys
+sys.stdout.write("__GANGLION__\\n"); sys.stdout.flush()
+sys.stdin.buffer.read()   # takes every packet it is sent, until its input closes
+"""
+
+
+def test_messages_the_page_never_sends_are_ignored(in_process):
+    url, sessions = in_process(ECHO)
+
+    async def noisy() -> object:
+        async with websockets.connect(f"ws://{url}/dlq/ws", origin=f"http://{url}", open_timeout=10) as ws:
+            for junk in ("not json", "[]", "{}", '["resize", {"width": "wide"}]', '["stdin"]', '["unknown", 1]',
+                         '["stdin", "keys"]'):
+                await ws.send(junk)
+            await ws.send(json.dumps(["ping", 7]))
+            return json.loads(await asyncio.wait_for(ws.recv(), 10))
+
+    assert asyncio.run(noisy()) == ["pong", 7]
+    wait_until(lambda: not sessions.running, timeout=6, what="the session to be stopped")
 
 
 def _alive(pid: int) -> bool:

@@ -53,7 +53,10 @@ class Console:
         """Check the posted token in constant time; a session cookie for the identity it proves."""
         if not self.cookies.tokens:
             return RedirectResponse(self.prefix + "/", 303)
-        fields = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=4)
+        try:
+            fields = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=4)
+        except ValueError:  # more fields than the form has: not our form
+            fields = {}
         presented = (fields.get("token") or [""])[0].strip().encode()
         identity = match_token(presented, self.cookies.tokens)
         if identity is None:

@@ -99,7 +99,10 @@ class SessionProcess(AppService):
         self._task = None
         await self._download_manager.cancel_app_downloads(app_service_id=self.app_service_id)
         if process.returncode is None:
-            await self.send_meta({"type": "quit"})
+            try:  # a dashboard that no longer reads its input must not hold up its own stop
+                await asyncio.wait_for(self.send_meta({"type": "quit"}), timeout)
+            except TimeoutError:
+                pass
         if not await _ended(process, timeout):
             _signal_group(process, signal.SIGTERM)
             if not await _ended(process, _TERM_GRACE):

@@ -26,6 +26,8 @@ T = TypeVar("T")
 #: Close codes: 1000 normal, 1001 going away (the server stops), 1013 try again later.
 NORMAL, TRY_AGAIN_LATER = 1000, 1013
 QUIT = "The dashboard has quit."
+#: Seconds a dashboard may leave a key press unread before its session is given up as wedged.
+INPUT_TIMEOUT = 30.0
 
 
 def _size(websocket: WebSocket, name: str, default: int, least: int = 1) -> int:
@@ -37,7 +39,7 @@ def _size(websocket: WebSocket, name: str, default: int, least: int = 1) -> int:
 
 
 class Sessions:
-    """The console's running sessions: starts them up to the cap, and stops every one of them."""
+    """The console's running sessions: starts them up to the cap, and stops each one when its socket ends."""
 
     def __init__(self, options: ConsoleOptions, command_for: Callable[[str], Sequence[str]]):
         self.options = options
@@ -46,7 +48,7 @@ class Sessions:
         self._downloads = DownloadManager()
 
     async def serve(self, websocket: WebSocket) -> None:
-        """Run one session over an accepted-to-be websocket."""
+        """Run one session over a websocket the access middleware has let through."""
         identity: str = websocket.scope["state"]["identity"]
         await websocket.accept()
         if len(self.running) >= self.options.max_sessions:
@@ -102,15 +104,12 @@ class Sessions:
             except (WebSocketDisconnect, RuntimeError):  # the tab is gone
                 return ""
             try:
-                if await _dispatch(json.loads(text), websocket, process):
+                if await asyncio.wait_for(_dispatch(json.loads(text), websocket, process), INPUT_TIMEOUT):
                     last_input = loop.time()  # pings are not input: an open, unused tab still goes idle
+            except TimeoutError:
+                return "The dashboard stopped reading its input."
             except (ValueError, TypeError, KeyError, IndexError):
                 pass  # not a message the page sends; ignored like any other noise
-
-    async def stop_all(self) -> None:
-        """Stop every session's process (the server is shutting down)."""
-        await asyncio.gather(*(p.stop(self.options.stop_timeout) for p in list(self.running)))
-        self.running.clear()
 
 
 async def _dispatch(message: list, websocket: WebSocket, process: SessionProcess) -> bool:
