@@ -60,6 +60,9 @@ class Settings(BaseModel):
     lease_seconds: Annotated[float, Field(gt=0)] = 900.0
     """MOVA_LEASE_SECONDS: how long a retry claim holds before another process may take it over."""
 
+    max_background_retries: Annotated[int, Field(ge=1, le=64)] = 4
+    """MOVA_MAX_BACKGROUND_RETRIES: background retries (`mova dlq retry` without --wait) run at once per queue; the rest wait their turn."""
+
     runs_path: Path | None = None
     """MOVA_RUNS_PATH: where run records go (default: `runs/` beside the dead-letter directory)."""
 

@@ -30,6 +30,8 @@ from mova_core.store.protocol import Commit, DeadLetterStore, Progress
 from mova_core.timeutil import utcnow
 
 if TYPE_CHECKING:  # full models load on first use: listings and statistics never need them
+    import threading
+
     from mova_core.model.entry import (
         DeadLetterEntry,
         RetryOverrides,
@@ -206,23 +208,28 @@ class DLQService:
         return self.store.delete(id_or_prefix, lambda e: lifecycle.check_deletable(e, now, force=force),
                                  self._audited("delete", force=force or None))
 
-    def claim(self, id_or_prefix: str, retry_run_id: str, sandbox_mode: bool, owner: str | None = None) -> DeadLetterEntry:
-        """Take the retry lease on an entry (active → retrying); raises AlreadyRetrying if held."""
+    def claim(self, id_or_prefix: str, retry_run_id: str, sandbox_mode: bool, owner: str | None = None, *,
+              queued: bool = False) -> DeadLetterEntry:
+        """Take the retry lease on an entry (active → retrying); raises AlreadyRetrying if held.
+
+        `queued`: a background retry that waits its turn; the lease says so until its run starts.
+        """
         now = self.clock()
         _, new = self.store.update(
             id_or_prefix,
             lambda e: lifecycle.claim(
-                e, retry_run_id, sandbox_mode, owner or self.actor, now, self.settings.lease_seconds
+                e, retry_run_id, sandbox_mode, owner or self.actor, now, self.settings.lease_seconds, queued=queued
             ),
             self._audited("retry_claim", retry_run_id=retry_run_id, sandbox_mode=sandbox_mode),
         )
         return new
 
-    def renew_lease(self, id_or_prefix: str, retry_run_id: str) -> DeadLetterEntry:
-        """Extend a running retry's lease so a long run is not taken over as stale."""
+    def renew_lease(self, id_or_prefix: str, retry_run_id: str, *, queued: bool = False) -> DeadLetterEntry:
+        """Extend a retry's lease so it is not taken over as stale (InvalidTransition once it is not
+        its own); `queued` keeps a waiting retry's lease queued, else it says the run has started."""
         now = self.clock()
         _, new = self.store.update(
-            id_or_prefix, lambda e: lifecycle.renew(e, retry_run_id, now, self.settings.lease_seconds)
+            id_or_prefix, lambda e: lifecycle.renew(e, retry_run_id, now, self.settings.lease_seconds, queued=queued)
         )
         return new
 
@@ -232,13 +239,12 @@ class DLQService:
         retry_run_id: str,
         new_status: EntryStatus | str,
         record: RetryRecord,
-        extra_errors: list[str] | None = None,
     ) -> DeadLetterEntry:
-        """Release the lease with the retry's outcome (active or resolved) and record it."""
+        """Release the lease with the retry's outcome (active or resolved) and record it in `retry_history`."""
         now = self.clock()
         _, new = self.store.update(
             id_or_prefix,
-            lambda e: lifecycle.release(e, retry_run_id, EntryStatus(new_status), record, now, extra_errors),
+            lambda e: lifecycle.release(e, retry_run_id, EntryStatus(new_status), record, now),
             self._audited("retry_finish", retry_run_id=retry_run_id, sandbox_mode=record.sandbox_mode,
                           outcome=record.outcome),
         )
@@ -252,12 +258,18 @@ class DLQService:
         overrides: RetryOverrides | None = None,
         wait: bool = True,
         on_event: Callable[[Event], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> RetryResponse:
-        """Retry an entry, in the sandbox (default) or in production; see `mova_core.ops.retry`."""
+        """Retry an entry, in the sandbox (default) or in production; see `mova_core.ops.retry`.
+
+        `cancel`: setting it stops a retry run here (`wait=True`) at once, even in a wait between
+        attempts; the entry goes back to `active` with the retry recorded as `cancelled`. One
+        event may serve many retries (a bulk run's).
+        """
         from mova_core.ops.retry import Retrier
 
         return Retrier(self).retry(id_or_prefix, sandbox_mode=sandbox_mode, overrides=overrides,
-                                   wait=wait, on_event=on_event)
+                                   wait=wait, on_event=on_event, cancel=cancel)
 
     def run_workflow(
         self,
