@@ -22,7 +22,7 @@ class ConsoleOptions:
     #: Seconds a log-in lasts before the console asks for the token again.
     session_lifetime: float = 8 * 3600.0
     #: Seconds a dashboard process has to quit once its tab is gone, before it is killed.
-    stop_timeout: float = 3.0
+    stop_timeout: float = 5.0
     #: Where the console lives on the server.
     prefix: str = "/dlq"
     #: The command a session runs instead of mova's dashboard (None: this Python's `mova tui`).

@@ -91,7 +91,7 @@ class SessionProcess(AppService):
         """The task reading the process's output; done when the process has gone."""
         return self._task
 
-    async def stop(self, timeout: float = 3.0) -> None:  # type: ignore[override]
+    async def stop(self, timeout: float = 5.0) -> None:  # type: ignore[override]
         """Ask the dashboard to quit; after `timeout` seconds, end its process group (TERM, then KILL)."""
         task, process = self._task, self._process
         if task is None or process is None:
