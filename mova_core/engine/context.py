@@ -29,12 +29,12 @@ import httpx
 from mova_core.engine.errors import SandboxBlocked
 from mova_core.model.hosts import is_loopback, normalize_host
 from mova_core.model.redact import REDACTED
+from mova_core.model.secrets_needed import SECRET_ENV_PREFIX
 
 if TYPE_CHECKING:
     from mova_core.settings import Settings
 
 NON_IDEMPOTENT = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-SECRET_ENV_PREFIX = "MOVA_SECRET_"
 
 
 def hosts_in(value: Any) -> set[str]:
