@@ -359,16 +359,18 @@ def delete_action(service_for: ServiceFor) -> Action:
 
 
 def retry_action(service_for: ServiceFor, *, sandbox_mode: bool = True, overrides: Any = None,
-                 on_event: Callable[[Any], None] | None = None) -> Action:
+                 on_event: Callable[[Any], None] | None = None,
+                 cancel: threading.Event | None = None) -> Action:
     """Retry one id in the foreground; `completed` or `failed` by the retry's outcome.
 
-    `on_event` receives the engine's events as the retry runs (the dashboard shows them live).
+    `on_event` receives the engine's events as the retry runs (the dashboard shows them live);
+    setting `cancel` stops the retry under way too, not only the ones not started yet.
     """
 
     def act(entry_id: str) -> BulkResult:
         try:
             response = service_for().retry(entry_id, sandbox_mode=sandbox_mode, overrides=overrides, wait=True,
-                                           on_event=on_event)
+                                           on_event=on_event, cancel=cancel)
         except MovaError as exc:
             return _skipped_or_failed(entry_id, exc)
         result = response.execution_result

@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -135,8 +136,11 @@ class Retrier:
 
     def retry(self, entry_id: str, *, sandbox_mode: bool = True,
               overrides: RetryOverrides | Mapping[str, Any] | None = None, wait: bool = True,
-              on_event: OnEvent | None = None) -> RetryResponse:
-        """Claim and retry an entry; with `wait=False` the run continues in a background process."""
+              on_event: OnEvent | None = None, cancel: threading.Event | None = None) -> RetryResponse:
+        """Claim and retry an entry; with `wait=False` the run continues in a background process.
+
+        `cancel` stops a run here (`wait=True`) at its next step, its waits cut short.
+        """
         overrides = coerce_overrides(overrides)
         entry = self.service.get(entry_id)
         self.check_retryable(entry)
@@ -147,7 +151,7 @@ class Retrier:
             self.start_background(claimed, retry_run_id, sandbox_mode, overrides)
             return RetryResponse(message=MESSAGE, dlq_id=claimed.id, retry_run_id=retry_run_id,
                                  sandbox_mode=sandbox_mode)
-        return self.run_claimed(claimed, retry_run_id, sandbox_mode, overrides, on_event)
+        return self.run_claimed(claimed, retry_run_id, sandbox_mode, overrides, on_event, cancel)
 
     def check_retryable(self, entry: DeadLetterEntry) -> None:
         """PolicyError if the stored envelope would fail the same way again."""
@@ -187,7 +191,8 @@ class Retrier:
                                      env_secrets=secrets_from_env(self.engine.environ))
 
     def run_claimed(self, entry: DeadLetterEntry, retry_run_id: str, sandbox_mode: bool,
-                    overrides: RetryOverrides, on_event: OnEvent | None = None) -> RetryResponse:
+                    overrides: RetryOverrides, on_event: OnEvent | None = None,
+                    cancel: threading.Event | None = None) -> RetryResponse:
         """Run a claimed entry and release the claim with the outcome (whatever happens)."""
         context = self.context_for(entry, sandbox_mode, overrides)
         record = RetryRecord(
@@ -200,6 +205,7 @@ class Retrier:
             run_id=retry_run_id,
             variables=retry_variables(entry, overrides, sandbox_mode),
             context=context,
+            cancel=cancel,
             on_event=self.heartbeat(entry.id, retry_run_id, on_event),
             dead_letter=False,  # the entry already exists; a retry only updates it
             validate=False,  # checked before the claim

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -252,12 +253,17 @@ class DLQService:
         overrides: RetryOverrides | None = None,
         wait: bool = True,
         on_event: Callable[[Event], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> RetryResponse:
-        """Retry an entry, in the sandbox (default) or in production; see `mova_core.ops.retry`."""
+        """Retry an entry, in the sandbox (default) or in production; see `mova_core.ops.retry`.
+
+        `cancel`: setting it stops a retry run here (`wait=True`) at its next step, a wait between
+        attempts cut short; the entry goes back to `active` with the retry recorded as `cancelled`.
+        """
         from mova_core.ops.retry import Retrier
 
         return Retrier(self).retry(id_or_prefix, sandbox_mode=sandbox_mode, overrides=overrides,
-                                   wait=wait, on_event=on_event)
+                                   wait=wait, on_event=on_event, cancel=cancel)
 
     def run_workflow(
         self,
