@@ -91,8 +91,16 @@ class MovaApp(App[None]):
             self.watch_directory()
 
     def exit(self, *args, **kwargs) -> None:
-        """Quit; the watcher is told first, so its thread stops promptly."""
+        """Quit; the watcher and every running job are told first, so their threads end promptly.
+
+        A retry under way stops at its next step (a backoff wait is cut short) and gives its entry
+        back as `active`, the attempt recorded as cancelled; without this the process would wait
+        for the retry's whole policy before it could exit.
+        """
         self._watch_stop.set()
+        for job in self.jobs.values():
+            if not job.finished:
+                job.stop_now()
         super().exit(*args, **kwargs)
 
     def on_unmount(self) -> None:
@@ -130,7 +138,7 @@ class MovaApp(App[None]):
 
         with self.service.independent() as service:
             try:
-                report = body(JobContext(service, progress, job.cancel))
+                report = body(JobContext(service, progress, job.cancel, job.stop))
             except MovaError as exc:  # a refusal the operator can act on; anything else is a bug
                 report = JobReport(str(exc), "error")
         self.post_message(JobFinished(job.id, report))

@@ -28,11 +28,16 @@ class JobReport:
 
 @dataclass(frozen=True)
 class JobContext:
-    """What a job body works with: a service of its own, a progress callback and the cancel event."""
+    """What a job body works with: a service of its own, a progress callback and two events.
+
+    `cancel`: start nothing new (the operator's Cancel). `stop`: end the work under way too, at
+    its next step (the app is quitting); it is set together with `cancel`.
+    """
 
     service: DLQService
     progress: Progress
     cancel: threading.Event
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 JobBody = Callable[[JobContext], JobReport]
@@ -47,6 +52,7 @@ class Job:
     total: int | None
     cancellable: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=threading.Event)
     lines: list[str] = field(default_factory=list)
     done: int = 0
     report: JobReport | None = None
@@ -60,6 +66,11 @@ class Job:
     def summary(self) -> str:
         """The report's text ("" while running)."""
         return self.report.summary if self.report else ""
+
+    def stop_now(self) -> None:
+        """Start nothing new and end what runs at its next step (the app is quitting)."""
+        self.cancel.set()
+        self.stop.set()
 
     @property
     def cancelling(self) -> bool:

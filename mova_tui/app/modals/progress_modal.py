@@ -24,6 +24,7 @@ class ProgressModal(ModalScreen[None]):
     BINDINGS = [
         Binding("escape", "hide", "Hide (the job goes on)"),
         Binding("c", "cancel_job", "Cancel the job"),
+        Binding("q", "app.quit", "Quit (stops the job)"),
     ]
 
     def __init__(self, job: Job, updates: Signal[Job]) -> None:
