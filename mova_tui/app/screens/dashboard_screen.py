@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
+from mova_core.model.errors import MovaError
 from mova_tui.app import actions
 from mova_tui.app.filters import SORT_KEYS, FilterState
 from mova_tui.app.host import host_of
@@ -98,6 +99,19 @@ class DashboardScreen(ReportsWorkerErrors, Screen):
 
     @work(thread=True, group="changes", exit_on_error=False)
     def _apply_changes(self, names: list[str] | None, first: bool = False, full: bool = False) -> None:
+        """Bring the index up to date; the rows and the statistics are read again however that ended.
+
+        A refusal (a directory gone unreadable) is shown here; anything else also reaches the app's
+        worker-error handler. Either way the views re-read what the index has: never left stale.
+        """
+        try:
+            self._refresh_index(names, first, full)
+        except (MovaError, OSError) as exc:
+            self.app.call_from_thread(self.notify, str(exc), title="Reading the changes", severity="error")
+        finally:
+            self.post_message(self._Applied(full))
+
+    def _refresh_index(self, names: list[str] | None, first: bool, full: bool) -> None:
         host = host_of(self)
         if names is not None:
             host.read(lambda s: s.refresh_names(names))
@@ -109,7 +123,6 @@ class DashboardScreen(ReportsWorkerErrors, Screen):
             host.read(lambda s: s.refresh(progress=progress))
         else:
             host.read(lambda s: s.refresh(full=full))
-        self.post_message(self._Applied(full))
 
     @on(_Applied)
     def _changes_applied(self, message: _Applied) -> None:
