@@ -6,6 +6,7 @@ and `export`, and run through the core's bulk runner.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from mova_core.model.listing import EntryFilter
@@ -15,6 +16,7 @@ from mova_tui.app.host import JobHost
 from mova_tui.app.modals.confirm_modal import ConfirmModal
 from mova_tui.app.modals.export_modal import ExportModal, ExportRequest
 from mova_tui.app.modals.retry_modal import RetryModal, RetryRequest
+from mova_tui.app.retry_plan import RetryPlan, read_plan
 from mova_tui.present.text import short_id
 
 #: Called with the ids once their job has started (the dashboard then clears them from its selection).
@@ -28,22 +30,38 @@ def _nothing_under_cursor(app: JobHost, ids: list[str]) -> bool:
 
 
 def retry(app: JobHost, ids: list[str], on_done: Done = None) -> None:
-    """Open the retry modal for one entry or a frozen selection; run the retry as a job."""
+    """Read what the chosen entries need, then open the retry dialog (or say why none can be retried)."""
     ids = list(ids)
     if _nothing_under_cursor(app, ids):
+        return
+    # Many entries are read on a service of their own, so the table is not held up meanwhile.
+    read = app.read if len(ids) == 1 else app.read_apart
+
+    def plan() -> None:
+        found = read(lambda service: read_plan(service, ids, os.environ))
+        app.call_from_thread(_open_retry, app, found, on_done)
+
+    app.run_worker(plan, thread=True, group="retry-plan", exclusive=True, exit_on_error=False)
+
+
+def _open_retry(app: JobHost, plan: RetryPlan, on_done: Done) -> None:
+    if not plan.ids:
+        app.notify(plan.refusal(), title="Cannot retry", severity="warning", timeout=10, markup=False)
         return
 
     def chosen(request: RetryRequest | None) -> None:
         if request is None:
             return
+        ids = request.ids
         mode = "sandbox" if request.sandbox_mode else "production"
         title = f"{mode.capitalize()} retry of " + (short_id(ids[0]) if len(ids) == 1 else count(len(ids)))
-        app.start_job(title, len(ids), retry_job(ids, request.sandbox_mode, request.overrides),
+        notes = [f"skipped {short_id(i)}: {skip.reason}" for i, skip in plan.skipped.items()]
+        app.start_job(title, len(ids), retry_job(ids, request.sandbox_mode, request.overrides, notes=notes),
                       cancellable=len(ids) > 1)
         if on_done:
-            on_done(ids)
+            on_done([*ids, *plan.skipped])
 
-    app.push_screen(RetryModal(ids), chosen)
+    app.push_screen(RetryModal(plan), chosen)
 
 
 def archive(app: JobHost, ids: list[str], on_done: Done = None) -> None:

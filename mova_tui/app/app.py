@@ -43,6 +43,8 @@ class MovaApp(App[None]):
     TITLE = "mova"
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = False
+    #: Every screen gets `-short` below 30 lines, so dialogs can give up spacing on an 80×24 terminal.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
 
     #: What the watcher is doing, for the status line.

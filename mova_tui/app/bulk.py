@@ -91,14 +91,18 @@ def bulk_job(op: str, ids: list[str]) -> JobBody:
 
 
 # -- retry ----------------------------------------------------------------------------------------
-def retry_job(ids: list[str], sandbox_mode: bool, overrides: RetryOverrides | None) -> JobBody:
+def retry_job(ids: list[str], sandbox_mode: bool, overrides: RetryOverrides | None,
+              notes: list[str] | None = None) -> JobBody:
     """Retry each id in the foreground, streaming the engine's events as progress lines.
 
-    The results file names the override variables and secrets, never their values.
+    `notes` open the window's log (the entries skipped before the run). The results file names the
+    override variables and secrets, never their values.
     """
     mode = "sandbox" if sandbox_mode else "production"
 
     def run(ctx: JobContext) -> JobReport:
+        for note in notes or []:
+            ctx.progress(note)
         action = retry_action(lambda: ctx.service, sandbox_mode=sandbox_mode, overrides=overrides,
                               on_event=lambda event: _event_line(ctx.progress, event), cancel=ctx.stop)
         options = {"sandbox_mode": sandbox_mode, "from": "dashboard",
