@@ -85,7 +85,8 @@ def retry_refusal(entry: DeadLetterEntry, now: datetime) -> Skip | None:
 
 def read_plan(service: DLQService, ids: list[str], environ: Mapping[str, str]) -> RetryPlan:
     """Read the chosen entries and sort them into those a retry would run on and those it would skip."""
-    from mova_core.ops.retry import RETRY_METADATA  # the engine with it: only a retry needs them
+    # The engine comes with it: only a retry needs them.
+    from mova_core.ops.retry import RETRY_METADATA
 
     now = service.clock()
     entries, skipped = _read_entries(service, ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -61,7 +62,7 @@ async def test_quitting_during_a_retry_waiting_40s_exits_at_once_and_gives_the_e
     for _ in range(500):  # the job's thread releases the entry as it ends
         if service.get(entry_id).status == EntryStatus.active:
             break
-        time.sleep(0.01)
+        await asyncio.sleep(0.01)
     took = time.monotonic() - started
     entry = service.get(entry_id)
     assert took < 2.0, f"quitting took {took:.1f}s"
