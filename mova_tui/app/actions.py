@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable
 
 from mova_core.model.listing import EntryFilter
-from mova_tui.app.bulk import bulk_job, count, retry_job
+from mova_tui.app.bulk import bulk_job, count, reopen_job, retry_job
 from mova_tui.app.export import export_job
 from mova_tui.app.host import JobHost
 from mova_tui.app.modals.confirm_modal import ConfirmModal
@@ -85,6 +85,31 @@ def archive(app: JobHost, ids: list[str], on_done: Done = None) -> None:
         ConfirmModal(f"Archive {count(len(ids))}?",
                      f"The {count(len(ids))} selected will be set to archived. They can be reopened later.",
                      confirm_label=f"Archive {len(ids):,}", variant="warning"),
+        confirmed,
+    )
+
+
+def reopen(app: JobHost, ids: list[str], on_done: Done = None) -> None:
+    """Set one entry or a frozen selection back to active, after a confirmation; the lifecycle decides."""
+    ids = list(ids)
+    if _nothing_under_cursor(app, ids):
+        return
+    many = len(ids) > 1
+    what = count(len(ids)) if many else ids[0]
+
+    def confirmed(ok: bool | None) -> None:
+        if ok:
+            app.start_job(f"Reopen {what if many else short_id(ids[0])}", len(ids), reopen_job(ids),
+                          show=many, cancellable=many)
+            if on_done:
+                on_done(ids)
+
+    subject = f"The {what} selected go" if many else f"Entry {ids[0]} goes"
+    app.push_screen(
+        ConfirmModal(f"Reopen {what}?",
+                     f"{subject} back to active: counted by the alerts again, and ready to retry. "
+                     "Archived and resolved entries can be reopened; one under a running retry cannot.",
+                     confirm_label=f"Reopen {len(ids):,}" if many else "Reopen"),
         confirmed,
     )
 

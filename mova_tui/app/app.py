@@ -165,8 +165,11 @@ class MovaApp(App[None]):
 
     def _finish(self, job: Job, report: JobReport) -> None:
         job.report = report
-        self.notify(report.summary, title=job.title, severity=report.severity,
-                    timeout=8 if report.severity == "error" else 5)
+        # A job whose window is open shows its result there; a notification would only cover it.
+        watching = isinstance(self.screen, ProgressModal) and self.screen.job is job
+        if not watching:
+            self.notify(report.summary, title=job.title, severity=report.severity,
+                        timeout=8 if report.severity == "error" else 5)
         self.job_signal.publish(job)
         self.post_message(EntriesChanged(None))
 

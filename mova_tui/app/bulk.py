@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from mova_core.model.entry import RetryOverrides
+from mova_core.model.errors import MovaError
+from mova_core.model.status import EntryStatus
 from mova_core.ops.bulk import (
     BulkOutcome,
     BulkPlan,
@@ -61,31 +63,58 @@ def _record_note(service: DLQService, record: ResultsFile, op: str, flags: str =
     return f"; {count(left)} not done (cancelled): finish with {command}"
 
 
-# -- archive / delete -----------------------------------------------------------------------------
+# -- archive / delete / reopen ---------------------------------------------------------------------
 def bulk_job(op: str, ids: list[str]) -> JobBody:
     """Archive or delete each id; what `--all` skips (a live retry, an entry gone meanwhile) is skipped here."""
-    verb = "Archived" if op == "archive" else "Deleted"
+    make = archive_action if op == "archive" else delete_action
+    return _change_job(op, "Archived" if op == "archive" else "Deleted", ids,
+                       lambda ctx: make(lambda: ctx.service), recorded=True)
+
+
+def reopen_job(ids: list[str]) -> JobBody:
+    """Set each id back to `active` by the lifecycle rules; a refusal (a live retry) is skipped with its reason."""
+    return _change_job("reopen", "Reopened", ids, lambda ctx: _reopen_action(ctx.service), recorded=False)
+
+
+def _reopen_action(service: DLQService) -> Action:
+    def act(entry_id: str) -> BulkResult:
+        try:
+            before = service.get(entry_id).status
+            service.set_status(entry_id, EntryStatus.active)
+        except MovaError as exc:
+            return BulkResult(entry_id, BulkOutcome.skipped, str(exc))
+        return BulkResult(entry_id, BulkOutcome.completed, "already active" if before == EntryStatus.active
+                          else f"{before.value} → active")
+
+    return act
+
+
+def _change_job(op: str, verb: str, ids: list[str], make: Callable[[JobContext], Action], *,
+                recorded: bool) -> JobBody:
+    """Apply one change to each id through the bulk runner; several ids `recorded` in a results file."""
 
     def run(ctx: JobContext) -> JobReport:
-        action = (archive_action if op == "archive" else delete_action)(lambda: ctx.service)
-        record = _results_file(ctx.service, op, ids, {"from": "dashboard"})
+        record = _results_file(ctx.service, op, ids, {"from": "dashboard"}) if recorded else None
         refusals: dict[str, str] = {}
+        done: dict[str, str] = {}
 
         def on_result(result: BulkResult) -> None:
             if result.kind == "done":
-                ctx.progress(f"✓ {op}d {result.id}", 1)
+                done[result.id] = result.detail or ""
+                ctx.progress(f"✓ {verb.lower()} {result.id}" + (f" ({result.detail})" if result.detail else ""), 1)
             else:
                 refusals[result.id] = result.detail or result.outcome
                 ctx.progress(f"✗ {short_id(result.id)} {result.outcome}: {refusals[result.id]}", 1)
 
-        summary = run_bulk(ids, action, results=record, on_result=on_result, cancel=ctx.cancel)
-        if record is None:
+        summary = run_bulk(ids, make(ctx), results=record, on_result=on_result, cancel=ctx.cancel)
+        if len(ids) == 1:
             if refusals:
                 return JobReport(refusals[ids[0]], "error")
-            return JobReport(f"{verb} {ids[0]}" if summary.done else "Cancelled", "information")
+            note = f" ({done[ids[0]]})" if done.get(ids[0]) else ""
+            return JobReport(f"{verb} {ids[0]}{note}" if summary.done else "Cancelled", "information")
         text = f"{verb} {count(summary.done)}" + (f"; {len(refusals)} skipped or refused" if refusals else "")
-        severity = "warning" if refusals or record.pending() else "information"
-        return JobReport(text + _record_note(ctx.service, record, op), severity)
+        severity = "warning" if refusals or summary.not_attempted else "information"
+        return JobReport(text + (_record_note(ctx.service, record, op) if record else ""), severity)
 
     return run
 

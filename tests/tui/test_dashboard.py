@@ -353,6 +353,53 @@ async def test_archive_entry_under_cursor(app_factory, dlq):
         assert table_of(app).rows[0].status == EntryStatus.archived
 
 
+RESOLVED = "dlq_6a4e1f97-c0d8-4b32-a5e9-0f3d7c82b61e"
+
+
+async def test_reopen_sets_archived_and_resolved_entries_active_after_asking(app_factory, dlq):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = table_of(app)
+        table.cursor = next(n for n, r in enumerate(table.rows) if r.id == ARCHIVED)
+        await pilot.press("o")
+        await settle(pilot)
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmModal) and ARCHIVED in confirm.title_text and "active" in confirm.body
+        await pilot.press("n")
+        await settle(pilot)
+        service = DLQService(Settings(dlq_path=dlq))
+        assert service.get(ARCHIVED).status == EntryStatus.archived
+        await pilot.press("o")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert service.get(ARCHIVED).status == EntryStatus.active
+        assert next(r for r in table.rows if r.id == ARCHIVED).status == EntryStatus.active
+        # From the details screen too.
+        table.cursor = next(n for n, r in enumerate(table.rows) if r.id == RESOLVED)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("o", "y")
+        await settle(pilot)
+        assert service.get(RESOLVED).status == EntryStatus.active
+        assert "active" in str(app.screen.query_one("#entry-head").render())
+
+
+async def test_reopen_shows_the_lifecycles_refusal(app_factory, dlq):
+    from .test_jobs import record_notifications
+
+    DLQService(Settings(dlq_path=dlq)).claim(NEWEST, "retry_run_elsewhere", True, owner="pid 1@elsewhere")
+    app = app_factory()
+    shown = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("o", "y")
+        await settle(pilot)
+        assert any(f"cannot change {NEWEST} from retrying to active: a retry holds it" in t for t in shown), shown
+        assert DLQService(Settings(dlq_path=dlq)).get(NEWEST).status == EntryStatus.retrying
+
+
 async def test_delete_asks_first(app_factory, dlq):
     app = app_factory()
     path = dlq / f"{NEWEST}.json"
@@ -422,7 +469,10 @@ async def test_bulk_selection_is_frozen_and_confirmed(app_factory, dlq):
 
 
 async def test_export_current_view(app_factory, dlq, tmp_path):
+    from .test_jobs import record_notifications
+
     app = app_factory()
+    shown = record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("slash", *"HTTP", "enter")
@@ -430,28 +480,39 @@ async def test_export_current_view(app_factory, dlq, tmp_path):
         total = table_of(app).total
         await pilot.press("x")
         await settle(pilot)
+        path_input = app.screen.query_one("#path", Input)
+        # The default is a full path in the working directory, not a bare name.
+        assert Path(path_input.value).is_absolute() and Path(path_input.value).parent == Path.cwd()
         await pilot.click("#csv")
         await pilot.pause()
-        path_input = app.screen.query_one("#path", Input)
         assert path_input.value.endswith(".csv")
-        path_input.value = str(tmp_path / "out.csv")
+        path_input.value = "out.csv"  # relative: its full path is shown before anything is written
+        await pilot.pause()
+        full = Path.cwd() / "out.csv"
+        assert str(app.screen.query_one("#path-full").render()) == f"Writes {full}"
         await pilot.click("#export")
         await settle(pilot)
-    lines = (tmp_path / "out.csv").read_text().splitlines()
+    lines = full.read_text().splitlines()
     assert lines[0].startswith("id,")
     assert len(lines) == total + 1 and total > 0
+    assert any(f"to {full} (csv)" in text for text in shown), shown
 
 
-async def test_help_lists_every_binding(app_factory, dlq):
+async def test_help_lists_the_apps_own_keys_first(app_factory, dlq):
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("question_mark")
         modal = app.screen
         assert isinstance(modal, HelpModal)
-        described = {d for _k, d in modal.rows}
-        for needed in ("Retry", "Archive", "Delete", "Export", "Filter", "Select all matching", "Quit", "Details"):
+        described = [d for _k, d in modal.rows]
+        for needed in ("Retry", "Archive", "Reopen", "Delete", "Export", "Filter", "Select all matching", "Quit",
+                       "Open", "Unreadable files"):
             assert needed in described
+        # The dashboard's operations before the table's movement keys and Textual's own.
+        assert described[:5] == ["Retry", "Archive", "Reopen", "Delete", "Export"]
+        assert max(described.index(d) for d in ("Search", "Filter", "Unreadable files", "Reload (full re-check)")) \
+            < min(described.index(d) for d in ("Open", "Up", "Page down", "Focus Next"))
         await pilot.press("escape")
         await pilot.press("q")
     assert app.return_code == 0
@@ -469,13 +530,24 @@ async def test_missing_directory_explains_how_to_point_mova(tmp_path):
         assert "--dlq-path" in text and "MOVA_DLQ_PATH" in text
 
 
-async def test_corrupt_file_is_counted_not_fatal(app_factory, dlq):
+async def test_corrupt_files_are_counted_and_listed_with_their_reasons(app_factory, dlq):
+    from mova_tui.app.modals.skipped_modal import SkippedModal
+
     (dlq / "dlq_broken.json").write_text('{"id": "dlq_broken", ')
+    (dlq / "dlq_not-an-object.json").write_text("[1, 2]")
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert table_of(app).total == 16
-        assert "1 unreadable file skipped" in status_text(app)
+        assert "2 unreadable files skipped (! lists them)" in status_text(app)
+        await pilot.press("exclamation_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, SkippedModal)
+        listed = plain(app.screen.query_one("#skipped-list"))
+        assert "dlq_broken.json" in listed and "not valid JSON" in listed
+        assert "dlq_not-an-object.json" in listed and "not a JSON object" in listed
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
 
 
 WRITER = """

@@ -41,8 +41,9 @@ class ExportModal(ModalScreen[ExportRequest | None]):
             with RadioSet(id="format"):
                 yield RadioButton("JSON lines (full entries)", value=True, id="jsonl")
                 yield RadioButton("CSV (summary columns)", id="csv")
-            yield Label("File")
-            yield Input(f"{self.default_stem}.jsonl", id="path", compact=True)
+            yield Label("File [dim](a relative name is taken from the directory mova was started in)[/]")
+            yield Input(str(Path.cwd() / f"{self.default_stem}.jsonl"), id="path", compact=True)
+            yield Static("", id="path-full", classes="hint", markup=False)
             yield Static("", id="path-error", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button("Export", variant="primary", id="export")
@@ -63,15 +64,26 @@ class ExportModal(ModalScreen[ExportRequest | None]):
             if path.value.endswith(ext):
                 path.value = path.value[: -len(ext)] + f".{self.fmt}"
 
+    @staticmethod
+    def target(value: str) -> Path:
+        """The file a typed name means: `~` expanded, relative to the working directory, made absolute."""
+        return Path(value.strip()).expanduser().absolute()
+
     def _check(self, value: str) -> str | None:
         if not value.strip():
             return "give a file name"
-        target = Path(value.strip()).expanduser()
+        target = self.target(value)
         if target.is_dir():
             return f"{target} is a directory; give a file name"
         if not target.parent.is_dir():
             return f"directory {target.parent} does not exist"
         return None
+
+    @on(Input.Changed, "#path")
+    def _path_changed(self, event: Input.Changed) -> None:
+        # A relative or ~ name gets its full path beside it: "dlq-export.csv" alone does not say where it lands.
+        full = str(self.target(event.value)) if event.value.strip() else event.value
+        self.query_one("#path-full", Static).update(f"Writes {full}" if full != event.value.strip() else "")
 
     @on(Input.Submitted, "#path")
     @on(Button.Pressed, "#export")
@@ -80,7 +92,7 @@ class ExportModal(ModalScreen[ExportRequest | None]):
         error = self._check(value)
         self.query_one("#path-error", Static).update(error or "")
         if error is None:
-            self.dismiss(ExportRequest(Path(value.strip()).expanduser(), self.fmt))
+            self.dismiss(ExportRequest(self.target(value), self.fmt))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.signal import Signal
-from textual.widgets import Button, Label, ProgressBar, RichLog, Static
+from textual.widgets import Button, Footer, Label, ProgressBar, RichLog, Static
 
 from mova_tui.app.jobs import Job
 from mova_tui.app.messages import CancelJob
@@ -40,12 +40,14 @@ class ProgressModal(ModalScreen[None]):
         with Vertical(id="dialog", classes="progress"):
             yield Label(job.title, classes="title")
             yield ProgressBar(total=job.total, show_eta=False, id="bar")
-            yield RichLog(id="log", wrap=True, markup=False, highlight=False, auto_scroll=True)
+            # Lines wrap at the window's width, however narrow (the default wraps at 78 and scrolls sideways).
+            yield RichLog(id="log", wrap=True, markup=False, highlight=False, auto_scroll=True, min_width=20)
             yield Static(f"[dim]Running… {hint}.[/]", id="result")
             with Horizontal(classes="buttons"):
                 if job.cancellable:
-                    yield Button("Cancel job", id="cancel", variant="error")
-                yield Button("Hide", id="close")
+                    yield Button("Cancel job", id="cancel", variant="error", compact=True)
+                yield Button("Hide", id="close", compact=True)
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self._updates.subscribe(self, self._job_changed)

@@ -23,6 +23,7 @@ from mova_tui.app.filters import SORT_KEYS, FilterState
 from mova_tui.app.host import host_of
 from mova_tui.app.modals.filter_modal import FilterModal
 from mova_tui.app.modals.help_modal import HelpModal
+from mova_tui.app.modals.skipped_modal import SkippedModal
 from mova_tui.app.screens.entry_screen import EntryScreen
 from mova_tui.app.widgets.entry_table import EntryTable
 from mova_tui.app.widgets.filter_bar import FilterBar
@@ -38,16 +39,20 @@ class DashboardScreen(ReportsWorkerErrors, Screen):
     CSS_PATH = "dashboard_screen.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
+    # The footer shows what fits in 80 columns: the operations, help and quit. Search, filter and
+    # clear are named in the filter bar above the table; every key is in the help screen.
     BINDINGS = [
-        Binding("q", "app.quit", "Quit"),
-        Binding("question_mark", "help", "Help"),
-        Binding("slash", "search", "Search"),
-        Binding("f", "filters", "Filter"),
-        Binding("c", "clear_filters", "Clear"),
         Binding("r", "retry", "Retry"),
         Binding("a", "archive", "Archive"),
+        Binding("o", "reopen", "Reopen"),
         Binding("d", "delete", "Delete"),
         Binding("x", "export", "Export"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "app.quit", "Quit"),
+        Binding("slash", "search", "Search", show=False),
+        Binding("f", "filters", "Filter", show=False),
+        Binding("c", "clear_filters", "Clear filters", show=False),
+        Binding("exclamation_mark", "skipped", "Unreadable files", show=False),
         Binding("asterisk", "select_all", "Select all matching", show=False),
         Binding("u", "clear_selection", "Clear selection", show=False),
         Binding("s", "sort_next", "Sort by next column", show=False),
@@ -245,6 +250,9 @@ class DashboardScreen(ReportsWorkerErrors, Screen):
     def action_archive(self) -> None:
         actions.archive(host_of(self), self.queue.targets(), on_done=self.queue.forget)
 
+    def action_reopen(self) -> None:
+        actions.reopen(host_of(self), self.queue.targets(), on_done=self.queue.forget)
+
     def action_delete(self) -> None:
         actions.delete(host_of(self), self.queue.targets(), on_done=self.queue.forget)
 
@@ -264,3 +272,6 @@ class DashboardScreen(ReportsWorkerErrors, Screen):
 
     def action_help(self) -> None:
         self.app.push_screen(HelpModal.for_screen(self))
+
+    def action_skipped(self) -> None:
+        self.app.push_screen(SkippedModal())
