@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
 
 @dataclass
@@ -48,6 +48,7 @@ class ExportModal(ModalScreen[ExportRequest | None]):
             with Horizontal(classes="buttons"):
                 yield Button("Export", variant="primary", id="export")
                 yield Button("Cancel", id="cancel")
+        yield Footer(compact=True)  # the dialog's keys, not those of the screen beneath
 
     def on_mount(self) -> None:
         self.query_one("#path", Input).focus()

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Label, Static
+from textual.widgets import Footer, Label, Static
 
 MOUSE_HELP = (
     "Mouse: click a row to move the cursor, double-click to open it, click the first column to "
@@ -62,6 +62,7 @@ class HelpModal(ModalScreen[None]):
                 yield Static(table)
                 yield Static(Text(MOUSE_HELP, style="dim"), classes="mouse")
             yield Static("[dim]escape closes[/]", classes="hint")
+        yield Footer(compact=True)  # the dialog's keys, not those of the screen beneath
 
     def action_close(self) -> None:
         self.dismiss(None)

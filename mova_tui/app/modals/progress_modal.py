@@ -39,7 +39,7 @@ class ProgressModal(ModalScreen[None]):
         hint = "escape hides this window (the job goes on)" + ("; c cancels it" if job.cancellable else "")
         with Vertical(id="dialog", classes="progress"):
             yield Label(job.title, classes="title")
-            yield ProgressBar(total=job.total, show_eta=False, id="bar")
+            yield ProgressBar(total=job.total, show_eta=False, id="job-progress")
             # Lines wrap at the window's width, however narrow (the default wraps at 78 and scrolls sideways).
             yield RichLog(id="log", wrap=True, markup=False, highlight=False, auto_scroll=True, min_width=20)
             yield Static(f"[dim]Running… {hint}.[/]", id="result")

@@ -59,8 +59,9 @@ class RetryModal(ModalScreen[RetryRequest | None]):
     CSS_PATH = "modals.tcss"
     BINDINGS = [
         Binding("escape", "cancel", "Cancel"),
-        Binding("enter", "sandbox", "Retry in sandbox", key_display="⏎"),
-        Binding("ctrl+s", "sandbox", "Retry in sandbox", show=False),
+        # Enter in a field submits it, which retries in the sandbox; the footer names both keys there.
+        Binding("ctrl+s", "sandbox", "Retry in sandbox", key_display="⏎/^s"),
+        Binding("enter", "sandbox", "Retry in sandbox", show=False),
         Binding("ctrl+p", "production", "Retry in production"),
     ]
 
@@ -109,15 +110,15 @@ class RetryModal(ModalScreen[RetryRequest | None]):
                                show_line_numbers=False)
         yield Static("", id="vars-error", classes="error")
 
-    def on_mount(self) -> None:
-        self.call_after_refresh(self._set_ready)
+    #: No automatic first focus (it would take the tabs): `on_mount` puts it in the first value.
+    AUTO_FOCUS = ""
 
-    def _set_ready(self) -> None:
-        # The focus starts in the first variable's value (the entry's own first, else an empty row's);
-        # set once every row is composed, after the screen's own first focus.
-        self.query("#vars Input.value").first().focus()
+    def on_mount(self) -> None:
         self._ready = True
         self._validate()
+        # The focus starts in the first variable's value (the entry's own first, else an empty row's),
+        # once the rows are on screen.
+        self.call_after_refresh(lambda: self.query("#vars Input.value").first().focus())
 
     # -- validation -----------------------------------------------------------------------------
     def _json_mode(self) -> bool:
