@@ -5,24 +5,46 @@ like pydantic-settings' environment source, without importing `pydantic_settings
 argparse, pydantic dataclasses and every provider on every `mova` command (benchmarks/README.md has
 the cost), for a feature that needs a dictionary lookup per field here. Validation, errors and
 secrets (`SecretStr`) stay pydantic's.
+
+A variable the setting does not accept (`MOVA_RETRY_DEFAULT_MAX_ATTEMPTS=abc`) does not break every
+command: the setting is left unset, and reading it raises `InvalidSetting`, one line naming the
+variable and what it accepts. Only the commands that use it fail (the CLI: exit 2).
 """
 
 import getpass
 import os
+import typing
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import annotated_types
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
+    ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
+
+from mova_core.model.errors import InvalidSetting
 
 #: Every variable mova reads starts with this (`MOVA_DLQ_PATH` sets `dlq_path`).
 ENV_PREFIX = "MOVA_"
+# Bounds of the numeric settings: generous, but a value past them is a typo, and would overflow a
+# date (a lease of 1e12 seconds) or an SQLite integer (a count beyond 2**63).
+DAY = 86400.0
+MAX_COUNT = 1_000_000_000
+#: A constructor argument naming the variables to leave out (they were found invalid).
+_SKIP = "__mova_skip_invalid__"
+#: What a run reads (a retry or `mova run`): checked before an entry is claimed or a run starts.
+RUN_SETTINGS = ("retry_default_max_attempts", "retry_default_delay", "retry_default_max_delay", "lease_seconds",
+                "sandbox_allowed_hosts", "runs_path", "sandbox_path")
+#: What a background retry reads besides (its queue's limit).
+BACKGROUND_SETTINGS = ("max_background_retries",)
 
 
 def default_actor() -> str:
@@ -41,24 +63,58 @@ class Settings(BaseModel):
     """
 
     model_config = ConfigDict(extra="ignore")
+    _invalid: dict[str, InvalidSetting] = PrivateAttr(default_factory=dict)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            invalid = _invalid_variables(exc, data)
+            if invalid is None:
+                raise
+            super().__init__(**data, **{_SKIP: frozenset(invalid)})
+            for name in invalid:  # unset, so that reading it reaches __getattr__ (and dumps leave it out)
+                self.__dict__.pop(name, None)
+            self._invalid = invalid
+
+    if not TYPE_CHECKING:  # pydantic's __getattr__ serves private attributes; an unset field comes here
+
+        def __getattr__(self, name: str) -> Any:
+            try:
+                invalid = object.__getattribute__(self, "__pydantic_private__") or {}
+            except AttributeError:
+                invalid = {}
+            problem = invalid.get("_invalid", {}).get(name)
+            if problem is not None:
+                raise problem
+            return super().__getattr__(name)
+
+    def check(self, *names: str) -> None:
+        """Raise `InvalidSetting` for the first of these settings whose variable is invalid."""
+        for name in names:
+            getattr(self, name)
 
     dlq_path: Path = Path("./state/deadletter")
     """MOVA_DLQ_PATH: the dead-letter directory, one `<id>.json` file per entry."""
 
-    retry_default_max_attempts: Annotated[int, Field(ge=1)] = 3
-    """MOVA_RETRY_DEFAULT_MAX_ATTEMPTS: attempts (the first included) when no policy says otherwise."""
+    retry_default_max_attempts: Annotated[int, Field(ge=1, le=1000)] = 3
+    """MOVA_RETRY_DEFAULT_MAX_ATTEMPTS: attempts (the first included) when no policy says otherwise; 1 to 1000."""
 
-    retry_default_delay: Annotated[float, Field(ge=0)] = 2.0
-    """MOVA_RETRY_DEFAULT_DELAY: base delay in seconds when no policy says otherwise."""
+    retry_default_delay: Annotated[float, Field(ge=0, le=DAY, allow_inf_nan=False)] = 2.0
+    """MOVA_RETRY_DEFAULT_DELAY: base delay in seconds when no policy says otherwise; 0 to 86400 (a day)."""
 
-    retry_default_max_delay: Annotated[float, Field(ge=0)] = 300.0
-    """MOVA_RETRY_DEFAULT_MAX_DELAY: cap on any single delay, in seconds."""
+    retry_default_max_delay: Annotated[float, Field(ge=0, le=DAY, allow_inf_nan=False)] = 300.0
+    """MOVA_RETRY_DEFAULT_MAX_DELAY: cap on any single delay, in seconds; 0 to 86400 (a day)."""
 
-    dlq_retention_days: Annotated[float, Field(ge=0)] = 30
-    """MOVA_DLQ_RETENTION_DAYS: `mova dlq purge` removes resolved/archived entries older than this."""
+    dlq_retention_days: Annotated[float, Field(ge=0, le=36500, allow_inf_nan=False)] = 30
+    """MOVA_DLQ_RETENTION_DAYS: `mova dlq purge` removes resolved/archived entries older than this; 0 to 36500."""
 
-    lease_seconds: Annotated[float, Field(gt=0)] = 900.0
-    """MOVA_LEASE_SECONDS: how long a retry claim holds before another process may take it over."""
+    lease_seconds: Annotated[float, Field(gt=0, le=30 * DAY, allow_inf_nan=False)] = 900.0
+    """MOVA_LEASE_SECONDS: how long a retry claim holds before another process may take it over; above 0,
+    at most 2592000 (30 days)."""
+
+    max_background_retries: Annotated[int, Field(ge=1, le=64)] = 4
+    """MOVA_MAX_BACKGROUND_RETRIES: background retries (`mova dlq retry` without --wait) run at once per queue; the rest wait their turn."""
 
     runs_path: Path | None = None
     """MOVA_RUNS_PATH: where run records go (default: `runs/` beside the dead-letter directory)."""
@@ -78,8 +134,8 @@ class Settings(BaseModel):
     api_read_token: SecretStr | None = None
     """MOVA_API_READ_TOKEN: bearer token that allows only the GET endpoints."""
 
-    alert_max_active: Annotated[int, Field(ge=0)] | None = None
-    """MOVA_ALERT_MAX_ACTIVE: default `mova dlq alerts --max-active` (more than N active entries)."""
+    alert_max_active: Annotated[int, Field(ge=0, le=MAX_COUNT)] | None = None
+    """MOVA_ALERT_MAX_ACTIVE: default `mova dlq alerts --max-active` (more than N active entries); 0 to 10**9."""
 
     alert_max_age: str | None = None
     """MOVA_ALERT_MAX_AGE: default `--max-age`, a duration such as 2d (an active entry older than it)."""
@@ -103,7 +159,10 @@ class Settings(BaseModel):
             return data
         environ = {name.lower(): value for name, value in os.environ.items()}  # names match in any case
         prefix = ENV_PREFIX.lower()
-        found = {name: environ[prefix + name] for name in cls.model_fields if prefix + name in environ}
+        data = dict(data)
+        skip = data.pop(_SKIP, frozenset())
+        found = {name: environ[prefix + name] for name in cls.model_fields
+                 if prefix + name in environ and name not in skip}
         return {**found, **data}
 
     @field_validator("sandbox_allowed_hosts", mode="before")
@@ -134,3 +193,49 @@ class Settings(BaseModel):
     @property
     def effective_audit_path(self) -> Path:
         return self.audit_path or self.mova_dir / "audit.jsonl"
+
+
+def _invalid_variables(exc: ValidationError, given: dict[str, Any]) -> dict[str, InvalidSetting] | None:
+    """The settings whose environment variable failed validation; None when a value the caller passed
+    failed (a bug to report as it is)."""
+    failed = {str(error["loc"][0]) for error in exc.errors() if error["loc"]}
+    if not failed or failed & set(given) or not failed <= set(Settings.model_fields):
+        return None
+    environ = {name.lower(): (name, value) for name, value in os.environ.items()}
+    out = {}
+    for name in sorted(failed):
+        variable, value = environ.get(ENV_PREFIX.lower() + name, (ENV_PREFIX + name.upper(), ""))
+        out[name] = InvalidSetting(variable, value, accepted(Settings.model_fields[name]))
+    return out
+
+
+_KINDS = {int: "a whole number", float: "a number", bool: "true or false", Path: "a path", str: "any text"}
+
+
+def accepted(field: FieldInfo) -> str:
+    """What a field accepts, in words: `a whole number of at least 1`."""
+    annotation, bounds = field.annotation, list(field.metadata)
+    for arg in typing.get_args(annotation) or ():
+        if arg is not type(None):  # `X | None`: X's words (an empty variable is not None anyway)
+            annotation = arg
+    if typing.get_origin(annotation) is Annotated:
+        annotation, *extra = typing.get_args(annotation)
+        for item in extra:
+            bounds += item.metadata if isinstance(item, FieldInfo) else [item]
+    words = [w for w in map(_bound, bounds) if w]
+    text = _KINDS.get(annotation, "a value") + (f", {' and '.join(words)}" if words else "")
+    if isinstance(field.default, (int, float)) and not isinstance(field.default, bool):
+        text += f" (default {field.default:g})"
+    return text
+
+
+def _bound(item: object) -> str:
+    if isinstance(item, annotated_types.Ge):
+        return f"at least {item.ge:g}"
+    if isinstance(item, annotated_types.Gt):
+        return f"greater than {item.gt:g}"
+    if isinstance(item, annotated_types.Le):
+        return f"at most {item.le:g}"
+    if isinstance(item, annotated_types.Lt):
+        return f"less than {item.lt:g}"
+    return ""

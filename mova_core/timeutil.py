@@ -38,9 +38,13 @@ def parse_user_time(value: str, now: datetime | None = None) -> datetime:
 
         unit = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[rel.group(2)]
         return (now or utcnow()) - timedelta(seconds=float(rel.group(1)) * unit)
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
-    return parse_time(value)
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
+        return parse_time(value)
+    except ValueError:
+        raise ValueError(f"not a time: {value!r} (use RFC 3339 such as 2024-01-19T10:30:45Z, a date such as "
+                         "2024-01-19, or an age such as 2h or 7d)") from None
 
 
 def parse_duration(value: str) -> float:

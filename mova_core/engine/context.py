@@ -3,10 +3,14 @@ and where its records go. Production and sandbox share every line of the engine 
 
 Sandbox rules (enforced, not advisory):
 
-1. A sandbox run reaches only allow-listed hosts: loopback (`localhost`, 127.0.0.0/8, ::1), the
-   hosts named in URLs among the override variables, and MOVA_SANDBOX_ALLOWED_HOSTS (a
-   `*.example.com` or `.example.com` entry allows the subdomains). Any other request fails with
-   "blocked by sandbox policy: ..." and is not retried. Redirects are checked too.
+1. A sandbox run reaches only allow-listed hosts: literal loopback addresses (127.0.0.0/8, ::1),
+   `localhost`, the hosts named in URLs among the override variables, and
+   MOVA_SANDBOX_ALLOWED_HOSTS (a `*.example.com` or `.example.com` entry allows the subdomains).
+   Any other request fails with "blocked by sandbox policy: ..." and is not retried. `localhost`
+   is trusted for what it resolves to, not for its name: it is resolved once per request, every
+   address must be a loopback one, and the request connects to those checked addresses (never by
+   name, so no second lookup can answer differently). Redirects are checked the same way: every
+   request goes through `GuardedTransport`.
 2. Non-idempotent methods (POST, PUT, PATCH, DELETE) go only to allow-listed hosts (rule 1 already
    ensures it; the error says so when it applies).
 3. It gets no secret from the production environment (no MOVA_SECRET_*), only override secrets.
@@ -19,6 +23,8 @@ Sandbox rules (enforced, not advisory):
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
@@ -27,14 +33,26 @@ from urllib.parse import urlsplit
 import httpx
 
 from mova_core.engine.errors import SandboxBlocked
-from mova_core.model.hosts import is_loopback, normalize_host
+from mova_core.model.hosts import LOCALHOST, is_loopback_address, normalize_host
 from mova_core.model.redact import REDACTED
-from mova_core.model.secrets_needed import SECRET_ENV_PREFIX
 
 if TYPE_CHECKING:
     from mova_core.settings import Settings
 
 NON_IDEMPOTENT = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+SECRET_ENV_PREFIX = "MOVA_SECRET_"
+
+#: Looks a host name up: every address it has, in the order to try them (a seam for tests).
+Resolver = Callable[[str], Sequence[str]]
+
+
+def system_resolver(host: str) -> list[str]:
+    """The addresses the system's resolver gives for `host` (hosts file, DNS), in its order."""
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise httpx.ConnectError(f"cannot resolve {host!r}: {exc.strerror or exc}") from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
 def hosts_in(value: Any) -> set[str]:
@@ -60,7 +78,7 @@ def hosts_in(value: Any) -> set[str]:
 
 def _host_allowed(host: str, allowed: Iterable[str]) -> bool:
     host = normalize_host(host)
-    if is_loopback(host):
+    if is_loopback_address(host):
         return True
     for entry in allowed:
         entry = normalize_host(entry)
@@ -95,6 +113,7 @@ class RunContext:
     records_dir: Path
     allowed_hosts: frozenset[str] = frozenset()
     secrets: dict[str, Any] = field(default_factory=dict)
+    resolve: Resolver = field(default=system_resolver, compare=False, repr=False)
 
     @property
     def detailed_logging(self) -> bool:
@@ -128,30 +147,55 @@ class RunContext:
         *,
         override_variables: Mapping[str, Any] | None = None,
         override_secrets: Mapping[str, Any] | None = None,
+        resolve: Resolver = system_resolver,
     ) -> RunContext:
-        """Sandbox: loopback + override URL hosts + configured hosts; override secrets only."""
+        """Sandbox: loopback + override URL hosts + configured hosts; override secrets only.
+
+        `resolve` looks `localhost` up (the system's resolver unless a test gives another).
+        """
         hosts = set(hosts_in(override_variables or {}))
         hosts |= {normalize_host(h) for h in settings.sandbox_allowed_hosts}
         return cls(
             sandbox_mode=True,
             records_dir=Path(settings.effective_sandbox_path),
-            allowed_hosts=frozenset(h for h in hosts if h),
+            allowed_hosts=frozenset(h for h in hosts if h and h != LOCALHOST),
             secrets=dict(override_secrets or {}),
+            resolve=resolve,
         )
 
     def check_request(self, method: str, url: str | httpx.URL) -> None:
-        """Raise SandboxBlocked unless this run may send `method` to `url`."""
+        """Raise SandboxBlocked unless this run may send `method` to `url` (`localhost` is looked up)."""
+        self.route(method, url)
+
+    def route(self, method: str, url: str | httpx.URL) -> tuple[str, ...] | None:
+        """The checked addresses a request to `url` must connect to, or None to connect as the URL
+        says; SandboxBlocked when this run may not send `method` there."""
         if not self.sandbox_mode:
-            return
-        parsed = httpx.URL(str(url))
-        host = parsed.host or ""
+            return None
+        host = normalize_host(httpx.URL(str(url)).host or "")
+        if host == LOCALHOST:
+            return self._loopback_addresses(host)
         if _host_allowed(host, self.allowed_hosts):
-            return
+            return None
+        raise self._blocked(method, host or str(url))
+
+    def _loopback_addresses(self, host: str) -> tuple[str, ...]:
+        """What `host` resolves to, when every address is a loopback one; else SandboxBlocked."""
+        addresses = tuple(normalize_host(a) for a in self.resolve(host))
+        outside = [a for a in addresses if not is_loopback_address(a)]
+        if outside or not addresses:
+            raise SandboxBlocked(
+                f"blocked by sandbox policy: {host!r} resolves to {', '.join(outside) or 'no address'}, "
+                "not only to loopback addresses; use 127.0.0.1 or ::1 in the URL"
+            )
+        return addresses
+
+    def _blocked(self, method: str, host: str) -> SandboxBlocked:
         method = method.upper()
         listed = ", ".join(["loopback", *sorted(self.allowed_hosts)])
         what = f"{method} to a non-allow-listed host" if method in NON_IDEMPOTENT else "host"
-        raise SandboxBlocked(
-            f"blocked by sandbox policy: {what} {host or str(url)!r} is not on the sandbox "
+        return SandboxBlocked(
+            f"blocked by sandbox policy: {what} {host!r} is not on the sandbox "
             f"allow-list ({listed}); name it in an override variable URL or in MOVA_SANDBOX_ALLOWED_HOSTS"
         )
 
@@ -161,15 +205,31 @@ class RunContext:
 
 
 class GuardedTransport(httpx.BaseTransport):
-    """Delegates to another transport after `RunContext.check_request`."""
+    """Delegates to another transport after `RunContext.route`, to the addresses it checked."""
 
     def __init__(self, context: RunContext, inner: httpx.BaseTransport):
         self.context = context
         self.inner = inner
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        self.context.check_request(request.method, request.url)
-        return self.inner.handle_request(request)
+        addresses = self.context.route(request.method, request.url)
+        if addresses is None:
+            return self.inner.handle_request(request)
+        failure: httpx.ConnectError | None = None
+        for address in addresses:  # in the resolver's order, as a connection by name would try them
+            try:
+                return self.inner.handle_request(_pinned(request, address))
+            except httpx.ConnectError as exc:
+                failure = exc
+        assert failure is not None  # route() never gives an empty tuple
+        raise failure
 
     def close(self) -> None:
         self.inner.close()
+
+
+def _pinned(request: httpx.Request, address: str) -> httpx.Request:
+    """The request sent to `address`: the Host header and the TLS server name stay the URL's host."""
+    extensions = {**request.extensions, "sni_hostname": request.url.host}
+    return httpx.Request(request.method, request.url.copy_with(host=address), headers=request.headers,
+                         stream=request.stream, extensions=extensions)

@@ -10,6 +10,7 @@ from mova_core.engine.actions import ActionRegistry, default_registry
 from mova_core.engine.templates import check_references
 from mova_core.model.entry import Envelope
 from mova_core.model.errors import PolicyError
+from mova_core.model.nesting import MAX_VALUE_DEPTH, depth_exceeds, too_deep_message
 from mova_core.model.policy import check_policy_types, policy_error, validation_messages
 
 
@@ -42,6 +43,10 @@ def load_envelope(data: Any, registry: ActionRegistry | None = None) -> Envelope
     """Validate an envelope document before anything runs; PolicyError lists `path: message` lines."""
     if not isinstance(data, Mapping):
         raise envelope_error(["(document): an envelope must be a JSON object with intent and actions"])
+    # Before the model: a value nested past the limit could not be written into an entry or record.
+    deep = [too_deep_message(str(key)) for key, value in data.items() if depth_exceeds(value, MAX_VALUE_DEPTH - 1)]
+    if deep:
+        raise envelope_error(deep)
     problems: list[str] = []  # strict type checks the lenient model would let through
     intent = data.get("intent")
     if isinstance(intent, Mapping):

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from mova_core.engine.paths import PathMissing, follow, path_parts
 from mova_core.model.errors import MovaError
+from mova_core.model.nesting import depth_exceeds, too_deep_message
 from mova_core.model.references import TEMPLATE as _TEMPLATE
 from mova_core.model.references import references
 
@@ -115,7 +116,18 @@ def _as_text(value: Any) -> str:
 
 
 def render(value: Any, scope: Mapping[str, Any]) -> Any:
-    """Resolve every template in a params structure (dicts, lists, strings); returns a new value."""
+    """Resolve every template in a params structure (dicts, lists, strings); returns a new value.
+
+    TemplateError when the result nests too deeply to be logged or stored (a deep value put inside
+    deep params): each is within the limit, the two together need not be.
+    """
+    rendered = _render(value, scope)
+    if depth_exceeds(rendered):
+        raise TemplateError(too_deep_message("the rendered params"))
+    return rendered
+
+
+def _render(value: Any, scope: Mapping[str, Any]) -> Any:
     if isinstance(value, str):
         if "{{" not in value:
             return value
@@ -124,8 +136,8 @@ def render(value: Any, scope: Mapping[str, Any]) -> Any:
             return lookup(scope, whole.group(1))
         return _TEMPLATE.sub(lambda m: _as_text(lookup(scope, m.group(1))), value)
     if isinstance(value, Mapping):
-        return {k: render(v, scope) for k, v in value.items()}
+        return {k: _render(v, scope) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [render(v, scope) for v in value]
+        return [_render(v, scope) for v in value]
     return value
 

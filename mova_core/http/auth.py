@@ -8,6 +8,8 @@
   is refused (a web page must not archive or retry entries on a loopback server without a token).
 * When the server listens on loopback, the `Host` header must name a loopback address, so a
   DNS-rebinding page cannot read the queue through the browser.
+* `GET /healthz` answers without a token (load balancers probe it); it says only that the server
+  runs, and the Host check still applies.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from mova_core.settings import Settings
 
 ADMIN, READ_ONLY, ANONYMOUS = "admin", "read-only", "anonymous"
 READ_METHODS = frozenset({"GET", "HEAD"})
+#: Paths that answer a read without a token, so a load balancer can probe them; nothing else is public.
+PUBLIC_PATHS = frozenset({"/healthz"})
 
 
 def tokens_from(settings: Settings) -> dict[str, bytes]:
@@ -84,6 +88,8 @@ class AccessMiddleware:
             return
         raw_auth = next((v for k, v in scope.get("headers", []) if k.lower() == b"authorization"), None)
         identity = identify(raw_auth, self.tokens)
+        if identity is None and method in READ_METHODS and scope.get("path") in PUBLIC_PATHS:
+            identity = ANONYMOUS
         if identity is None:
             await error_response(401, "missing or invalid bearer token (send 'Authorization: Bearer <token>')",
                                  "unauthorized", headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)

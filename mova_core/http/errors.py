@@ -7,12 +7,15 @@ or filter), and the offending input values are never echoed: a rejected retry bo
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from mova_core.http.responses import error_response, mova_error_response
 from mova_core.model.errors import MovaError
@@ -43,8 +46,28 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
     return error_response(400, f"invalid request: {message}", "invalid_request", details=details)
 
 
-async def http_error(request: Request, exc: HTTPException) -> Response:
-    """Framework errors (unknown path 404, wrong method 405, …) in the same shape."""
+def allowed_methods(routes: Sequence[BaseRoute], path: str) -> list[str]:
+    """Every method `path` answers: those of the first route template matching it (a path's
+    methods are often separate routes, and the framework's 405 names only one of them)."""
+    template, methods = None, {"OPTIONS"}
+    for route in routes:
+        if not isinstance(route, Route):
+            continue
+        if template is None and route.path_regex.match(path):
+            template = route.path
+        if route.path == template:
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
+async def http_error(request: Request, exc: HTTPException, routes: Sequence[BaseRoute] = ()) -> Response:
+    """Framework errors (unknown path 404, wrong method 405, …) in the same shape; OPTIONS on a
+    path that exists answers 204 with its methods."""
+    headers = exc.headers
+    if exc.status_code == 405:
+        headers = {**(exc.headers or {}), "Allow": ", ".join(allowed_methods(routes, request.url.path))}
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=headers)
     code = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed",
             413: "content_too_large"}.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else "request failed"
@@ -54,7 +77,7 @@ async def http_error(request: Request, exc: HTTPException) -> Response:
         message = f"no such endpoint: {request.method} {request.url.path}"
     elif exc.status_code == 405:
         message = f"method {request.method} not allowed on {request.url.path}"
-    return error_response(exc.status_code, message, code, headers=exc.headers)
+    return error_response(exc.status_code, message, code, headers=headers)
 
 
 async def mova_error(request: Request, exc: MovaError) -> Response:
@@ -68,9 +91,9 @@ async def unexpected_error(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal server error (see the server log)", "internal_error")
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers on an app."""
+def install(app: FastAPI, routes: Sequence[BaseRoute] = ()) -> None:
+    """Register the handlers on an app; `routes`: the API's routes, for the `Allow` header."""
     app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(HTTPException, partial(http_error, routes=tuple(routes)))
     app.add_exception_handler(MovaError, mova_error)
     app.add_exception_handler(Exception, unexpected_error)

@@ -1,7 +1,7 @@
 """The endpoints: the specification's "API Endpoints" section, plus groups, health and metrics.
 
 Handlers are plain functions (FastAPI runs them in its thread pool; the core does blocking file I/O)
-and each request gets its own service, acting as the caller's identity, closed when it ends.
+and each request borrows a service from the process's pool, acting as the caller's identity.
 """
 
 from __future__ import annotations
@@ -9,16 +9,24 @@ from __future__ import annotations
 import logging
 import re
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from mova_core import __version__
 from mova_core.http.auth import ANONYMOUS
-from mova_core.http.responses import error_response, http_status, json_response, mova_error_body
+from mova_core.http.responses import (
+    error_response,
+    http_status,
+    json_response,
+    mova_error_body,
+)
 from mova_core.http.schemas import (
     Deleted,
     EntryList,
@@ -30,87 +38,146 @@ from mova_core.http.schemas import (
 )
 from mova_core.model.entry import DeadLetterEntry, RetryOverrides, RetryResponse
 from mova_core.model.errors import InvalidId, InvalidInput, MovaError
-from mova_core.model.ids import validate_id
+from mova_core.model.ids import ID_PATTERN, MAX_ID_LENGTH, validate_id
 from mova_core.model.listing import EntryFilter, Stats
 from mova_core.model.redact import Redactor
 from mova_core.model.status import EntryStatus
-from mova_core.ops.metrics import render_prometheus
+from mova_core.ops.metrics import CONTENT_TYPE, render_prometheus
+from mova_core.ops.pool import ServicePool, StampCache
 from mova_core.ops.service import DLQService
-from mova_core.timeutil import parse_time
+from mova_core.timeutil import parse_user_time
 
 log = logging.getLogger("mova.http")
 
 MAX_LIMIT = 100_000
-ERRORS: dict[int | str, dict[str, Any]] = {
+ACCESS_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Invalid id, body, status or filter"},
     401: {"model": ErrorBody, "description": "Missing or wrong bearer token"},
+}
+ERRORS = ACCESS_ERRORS | {
+    503: {"model": ErrorBody, "description": "The store could not complete the request (disk full, permissions)"},
 }
 ENTRY_ERRORS = ERRORS | {
     404: {"model": ErrorBody, "description": "No entry matches the id or prefix"},
     409: {"model": ErrorBody, "description": "Ambiguous prefix, entry already retrying, or forbidden transition"},
+    422: {"model": ErrorBody, "description": "The entry's file is unreadable or invalid (`mova dlq show` says why)"},
 }
 CHANGE_ERRORS = ENTRY_ERRORS | {
     403: {"model": ErrorBody, "description": "Read-only token, or a cross-origin request"},
     413: {"model": ErrorBody, "description": "Body over the size limit"},
 }
 
-router = APIRouter()
+_DIGITS = re.compile(r"^-?[0-9]+$")
 
-#: Builds the service a request uses, acting as the caller's identity (see `create_app`).
-ServiceFactory = Callable[[str], DLQService]
+
+def plain_query(request: Request) -> None:
+    """400 for a query parameter the endpoint does not take (a misspelt filter would silently match
+    everything), one given more than once (which would win is a guess), or an integer written
+    otherwise than in digits (`limit=0.0`, `limit=1e3`)."""
+    route = request.scope.get("route")
+    fields = _query_fields(route.dependant) if isinstance(route, APIRoute) else {}
+    seen: set[str] = set()
+    for name, value in request.query_params.multi_items():
+        if name not in fields:
+            known = ", ".join(sorted(fields)) or "none"
+            raise InvalidInput(f"unknown query parameter {name!r} (this endpoint takes: {known})")
+        if name in seen:
+            raise InvalidInput(f"query parameter {name!r} given more than once; give it once")
+        seen.add(name)
+        if fields[name] and not _DIGITS.match(value.strip()):
+            raise InvalidInput(f"query parameter {name!r} must be a whole number written in digits")
+
+
+def _query_fields(dependant: Dependant) -> dict[str, bool]:
+    """The route's query parameters (its dependencies' included), each with whether it is an integer."""
+    found = {f.alias: _is_integer(f.field_info.annotation) for f in dependant.query_params}
+    for sub in dependant.dependencies:
+        found.update(_query_fields(sub))
+    return found
+
+
+def _is_integer(annotation: Any) -> bool:
+    return annotation is int or int in get_args(annotation)
+
+
+router = APIRouter(dependencies=[Depends(plain_query)])
 
 
 def service(request: Request) -> Iterator[DLQService]:
-    """A service for this request, acting as the caller (token name or anonymous)."""
+    """A service for this request from the process's pool, acting as the caller (token name or anonymous)."""
     identity: str = request.scope.get("state", {}).get("identity", ANONYMOUS)
-    factory: ServiceFactory = request.app.state.service_factory
-    with factory(identity) as svc:
+    pool: ServicePool = request.app.state.pool
+    with pool.service(identity) as svc:
         yield svc
+
+
+def cache(request: Request) -> StampCache:
+    """Answers kept until the directory changes (statistics, metrics)."""
+    return request.app.state.pool.cache
 
 
 Service = Annotated[DLQService, Depends(service)]
 
 
-def entry_id(dlq_id: Annotated[str, Path(description="Full entry id or a unique prefix (e.g. dlq_3f9a2c71)")]) -> str:
+# Documented, not enforced by FastAPI: `entry_id` refuses other ids itself, with the `invalid_id` error.
+_ID_SCHEMA = {"pattern": ID_PATTERN, "minLength": 1, "maxLength": MAX_ID_LENGTH}
+
+
+def entry_id(dlq_id: Annotated[str, Path(description="Full entry id or a unique prefix (e.g. dlq_3f9a2c71)",
+                                         json_schema_extra=_ID_SCHEMA)]) -> str:
     """The path's id, refused (400) before any file is touched if it could not name an entry file."""
     if not dlq_id.isprintable():  # the store's pattern lets a trailing newline through
         raise InvalidId(dlq_id)
     return validate_id(dlq_id)
 
 
+def entry_resource_id(id_: Annotated[str, Depends(entry_id)]) -> str:
+    """`entry_id` for `/v1/dlq/{dlq_id}` itself: `/v1/dlq/stats` and `/groups` are other resources,
+    so a method they lack is 405 there, not a lookup of an entry named "stats"."""
+    if id_ in _SIBLINGS:
+        raise HTTPException(405)
+    return id_
+
+
+_SIBLINGS = frozenset({"stats", "groups"})
 EntryId = Annotated[str, Depends(entry_id)]
+EntryResourceId = Annotated[str, Depends(entry_resource_id)]
 StatusQ = Annotated[EntryStatus | None, Query(description="active, retrying, resolved or archived")]
 WorkflowTypeQ = Annotated[str | None, Query(description="Workflow type (metadata.workflow_type or intent name)")]
 UserQ = Annotated[str | None, Query(description="metadata.user_id")]
-SinceQ = Annotated[str | None, Query(description="Created at or after this RFC 3339 time")]
-UntilQ = Annotated[str | None, Query(description="Created at or before this RFC 3339 time")]
+SinceQ = Annotated[str | None, Query(description="Created at or after this time: RFC 3339, a date (2024-01-19) "
+                                                   "or an age (2h, 7d), as the CLI's --since")]
+UntilQ = Annotated[str | None, Query(description="Created before this time (the same forms as since)")]
 
 
-def _time(name: str, value: str | None) -> datetime | None:
+def _time(name: str, value: str | None, now: datetime) -> datetime | None:
     if value is None:
         return None
     # An unencoded '+' in a query string arrives as a space: "…T10:30:45 02:00" meant "+02:00".
     value = re.sub(r"(T\d{2}:\d{2}:\d{2}(?:\.\d+)?) (\d{2}:\d{2})$", r"\1+\2", value.strip())
     try:
-        return parse_time(value)
+        return parse_user_time(value, now)
     except ValueError as exc:
         raise InvalidInput(f"{name}: {exc}") from None
 
 
-def _filter(status, workflow_type, user_id, since, until, limit=None) -> EntryFilter:
+def _filter(svc: DLQService, status, workflow_type, user_id, since, until, limit=None) -> EntryFilter:
+    now = svc.clock()
     return EntryFilter(status=status, workflow_type=workflow_type or None, user_id=user_id or None,
-                       since=_time("since", since), until=_time("until", until), limit=limit)
+                       since=_time("since", since, now), until=_time("until", until, now), limit=limit)
 
 
-@router.get("/healthz", response_model=Health, tags=["service"])
+@router.get("/healthz", response_model=Health, responses=ACCESS_ERRORS, tags=["service"])
 def healthz() -> Response:
-    """Liveness: the server answers."""
+    """Liveness: the server answers. Like every endpoint, it needs a bearer token (either one) when
+    MOVA_API_TOKEN or MOVA_API_READ_TOKEN is set, and none otherwise."""
     return json_response({"status": "ok", "version": __version__})
 
 
 @router.get("/v1/dlq", response_model=EntryList, responses=ERRORS, tags=["dlq"])
 def list_entries(
     svc: Service,
+    kept: Annotated[StampCache, Depends(cache)],
     status: StatusQ = None,
     workflow_type: WorkflowTypeQ = None,
     user_id: UserQ = None,
@@ -118,18 +185,24 @@ def list_entries(
     until: UntilQ = None,
     limit: Annotated[int | None, Query(ge=0, le=MAX_LIMIT, description="At most this many entries")] = None,
 ) -> Response:
-    """List entries, newest first, filtered as the specification describes."""
-    flt = _filter(status, workflow_type, user_id, since, until, limit)
-    # The files as written (as `mova dlq list --format json` prints them): no model round trip.
-    entries, _ = svc.read_raw([item.id for item in svc.list(flt).items])
-    return json_response({"entries": entries, "count": len(entries), "filter": flt.spec_dict()})
+    """List entries, newest first, filtered as the specification describes; `count` entries are returned
+    of the `total` that match."""
+    flt = _filter(svc, status, workflow_type, user_id, since, until, limit)
+
+    def page() -> dict:
+        found = svc.list(flt)
+        # The files as written (as `mova dlq list --format json` prints them): no model round trip.
+        entries, _ = svc.read_raw([item.id for item in found.items])
+        return {"entries": entries, "count": len(entries), "total": found.total, "filter": flt.spec_dict()}
+
+    return json_response(kept.get(("list", flt.model_dump_json()), page))  # until the directory changes
 
 
 # Declared before /v1/dlq/{dlq_id}: "stats" and "groups" are not ids.
 @router.get("/v1/dlq/stats", response_model=Stats, responses=ERRORS, tags=["dlq"])
-def stats(svc: Service) -> Response:
+def stats(svc: Service, kept: Annotated[StampCache, Depends(cache)]) -> Response:
     """Counts by status and workflow type, oldest and newest entry."""
-    return json_response(svc.stats().model_dump(mode="json"))
+    return json_response(kept.get("stats", lambda: svc.stats().model_dump(mode="json")))
 
 
 @router.get("/v1/dlq/groups", response_model=GroupList, responses=ERRORS, tags=["dlq"])
@@ -142,16 +215,17 @@ def groups(
     until: UntilQ = None,
 ) -> Response:
     """Entries grouped by failure fingerprint (same action type and normalised error), largest first."""
-    flt = _filter(status, workflow_type, user_id, since, until)
+    flt = _filter(svc, status, workflow_type, user_id, since, until)
     found = svc.groups(flt)
     return json_response({"groups": [g.model_dump(mode="json") for g in found], "count": len(found),
                           "filter": flt.spec_dict()})
 
 
 @router.get("/v1/dlq/{dlq_id}", response_model=DeadLetterEntry, responses=ENTRY_ERRORS, tags=["dlq"])
-def get_entry(dlq_id: EntryId, svc: Service) -> Response:
+def get_entry(dlq_id: EntryId, svc: Service, kept: Annotated[StampCache, Depends(cache)]) -> Response:
     """One entry in full, by id or unique prefix."""
-    return json_response(svc.get(dlq_id).to_json_dict())
+    # Any change of an entry renames its file, so the directory's stamp moves: kept until then.
+    return json_response(kept.get(("get", dlq_id), lambda: svc.get(dlq_id).to_json_dict()))
 
 
 @router.post(
@@ -162,6 +236,7 @@ def get_entry(dlq_id: EntryId, svc: Service) -> Response:
     tags=["dlq"],
 )
 def retry(
+    request: Request,
     dlq_id: EntryId,
     svc: Service,
     body: Annotated[RetryRequest | None, Body()] = None,
@@ -173,7 +248,9 @@ def retry(
     overrides = RetryOverrides(variables=req.overrides.variables, secrets=req.overrides.secrets)
     redact = Redactor(req.overrides.secrets.values())
     try:
-        result = svc.retry(dlq_id, sandbox_mode=req.sandbox_mode, overrides=overrides, wait=waiting)
+        with request.app.state.retries as running:
+            result = svc.retry(dlq_id, sandbox_mode=req.sandbox_mode, overrides=overrides, wait=waiting,
+                               cancel=running.cancel)
     except MovaError as exc:
         return json_response(redact(mova_error_body(exc)), http_status(exc))
     except Exception as exc:  # a bug in the engine: log it without the secrets it may have seen
@@ -201,7 +278,7 @@ def archive(
 
 @router.delete("/v1/dlq/{dlq_id}", response_model=Deleted, responses=CHANGE_ERRORS, tags=["dlq"])
 def delete(
-    dlq_id: EntryId,
+    dlq_id: EntryResourceId,
     svc: Service,
     force: Annotated[bool, Query(description="Delete even under a live retry lease")] = False,
 ) -> Response:
@@ -216,7 +293,9 @@ def delete(
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}} | ERRORS,
     tags=["service"],
 )
-def metrics(svc: Service) -> Response:
-    """The specification's metrics in the Prometheus text format."""
-    text = render_prometheus(svc.metrics())
-    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+def metrics(svc: Service, kept: Annotated[StampCache, Depends(cache)]) -> Response:
+    """The specification's metrics in the Prometheus text format (ages taken at each scrape)."""
+    # Ages are taken at each whole second: a scrape within the same second gets the same text.
+    now = svc.clock().replace(microsecond=0)
+    text = kept.get(("metrics", now), lambda: render_prometheus(kept.get("metrics", svc.metrics), now))
+    return Response(text, media_type=CONTENT_TYPE)

@@ -11,10 +11,12 @@ from mova_core.model.listing import Group
 
 
 class EntryList(BaseModel):
-    """`GET /v1/dlq`: the matching entries in full, how many were returned, and the filter applied."""
+    """`GET /v1/dlq`: the matching entries in full, how many were returned (`count`, as the specification
+    defines it) and how many match (`total`: more than `count` when `limit` cut the list), and the filter."""
 
     entries: list[DeadLetterEntry]
     count: int
+    total: int
     filter: dict[str, Any]
 
 

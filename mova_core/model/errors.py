@@ -55,8 +55,26 @@ class AlreadyRetrying(MovaError):
         super().__init__(f"{entry_id} is already being retried{who}{until}")
 
 
+class NoLongerMatches(MovaError):
+    """An entry chosen by a filter no longer matches it, as seen under its lock: it is left alone."""
+
+    def __init__(self, entry_id: str, reason: str):
+        self.entry_id, self.reason = entry_id, reason
+        super().__init__(f"no longer matches: {reason}")
+
+
 class InvalidInput(MovaError):
     """Invalid user input: a filter, a status name, an overrides document, a KEY=VALUE pair."""
+
+
+class InvalidSetting(InvalidInput):
+    """A `MOVA_*` environment variable whose value the setting does not accept; raised when the setting
+    is used, so a command that does not use it still works."""
+
+    def __init__(self, variable: str, value: str, accepted: str):
+        self.variable, self.value, self.accepted = variable, value, accepted
+        shown = value if len(value) <= 40 else value[:39] + "…"
+        super().__init__(f"{variable}={shown!r} is not valid: use {accepted}")
 
 
 class PolicyError(InvalidInput):

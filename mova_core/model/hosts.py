@@ -10,12 +10,18 @@ def normalize_host(host: str) -> str:
     return host.strip().strip("[]").rstrip(".").lower()
 
 
+LOCALHOST = "localhost"
+
+
 def is_loopback(host: str) -> bool:
     """`localhost`, or a literal address in 127.0.0.0/8 or ::1; any other name may resolve anywhere."""
     host = normalize_host(host)
-    if host == "localhost":
-        return True
+    return host == LOCALHOST or is_loopback_address(host)
+
+
+def is_loopback_address(host: str) -> bool:
+    """A literal address in 127.0.0.0/8 or ::1 (no name, not even `localhost`: names are resolved)."""
     try:
-        return ipaddress.ip_address(host).is_loopback
+        return ipaddress.ip_address(normalize_host(host)).is_loopback
     except ValueError:
         return False

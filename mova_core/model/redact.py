@@ -9,13 +9,19 @@ Two rules, applied together:
   is kept: it holds no secret, and a retry needs it.
 * By value: any known secret value (from overrides, `MOVA_SECRET_*` or `envelope.secrets`) is
   replaced by `[REDACTED]` wherever it appears in a string, whatever the key (an error message, a
-  URL, an echoed response body). Values shorter than 4 characters are only redacted by name.
+  URL, an echoed response body), and so is every encoded form of it that could be decoded back:
+  percent-encoded (as in URLs, either case of hex digits, `+` for a space as in forms) and
+  JSON-escaped (`\\"`, `\\\\`, `\\u00e4`, once or twice: a JSON document echoed inside another),
+  or any mix of them. A secret that is an object or a list counts by each of its leaves (strings
+  and numbers). Values shorter than 4 characters, and booleans, are only redacted by name.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterable, Mapping
+import string
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -49,16 +55,75 @@ def _keeps_template_only(value: Any) -> bool:
     return isinstance(value, str) and has_template(value) and bool(_SCHEME_ONLY.match(strip_templates(value)))
 
 
+def _leaves(values: Iterable[Any]) -> Iterator[str]:
+    """Every scalar leaf of the secret values, as text; booleans and None hold no secret."""
+    stack = list(values)
+    while stack:  # not recursive: a secret may be nested deeper than the interpreter's stack
+        value = stack.pop()
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, Mapping):
+            stack.extend(value.values())
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            stack.extend(value)
+        else:
+            yield str(value)
+
+
+# Characters that no URL, form or JSON encoder changes: matched as themselves only.
+_UNCHANGED = frozenset(string.ascii_letters + string.digits + "-._~")
+
+
+def _hex(digits: str) -> str:
+    """Hex digits that match in either case ('C3' -> '[cC]3')."""
+    return "".join(f"[{d.lower()}{d}]" if d.isalpha() else d for d in digits)
+
+
+# Text JSON-encoded once puts one backslash before an escaped character, twice three (a JSON
+# document echoed inside another, as an echoing server does). Bounded, so the pattern never backtracks far.
+_ESCAPES = r"\\{1,3}"
+
+
+@lru_cache(maxsize=1024)  # per character, not per secret: no secret is kept by the cache
+def _char_forms(char: str) -> str:
+    """A pattern for one character of a secret: itself, percent-encoded, `+` for a space, or
+    JSON-escaped (once or twice)."""
+    if char in _UNCHANGED:
+        return re.escape(char)
+    forms = ["".join("%" + _hex(f"{b:02X}") for b in char.encode("utf-8", "surrogatepass"))]
+    units = char.encode("utf-16-be", "surrogatepass")
+    forms.append("".join(_ESCAPES + "u" + _hex(units[i:i + 2].hex().upper()) for i in range(0, len(units), 2)))
+    short = json.dumps(char)[1:-1]
+    if short.startswith("\\") and not short.startswith("\\u"):
+        forms.append(_ESCAPES + re.escape(short[1:]))  # \" \n …
+    if char == "/":
+        forms.append(_ESCAPES + "/")  # JSON may escape a slash
+    if char == " ":
+        forms.append(r"\+")  # form encoding
+    # The character itself last: '%25' must not match as '%' followed by text.
+    return "(?:" + "|".join([*forms, re.escape(char)]) + ")"
+
+
+def _backslashes(count: int) -> str:
+    """A run of backslashes in a secret: percent-encoded, or doubled by each JSON encoding (up to twice)."""
+    return f"(?:(?:%5[cC]){{{count}}}|\\\\{{{count},{4 * count}}})"
+
+
+def _encoded_forms(secret: str) -> str:
+    """A pattern matching the secret and every encoded form of it (see the module's docstring)."""
+    return "".join(_backslashes(len(t)) if t[0] == "\\" else _char_forms(t)
+                   for t in re.findall(r"\\+|[^\\]", secret, re.DOTALL))
+
+
 class Redactor:
     """Replaces secrets in any JSON-like value; call it on whatever is about to leave memory."""
 
     def __init__(self, secret_values: Iterable[Any] = ()):
-        values = {str(v) for v in secret_values if v is not None and not isinstance(v, (dict, list))}
-        values = {v for v in values if len(v) >= MIN_SECRET_LENGTH and v != REDACTED}
+        values = {v for v in _leaves(secret_values) if len(v) >= MIN_SECRET_LENGTH and v != REDACTED}
         # Longest first, so a secret containing another is replaced whole.
         self._values = sorted(values, key=len, reverse=True)
         self._value_set = frozenset(values)
-        self._pattern = re.compile("|".join(re.escape(v) for v in self._values)) if self._values else None
+        self._pattern = re.compile("|".join(map(_encoded_forms, self._values))) if self._values else None
 
     def add(self, secret_values: Iterable[Any]) -> Redactor:
         """A redactor knowing these secret values as well."""
@@ -69,6 +134,10 @@ class Redactor:
         if self._pattern is None or not value:
             return value
         return self._pattern.sub(REDACTED, value)
+
+    def clip(self, value: str, limit: int) -> str:
+        """The redacted text cut to `limit` characters: redacted first, so no cut secret is left."""
+        return self.text(value)[:limit]
 
     def __call__(self, value: Any) -> Any:
         """A redacted copy of a JSON-like value (dicts, lists, strings, scalars)."""

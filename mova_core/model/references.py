@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 TEMPLATE = re.compile(r"\{\{\s*(.*?)\s*\}\}")
+#: `secrets.<name>` at the start of a reference (the path grammar is the engine's `templates._PATH`).
+_SECRET = re.compile(r"secrets\.([A-Za-z0-9_-]+)")
 
 
 def has_template(value: Any) -> bool:
@@ -30,6 +32,17 @@ def references(value: Any) -> list[str]:
         for v in value:
             found.extend(references(v))
     return found
+
+
+def secret_names(value: Any) -> list[str]:
+    """The names of the secrets referenced as `{{ secrets.<name> }}` anywhere in a params structure,
+    each once (names match in any case, as the engine looks them up), in order of first use."""
+    found: dict[str, str] = {}
+    for expr in references(value):
+        m = _SECRET.match(expr)
+        if m:
+            found.setdefault(m.group(1).lower(), m.group(1))
+    return list(found.values())
 
 
 def strip_templates(text: str) -> str:

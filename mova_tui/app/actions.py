@@ -6,11 +6,10 @@ and `export`, and run through the core's bulk runner.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 from mova_core.model.listing import EntryFilter
-from mova_tui.app.bulk import bulk_job, count, reopen_job, retry_job
+from mova_tui.app.bulk import bulk_job, count, retry_job
 from mova_tui.app.export import export_job
 from mova_tui.app.host import JobHost
 from mova_tui.app.modals.confirm_modal import ConfirmModal
@@ -38,7 +37,7 @@ def retry(app: JobHost, ids: list[str], on_done: Done = None) -> None:
     read = app.read if len(ids) == 1 else app.read_apart
 
     def plan() -> None:
-        found = read(lambda service: read_plan(service, ids, os.environ))
+        found = read(lambda service: read_plan(service, ids))
         app.call_from_thread(_open_retry, app, found, on_done)
 
     app.run_worker(plan, thread=True, group="retry-plan", exclusive=True, exit_on_error=False)
@@ -99,7 +98,7 @@ def reopen(app: JobHost, ids: list[str], on_done: Done = None) -> None:
 
     def confirmed(ok: bool | None) -> None:
         if ok:
-            app.start_job(f"Reopen {what if many else short_id(ids[0])}", len(ids), reopen_job(ids),
+            app.start_job(f"Reopen {what if many else short_id(ids[0])}", len(ids), bulk_job("reopen", ids),
                           show=many, cancellable=many)
             if on_done:
                 on_done(ids)

@@ -19,6 +19,7 @@ from typing import TypeVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
@@ -32,6 +33,7 @@ from mova_tui.app.messages import CancelJob, EntriesChanged, JobFinished, JobPro
 from mova_tui.app.modals.progress_modal import ProgressModal
 from mova_tui.app.screens.dashboard_screen import DashboardScreen
 from mova_tui.app.watcher import entry_changes
+from mova_tui.present.safe_text import clean
 
 T = TypeVar("T")
 FINISHED = (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
@@ -102,11 +104,17 @@ class MovaApp(App[None]):
         self._watch_stop.set()
         for job in self.jobs.values():
             if not job.finished:
-                job.stop_now()
+                job.cancel.set()
         super().exit(*args, **kwargs)
 
     def on_unmount(self) -> None:
         self._stats_service.close()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification, shown as text: messages quote ids, errors and file names, never markup."""
+        super().notify(clean(message), title=clean(title, one_line=True), severity=severity, timeout=timeout,
+                       markup=False)
 
     # -- watching -------------------------------------------------------------------------------
     @work(exclusive=True, group="watch", exit_on_error=False)
@@ -140,7 +148,7 @@ class MovaApp(App[None]):
 
         with self.service.independent() as service:
             try:
-                report = body(JobContext(service, progress, job.cancel, job.stop))
+                report = body(JobContext(service, progress, job.cancel))
             except MovaError as exc:  # a refusal the operator can act on; anything else is a bug
                 report = JobReport(str(exc), "error")
         self.post_message(JobFinished(job.id, report))
@@ -161,7 +169,8 @@ class MovaApp(App[None]):
             return
         job.cancel.set()
         self.job_signal.publish(job)
-        self.notify("Nothing new starts; the entry under way finishes and is recorded", title=f"Cancelling {job.title}")
+        self.notify("Nothing new starts; a retry under way stops at its next step, any other change finishes; "
+                    "each is recorded", title=f"Cancelling {job.title}")
 
     def _finish(self, job: Job, report: JobReport) -> None:
         job.report = report

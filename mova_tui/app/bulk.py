@@ -1,9 +1,10 @@
-"""The dashboard's retry, archive and delete jobs, run by the core's bulk runner as `mova dlq … --all` is.
+"""The dashboard's retry, archive, delete and reopen jobs, run by the core's bulk runner as `mova dlq … --all` is.
 
 Several ids are recorded in a results file under `<dlq>/.mova/bulk/` (the plan, then one outcome
 per id), so a run cancelled from the progress window is finished with `mova dlq … --all --resume`.
-One id is the same run without a file. The job's cancel event goes to `run_bulk`: nothing new
-starts once it is set, and what is running finishes and is recorded.
+One id is the same run without a file. The job's cancel event goes to `run_bulk` and to each
+retry: once it is set nothing new starts, a retry under way stops at its next step, an archive,
+delete or reopen under way finishes, and each is recorded.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from mova_core.model.entry import RetryOverrides
-from mova_core.model.errors import MovaError
-from mova_core.model.status import EntryStatus
 from mova_core.ops.bulk import (
     BulkOutcome,
     BulkPlan,
@@ -30,6 +29,7 @@ from mova_core.ops.bulk import (
     retry_action,
     run_bulk,
 )
+from mova_core.ops.reopen import reopen_action
 from mova_core.ops.service import DLQService
 from mova_tui.present.events import describe_event
 from mova_tui.present.text import short_id
@@ -64,57 +64,39 @@ def _record_note(service: DLQService, record: ResultsFile, op: str, flags: str =
 
 
 # -- archive / delete / reopen ---------------------------------------------------------------------
+#: Each change: its action over a service (refusals skipped, as `--all` skips them) and its verb.
+CHANGES: dict[str, tuple[Callable[[Callable[[], DLQService]], Action], str]] = {
+    "archive": (archive_action, "Archived"),
+    "delete": (delete_action, "Deleted"),
+    "reopen": (reopen_action, "Reopened"),
+}
+
+
 def bulk_job(op: str, ids: list[str]) -> JobBody:
-    """Archive or delete each id; what `--all` skips (a live retry, an entry gone meanwhile) is skipped here."""
-    make = archive_action if op == "archive" else delete_action
-    return _change_job(op, "Archived" if op == "archive" else "Deleted", ids,
-                       lambda ctx: make(lambda: ctx.service), recorded=True)
-
-
-def reopen_job(ids: list[str]) -> JobBody:
-    """Set each id back to `active` by the lifecycle rules; a refusal (a live retry) is skipped with its reason."""
-    return _change_job("reopen", "Reopened", ids, lambda ctx: _reopen_action(ctx.service), recorded=False)
-
-
-def _reopen_action(service: DLQService) -> Action:
-    def act(entry_id: str) -> BulkResult:
-        try:
-            before = service.get(entry_id).status
-            service.set_status(entry_id, EntryStatus.active)
-        except MovaError as exc:
-            return BulkResult(entry_id, BulkOutcome.skipped, str(exc))
-        return BulkResult(entry_id, BulkOutcome.completed, "already active" if before == EntryStatus.active
-                          else f"{before.value} → active")
-
-    return act
-
-
-def _change_job(op: str, verb: str, ids: list[str], make: Callable[[JobContext], Action], *,
-                recorded: bool) -> JobBody:
-    """Apply one change to each id through the bulk runner; several ids `recorded` in a results file."""
+    """Archive, delete or reopen each id; what `--all` skips (a live retry, an entry gone meanwhile,
+    one already active) is skipped here, with the reason."""
+    make, verb = CHANGES[op]
 
     def run(ctx: JobContext) -> JobReport:
-        record = _results_file(ctx.service, op, ids, {"from": "dashboard"}) if recorded else None
-        refusals: dict[str, str] = {}
-        done: dict[str, str] = {}
+        record = _results_file(ctx.service, op, ids, {"from": "dashboard"})
+        refusals: dict[str, BulkResult] = {}
 
         def on_result(result: BulkResult) -> None:
             if result.kind == "done":
-                done[result.id] = result.detail or ""
-                ctx.progress(f"✓ {verb.lower()} {result.id}" + (f" ({result.detail})" if result.detail else ""), 1)
+                ctx.progress(f"✓ {verb.lower()} {result.id}", 1)
             else:
-                refusals[result.id] = result.detail or result.outcome
-                ctx.progress(f"✗ {short_id(result.id)} {result.outcome}: {refusals[result.id]}", 1)
+                refusals[result.id] = result
+                ctx.progress(f"✗ {short_id(result.id)} {result.outcome}: {result.detail or result.outcome}", 1)
 
-        summary = run_bulk(ids, make(ctx), results=record, on_result=on_result, cancel=ctx.cancel)
-        if len(ids) == 1:
-            if refusals:
-                return JobReport(refusals[ids[0]], "error")
-            note = f" ({done[ids[0]]})" if done.get(ids[0]) else ""
-            return JobReport(f"{verb} {ids[0]}{note}" if summary.done else "Cancelled", "information")
+        summary = run_bulk(ids, make(lambda: ctx.service), results=record, on_result=on_result, cancel=ctx.cancel)
+        if record is None:
+            refused = refusals.get(ids[0])
+            if refused is not None:
+                return JobReport(refused.detail or refused.outcome, "warning" if refused.kind == "skipped" else "error")
+            return JobReport(f"{verb} {ids[0]}" if summary.done else "Cancelled", "information")
         text = f"{verb} {count(summary.done)}" + (f"; {len(refusals)} skipped or refused" if refusals else "")
-        severity = "warning" if refusals or summary.not_attempted else "information"
-        return JobReport(text + (_record_note(ctx.service, record, op) if record else ""), severity)
+        severity = "warning" if refusals or record.pending() else "information"
+        return JobReport(text + _record_note(ctx.service, record, op), severity)
 
     return run
 
@@ -133,7 +115,7 @@ def retry_job(ids: list[str], sandbox_mode: bool, overrides: RetryOverrides | No
         for note in notes or []:
             ctx.progress(note)
         action = retry_action(lambda: ctx.service, sandbox_mode=sandbox_mode, overrides=overrides,
-                              on_event=lambda event: _event_line(ctx.progress, event), cancel=ctx.stop)
+                              on_event=lambda event: _event_line(ctx.progress, event), cancel=ctx.cancel)
         options = {"sandbox_mode": sandbox_mode, "from": "dashboard",
                    "override_variables": sorted(overrides.variables) if overrides else [],
                    "override_secrets": sorted(overrides.secrets) if overrides else []}

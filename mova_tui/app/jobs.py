@@ -28,16 +28,15 @@ class JobReport:
 
 @dataclass(frozen=True)
 class JobContext:
-    """What a job body works with: a service of its own, a progress callback and two events.
+    """What a job body works with: a service of its own, a progress callback and the cancel event.
 
-    `cancel`: start nothing new (the operator's Cancel). `stop`: end the work under way too, at
-    its next step (the app is quitting); it is set together with `cancel`.
+    Once `cancel` is set nothing new starts, and a retry under way stops at its next step (its wait
+    between attempts cut short); an archive, delete or reopen under way finishes.
     """
 
     service: DLQService
     progress: Progress
     cancel: threading.Event
-    stop: threading.Event = field(default_factory=threading.Event)
 
 
 JobBody = Callable[[JobContext], JobReport]
@@ -52,7 +51,6 @@ class Job:
     total: int | None
     cancellable: bool = False
     cancel: threading.Event = field(default_factory=threading.Event)
-    stop: threading.Event = field(default_factory=threading.Event)
     lines: list[str] = field(default_factory=list)
     done: int = 0
     report: JobReport | None = None
@@ -66,11 +64,6 @@ class Job:
     def summary(self) -> str:
         """The report's text ("" while running)."""
         return self.report.summary if self.report else ""
-
-    def stop_now(self) -> None:
-        """Start nothing new and end what runs at its next step (the app is quitting)."""
-        self.cancel.set()
-        self.stop.set()
 
     @property
     def cancelling(self) -> bool:

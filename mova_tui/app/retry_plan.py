@@ -2,7 +2,7 @@
 
 Which of the chosen entries can be retried now (the lifecycle's own claim rule, tried on a copy),
 why the others cannot, the one entry's variables as the details screen shows them, and the secrets
-the envelopes reference with what would provide each (`mova_core.model.secrets_needed`).
+the envelopes reference with what would provide each (`DLQService.secrets_needed`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from mova_core.model import lifecycle
 from mova_core.model.entry import DeadLetterEntry
 from mova_core.model.errors import AlreadyRetrying, EntryNotFound, MovaError
-from mova_core.model.secrets_needed import SecretNeed, secrets_needed
+from mova_core.model.secret_needs import SecretNeed, SecretSource
 from mova_core.ops.service import DLQService
 from mova_tui.present.redaction import masked
 
@@ -39,8 +39,9 @@ class RetryPlan:
     skipped: dict[str, Skip] = field(default_factory=dict)
     #: One entry: its variables as shown on screen (masked), which the dialog pre-fills. Several: none.
     variables: dict[str, Any] = field(default_factory=dict)
-    #: Each referenced secret, and what provides it without overrides.
-    secrets: list[SecretNeed] = field(default_factory=list)
+    #: Each referenced secret and what provides it without overrides, in a sandbox retry and in production.
+    sandbox: list[SecretNeed] = field(default_factory=list)
+    production: list[SecretNeed] = field(default_factory=list)
 
     @property
     def selected(self) -> int:
@@ -66,10 +67,12 @@ class RetryPlan:
             return next(iter(self.skipped.values())).reason
         return f"None of the {self.selected:,} selected can be retried: " + self.skipped_summary().split(": ", 1)[1]
 
-    def with_overrides(self, secret_names: Iterable[str]) -> list[SecretNeed]:
-        """The secrets, marked provided by these override secrets (matched ignoring case)."""
+    def with_overrides(self, secret_names: Iterable[str], sandbox_mode: bool) -> list[SecretNeed]:
+        """The secrets in this mode, those named by these override secrets provided by them (any case)."""
         given = {name.lower() for name in secret_names}
-        return [replace(need, override=need.override or need.name.lower() in given) for need in self.secrets]
+        needs = self.sandbox if sandbox_mode else self.production
+        return [replace(need, source=SecretSource.override) if need.name.lower() in given else need
+                for need in needs]
 
 
 def retry_refusal(entry: DeadLetterEntry, now: datetime) -> Skip | None:
@@ -83,7 +86,7 @@ def retry_refusal(entry: DeadLetterEntry, now: datetime) -> Skip | None:
     return None
 
 
-def read_plan(service: DLQService, ids: list[str], environ: Mapping[str, str]) -> RetryPlan:
+def read_plan(service: DLQService, ids: list[str]) -> RetryPlan:
     """Read the chosen entries and sort them into those a retry would run on and those it would skip."""
     # The engine comes with it: only a retry needs them.
     from mova_core.ops.retry import RETRY_METADATA
@@ -101,8 +104,9 @@ def read_plan(service: DLQService, ids: list[str], environ: Mapping[str, str]) -
     if len(ids) == 1 and ready:
         shown = masked(ready[0].context.variables or {})
         variables = {k: v for k, v in shown.items() if k != RETRY_METADATA}
-    needs = [secrets_needed(entry.envelope, environ=environ) for entry in ready]
-    return RetryPlan([e.id for e in ready], skipped, variables, merge_needs(needs))
+    sandbox = merge_needs(service.secrets_needed(entry, sandbox_mode=True) for entry in ready)
+    production = merge_needs(service.secrets_needed(entry, sandbox_mode=False) for entry in ready)
+    return RetryPlan([e.id for e in ready], skipped, variables, sandbox, production)
 
 
 def _read_entries(service: DLQService, ids: list[str]) -> tuple[list[DeadLetterEntry], dict[str, Skip]]:
@@ -126,16 +130,16 @@ def _read_entries(service: DLQService, ids: list[str]) -> tuple[list[DeadLetterE
     return [found[i] for i in ids if i in found], skipped
 
 
-def merge_needs(per_envelope: Iterable[list[SecretNeed]]) -> list[SecretNeed]:
-    """One need per secret name across envelopes: provided only where every envelope using it has it."""
+def merge_needs(per_entry: Iterable[list[SecretNeed]]) -> list[SecretNeed]:
+    """One need per secret name across entries: provided only where every entry using it has it."""
     merged: dict[str, SecretNeed] = {}
-    for needs in per_envelope:
+    for needs in per_entry:
         for need in needs:
-            key = need.name.lower()
-            seen = merged.get(key)
-            merged[key] = need if seen is None else SecretNeed(
-                seen.name, override=seen.override and need.override,
-                environment=seen.environment if need.environment else None, inline=seen.inline and need.inline)
+            seen = merged.setdefault(need.name.lower(), need)
+            if seen is not need:
+                merged[need.name.lower()] = replace(
+                    seen, actions=tuple(dict.fromkeys((*seen.actions, *need.actions))),
+                    source=seen.source if seen.source == need.source else None)
     return list(merged.values())
 
 

@@ -8,11 +8,16 @@ import typer
 from mova_core import __version__
 from mova_tui.cli import dlq, run, serve, tui
 from mova_tui.cli.output import MovaGroup, examples
-from mova_tui.cli.state import CliState
+from mova_tui.cli.state import CliState, DlqPathEverywhere
+
+
+class RootGroup(DlqPathEverywhere, MovaGroup):
+    """`mova`: errors mapped to exit codes, and --dlq-path accepted after `dlq`, `run`, `tui` and `serve` too."""
+
 
 app = typer.Typer(
     name="mova",
-    cls=MovaGroup,
+    cls=RootGroup,
     help="Inspect, sandbox-retry, retry and watch a workflow dead-letter queue.",
     epilog=examples(
         "mova dlq list --status active",

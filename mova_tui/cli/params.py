@@ -4,6 +4,7 @@ No `from __future__ import annotations`: the option groups' annotations must be 
 `option_groups`); names imported only for type checking are quoted.
 """
 
+import sys
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
@@ -16,6 +17,7 @@ from mova_core.model.errors import InvalidInput
 from mova_core.model.status import EntryStatus
 from mova_core.model.values import value_from_text
 from mova_core.timeutil import parse_user_time
+from mova_tui.cli import output
 from mova_tui.cli.option_groups import OptionGroup
 
 if TYPE_CHECKING:  # pydantic models, imported where used so `mova --help` starts fast
@@ -43,7 +45,7 @@ def _time(value: Optional[str]) -> Optional[datetime]:
     try:
         return parse_user_time(value)
     except ValueError as exc:
-        raise typer.BadParameter(f"{exc}; also accepted: 2024-01-19 or an age like 2h, 7d") from None
+        raise typer.BadParameter(str(exc)) from None
 
 
 # -- the specification's list filters, shared by every command that selects entries --------------
@@ -129,8 +131,77 @@ def _shown(item: str, option: str) -> str:
     return "a value without '='" if option == "--secret" else repr(item)
 
 
-def load_overrides(path: Path | None, variables: list[str] | None, secrets: list[str] | None) -> "RetryOverrides":
-    """The overrides document (`{"variables": {...}, "secrets": {...}}`), then --var and --secret on top.
+# -- secrets: typed without landing in shell history -------------------------------------------
+STDIN = "-"
+
+
+def read_secrets(items: list[str] | None, secrets_file: Path | None = None) -> dict[str, str]:
+    """`--secrets-file` then each `--secret`: NAME=VALUE, NAME=- (stdin) or NAME (asked for, hidden)."""
+    out: dict[str, str] = {}
+    stdin = _StdinOnce()
+    if secrets_file is not None:
+        out.update(_read_secrets_file(secrets_file, stdin))
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not name:
+            raise InvalidInput("--secret expects NAME=VALUE, NAME=- or NAME, got a value without a name")
+        if not sep or value == STDIN:
+            value = _ask_secret(name) if output.can_ask() else stdin.secret(name, asked=not sep)
+        out[name] = value
+    return out
+
+
+class _StdinOnce:
+    """Standard input, read at most once, by one --secret NAME=- or one --secrets-file -."""
+
+    def __init__(self) -> None:
+        self.reader: str | None = None
+
+    def read(self, reader: str) -> str:
+        if self.reader is not None:
+            raise InvalidInput(f"{reader} and {self.reader} both read stdin; give one of them another source")
+        self.reader = reader
+        return sys.stdin.read()
+
+    def secret(self, name: str, *, asked: bool) -> str:
+        """The value of `--secret NAME=-`; with no terminal, `--secret NAME` alone has nowhere to come from."""
+        if asked:
+            raise InvalidInput("--secret NAME without a value is asked for on a terminal, and stdin is not one; "
+                               "give NAME=VALUE, NAME=- (the value on stdin) or --secrets-file FILE")
+        value = self.read(f"--secret {name}=-")
+        value = value.removesuffix("\n").removesuffix("\r")
+        if not value:
+            raise InvalidInput(f"--secret {name}=-: stdin was empty")
+        return value
+
+
+def _ask_secret(name: str) -> str:
+    return typer.prompt(f"secret {name}", hide_input=True, err=True)
+
+
+def _read_secrets_file(path: Path, stdin: _StdinOnce) -> dict[str, str]:
+    """NAME=VALUE lines; a value in matching quotes loses them; the message never quotes a value."""
+    text = stdin.read("--secrets-file -") if str(path) == STDIN else read_input_file(path, "secrets file")
+    out: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise InvalidInput(f"secrets file {path}, line {number}: expected NAME=VALUE")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[name.strip()] = value
+    return out
+
+
+def load_overrides(path: Path | None, variables: list[str] | None, secrets: list[str] | None,
+                   secrets_file: Path | None = None) -> "RetryOverrides":
+    """The overrides document (`{"variables": {...}, "secrets": {...}}`), then --var, --secrets-file and
+    --secret on top.
 
     The file's shape is checked here, so that the message names the file; the result is built by
     the core's own overrides validation, as the dashboard's and the HTTP shim's are.
@@ -141,17 +212,24 @@ def load_overrides(path: Path | None, variables: list[str] | None, secrets: list
         for key in ("variables", "secrets"):
             data[key].update(doc.get(key) or {})
     data["variables"].update(parse_pairs(variables, "--var", json_values=True))
-    data["secrets"].update(parse_pairs(secrets, "--secret", json_values=False))
+    data["secrets"].update(read_secrets(secrets, secrets_file))
     from mova_core.ops.retry import coerce_overrides
 
     return coerce_overrides(data)
 
 
-def _read_overrides_file(path: Path) -> dict[str, Any]:
+def read_input_file(path: Path, what: str) -> str:
+    """A file the user named, as text; InvalidInput (exit 2) naming it when it is unreadable or not UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise InvalidInput(f"cannot read overrides file {path}: {exc.strerror}") from None
+        raise InvalidInput(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{what} {path} is not UTF-8 text") from None
+
+
+def _read_overrides_file(path: Path) -> dict[str, Any]:
+    text = read_input_file(path, "overrides file")
     import json
 
     try:
@@ -175,7 +253,14 @@ VarOpt = Annotated[
 ]
 SecretOpt = Annotated[
     Optional[list[str]],
-    typer.Option("--secret", metavar="KEY=VALUE", help="Set a secret (repeatable); kept in memory, never written or printed."),
+    typer.Option("--secret", metavar="NAME[=VALUE]",
+                 help="Set a secret (repeatable): NAME=VALUE; NAME=- reads it from stdin; NAME alone asks for it "
+                      "(hidden) on a terminal. Kept in memory, never written or printed."),
+]
+SecretsFileOpt = Annotated[
+    Optional[Path],
+    typer.Option("--secrets-file", metavar="FILE",
+                 help="Secrets as NAME=VALUE lines (blank lines and # comments ignored); - reads stdin."),
 ]
 OverridesOpt = Annotated[
     Optional[Path],
@@ -188,11 +273,12 @@ class RetryInputs(OptionGroup):
 
     var: VarOpt = None
     secret: SecretOpt = None
+    secrets_file: SecretsFileOpt = None
     overrides: OverridesOpt = None
 
     def load(self) -> "RetryOverrides":
         """The overrides these options give (see `load_overrides`)."""
-        return load_overrides(self.overrides, self.var, self.secret)
+        return load_overrides(self.overrides, self.var, self.secret, self.secrets_file)
 
 
 # -- bulk runs (`--all`) ------------------------------------------------------------------------

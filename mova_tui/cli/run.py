@@ -8,18 +8,22 @@ import typer
 
 from mova_core.model.errors import InvalidInput
 from mova_tui.cli.output import EXIT_FAILED, EXIT_INTERRUPTED, console, info, print_json
-from mova_tui.cli.params import Format, FormatOpt, SecretOpt, VarOpt, parse_pairs
+from mova_tui.cli.params import (
+    Format,
+    FormatOpt,
+    SecretOpt,
+    SecretsFileOpt,
+    VarOpt,
+    parse_pairs,
+    read_input_file,
+    read_secrets,
+)
 from mova_tui.cli.state import get_state
 
 
 def read_envelope(path: Path) -> dict:
     """The workflow file as JSON; InvalidInput (exit 2) if unreadable or not JSON."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput(f"cannot read workflow {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise InvalidInput(f"workflow {path} is not UTF-8 text") from None
+    text = read_input_file(path, "workflow")
     try:
         return json.loads(text)
     except ValueError as exc:
@@ -31,6 +35,7 @@ def run_command(
     workflow: Annotated[Path, typer.Argument(metavar="WORKFLOW.json", help="The envelope: {intent, actions, ...}.")],
     var: VarOpt = None,
     secret: SecretOpt = None,
+    secrets_file: SecretsFileOpt = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Run a workflow envelope, retrying each action by its policy; a failed run goes to the dead-letter queue.
@@ -40,10 +45,11 @@ def run_command(
     """
     data = read_envelope(workflow)
     variables = parse_pairs(var, "--var", json_values=True)
-    secrets = parse_pairs(secret, "--secret", json_values=False)
+    secrets = read_secrets(secret, secrets_file)
     service = get_state(ctx).service(warn_missing=False)  # the engine creates the directory for its first entry
 
     from mova_tui.cli.events import EventPrinter
+    from mova_tui.present.safe_text import clean
 
     printer = EventPrinter(console(err=True))
     try:
@@ -52,16 +58,18 @@ def run_command(
         printer.close()
     entry_id = outcome.dead_letter.id if outcome.dead_letter is not None else None
     if fmt == Format.json:
-        print_json({**outcome.execution_result().model_dump(mode="json"), "dead_letter_id": entry_id})
+        print_json({**outcome.execution_result().model_dump(mode="json"), "dlq_id": entry_id})
     elif outcome.succeeded:
         print(outcome.run_id, flush=True)
     else:
+        # The error may quote the envelope (a URL) or a server: on this line it is one line.
+        error = clean(outcome.error, one_line=True)
         if entry_id:
             print(entry_id, flush=True)
-            info(f"{outcome.run_id} {outcome.status}: {outcome.error}; dead-lettered as {entry_id} "
+            info(f"{outcome.run_id} {outcome.status}: {error}; dead-lettered as {entry_id} "
                  f"(`mova dlq show {entry_id}`, then `mova dlq retry {entry_id}`)")
         else:
-            info(f"{outcome.run_id} {outcome.status}: {outcome.error}")
+            info(f"{outcome.run_id} {outcome.status}: {error}")
     if outcome.status == "cancelled":
         raise typer.Exit(EXIT_INTERRUPTED)
     if not outcome.succeeded:

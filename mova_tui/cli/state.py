@@ -6,9 +6,10 @@ import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
+from typer.core import TyperOption
 
 if TYPE_CHECKING:  # imported when first used: `mova --help` must not pay for them
     from mova_core.ops.service import DLQService
@@ -57,6 +58,15 @@ class CliState:
             elif sys.stderr.isatty():
                 refresh_with_progress(self._service, full=False)
         return self._service
+
+    def id_to_change(self, given: str, verb: str) -> str:
+        """The full id that an id or prefix names, for a command that changes the entry: a prefix of fewer
+        than four characters after `dlq_` is refused (InvalidInput), as git refuses short hashes."""
+        from mova_core.model.ids import check_change_prefix
+
+        full = self.service().resolve_id(given)
+        check_change_prefix(given, full, verb)
+        return full
 
     def thread_service(self) -> DLQService:
         """A service of the calling thread's own (the index connection is not shared between threads)."""
@@ -113,6 +123,29 @@ def refresh_with_progress(service: DLQService, *, full: bool, label: str = "inde
     finally:
         if bar is not None:
             bar.stop()
+
+
+def _set_dlq_path(ctx: typer.Context, param: object, value: str | None) -> None:
+    if value is not None:  # given after the command: it wins over the one before `dlq`, and MOVA_DLQ_PATH
+        get_state(ctx).dlq_path = Path(value)
+
+
+def dlq_path_option() -> TyperOption:
+    """`--dlq-path DIR` for a subcommand: the same setting as `mova --dlq-path`, accepted where people type it."""
+    return TyperOption(param_decls=["--dlq-path"], metavar="DIR", expose_value=False, callback=_set_dlq_path,
+                       help="Dead-letter directory, as `mova --dlq-path` (default MOVA_DLQ_PATH or ./state/deadletter).")
+
+
+class DlqPathEverywhere:
+    """A mixin for a command group: each of its commands and subgroups also takes `--dlq-path`."""
+
+    commands: dict[str, Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for command in self.commands.values():
+            if not any("--dlq-path" in getattr(p, "opts", ()) for p in command.params):
+                command.params.append(dlq_path_option())
 
 
 def get_state(ctx: typer.Context) -> CliState:

@@ -3,6 +3,7 @@ and a local HTTP server for retries that should succeed."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -33,12 +34,15 @@ def _plain_output(monkeypatch):
     monkeypatch.delenv("FORCE_COLOR", raising=False)
 
 
-@pytest.fixture
-def ok_server():
-    """A local HTTP server answering every request 200 with a small JSON body; yields its base URL."""
+@contextlib.contextmanager
+def local_server():
+    """A local HTTP server answering every request 200 with a small JSON body; yields its base URL and
+    the list of the requests' Authorization headers."""
+    seen: list[str | None] = []
 
     class Handler(BaseHTTPRequestHandler):
         def _ok(self):
+            seen.append(self.headers.get("Authorization"))
             body = b'{"ok": true, "items": [1, 2, 3]}'
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -54,9 +58,25 @@ def ok_server():
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def ok_server():
+    """A local HTTP server answering every request 200 with a small JSON body; yields its base URL."""
+    with local_server() as (url, _):
+        yield url
+
+
+@pytest.fixture
+def recorder():
+    """`ok_server`, and the Authorization header of each request it received."""
+    with local_server() as served:
+        yield served
 
 
 def closed_port_url() -> str:

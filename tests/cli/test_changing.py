@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from .conftest import entry_status
 
 ACTIVE = "dlq_1d6f08b3-9a4e-4e27-8c15-f0b7a3e6d249"
@@ -122,3 +124,84 @@ def test_alert_settings_are_validated_like_the_options(dlq, cli, monkeypatch):
     assert r.exit_code == 2 and "MOVA_ALERT_MAX_RETRY_FAILURE_RATE" in r.output
     r = cli("dlq", "alerts", "--max-retry-failure-rate", "90%")  # the option wins over the setting
     assert r.exit_code in (0, 1)
+
+
+def test_alerts_on_a_missing_directory_fail_with_its_path(tmp_path, cli):
+    """A typo in a cron job's MOVA_DLQ_PATH must page, not report a healthy empty queue."""
+    missing = tmp_path / "state" / "deadleter"
+    r = cli("--dlq-path", str(missing), "dlq", "alerts", "--max-active", "1")
+    assert r.exit_code == 2
+    assert r.stderr.strip() == f"error: dead-letter directory {missing} does not exist (set MOVA_DLQ_PATH or --dlq-path)"
+    assert "thresholds ok" not in r.stderr and r.stdout == ""
+
+
+def test_alerts_report_unreadable_files(dlq, cli):
+    (dlq / "dlq_broken.json").write_text("{not json")
+    r = cli("dlq", "alerts", "--max-active", "100")
+    assert r.exit_code == 0
+    assert "skipped 1 unreadable file" in r.stderr and "dlq_broken.json" in r.stderr
+    data = json.loads(cli("dlq", "alerts", "--max-active", "100", "--format", "json").stdout)
+    assert data["skipped"] == 1 and data["skipped_files"][0]["name"] == "dlq_broken.json"
+    assert "not valid JSON" in data["skipped_files"][0]["reason"]
+
+
+@pytest.mark.parametrize("args", [
+    ["delete", "1", "--force"],
+    ["archive", "1d6"],
+    ["archive", "dlq_1d6"],
+    ["retry", "1d6", "--wait"],
+    ["status", "1d6", "resolved"],
+    ["reopen", "dlq_07b"],
+])
+def test_a_change_needs_four_characters_of_the_id(dlq, cli, args):
+    """As git does for short hashes: `delete 1 --force` must not delete whatever starts with 1."""
+    before = {p.name: p.read_bytes() for p in dlq.glob("*.json")}
+    r = cli("dlq", *args)
+    assert r.exit_code == 2
+    assert f"id prefix {args[1]!r} is too short to" in r.stderr and "at least 4 characters after any dlq_" in r.stderr
+    assert {p.name: p.read_bytes() for p in dlq.glob("*.json")} == before
+
+
+def test_four_characters_are_enough_and_reading_stays_lenient(dlq, cli):
+    assert cli("dlq", "show", "a").exit_code == 0  # the one id starting with a
+    r = cli("dlq", "archive", "1d6f")
+    assert r.exit_code == 0 and f"archived {ACTIVE}" in r.stderr
+    r = cli("dlq", "reopen", "dlq_1d6f")
+    assert r.exit_code == 0 and entry_status(dlq, ACTIVE) == "active"
+
+
+def test_a_whole_id_shorter_than_four_characters_is_not_a_prefix(dlq, cli):
+    from .conftest import make_entry, write_entry
+
+    write_entry(dlq, make_entry("x7", url="http://127.0.0.1:9"))  # another writer's very short id
+    r = cli("dlq", "archive", "x7")
+    assert r.exit_code == 0 and entry_status(dlq, "x7") == "archived"
+
+
+def test_counts_agree_with_their_nouns(dlq, cli, tmp_path):
+    r = cli("dlq", "archive", "--all", "--status", "active", "--limit", "1", "--dry-run")
+    assert "1 entry to archive: " in r.stderr
+    r = cli("dlq", "archive", "--all", "--status", "active", "--limit", "1")
+    assert r.exit_code == 2 and "refusing to archive 1 entry without confirmation" in r.stderr
+    assert "exported 1 entry\n" in cli("dlq", "export", "--status", "retrying").stderr
+    r = cli("dlq", "purge", "--older-than", "1", "--dry-run")
+    assert "would remove 4 resolved/archived entries older than 1 day " in r.stderr
+    (dlq / "dlq_broken.json").write_text("{")
+    assert "; 1 unreadable file skipped" in cli("dlq", "reindex").stderr
+
+
+def test_alerts_print_one_humane_age_and_agreeing_counts(dlq, cli):
+    import re
+
+    r = cli("dlq", "alerts", "--max-age", "2d", "--max-active", "100", "--max-retry-failure-rate", "99%",
+            "--format", "json")
+    age = next(a for a in json.loads(r.stdout)["alerts"] if a["name"] == "max_age")
+    assert re.fullmatch(r"oldest active entry is \d+d old \(11 over the limit\)", age["message"]), age["message"]
+    assert age["value"] > 86400 * 2  # the JSON keeps seconds
+    for path in dlq.glob("*.json"):
+        if path.stem != ACTIVE:
+            path.unlink()
+    data = json.loads(cli("dlq", "alerts", "--max-active", "5", "--max-sandbox-runtime", "1m",
+                          "--format", "json").stdout)
+    assert [a["message"] for a in data["alerts"]] == [
+        "1 active entry", "0 sandbox retries running longer than the limit"]

@@ -229,3 +229,51 @@ def test_reindex_of_a_missing_directory_fails(tmp_path, monkeypatch, cli):
 def test_spec_entry_show_json_roundtrips(spec_dlq, cli):
     r = cli("dlq", "show", "12345678", "--format", "json")
     assert json.loads(r.stdout)["id"] == SPEC_ID
+
+
+def test_stats_and_groups_report_unreadable_files(dlq, cli):
+    (dlq / "dlq_broken.json").write_text("{not json")
+    (dlq / "dlq_wrong.json").write_text('{"id": 5}')
+    r = cli("dlq", "stats", "--format", "json")
+    data = json.loads(r.stdout)
+    assert data["total_entries"] == 16 and data["skipped"] == 2
+    assert sorted(s["name"] for s in data["skipped_files"]) == ["dlq_broken.json", "dlq_wrong.json"]
+    assert "skipped 2 unreadable files" in r.stderr
+    for fmt in ("table", "json"):
+        r = cli("dlq", "groups", "--format", fmt)
+        assert r.exit_code == 0 and "skipped 2 unreadable files" in r.stderr
+
+
+def test_dlq_path_is_accepted_after_every_command(sample_dlq, tmp_path, cli):
+    """`mova dlq list --dlq-path X` as well as `mova --dlq-path X dlq list` (the later one wins)."""
+    elsewhere = str(tmp_path / "nowhere")
+    r = cli("dlq", "list", "--dlq-path", str(sample_dlq), "--format", "json")
+    assert r.exit_code == 0 and len(json.loads(r.stdout)) == 16 and r.stderr == ""
+    r = cli("--dlq-path", elsewhere, "dlq", "stats", "--format", "json", "--dlq-path", str(sample_dlq))
+    assert json.loads(r.stdout)["total_entries"] == 16
+    r = cli("dlq", "--dlq-path", str(sample_dlq), "show", "1d6f08b3", "--format", "json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["id"].startswith("dlq_1d6f08b3")
+    r = cli("dlq", "archive", "1d6f08b3", f"--dlq-path={sample_dlq}")
+    assert r.exit_code == 0 and "archived dlq_1d6f08b3" in r.stderr
+
+
+def test_run_takes_dlq_path_after_the_command(tmp_path, cli):
+    from tests.support import ROOT
+
+    target = tmp_path / "elsewhere" / "deadletter"
+    r = cli("run", str(ROOT / "sample_state" / "workflows" / "flaky-local.json"), "--dlq-path", str(target))
+    assert r.exit_code == 1  # dead-lettered, into the directory given after the command
+    assert [p.stem for p in target.glob("*.json")] == [r.stdout.strip()]
+
+
+def test_piped_show_prints_json_whole_so_it_can_be_copied_back(dlq, cli):
+    """Not a terminal: the envelope is not wrapped at 80 columns mid-string (its payload has a long one)."""
+    stale = "dlq_d4e8a61b-2f7c-4c95-8a03-b6e9d15f2c70"
+    out = cli("dlq", "show", stale).stdout
+    envelope = out[out.index("Envelope ─"):].split("\n", 1)[1]
+    expected = json.loads(cli("dlq", "show", stale, "--format", "json").stdout)["envelope"]
+    assert json.loads(envelope) == expected
+    raw = json.dumps(expected["payload"]["raw"])
+    assert f'    "raw": {raw}' in envelope.splitlines() and len(raw) > 70  # one line, as long as it is
+    failed = out[out.index("Failed action: ingest"):out.index("Context ─")].split("\n", 1)[1]
+    assert json.loads(failed) == expected["actions"][1]["params"]

@@ -46,7 +46,7 @@ def test_run_json_output(empty_dlq, monkeypatch, cli):
     monkeypatch.setenv("MOVA_DLQ_PATH", str(empty_dlq))
     r = cli("run", str(WORKFLOWS / "hello.json"), "--format", "json")
     data = json.loads(r.stdout)
-    assert data["status"] == "completed" and data["dead_letter_id"] is None
+    assert data["status"] == "completed" and data["dlq_id"] is None and "dead_letter_id" not in data
 
 
 @pytest.mark.parametrize("content, message", [
@@ -69,3 +69,11 @@ def test_run_invalid_input_exits_2_naming_the_field(empty_dlq, monkeypatch, cli,
 def test_run_missing_file_exits_2(cli, tmp_path):
     r = cli("run", str(tmp_path / "missing.json"))
     assert r.exit_code == 2 and "cannot read workflow" in r.stderr
+
+
+def test_a_failed_run_json_names_its_entry_dlq_id(empty_dlq, monkeypatch, cli):
+    monkeypatch.setenv("MOVA_DLQ_PATH", str(empty_dlq))
+    r = cli("run", str(WORKFLOWS / "flaky-local.json"), "--format", "json")
+    assert r.exit_code == 1
+    data = json.loads(r.stdout)
+    assert data["status"] == "failed" and (empty_dlq / f"{data['dlq_id']}.json").exists()

@@ -183,14 +183,22 @@ for dlq_id in $(jq -r '.[] | .id' active_entries.json); do
   mova dlq retry "$dlq_id" --sandbox
 done
 """)
-    assert r.returncode == 0, r.stderr
     active = [e["id"] for e in json.loads((tmp_path / "active_entries.json").read_text())]
     assert len(active) == 12
-    assert len(r.stdout.split()) == 12  # one retry_run_id per entry
+    # Entries whose envelope uses a secret are refused before any claim, naming the --secret to add
+    # (a sandbox run never reads MOVA_SECRET_*). The loop's status is the last (oldest) entry's, the
+    # specification's example, which uses none.
+    uses_secrets = {e for e in active if "{{ secrets." in json.dumps(load_entry(spec_dlq, e)["envelope"])}
+    assert len(uses_secrets) == 10 and r.returncode == 0, r.stderr
+    assert sorted(line.split()[1] for line in r.stderr.splitlines() if " uses secret" in line) == sorted(uses_secrets)
+    assert len(r.stdout.split()) == 2  # one retry_run_id per entry retried
     for entry_id in active:
         wait_until(_not_retrying(spec_dlq, entry_id))
-        history = load_entry(spec_dlq, entry_id)["retry_history"]
-        assert history[-1]["sandbox_mode"] is True and history[-1]["outcome"] != "running"
+        history = load_entry(spec_dlq, entry_id).get("retry_history") or []
+        if entry_id in uses_secrets:
+            assert history == []
+        else:
+            assert history[-1]["sandbox_mode"] is True and history[-1]["outcome"] != "running"
 
 
 @needs_jq

@@ -10,8 +10,8 @@ import pytest
 from mova_core import __version__
 from tests.support import ROOT
 
-DLQ_COMMANDS = ["list", "show", "retry", "archive", "delete", "stats", "groups", "purge", "export", "alerts",
-                "reindex"]
+DLQ_COMMANDS = ["list", "show", "retry", "archive", "delete", "reopen", "status", "stats", "groups", "purge",
+                "export", "alerts", "reindex"]
 
 
 def test_importing_the_cli_loads_neither_textual_nor_the_http_server():
@@ -43,6 +43,7 @@ def test_every_dlq_command_has_help_with_an_example(cli, command):
     examples = r.stdout.split("Examples:")[1].splitlines()[1:]
     assert examples and all(line.startswith("    ") and "mova dlq " in line for line in examples if line.strip())
     assert "[/" not in r.stdout and "[bold]" not in r.stdout
+    assert "--dlq-path DIR" in r.stdout  # accepted after the command too
 
 
 def test_run_help_has_an_example(cli):

@@ -22,9 +22,22 @@ from mova_core.engine.actions import (
 )
 from mova_core.engine.actions.http_fetch import parse_retry_after
 from mova_core.engine.context import RunContext
+from mova_core.engine.engine import RunRequest
+from mova_core.engine.envelopes import load_envelope
+from mova_core.model.errors import PolicyError
 from mova_core.model.redact import Redactor
+from mova_core.settings import Settings
 
-from .engine_fixtures import FakeClock, clock, server  # noqa: F401
+from .engine_fixtures import (  # noqa: F401
+    FAST,
+    FakeClock,
+    clock,
+    envelope,
+    fetch,
+    make_engine,
+    server,
+    state,
+)
 
 
 def ctx_for(clock: FakeClock, context: RunContext | None = None, deadline=None, variables=None) -> ActionContext:
@@ -247,3 +260,60 @@ def test_static_check_skips_templated_values():
     assert fetch.check({"url": "{{ variables.url }}", "timeout": "{{ variables.t }}"}) == []
     assert fetch.check({"timeout": -1}, "actions[0].params") == [
         "actions[0].params.url: is required", "actions[0].params.timeout: must be greater than 0"]
+
+
+# --- what HTTP cannot send, what cannot be stored ----------------------------------------------
+
+
+@pytest.mark.parametrize("name, value", [("X-Api-Key", "clé-secrète"), ("X-Note", "a\r\nX-Injected: 1"),
+                                         ("X-Nul", "a\x00b"), ("Bad Name", "v4lue-42"), ("X-Ü", "v4lue-42")])
+def test_headers_http_cannot_send_are_an_invalid_configuration_naming_the_header(name, value):
+    with pytest.raises(InvalidActionConfig) as info:
+        default_registry().get("http_fetch").parse({"url": "http://x/", "headers": {name: value}}, "fetch.params")
+    message = str(info.value)
+    assert "fetch.params.headers" in message and repr(name) in message and value not in message
+
+
+def test_a_templated_non_ascii_header_fails_once_as_invalid_configuration(server, state, clock):
+    secret = "clé-sécrète-42"
+    doc = envelope(fetch(f"{server.url}/echo/h", retry=FAST, headers={"X-Api-Key": "{{ secrets.key }}"}))
+    out = make_engine(Settings(dlq_path=state / "deadletter"), clock, sink=lambda e: None).run(
+        doc, RunRequest(secrets={"key": secret}))
+    assert out.failure_reason == "non_retryable_error" and clock.waits == []  # one attempt, no retry
+    assert "header 'X-Api-Key' has characters HTTP cannot send" in out.error
+    assert "UnicodeEncodeError" not in out.error and secret not in out.error
+    assert server.calls("/echo/h") == 0
+
+
+def test_a_literal_non_ascii_header_is_refused_before_the_run():
+    with pytest.raises(PolicyError, match=r"actions\[0\].params.headers: .*header 'X-Name'"):
+        load_envelope(envelope(fetch("http://127.0.0.1:1/", headers={"X-Name": "Zoë"})))
+
+
+def _nested_json(levels: int) -> str:
+    return '{"a": ' * levels + "1" + "}" * levels
+
+
+def test_a_response_too_deep_to_store_is_kept_as_text(server, clock):
+    deep = _nested_json(300)
+    out = run("http_fetch", {"url": f"{server.url}/json", "query": {"body": deep}}, ctx_for(clock))
+    assert out["body"] == deep
+    fine = _nested_json(150)
+    assert run("http_fetch", {"url": f"{server.url}/json", "query": {"body": fine}}, ctx_for(clock))["body"] == json.loads(fine)
+
+
+def test_parse_json_refuses_a_source_too_deep_to_store(clock):
+    for source in (_nested_json(300), "[" * 200_000):
+        with pytest.raises(NonRetryableError, match="parse_json: source: nested too deeply"):
+            run("parse_json", {"source": source, "path": "", "variable": "v"}, ctx_for(clock))
+
+
+def test_the_response_preview_is_redacted_before_it_is_cut(server, clock):
+    secret = "pä ss{wörd}|x-0123456789"
+    ctx = ctx_for(clock)
+    ctx.redactor = Redactor([secret])
+    for pad in range(480, 500):  # the secret (as the JSON text escapes it) straddles the 500th character
+        ctx.extras["logs"].clear()
+        run("http_fetch", {"url": f"{server.url}/json", "query": {"body": json.dumps("x" * pad + secret)}}, ctx)
+        preview = next(kw["body_preview"] for m, kw in ctx.extras["logs"] if m == "response")
+        assert len(preview) <= 500 and "\\u00e4 ss" not in preview and "p\\u00e4" not in preview[-12:], pad

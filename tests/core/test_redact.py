@@ -1,10 +1,12 @@
-"""Redaction: by sensitive name, by known secret value, templates kept."""
+"""Redaction: by sensitive name, by known secret value in every encoded form, nested secrets by
+their leaves, templates kept."""
 
 from __future__ import annotations
 
 import pytest
 
 from mova_core.model.redact import REDACTED, Redactor, is_sensitive_name, redact
+from tests.secret_forms import HOSTILE_SECRETS, encoded_forms
 
 
 @pytest.mark.parametrize(
@@ -66,6 +68,64 @@ def test_the_input_is_not_modified():
     doc = {"password": "p4ssw0rd"}
     redact(doc)
     assert doc == {"password": "p4ssw0rd"}
+
+
+@pytest.mark.parametrize("secret", HOSTILE_SECRETS)
+def test_every_encoded_form_of_a_secret_is_redacted(secret):
+    r = Redactor([secret])
+    for form in encoded_forms(secret):
+        assert r.text(f"<{form}>") == f"<{REDACTED}>", form
+        assert r({"url": f"http://h/?k={form}&n=1"}) == {"url": f"http://h/?k={REDACTED}&n=1"}, form
+
+
+def test_encoded_forms_mixed_in_one_text_and_other_text_left_alone():
+    r = Redactor(["pä ss{wörd}|x"])
+    text = "GET /p%C3%A4%20ss%7Bw%C3%B6rd%7D|x?q=p%c3%a4+ss%7bw%c3%b6rd%7d%7cx body {\"k\": \"p\\u00e4 ss{w\\u00f6rd}|x\"}"
+    assert r.text(text) == f"GET /{REDACTED}?q={REDACTED} body {{\"k\": \"{REDACTED}\"}}"
+    assert r.text("pä ss{wörd} p%C3%A4 100% + \\u00e4") == "pä ss{wörd} p%C3%A4 100% + \\u00e4"
+
+
+def test_a_literal_percent_in_a_secret_is_matched_as_written_and_encoded():
+    r = Redactor(["ab%25cd", "100%pure"])
+    assert r.text("ab%25cd ab%2525cd 100%pure 100%25pure") == " ".join([REDACTED] * 4)
+
+
+def test_nested_secret_values_are_redacted_by_their_leaves():
+    r = Redactor([{"nested": {"deep": ["n3sted-secret", 987654, True, None, "ab"]}}, ["list-secret-1"]])
+    doc = {"echo": "got n3sted-secret and list-secret-1", "n": 987654, "flag": True, "short": "ab",
+           "body": '{"nested": {"deep": ["n3sted-secret"]}}'}
+    assert r(doc) == {"echo": f"got {REDACTED} and {REDACTED}", "n": REDACTED, "flag": True, "short": "ab",
+                      "body": f'{{"nested": {{"deep": ["{REDACTED}"]}}}}'}
+
+
+def test_boolean_secrets_redact_nothing():
+    r = Redactor([True, False])
+    assert r.text("True False true") == "True False true"
+
+
+def test_a_secret_nested_deeper_than_the_stack_is_still_flattened():
+    secret: object = "very-deep-secret"
+    for _ in range(5000):
+        secret = [secret]
+    assert Redactor([secret]).text("a very-deep-secret") == f"a {REDACTED}"
+
+
+def test_clip_redacts_before_it_cuts():
+    r = Redactor(["pä ss{wörd}|x"])
+    text = "x" * 10 + "p%C3%A4%20ss%7Bw%C3%B6rd%7D%7Cx" + "y" * 10
+    for limit in range(10, 40):
+        clipped = r.clip(text, limit)
+        assert len(clipped) <= limit and "%C3%A4" not in clipped and "p%C3" not in clipped
+
+
+def test_hostile_secrets_cannot_make_the_pattern_backtrack_for_long():
+    import time
+
+    r = Redactor(["\\" * 12 + "x", "\\\n" * 8 + "y", "%" * 20 + "z", "\"" * 10 + "w"])
+    started = time.perf_counter()
+    for text in ("\\" * 20_000, "\\\\n" * 5_000, "%25" * 10_000, "%" * 20_000, "\\\"" * 10_000):
+        r.text(text)
+    assert time.perf_counter() - started < 2
 
 
 # -- the fast walk against the plain one ------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`DLQService.retry(cancel=…)`: setting the event stops a retry waiting between attempts, at once."""
+"""A bulk retry's cancel event reaches the retry under way: its wait between attempts is cut short."""
 
 from __future__ import annotations
 
@@ -20,22 +20,6 @@ def cancel_on_first_failure(cancel: threading.Event):
             cancel.set()
 
     return on_event
-
-
-def test_a_cancelled_retry_stops_its_wait_and_gives_the_entry_back(settings, server):
-    entry_id = slow_failing_entry(settings, server)
-    cancel = threading.Event()
-    with DLQService(settings) as service:
-        started = time.monotonic()
-        response = service.retry(entry_id, cancel=cancel, on_event=cancel_on_first_failure(cancel))
-        took = time.monotonic() - started
-        entry = service.get(entry_id)
-    assert took < 10, took  # the policy's wait is 40 s
-    assert response.execution_result.status == "cancelled"
-    assert entry.status == EntryStatus.active and entry.metadata.lease is None
-    assert entry.retry_history[-1].outcome == RetryOutcome.cancelled
-    # Three attempts dead-lettered it; the retry made one, and no other after the cancel.
-    assert server.calls("/status/500/slow") == 4
 
 
 def test_a_bulk_retry_passes_its_cancel_to_the_retry_under_way(settings, server):

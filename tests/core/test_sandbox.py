@@ -23,6 +23,7 @@ from .engine_fixtures import (  # noqa: F401
     settings,
     state,
 )
+from .httpservers import LocalServer
 
 
 @pytest.mark.parametrize("host", ["localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost."])
@@ -53,8 +54,18 @@ def test_production_allows_everything(settings):
     RunContext.production(settings, env_secrets={}).check_request("DELETE", "https://prod.example.com/x")
 
 
+def _resolver(*answers: str, calls: list[str] | None = None):
+    """A resolver seam: every lookup answers these addresses (and is counted); no machine DNS."""
+    def resolve(host: str) -> list[str]:
+        if calls is not None:
+            calls.append(host)
+        return list(answers)
+    return resolve
+
+
 def test_sandbox_allows_loopback_and_named_hosts_only(settings):
-    sb = RunContext.sandbox(settings, override_variables={"api_url": "https://staging.example.com"})
+    sb = RunContext.sandbox(settings, override_variables={"api_url": "https://staging.example.com"},
+                            resolve=_resolver("127.0.0.1", "::1"))
     for url in ("http://127.0.0.1:8000/x", "http://localhost/x", "http://[::1]:81/", "https://staging.example.com/v1"):
         sb.check_request("POST", url)
     with pytest.raises(SandboxBlocked) as info:
@@ -133,3 +144,88 @@ def test_production_runs_log_no_request_details(server, settings, clock, state):
     out = make_engine(settings, clock).run(envelope(fetch(f"{server.url}/ok")))
     log = (state / "runs" / f"{out.run_id}.log.jsonl").read_text()
     assert '"request"' not in log and '"params"' not in log
+
+
+# -- `localhost` is trusted for what it resolves to, through the resolver seam -------------------
+@pytest.mark.parametrize("answers", [("10.0.0.1",), ("127.0.0.1", "10.0.0.1"), ("::1", "2001:db8::1"), ()])
+def test_localhost_resolving_outside_loopback_is_refused(settings, answers):
+    sb = RunContext.sandbox(settings, resolve=_resolver(*answers))
+    with pytest.raises(SandboxBlocked, match="'localhost' resolves to .*not only to loopback addresses"):
+        sb.check_request("GET", "http://localhost:8080/x")
+
+
+@pytest.mark.parametrize("listed", ["override", "setting"])
+def test_naming_localhost_does_not_make_it_trusted(state, listed):
+    hosts = "localhost" if listed == "setting" else ""
+    settings = Settings(dlq_path=state / "deadletter", sandbox_allowed_hosts=hosts)
+    sb = RunContext.sandbox(settings, override_variables={"hook": "http://localhost:9/x"} if listed == "override" else {},
+                            resolve=_resolver("10.0.0.1"))
+    with pytest.raises(SandboxBlocked, match="resolves to 10.0.0.1"):
+        sb.check_request("POST", "http://LOCALHOST.:9/x")
+
+
+def test_localhost_resolving_elsewhere_is_not_contacted(settings, clock, state):
+    calls: list[str] = []
+    sb = RunContext.sandbox(settings, resolve=_resolver("10.0.0.1", calls=calls))
+    out = make_engine(settings, clock, sink=lambda e: None).run(
+        envelope(fetch("http://localhost:1/x", retry=FAST)), RunRequest(context=sb))
+    assert out.failure_reason == "non_retryable_error" and clock.waits == []
+    assert "'localhost' resolves to 10.0.0.1" in out.error and calls == ["localhost"]
+
+
+def test_localhost_connects_to_the_checked_address_only(settings, clock):
+    # The server listens on 127.0.0.2 only: the machine's own `localhost` (127.0.0.1, ::1) would be
+    # refused, so the answer proves the connection went to the address the seam gave and was checked.
+    calls: list[str] = []
+    with LocalServer(host="127.0.0.2") as srv:
+        sb = RunContext.sandbox(settings, resolve=_resolver("127.0.0.2", calls=calls))
+        out = make_engine(settings, clock, sink=lambda e: None).run(
+            envelope(fetch(f"http://localhost:{srv.port}/echo/pinned")), RunRequest(context=sb))
+        assert out.status == "completed", out.error
+        assert calls == ["localhost"]  # one lookup for one request: no second resolution
+        seen = srv.requests[-1]
+        assert seen.path == "/echo/pinned" and seen.headers["Host"] == f"localhost:{srv.port}"
+        assert out.context.results["fetch"].output["url"] == f"http://localhost:{srv.port}/echo/pinned"
+
+
+def test_localhost_tries_each_checked_address_in_turn(settings, clock):
+    with LocalServer(host="127.0.0.2") as srv:
+        closed = _closed_port_on("127.0.0.3", srv.port)
+        sb = RunContext.sandbox(settings, resolve=_resolver(closed, "127.0.0.2"))
+        out = make_engine(settings, clock, sink=lambda e: None).run(
+            envelope(fetch(f"http://localhost:{srv.port}/ok")), RunRequest(context=sb))
+        assert out.status == "completed", out.error
+
+
+def _closed_port_on(address: str, port: int) -> str:
+    """`address`, after checking that nothing listens there on `port` (connection refused at once)."""
+    import socket
+
+    with socket.socket() as s:
+        assert s.connect_ex((address, port)) != 0
+    return address
+
+
+def test_redirect_to_localhost_is_resolved_and_checked(server, settings, clock):
+    calls: list[str] = []
+    sb = RunContext.sandbox(settings, resolve=_resolver("10.0.0.1", calls=calls))
+    out = make_engine(settings, clock, sink=lambda e: None).run(
+        envelope(fetch(f"{server.url}/redirect?to=http://localhost:{server.port}/ok")), RunRequest(context=sb))
+    assert "'localhost' resolves to 10.0.0.1" in out.error and out.failure_reason == "non_retryable_error"
+    assert server.calls("/redirect") == 1 and server.calls("/ok") == 0 and calls == ["localhost"]
+
+
+def test_redirect_to_localhost_resolving_to_loopback_is_followed_to_the_checked_address(settings, clock):
+    with LocalServer(host="127.0.0.2") as srv:
+        sb = RunContext.sandbox(settings, resolve=_resolver("127.0.0.2"))
+        out = make_engine(settings, clock, sink=lambda e: None).run(
+            envelope(fetch(f"{srv.url}/redirect?to=http://localhost:{srv.port}/ok")), RunRequest(context=sb))
+        assert out.status == "completed", out.error
+        assert srv.calls("/ok") == 1 and srv.requests[-1].headers["Host"] == f"localhost:{srv.port}"
+
+
+def test_production_never_resolves_by_itself(settings):
+    def refuse(host: str) -> list[str]:
+        raise AssertionError("production asked the sandbox resolver")
+    prod = RunContext(sandbox_mode=False, records_dir=settings.dlq_path, resolve=refuse)
+    assert prod.route("GET", "http://localhost:1/") is None

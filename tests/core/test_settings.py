@@ -5,6 +5,7 @@ import os
 import pytest
 from pydantic import ValidationError
 
+from mova_core.model.errors import InvalidSetting
 from mova_core.settings import Settings
 
 
@@ -50,9 +51,27 @@ def test_unknown_names_are_ignored(monkeypatch):
 
 
 def test_an_invalid_value_names_the_setting(monkeypatch):
+    """An invalid variable is reported when its setting is read, naming the variable and what it accepts;
+    the other settings stay usable (a command that does not need it still works)."""
     monkeypatch.setenv("MOVA_LEASE_SECONDS", "-1")
+    monkeypatch.setenv("mova_retry_default_max_attempts", "abc")
+    s = Settings(dlq_path="/x")
+    assert str(s.dlq_path) == "/x" and s.retry_default_delay == 2.0
+    with pytest.raises(InvalidSetting) as exc:
+        s.lease_seconds  # noqa: B018
+    assert str(exc.value) == "MOVA_LEASE_SECONDS='-1' is not valid: use a number, greater than 0 (default 900)"
+    with pytest.raises(InvalidSetting, match=r"^mova_retry_default_max_attempts='abc' is not valid: use a whole "
+                                             r"number, at least 1 \(default 3\)$"):
+        s.check("dlq_path", "retry_default_max_attempts")
+    # Left out of a dump, so a process given these settings reads the variable (and fails) itself.
+    assert "lease_seconds" not in s.model_dump() and "lease_seconds" not in repr(s)
+    with pytest.raises(AttributeError):
+        s.no_such_setting  # noqa: B018
+
+
+def test_an_invalid_value_passed_by_the_caller_is_a_validation_error():
     with pytest.raises(ValidationError) as exc:
-        Settings()
+        Settings(lease_seconds=-1)
     assert "lease_seconds" in str(exc.value)
 
 

@@ -79,3 +79,23 @@ def test_static_helpers():
     assert check_references(params, "actions[0].params") == [
         "actions[0].params: unknown template root 'foo' in {{ foo.bar }}; use one of variables, secrets, payload, results"
     ]
+
+
+def _nested(levels: int):
+    value: object = 1
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+def test_deep_params_with_a_deep_value_inside_are_refused_not_left_unstorable():
+    # Each is within the limit; rendered together they would nest 300 levels, which no record could hold.
+    scope = {**SCOPE, "variables": {"deep": _nested(150)}}
+    params = _nested(149)
+    leaf = params
+    for _ in range(148):
+        leaf = leaf["a"]
+    leaf["a"] = "{{ variables.deep }}"
+    with pytest.raises(TemplateError, match="the rendered params: nested too deeply"):
+        render(params, scope)
+    assert render({"body": "{{ variables.deep }}"}, scope)["body"] == _nested(150)

@@ -9,6 +9,8 @@ from mova_core.http.auth import host_name, identify
 from .conftest import ACTIVE_ID, ADMIN_TOKEN, READ_TOKEN
 
 READS = ["/healthz", "/metrics", "/openapi.json", "/v1/dlq", "/v1/dlq/stats", "/v1/dlq/groups", f"/v1/dlq/{ACTIVE_ID}"]
+#: Every read but the health probe needs a token.
+PROTECTED_READS = [path for path in READS if path != "/healthz"]
 CHANGES = [
     ("PUT", f"/v1/dlq/{ACTIVE_ID}/status", {"status": "archived"}),
     ("POST", f"/v1/dlq/{ACTIVE_ID}/archive", None),
@@ -26,7 +28,8 @@ def secured(make_client):
     return make_client(api_token=ADMIN_TOKEN, api_read_token=READ_TOKEN)
 
 
-@pytest.mark.parametrize("path", READS + ["/v1/nothing"])
+@pytest.mark.parametrize("path", PROTECTED_READS + ["/v1/nothing", "/healthz/", "/healthz/../v1/dlq", "/docs",
+                                  "/redoc"])
 @pytest.mark.parametrize(
     "headers",
     [{}, bearer("wrong"), bearer(ADMIN_TOKEN + "x"), bearer(ADMIN_TOKEN[:-1]), {"Authorization": ADMIN_TOKEN},
@@ -37,6 +40,22 @@ def test_every_request_needs_a_valid_token(secured, path, headers):
     assert r.status_code == 401
     assert r.json()["code"] == "unauthorized"
     assert r.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("headers", [{}, bearer("wrong")])
+def test_healthz_answers_without_a_token_and_says_nothing_more(secured, headers):
+    """A load balancer probes it without credentials; it tells only that the server runs."""
+    r = secured.get("/healthz", headers=headers)
+    assert r.status_code == 200 and set(r.json()) == {"status", "version"}
+    assert secured.head("/healthz", headers=headers).status_code in (200, 405)  # never 401
+    assert secured.get("/healthz?x=/v1/dlq", headers=headers).status_code == 200
+    assert secured.post("/healthz", headers=headers).status_code == 401  # only reads are public
+
+
+def test_healthz_keeps_the_host_check(make_client):
+    client = make_client(api_token=ADMIN_TOKEN, app_options={"allowed_hosts": {"localhost", "127.0.0.1", "::1"}})
+    assert client.get("/healthz", headers={"Host": "127.0.0.1:8080"}).status_code == 200
+    assert client.get("/healthz", headers={"Host": "evil.example"}).status_code == 400
 
 
 @pytest.mark.parametrize(("method", "path", "body"), CHANGES)

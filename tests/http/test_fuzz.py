@@ -67,7 +67,7 @@ def fuzz_client(make_client, monkeypatch):
     from mova_core.model.entry import ExecutionResult, RetryResponse
     from mova_core.ops.service import DLQService
 
-    def fake_retry(self, id_or_prefix, *, sandbox_mode=True, overrides=None, wait=True, on_event=None):
+    def fake_retry(self, id_or_prefix, *, sandbox_mode=True, overrides=None, wait=True, on_event=None, cancel=None):
         entry = self.get(id_or_prefix)
         return RetryResponse(dlq_id=entry.id, retry_run_id="retry_x_1", sandbox_mode=sandbox_mode,
                              execution_result=ExecutionResult(run_id="retry_x_1", status="failed") if wait else None)
@@ -86,3 +86,56 @@ def test_no_input_gives_a_500(fuzz_client, method, path, query, body):
     if r.status_code >= 400 and method != "HEAD":
         error = r.json()
         assert isinstance(error["error"], str) and error["error"] and isinstance(error["code"], str)
+
+
+# -- what the fuzz and schemathesis found: methods, repeated and odd query parameters -----------------
+
+
+@pytest.mark.parametrize("path, allowed", [
+    (f"/v1/dlq/{ACTIVE_ID}", "DELETE, GET, OPTIONS"),
+    (f"/v1/dlq/{ACTIVE_ID}/retry", "OPTIONS, POST"),
+    (f"/v1/dlq/{ACTIVE_ID}/status", "OPTIONS, PUT"),
+    ("/v1/dlq/stats", "GET, OPTIONS"),
+    ("/v1/dlq", "GET, OPTIONS"),
+    ("/healthz", "GET, OPTIONS"),
+])
+def test_options_and_wrong_methods_name_every_method_of_the_path(client, path, allowed):
+    options = client.options(path)
+    assert options.status_code == 204 and options.headers["allow"] == allowed and options.content == b""
+    wrong = next(m for m in ("PATCH", "PUT", "POST") if m not in allowed)
+    answer = client.request(wrong, path)
+    assert answer.status_code == 405 and answer.headers["allow"] == allowed
+    assert answer.json()["code"] == "method_not_allowed"
+
+
+def test_options_on_an_unknown_path_is_404(client):
+    assert client.options("/v1/nothing").status_code == 404
+
+
+def test_delete_on_stats_is_a_wrong_method_not_a_missing_entry(client):
+    for path in ("/v1/dlq/stats", "/v1/dlq/groups"):
+        answer = client.delete(path)
+        assert answer.status_code == 405 and answer.headers["allow"] == "GET, OPTIONS", answer.text
+
+
+@pytest.mark.parametrize("query, message", [
+    ("limit=0.0", "query parameter 'limit' must be a whole number written in digits"),
+    ("limit=1e3", "must be a whole number"),
+    ("limit=", "must be a whole number"),
+    ("limit=%D9%A3", "must be a whole number"),  # an Arabic-Indic three: a digit to Python, not to HTTP
+    ("limit=1&limit=2", "query parameter 'limit' given more than once"),
+    ("status=active&status=archived", "query parameter 'status' given more than once"),
+    ("since=2026-01-01T00:00:00Z&since=2027-01-01T00:00:00Z", "'since' given more than once"),
+    ("staus=archived", "unknown query parameter 'staus' (this endpoint takes: limit, since, status, until, "),
+])
+def test_odd_query_parameters_are_refused(client, query, message):
+    answer = client.get(f"/v1/dlq?{query}")
+    assert answer.status_code == 400 and message in answer.json()["error"], answer.text
+
+
+def test_repeated_parameters_are_refused_on_changes_too(client, sample_dlq):
+    before = (sample_dlq / f"{ACTIVE_ID}.json").read_bytes()
+    answer = client.post(f"/v1/dlq/{ACTIVE_ID}/archive?force=false&force=true")
+    assert answer.status_code == 400 and "'force' given more than once" in answer.json()["error"]
+    assert (sample_dlq / f"{ACTIVE_ID}.json").read_bytes() == before
+    assert client.get("/v1/dlq?limit=2").json()["count"] == 2

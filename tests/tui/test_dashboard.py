@@ -594,3 +594,23 @@ async def test_file_written_by_another_process_appears(app_factory, dlq):
             await pilot.pause(0.01)
         assert table.total == 16
         assert table.current.id == before
+
+
+async def test_retry_modal_refuses_overrides_nested_too_deeply(app_factory, dlq):
+    service = recording_service()
+    app = app_factory(service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        modal = app.screen
+        await pilot.click("#--content-tab-vars-json-pane")  # the focus starts in a row: click the tab
+        await settle(pilot)
+        editor = modal.query_one("#vars-json", TextArea)
+        for text in ('{"x": ' + '{"a": ' * 900 + "1" + "}" * 900 + "}", '{"x": ' + "[" * 60_000 + "]" * 60_000 + "}"):
+            editor.text = text
+            await pilot.pause()
+            assert "nested too deeply" in str(modal.query_one("#vars-error").render())
+        await pilot.click("#sandbox")
+        await pilot.pause()
+        assert app.screen is modal and service.calls == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal
@@ -12,11 +13,18 @@ from pydantic import Field, field_validator, model_validator
 
 from mova_core.engine.actions.base import ActionContext, ActionType, ParamsModel
 from mova_core.engine.errors import ActionError, ActionTimeout, NonRetryableError
+from mova_core.model.nesting import depth_exceeds
+from mova_core.model.redact import Redactor
 
 DEFAULT_TIMEOUT = 30.0
 #: 4xx answers another attempt may fix: request timeout, too many requests.
 RETRYABLE_4XX = frozenset({408, 429})
 MAX_BODY_CHARS = 1_000_000
+PREVIEW_CHARS = 500
+# A header name is an RFC 9110 token; a value is visible ASCII, spaces and tabs (no line breaks:
+# they would start another header). httpx would refuse others only when sending, as a bug.
+_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_HEADER_VALUE = re.compile(r"^[\t\x20-\x7e]*$")
 
 Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -50,6 +58,18 @@ class HttpFetchParams(ParamsModel):
             raise ValueError("must be an http:// or https:// URL")
         return value
 
+    @field_validator("headers")
+    @classmethod
+    def _sendable_headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        # The message names the header, never its value: it may be a secret.
+        for name, value in headers.items():
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+            if not _HEADER_VALUE.match(value):
+                raise ValueError(f"header {name!r} has characters HTTP cannot send (only ASCII, no line breaks); "
+                                 "percent-encode the value or send it in the body")
+        return headers
+
     @model_validator(mode="after")
     def _one_body(self):
         if self.body is not None and self.json_body is not None:
@@ -81,16 +101,22 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
-def decode_body(response: httpx.Response) -> Any:
-    """JSON when the answer is JSON, else text (truncated for very large answers)."""
+def decode_body(response: httpx.Response, redactor: Redactor | None = None) -> Any:
+    """JSON when the answer is JSON (and not nested too deeply to store), else text, truncated for
+    very large answers (after redaction, so that no secret is cut in half and left readable)."""
     ctype = response.headers.get("content-type", "")
     text = response.text
     if "json" in ctype or text[:1] in ("{", "["):
         try:
-            return json.loads(text)
-        except ValueError:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
             pass
-    return text if len(text) <= MAX_BODY_CHARS else text[:MAX_BODY_CHARS] + "…"
+        else:
+            if not depth_exceeds(data):
+                return data
+    if len(text) <= MAX_BODY_CHARS:
+        return text
+    return (redactor or Redactor()).clip(text, MAX_BODY_CHARS) + "…"
 
 
 class HttpFetch(ActionType):
@@ -106,17 +132,17 @@ class HttpFetch(ActionType):
             if remaining <= 0:
                 raise ActionTimeout(f"no time left for {params.method} {params.url}")
             timeout = min(timeout, remaining)
-        ctx.run_context.check_request(params.method, params.url)
         request_summary = {"method": params.method, "url": params.url, "headers": params.headers}
         if params.query:
             request_summary["query"] = params.query
         ctx.log("request", detail=True, **request_summary)
         started = time.perf_counter()
+        # The run context's transport checks the sandbox policy on every request, redirects included.
         response = _send(params, ctx.run_context.transport(ctx.http_transport), timeout)
         elapsed_ms = round((time.perf_counter() - started) * 1000, 1)
-        body = decode_body(response)
+        body = decode_body(response, ctx.redactor)
         ctx.log("response", detail=True, status=response.status_code, elapsed_ms=elapsed_ms,
-                headers=dict(response.headers), body_preview=response.text[:500])
+                headers=dict(response.headers), body_preview=ctx.redactor.clip(response.text, PREVIEW_CHARS))
         _check_status(response)
         return {
             "status": response.status_code,

@@ -10,6 +10,7 @@ from pydantic import Field
 from mova_core.engine.actions.base import ActionContext, ActionType, ParamsModel
 from mova_core.engine.errors import NonRetryableError
 from mova_core.engine.paths import PathMissing, follow, path_parts
+from mova_core.model.nesting import depth_exceeds, too_deep_message
 
 
 class ParseJsonParams(ParamsModel):
@@ -43,6 +44,10 @@ class ParseJson(ActionType):
                 data = json.loads(data)
             except ValueError as exc:
                 raise NonRetryableError(f"parse_json: source is not valid JSON: {exc}") from None
+            except RecursionError:
+                raise NonRetryableError(too_deep_message("parse_json: source")) from None
+            if depth_exceeds(data):  # a variable must stay writable into the run's records
+                raise NonRetryableError(too_deep_message("parse_json: source"))
         try:
             value = follow(data, split_json_path(params.path), "$")
         except PathMissing as missing:

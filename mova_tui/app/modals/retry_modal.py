@@ -20,7 +20,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static, TabbedContent, TabPane, TextArea
 
 from mova_core.model.entry import RetryOverrides
-from mova_core.model.secrets_needed import missing
+from mova_core.model.errors import InvalidInput
+from mova_core.model.nesting import too_deep_message
 from mova_tui.app.modals.confirm_modal import ConfirmModal
 from mova_tui.app.retry_plan import RetryPlan, describe_overrides, variable_overrides
 from mova_tui.app.widgets.overrides_editor import OverridesEditor
@@ -48,8 +49,10 @@ def parse_json_object(text: str) -> tuple[dict | None, str | None]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         return None, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+    except RecursionError:
+        return None, too_deep_message("variable overrides")
     if not isinstance(value, dict):
-        return None, "variables must be a JSON object, e.g. {\"api_url\": \"https://…\"}"
+        return None, "variable overrides must be a JSON object, e.g. {\"api_url\": \"https://…\"}"
     return value, None
 
 
@@ -89,7 +92,7 @@ class RetryModal(ModalScreen[RetryRequest | None]):
                 yield SecretsNeeded(id="secrets-needed")
                 yield Label("Secret overrides [dim](masked; kept in memory only)[/]", classes="section")
                 yield OverridesEditor(id="secrets", password=True, add_label="+ Add secret",
-                                      names=[need.name for need in plan.secrets if not need.override])
+                                      names=[need.name for need in plan.sandbox])
                 yield Static("", id="secrets-error", classes="error")
             yield Static("", id="overrides-summary", markup=False)
             with Horizontal(classes="buttons"):
@@ -132,11 +135,16 @@ class RetryModal(ModalScreen[RetryRequest | None]):
 
     def read_overrides(self) -> tuple[RetryOverrides | None, list[str], list[str]]:
         """The overrides typed so far (changed or added variables, secrets) and the errors of each part."""
-        variables, var_errors = self._typed_variables()
-        secrets, secret_errors = self.query_one("#secrets", OverridesEditor).read()
-        if var_errors or secret_errors or variables is None:
-            return None, var_errors, secret_errors
-        return RetryOverrides(variables=variable_overrides(variables, self.plan.variables), secrets=secrets), [], []
+        try:
+            variables, var_errors = self._typed_variables()
+            secrets, secret_errors = self.query_one("#secrets", OverridesEditor).read()
+            if var_errors or secret_errors or variables is None:
+                return None, var_errors, secret_errors
+            changed = variable_overrides(variables, self.plan.variables)
+            return RetryOverrides(variables=changed, secrets=secrets), [], []
+        except InvalidInput as exc:  # nested too deeply: the message names the override
+            errors = [str(exc)]
+            return (None, [], errors) if "overrides.secrets." in errors[0] else (None, errors, [])
 
     def _validate(self) -> RetryOverrides | None | bool:
         """Show the errors, the overrides and the secrets' sources; False while something is wrong."""
@@ -146,7 +154,8 @@ class RetryModal(ModalScreen[RetryRequest | None]):
         if overrides is None:
             self.query_one("#overrides-summary", Static).update("")
             return False
-        self.query_one(SecretsNeeded).show(self.plan.with_overrides(overrides.secrets))
+        self.query_one(SecretsNeeded).show(self.plan.with_overrides(overrides.secrets, True),
+                                           self.plan.with_overrides(overrides.secrets, False))
         self.query_one("#overrides-summary", Static).update("Overrides: " + self.describe(overrides))
         return overrides if (overrides.variables or overrides.secrets) else None
 
@@ -223,7 +232,7 @@ def confirmation(plan: RetryPlan, sandbox_mode: bool, overrides: str, secrets: d
     lines = [f"Overrides: {overrides}."]
     if plan.skipped:
         lines.append(plan.skipped_summary() + ".")
-    absent = missing(plan.with_overrides(secrets), sandbox_mode)
+    absent = [need.name for need in plan.with_overrides(secrets, sandbox_mode) if not need.provided]
     if absent:
         lines.append(f"Not provided in {mode}: {', '.join(absent)} (an action using one fails).")
     if not sandbox_mode:

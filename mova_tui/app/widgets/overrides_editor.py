@@ -126,13 +126,13 @@ class OverridesEditor(Vertical):
         errors: list[str] = []
         for n, row in enumerate(self.query(OverrideRow), 1):
             key, value = row.pair
-            key = key.strip()
+            key = key if row.original is not None else key.strip()
             if not value and (not key or self.password):
                 continue  # an empty row, or a secret named but not given
             if not key:
                 errors.append(f"row {n}: a value without a name")
                 continue
-            if not _KEY.match(key):
+            if row.original is None and not _KEY.match(key):  # the entry's own names are its own
                 errors.append(f"row {n}: {key!r} is not a valid name (letters, digits, _ . -)")
                 continue
             if key in out:

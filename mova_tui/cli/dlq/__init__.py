@@ -6,23 +6,33 @@ the models only inside the commands, so `mova --help` stays quick.
 """
 
 import typer
+from typer.core import TyperGroup
 
 from mova_tui.cli.dlq import (
     alerts,
     change,
     list,
     maintenance,
+    metrics,
     reindex,
     retry,
     show,
     stats,
+    status,
 )
+from mova_tui.cli.state import DlqPathEverywhere
+
+
+class DlqGroup(DlqPathEverywhere, TyperGroup):
+    """`mova dlq`: every command also takes --dlq-path (`mova dlq list --dlq-path DIR`)."""
+
 
 app = typer.Typer(
-    help="Work with the dead-letter queue: list, inspect, retry (sandbox first), archive, delete, watch.",
+    cls=DlqGroup,
+    help="Work with the dead-letter queue: list, inspect, retry (sandbox first), archive, reopen, delete, watch.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
 # In this order in `mova dlq --help`.
-for module in (list, show, retry, change, stats, maintenance, alerts, reindex):
+for module in (list, show, retry, change, status, stats, maintenance, alerts, metrics, reindex):
     app.add_typer(module.app)

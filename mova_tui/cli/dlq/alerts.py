@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from mova_tui.cli.dlq.common import warn_skipped
+from mova_tui.cli.dlq.stats import skipped_json
 from mova_tui.cli.output import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -104,15 +106,24 @@ def alerts(
         "max_active": max_active, "max_age": max_age, "max_growth": max_growth,
         "max_retry_failure_rate": max_retry_failure_rate, "max_sandbox_runtime": max_sandbox_runtime,
     })
-    found = state.service().alerts(thresholds)
+    svc = state.service(warn_missing=False)
+    if not svc.settings.dlq_path.is_dir():
+        # A typo in a cron job's MOVA_DLQ_PATH must page, not read as a healthy empty queue.
+        fail(f"dead-letter directory {svc.settings.dlq_path} does not exist (set MOVA_DLQ_PATH or --dlq-path)",
+             EXIT_USAGE)
+    found = svc.alerts(thresholds)
+    skipped = svc.skipped()
     breached = [a for a in found if a.breached]
     if fmt == Format.json:
-        print_json({"breached": bool(breached), "alerts": [a.model_dump(mode="json") for a in found]})
+        print_json({"breached": bool(breached), "alerts": [a.model_dump(mode="json") for a in found],
+                    **skipped_json(skipped)})
     else:
         from mova_tui.cli.render import alerts_view
 
         console().print(alerts_view(found))
         info(f"{len(breached)} of {len(found)} thresholds breached" if breached else "all thresholds ok")
+    if skipped:  # their entries are counted by no threshold
+        warn_skipped(skipped, svc.settings.dlq_path)
     if breached:
         raise typer.Exit(EXIT_FAILED)
 

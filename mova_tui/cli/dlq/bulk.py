@@ -1,4 +1,4 @@
-"""`mova dlq retry|archive|delete --all`: the terminal half of a bulk run (the logic is `mova_core.ops.bulk`).
+"""`mova dlq retry|archive|delete|reopen --all`: the terminal half of a bulk run (the logic is `mova_core.ops.bulk`).
 
 Freeze the set and show it, ask (on a terminal) or require --yes/--force, then act with a
 progress bar of done/failed/skipped, recording every outcome in a results file that `--resume`
@@ -32,6 +32,7 @@ from mova_core.ops.bulk import (
     retry_action,
     run_bulk,
 )
+from mova_core.ops.reopen import reopen_action
 
 if TYPE_CHECKING:
     from mova_core.model.entry import RetryOverrides
@@ -50,8 +51,15 @@ from mova_tui.cli.output import (
 )
 from mova_tui.cli.params import BulkRun, Format, RetryPace, Selection, parse_rate
 from mova_tui.cli.state import CliState
+from mova_tui.present.safe_text import clean
+from mova_tui.present.text import counted
 
-PAST = {"retry": "retried", "archive": "archived", "delete": "deleted"}
+PAST = {"retry": "retried", "archive": "archived", "delete": "deleted", "reopen": "reopened"}
+#: What each simple operation does to one id.
+SIMPLE_ACTIONS = {"archive": archive_action, "delete": delete_action, "reopen": reopen_action}
+#: Statuses an operation leaves out of its set when no --status is given: acting on them would only
+#: be a no-op (archive what is archived, reopen what is active) or a refusal (reopen a running retry).
+NOT_FOR = {"archive": {EntryStatus.archived}, "reopen": {EntryStatus.active, EntryStatus.retrying}}
 
 
 @dataclass(frozen=True)
@@ -85,20 +93,19 @@ def bulk_retry(state: CliState, selection: Selection, *, sandbox_mode: bool, ove
 
 def bulk_simple(state: CliState, operation: str, selection: Selection, *, bulk: BulkRun, yes: bool,
                 fmt: Format) -> None:
-    """Archive or delete a frozen set."""
-    factory = archive_action if operation == "archive" else delete_action
-    job = BulkJob(operation, factory(state.thread_service))
+    """Archive, delete or reopen a frozen set."""
+    job = BulkJob(operation, SIMPLE_ACTIONS[operation](state.thread_service))
     run_job(state, job, selection, selection.entry_filter(), bulk=bulk, yes=yes, fmt=fmt)
 
 
 def freeze(state: CliState, operation: str, flt: EntryFilter) -> list[str]:
     """The ids the run will act on, listed once, now."""
     svc = state.service()
-    if operation == "archive" and flt.status is None:
-        # Archiving what is already archived would be a no-op line per entry; leave those out.
+    left_out = NOT_FOR.get(operation, set())
+    if left_out and flt.status is None:
         limit = flt.limit
         items = svc.list(flt.model_copy(update={"limit": None})).items
-        ids = [i.id for i in items if i.status != EntryStatus.archived]
+        ids = [i.id for i in items if i.status not in left_out]
         return ids[:limit] if limit is not None else ids
     return [i.id for i in svc.list(flt).items]
 
@@ -147,8 +154,9 @@ def _resumed(job: BulkJob, bulk: BulkRun, *, selection_given: bool) -> ResultsFi
         fail(f"{resume} records a {was} retry; resume it the same way ({flag})", EXIT_USAGE)
     if selection_given:
         warn(f"--resume acts on the set recorded in {resume}; the filters given are ignored")
-    info(f"resuming the {job.operation} of {len(record.plan.ids)} entries recorded in {resume}: "
-         f"{len(record.recorded)} already have an outcome, {len(record.pending())} left")
+    done = len(record.recorded)
+    info(f"resuming the {job.operation} of {counted(len(record.plan.ids), 'entry', 'entries')} recorded in {resume}: "
+         f"{done:,} already {'has' if done == 1 else 'have'} an outcome, {len(record.pending()):,} left")
     return record
 
 
@@ -157,16 +165,18 @@ def _print_dry_run(plan: BulkPlan, ids: list[str], fmt: Format) -> None:
         print_json({**plan.to_json(), "ids": ids, "count": len(ids), "dry_run": True})
     else:
         for entry_id in ids:
-            print(entry_id)
+            print(clean(entry_id, one_line=True))
 
 
 def _confirm(job: BulkJob, count: int) -> None:
     """Ask on a terminal; without one, refuse (the caller gave no --yes/--force)."""
     flag = "--force" if job.operation == "delete" else "--yes"
     if not output.can_ask():
-        fail(f"refusing to {job.operation} {count} entries without confirmation: no terminal to ask on; "
+        fail(f"refusing to {job.operation} {counted(count, 'entry', 'entries')} without confirmation: no terminal "
+             "to ask on; "
              f"add {flag}", EXIT_USAGE)
-    if not typer.confirm(f"{job.operation.capitalize()} these {count} entries{job.mode_note}?", default=False,
+    these = "this entry" if count == 1 else f"these {count:,} entries"
+    if not typer.confirm(f"{job.operation.capitalize()} {these}{job.mode_note}?", default=False,
                          err=True):
         fail("nothing changed", EXIT_FAILED)
 
@@ -192,7 +202,12 @@ def _show_set(operation: str, ids: list[str], mode_note: str) -> None:
         info(f"no entries to {operation}")
         return
     shown = ", ".join(ids[:5]) + (f", … ({len(ids) - 5} more)" if len(ids) > 5 else "")
-    info(f"{len(ids)} entries to {operation}{mode_note}: {shown}")
+    info(f"{counted(len(ids), 'entry', 'entries')} to {operation}{mode_note}: {shown}")
+
+
+def _result_line(result: BulkResult) -> str:
+    """`id: outcome: detail` on one line; the detail may quote the entry or a server."""
+    return clean(f"{result.id}: {result.outcome}" + (f": {result.detail}" if result.detail else ""), one_line=True)
 
 
 def _summary_json(operation: str, summary: BulkSummary, path: Path | None) -> dict[str, Any]:
@@ -229,11 +244,10 @@ def _run_with_progress(job: BulkJob, ids: list[str], record: ResultsFile) -> Bul
         if bar is not None:
             bar.update(task, advance=1, **counts)
             if result.kind != "done":
-                bar.console.print(f"{result.id}: {result.outcome}" + (f": {result.detail}" if result.detail else ""),
-                                  markup=False, highlight=False)
+                bar.console.print(_result_line(result), markup=False, highlight=False)
         else:
             n = sum(counts.values())
-            info(f"[{n}/{len(ids)}] {result.id}: {result.outcome}" + (f": {result.detail}" if result.detail else ""))
+            info(f"[{n}/{len(ids)}] {_result_line(result)}")
 
     restore = _install_stop_handlers(cancel)
     try:

@@ -44,9 +44,9 @@ def archive(
 ) -> None:
     """Archive an entry (kept for history, out of the active queue); or every matching one with --all."""
     state = get_state(ctx)
-    if _bulk_or_one(state, "archive", entry_id, all_, selection, bulk, yes=yes, fmt=fmt):
+    if bulk_or_one(state, "archive", entry_id, all_, selection, bulk, yes=yes, fmt=fmt):
         return
-    before, entry = state.service().archive_changed(entry_id)
+    before, entry = state.service().archive_changed(state.id_to_change(entry_id, "archive"))
     info(f"{entry.id} was already archived" if before.status == EntryStatus.archived else f"archived {entry.id}")
 
 
@@ -68,13 +68,13 @@ def delete(
 ) -> None:
     """Delete an entry for good (asks on a terminal; refuses without one unless --force)."""
     state = get_state(ctx)
-    if _bulk_or_one(state, "delete", entry_id, all_, selection, bulk, yes=force, fmt=fmt):
+    if bulk_or_one(state, "delete", entry_id, all_, selection, bulk, yes=force, fmt=fmt):
         return
     delete_one(state, entry_id, force=force)
 
 
-def _bulk_or_one(state: CliState, op: str, entry_id: str | None, all_: bool, selection: Selection, bulk: BulkRun,
-                 *, yes: bool, fmt: Format) -> bool:
+def bulk_or_one(state: CliState, op: str, entry_id: str | None, all_: bool, selection: Selection, bulk: BulkRun,
+                *, yes: bool, fmt: Format) -> bool:
     """With --all or --resume, run `op` on the frozen set and return True; for one ID, check that no
     bulk-only option was given and return False (the caller acts on that ID)."""
     check_one_or_all(entry_id, all_, bulk, op, selection, bulk)
@@ -89,7 +89,7 @@ def _bulk_or_one(state: CliState, op: str, entry_id: str | None, all_: bool, sel
 def delete_one(state: CliState, entry_id: str, *, force: bool) -> None:
     """Delete one entry, after a confirmation on a terminal unless `force`."""
     svc = state.service()
-    entry = svc.get(entry_id)
+    entry = svc.get(state.id_to_change(entry_id, "delete"))
     if not force:
         if not output.can_ask():
             fail(f"refusing to delete {entry.id} without confirmation: no terminal to ask on; add --force",

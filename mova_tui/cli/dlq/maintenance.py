@@ -37,15 +37,20 @@ OutputOpt = Annotated[
 def purge(ctx: typer.Context, older_than: OlderThanOpt = None, dry_run: PurgeDryRunOpt = False,
           fmt: FormatOpt = Format.table) -> None:
     """Remove resolved and archived entries older than the retention period (never active or retrying)."""
+    from mova_tui.present.text import counted  # Rich text: not at start-up
+
     svc = get_state(ctx).service()
     report = svc.purge(older_than, dry_run=dry_run)
     if fmt == Format.json:
         print_json(report.model_dump(mode="json"))
     else:
+        from mova_tui.present.safe_text import clean
+
         for entry_id in report.removed:
-            print(entry_id)
+            print(clean(entry_id, one_line=True))
         verb = "would remove" if dry_run else "removed"
-        info(f"{verb} {len(report.removed)} resolved/archived entries older than {report.older_than_days:g} days "
+        info(f"{verb} {counted(len(report.removed), 'resolved/archived entry', 'resolved/archived entries')} "
+             f"older than {counted(report.older_than_days, 'day')} "
              f"(created before {report.cutoff})")
         for entry_id, why in report.failed.items():
             warn(f"not removed {entry_id}: {why}")
@@ -61,13 +66,15 @@ def purge(ctx: typer.Context, older_than: OlderThanOpt = None, dry_run: PurgeDry
 def export(ctx: typer.Context, selection: Selection, fmt: ExportFormatOpt = ExportFormat.jsonl,
            out: OutputOpt = None) -> None:
     """Export matching entries for analysis: JSON lines of full entries, or CSV."""
+    from mova_tui.present.text import counted  # Rich text: not at start-up
+
     svc = get_state(ctx).service()
     flt = selection.entry_filter()
     warn_skipped(svc.skipped(), svc.settings.dlq_path)
     if out is None:
         count = svc.export(flt, fmt.value, sys.stdout)
         sys.stdout.flush()
-        info(f"exported {count} entries")
+        info(f"exported {counted(count, 'entry', 'entries')}")
         return
     count = svc.export_to_file(flt, fmt.value, out)  # replaced atomically and durably once complete
-    info(f"exported {count} entries to {out}")
+    info(f"exported {counted(count, 'entry', 'entries')} to {out}")

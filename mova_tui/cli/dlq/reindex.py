@@ -2,6 +2,7 @@
 
 import typer
 
+from mova_tui.cli.dlq.common import skipped_line
 from mova_tui.cli.output import examples, fail, info, print_json
 from mova_tui.cli.params import Format, FormatOpt
 from mova_tui.cli.state import get_state, refresh_with_progress
@@ -12,6 +13,8 @@ app = typer.Typer()
 @app.command(epilog=examples("mova dlq reindex"))
 def reindex(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """Re-read every entry file into the index, and list the files that are not readable entries."""
+    from mova_tui.present.text import counted  # Rich text: not at start-up
+
     svc = get_state(ctx).service(warn_missing=False)
     if not svc.settings.dlq_path.is_dir():
         fail(f"dead-letter directory {svc.settings.dlq_path} does not exist (set MOVA_DLQ_PATH or --dlq-path)")
@@ -23,6 +26,6 @@ def reindex(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
                     "skipped": [s.model_dump(mode="json") for s in skipped]})
         return
     for s in skipped:
-        print(f"{s.name}: {s.reason}")
-    info(f"indexed {total} entries in {svc.settings.dlq_path}"
-         + (f"; {len(skipped)} unreadable files skipped (listed above; never modified)" if skipped else ""))
+        print(skipped_line(s))
+    info(f"indexed {counted(total, 'entry', 'entries')} in {svc.settings.dlq_path}"
+         + (f"; {counted(len(skipped), 'unreadable file')} skipped (listed above; never modified)" if skipped else ""))

@@ -1,6 +1,12 @@
-"""`mova dlq stats` (the specification's statistics) and `mova dlq groups` (failure fingerprints)."""
+"""`mova dlq stats` (the specification's statistics) and `mova dlq groups` (failure fingerprints).
+
+Both name the files in the directory that are not readable entries (counted in nothing else), on
+stderr, and `stats --format json` adds them as `skipped` and `skipped_files` (only when there are any).
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -18,7 +24,15 @@ from mova_tui.cli.params import (
 )
 from mova_tui.cli.state import get_state
 
+if TYPE_CHECKING:
+    from mova_core.model.listing import SkippedFile
+
 app = typer.Typer()
+
+
+def skipped_json(skipped: list[SkippedFile]) -> dict[str, Any]:
+    """The unreadable files, for a JSON document: how many, and each one's name and reason."""
+    return {"skipped": len(skipped), "skipped_files": [s.model_dump(mode="json") for s in skipped]}
 
 
 @app.command(epilog=examples("mova dlq stats", "mova dlq stats --format json | jq '.by_status.active'"))
@@ -26,10 +40,12 @@ def stats(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     """The specification's statistics; the human view adds the oldest active entry and failure groups."""
     svc = get_state(ctx).service()
     numbers = svc.stats()
+    skipped = svc.skipped()
+    warn_skipped(skipped, svc.settings.dlq_path)
     if fmt == Format.json:
-        print_json(numbers.model_dump(mode="json"))
+        # The specification's object as it is, and only when files are unreadable, what was left out.
+        print_json({**numbers.model_dump(mode="json"), **(skipped_json(skipped) if skipped else {})})
         return
-    warn_skipped(svc.skipped(), svc.settings.dlq_path)
     from mova_tui.cli.render import stats_view
 
     out = console()
@@ -49,6 +65,7 @@ def groups(
     """Entries grouped by failure fingerprint (same action type, same error but for ids and numbers)."""
     svc = get_state(ctx).service()
     found = svc.groups(build_filter(status, workflow_type, None, since, until))
+    warn_skipped(svc.skipped(), svc.settings.dlq_path)  # on stderr: the JSON is the groups array alone
     if fmt == Format.json:
         print_json([g.model_dump(mode="json") for g in found])
         return
