@@ -15,6 +15,7 @@ from mova_core import __version__
 from mova_core.http import errors
 from mova_core.http.access_log import AccessLogMiddleware
 from mova_core.http.auth import AccessMiddleware
+from mova_core.http.console import ConsoleOptions, mount_console
 from mova_core.http.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
 from mova_core.http.routes import router
 from mova_core.ops.pool import ServicePool
@@ -34,6 +35,7 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     allowed_hosts: Collection[str] | None = None,
+    console: ConsoleOptions | None = None,
 ) -> FastAPI:
     """The shim over `settings` (MOVA_* by default).
 
@@ -41,6 +43,7 @@ def create_app(
     caller's identity; `allowed_hosts` limits the Host header (`mova serve` passes the loopback
     names when it listens on loopback). At shutdown, once the server has let running requests finish
     (`mova serve --shutdown-timeout`), the retries still running are cancelled.
+    `console` mounts the web console at its prefix (`/dlq`).
     """
     settings = settings or Settings()
     pool = ServicePool(settings, clock=clock)
@@ -68,10 +71,11 @@ def create_app(
     app.state.retries = retries
     errors.install(app, router.routes)
     app.include_router(router)
+    sessions = mount_console(app, settings, console) if console is not None else None
     # Added last = outermost: access is checked before a body is read at all, and every answer,
     # refusals included, is logged with its request id.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
-    app.add_middleware(AccessMiddleware, settings=settings, allowed_hosts=allowed_hosts)
+    app.add_middleware(AccessMiddleware, settings=settings, allowed_hosts=allowed_hosts, console=sessions)
     app.add_middleware(AccessLogMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

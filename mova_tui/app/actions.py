@@ -1,7 +1,8 @@
 """The operations both screens offer (retry, archive, delete, export): a modal, then a background job.
 
 Each takes the app as a `JobHost` (modals, notifications, jobs); the job bodies live in `bulk`
-and `export`, and run through the core's bulk runner.
+and `export`, and run through the core's bulk runner. In a read-only dashboard (`mova tui
+--read-only`, a read-only web console session) each one refuses here, its single entry point.
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ from mova_tui.present.text import short_id
 Done = Callable[[list[str]], None] | None
 
 
+def refuse_in_read_only(app: JobHost, what: str) -> bool:
+    """In a read-only dashboard: say that `what` is not allowed, and refuse."""
+    if app.read_only:
+        app.notify(f"This dashboard is read-only: {what} is not allowed here.", title="Read-only",
+                   severity="warning")
+    return app.read_only
+
+
 def _nothing_under_cursor(app: JobHost, ids: list[str]) -> bool:
     if not ids:
         app.notify("No entry under the cursor", severity="warning")
@@ -30,6 +39,8 @@ def _nothing_under_cursor(app: JobHost, ids: list[str]) -> bool:
 
 def retry(app: JobHost, ids: list[str], on_done: Done = None) -> None:
     """Read what the chosen entries need, then open the retry dialog (or say why none can be retried)."""
+    if refuse_in_read_only(app, "retrying"):
+        return
     ids = list(ids)
     if _nothing_under_cursor(app, ids):
         return
@@ -65,6 +76,8 @@ def _open_retry(app: JobHost, plan: RetryPlan, on_done: Done) -> None:
 
 def archive(app: JobHost, ids: list[str], on_done: Done = None) -> None:
     """Archive one entry at once, or a frozen selection after a confirmation stating the count."""
+    if refuse_in_read_only(app, "archiving"):
+        return
     ids = list(ids)
     if _nothing_under_cursor(app, ids):
         return
@@ -90,6 +103,8 @@ def archive(app: JobHost, ids: list[str], on_done: Done = None) -> None:
 
 def reopen(app: JobHost, ids: list[str], on_done: Done = None) -> None:
     """Set one entry or a frozen selection back to active, after a confirmation; the lifecycle decides."""
+    if refuse_in_read_only(app, "reopening"):
+        return
     ids = list(ids)
     if _nothing_under_cursor(app, ids):
         return
@@ -115,6 +130,8 @@ def reopen(app: JobHost, ids: list[str], on_done: Done = None) -> None:
 
 def delete(app: JobHost, ids: list[str], on_done: Done = None) -> None:
     """Delete one entry or a frozen selection, always after a confirmation."""
+    if refuse_in_read_only(app, "deleting"):
+        return
     ids = list(ids)
     if _nothing_under_cursor(app, ids):
         return
@@ -139,6 +156,8 @@ def delete(app: JobHost, ids: list[str], on_done: Done = None) -> None:
 
 def export(app: JobHost, flt: EntryFilter, total: int, described: str) -> None:
     """Ask for a path and format, then write the filtered view there in a job."""
+    if refuse_in_read_only(app, "exporting to the server's disk"):
+        return
 
     def chosen(request: ExportRequest | None) -> None:
         if request is not None:

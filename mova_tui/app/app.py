@@ -52,11 +52,15 @@ class MovaApp(App[None]):
     #: What the watcher is doing, for the status line.
     watch_state: reactive[str] = reactive("not watching", init=False)
 
-    def __init__(self, service: DLQService, *, clock: Clock, watch: bool = True) -> None:
+    def __init__(self, service: DLQService, *, clock: Clock, watch: bool = True, read_only: bool = False) -> None:
         super().__init__()
         self.service = service
         self.clock = clock
         self.watch_enabled = watch
+        #: Look, never touch: `actions` refuses every operation that changes an entry or writes a file.
+        self.read_only = read_only
+        if read_only:
+            self.title = f"{self.TITLE} (read-only)"
         self.dlq_path = Path(service.settings.dlq_path)
         self.sub_title = str(self.dlq_path)
         self.set_reactive(MovaApp.watch_state, "starting watcher" if watch else "not watching")
@@ -204,8 +208,9 @@ def make_app(
     settings: Settings | None = None,
     clock: Clock | None = None,
     watch: bool = True,
+    read_only: bool = False,
 ) -> MovaApp:
     """The dashboard over a service (or one built from settings); `clock` fixes "now" for ages."""
     if service is None:
         service = DLQService(settings or Settings(), clock=clock)
-    return MovaApp(service, clock=clock or service.clock, watch=watch)
+    return MovaApp(service, clock=clock or service.clock, watch=watch, read_only=read_only)

@@ -26,6 +26,7 @@ class JobHost(Protocol):
     """Modals, notifications, reads and background work: what `actions` needs."""
 
     clock: Clock
+    read_only: bool
 
     def push_screen(self, screen: Screen[R], callback: Callable[[R | None], None] | None = None) -> object:
         """Show a screen (a modal); `callback` gets what it is dismissed with."""

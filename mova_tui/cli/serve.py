@@ -22,6 +22,8 @@ def http_extra_hint(source_tree: Path = SOURCE_TREE, cwd: Path | None = None) ->
         return "pip install 'mova[http]'"
     here = (cwd or Path.cwd()).resolve() == source_tree
     return "pip install -e '.[http]'" + ("" if here else f" (in {source_tree})")
+
+
 #: Host headers a loopback server answers to (a guard against DNS rebinding), besides --host itself.
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 #: How `mova serve --workers N` hands its options to the worker processes (they build the app themselves).
@@ -38,11 +40,18 @@ def serve_command(
     workers: Annotated[int, typer.Option(min=1, max=64, metavar="N", help="Worker processes (one per core is plenty); each keeps its own connections.")] = 1,
     shutdown_timeout: Annotated[float, typer.Option(min=0, metavar="SECONDS", help="On SIGTERM or Ctrl-C, how long running requests and retries may take to finish; retries still running are then cancelled.")] = 30.0,
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="One line per request with its X-Request-ID.")] = True,
+    console: Annotated[bool, typer.Option("--console", help="Serve the dashboard in the browser at /dlq (the console extra).")] = False,
+    console_sessions: Annotated[int, typer.Option(min=1, max=256, metavar="N", help="Console sessions (tabs, one dashboard process each) open at once.")] = 4,
+    console_idle: Annotated[float, typer.Option(min=0, metavar="SECONDS", help="Close a console session after this long without input (0: never).")] = 900.0,
+    proxy_headers: Annotated[bool, typer.Option("--proxy-headers", help="Trust X-Forwarded-Proto/-For from --forwarded-allow-ips (behind a reverse proxy).")] = False,
+    forwarded_allow_ips: Annotated[str, typer.Option(metavar="IPS", help="Comma-separated proxy addresses trusted with --proxy-headers ('*' for any).")] = "127.0.0.1",
+    allowed_host: Annotated[list[str] | None, typer.Option(metavar="NAME", help="Also answer to this Host header (the public name behind a proxy); repeatable.")] = None,
 ) -> None:
     """Serve the dead-letter queue over HTTP: the specification's /v1/dlq API, /metrics and /healthz.
 
     With MOVA_API_TOKEN set every request needs 'Authorization: Bearer <token>';
-    MOVA_API_READ_TOKEN allows the GET endpoints only.
+    MOVA_API_READ_TOKEN allows the GET endpoints only. --console adds the dashboard at /dlq,
+    behind a log-in form when a token is set.
     """
     try:
         import fastapi  # noqa: F401
@@ -52,6 +61,13 @@ def serve_command(
         raise typer.Exit(2) from None
     from mova_core.http import create_app
     from mova_core.http.auth import tokens_from
+    from mova_core.http.console import ConsoleOptions, missing_packages
+    from mova_core.http.console.options import CONSOLE_EXTRA_HINT
+
+    if console and missing_packages():
+        typer.echo(f"mova serve --console needs the console extra ({', '.join(missing_packages())} not installed): "
+                   f"{CONSOLE_EXTRA_HINT}", err=True)
+        raise typer.Exit(2)
 
     settings = get_state(ctx).settings()
     tokens = tokens_from(settings)
@@ -68,8 +84,13 @@ def serve_command(
                    "(set MOVA_DLQ_PATH or --dlq-path)", err=True)
     if not loopback and not tokens:
         typer.echo(f"warning: listening on {host} with no API token (--insecure)", err=True)
-    allowed_hosts = sorted({*LOOPBACK_NAMES, normalize_host(host)}) if loopback else None
-    options = {"max_body_bytes": max_body, "allowed_hosts": allowed_hosts}
+    extra_hosts = {normalize_host(name) for name in allowed_host or ()}
+    allowed_hosts = sorted({*LOOPBACK_NAMES, normalize_host(host), *extra_hosts}) if loopback or extra_hosts else None
+    options: dict[str, Any] = {"max_body_bytes": max_body, "allowed_hosts": allowed_hosts}
+    if console and workers > 1:
+        typer.echo("mova serve --console runs one worker (each browser tab's session lives in its process): "
+                   "drop --workers or the console", err=True)
+        raise typer.Exit(2)
     if tokens:
         auth = "bearer token required" + ("; read-only token allows GET only" if "read-only" in tokens else "")
     else:
@@ -78,14 +99,19 @@ def serve_command(
     plural = f"{workers} workers" if workers > 1 else "1 worker"
     typer.echo(f"mova serve: http://{shown}:{port} over {settings.dlq_path} ({auth}; {plural}); Ctrl-C stops",
                err=True)
+    if console:
+        login = "log in with the API token" if tokens else "no token, so no log-in"
+        typer.echo(f"web console: http://{shown}:{port}/dlq ({login}; README 'Web console')", err=True)
     sys.stderr.flush()
     run_options: dict[str, Any] = {
         "host": host, "port": port, "log_level": log_level, "server_header": False, "access_log": False,
         "log_config": log_config(log_level if access_log else "warning"),
         "timeout_graceful_shutdown": shutdown_timeout,
+        "proxy_headers": proxy_headers, "forwarded_allow_ips": forwarded_allow_ips,
     }
     if workers == 1:
-        uvicorn.run(create_app(settings, **options), **run_options)
+        sessions = ConsoleOptions(max_sessions=console_sessions, idle_timeout=console_idle) if console else None
+        uvicorn.run(create_app(settings, console=sessions, **options), **run_options)
         return
     # Worker processes import the app from its factory: the settings reach them as MOVA_* variables.
     os.environ["MOVA_DLQ_PATH"] = str(settings.dlq_path.resolve())

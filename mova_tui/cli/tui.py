@@ -13,6 +13,10 @@ def tui_command(
         bool,
         typer.Option("--watch/--no-watch", help="Follow changes to the directory live (watchfiles)."),
     ] = True,
+    read_only: Annotated[
+        bool,
+        typer.Option("--read-only", help="Look only: retry, archive, delete and export are refused."),
+    ] = False,
 ) -> None:
     """Open the live dashboard: list, filter, inspect, retry, archive, delete and export entries.
 
@@ -21,4 +25,4 @@ def tui_command(
     settings = get_state(ctx).settings()
     from mova_tui.app import make_app  # Textual loads only for this command
 
-    make_app(settings=settings, watch=watch).run()
+    make_app(settings=settings, watch=watch, read_only=read_only).run()
