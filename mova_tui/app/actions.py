@@ -1,4 +1,4 @@
-"""The operations both screens offer (retry, archive, delete, export): a modal, then a background job.
+"""The operations both screens offer (retry, archive, reopen, delete, export): a modal, then a background job.
 
 Each takes the app as a `JobHost` (modals, notifications, jobs); the job bodies live in `bulk`
 and `export`, and run through the core's bulk runner. In a read-only dashboard (`mova tui
@@ -103,55 +103,40 @@ def archive(app: JobHost, ids: list[str], on_done: Done = None) -> None:
 
 def reopen(app: JobHost, ids: list[str], on_done: Done = None) -> None:
     """Set one entry or a frozen selection back to active, after a confirmation; the lifecycle decides."""
-    if refuse_in_read_only(app, "reopening"):
-        return
-    ids = list(ids)
-    if _nothing_under_cursor(app, ids):
-        return
-    many = len(ids) > 1
-    what = count(len(ids)) if many else ids[0]
-
-    def confirmed(ok: bool | None) -> None:
-        if ok:
-            app.start_job(f"Reopen {what if many else short_id(ids[0])}", len(ids), bulk_job("reopen", ids),
-                          show=many, cancellable=many)
-            if on_done:
-                on_done(ids)
-
-    subject = f"The {what} selected go" if many else f"Entry {ids[0]} goes"
-    app.push_screen(
-        ConfirmModal(f"Reopen {what}?",
-                     f"{subject} back to active: counted by the alerts again, and ready to retry. "
-                     "Archived and resolved entries can be reopened; one under a running retry cannot.",
-                     confirm_label=f"Reopen {len(ids):,}" if many else "Reopen"),
-        confirmed,
-    )
+    subject = f"The {count(len(ids))} selected go" if len(ids) > 1 else f"Entry {ids[0] if ids else ''} goes"
+    _confirmed_change(app, "reopen", "reopening", ids, on_done,
+                      f"{subject} back to active: counted by the alerts again, and ready to retry. "
+                      "Archived and resolved entries can be reopened; one under a running retry cannot.", "primary")
 
 
 def delete(app: JobHost, ids: list[str], on_done: Done = None) -> None:
     """Delete one entry or a frozen selection, always after a confirmation."""
-    if refuse_in_read_only(app, "deleting"):
+    body = (f"The {count(len(ids))} selected will be removed from the dead-letter directory." if len(ids) > 1
+            else f"Entry {ids[0] if ids else ''} will be removed from the dead-letter directory.")
+    _confirmed_change(app, "delete", "deleting", ids, on_done, body + " This cannot be undone.", "error")
+
+
+def _confirmed_change(app: JobHost, op: str, doing: str, ids: list[str], on_done: Done, body: str,
+                      variant: str) -> None:
+    """Ask, then run `op` on the ids as a job (a window and Cancel for several)."""
+    if refuse_in_read_only(app, doing):
         return
     ids = list(ids)
     if _nothing_under_cursor(app, ids):
         return
     many = len(ids) > 1
     what = count(len(ids)) if many else ids[0]
+    verb = op.capitalize()
 
     def confirmed(ok: bool | None) -> None:
         if ok:
-            app.start_job(f"Delete {what if many else short_id(ids[0])}", len(ids), bulk_job("delete", ids),
+            app.start_job(f"{verb} {what if many else short_id(ids[0])}", len(ids), bulk_job(op, ids),
                           show=many, cancellable=many)
             if on_done:
                 on_done(ids)
 
-    body = (f"The {what} selected will be removed from the dead-letter directory." if many
-            else f"Entry {ids[0]} will be removed from the dead-letter directory.")
-    app.push_screen(
-        ConfirmModal(f"Delete {what}?", body + " This cannot be undone.",
-                     confirm_label=f"Delete {len(ids):,}" if many else "Delete", variant="error"),
-        confirmed,
-    )
+    app.push_screen(ConfirmModal(f"{verb} {what}?", body, confirm_label=f"{verb} {len(ids):,}" if many else verb,
+                                 variant=variant), confirmed)
 
 
 def export(app: JobHost, flt: EntryFilter, total: int, described: str) -> None:
