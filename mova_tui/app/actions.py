@@ -1,4 +1,4 @@
-"""The operations both screens offer (retry, archive, delete, export): a modal, then a background job.
+"""The operations both screens offer (retry, archive, reopen, delete, export): a modal, then a background job.
 
 Each takes the app as a `JobHost` (modals, notifications, jobs); the job bodies live in `bulk`
 and `export`, and run through the core's bulk runner. In a read-only dashboard (`mova tui
@@ -16,6 +16,7 @@ from mova_tui.app.host import JobHost
 from mova_tui.app.modals.confirm_modal import ConfirmModal
 from mova_tui.app.modals.export_modal import ExportModal, ExportRequest
 from mova_tui.app.modals.retry_modal import RetryModal, RetryRequest
+from mova_tui.app.retry_plan import RetryPlan, read_plan
 from mova_tui.present.text import short_id
 
 #: Called with the ids once their job has started (the dashboard then clears them from its selection).
@@ -37,24 +38,40 @@ def _nothing_under_cursor(app: JobHost, ids: list[str]) -> bool:
 
 
 def retry(app: JobHost, ids: list[str], on_done: Done = None) -> None:
-    """Open the retry modal for one entry or a frozen selection; run the retry as a job."""
+    """Read what the chosen entries need, then open the retry dialog (or say why none can be retried)."""
     if refuse_in_read_only(app, "retrying"):
         return
     ids = list(ids)
     if _nothing_under_cursor(app, ids):
         return
+    # Many entries are read on a service of their own, so the table is not held up meanwhile.
+    read = app.read if len(ids) == 1 else app.read_apart
+
+    def plan() -> None:
+        found = read(lambda service: read_plan(service, ids))
+        app.call_from_thread(_open_retry, app, found, on_done)
+
+    app.run_worker(plan, thread=True, group="retry-plan", exclusive=True, exit_on_error=False)
+
+
+def _open_retry(app: JobHost, plan: RetryPlan, on_done: Done) -> None:
+    if not plan.ids:
+        app.notify(plan.refusal(), title="Cannot retry", severity="warning", timeout=10, markup=False)
+        return
 
     def chosen(request: RetryRequest | None) -> None:
         if request is None:
             return
+        ids = request.ids
         mode = "sandbox" if request.sandbox_mode else "production"
         title = f"{mode.capitalize()} retry of " + (short_id(ids[0]) if len(ids) == 1 else count(len(ids)))
-        app.start_job(title, len(ids), retry_job(ids, request.sandbox_mode, request.overrides),
+        notes = [f"skipped {short_id(i)}: {skip.reason}" for i, skip in plan.skipped.items()]
+        app.start_job(title, len(ids), retry_job(ids, request.sandbox_mode, request.overrides, notes=notes),
                       cancellable=len(ids) > 1)
         if on_done:
-            on_done(ids)
+            on_done([*ids, *plan.skipped])
 
-    app.push_screen(RetryModal(ids), chosen)
+    app.push_screen(RetryModal(plan), chosen)
 
 
 def archive(app: JobHost, ids: list[str], on_done: Done = None) -> None:
@@ -84,30 +101,42 @@ def archive(app: JobHost, ids: list[str], on_done: Done = None) -> None:
     )
 
 
+def reopen(app: JobHost, ids: list[str], on_done: Done = None) -> None:
+    """Set one entry or a frozen selection back to active, after a confirmation; the lifecycle decides."""
+    subject = f"The {count(len(ids))} selected go" if len(ids) > 1 else f"Entry {ids[0] if ids else ''} goes"
+    _confirmed_change(app, "reopen", "reopening", ids, on_done,
+                      f"{subject} back to active: counted by the alerts again, and ready to retry. "
+                      "Archived and resolved entries can be reopened; one under a running retry cannot.", "primary")
+
+
 def delete(app: JobHost, ids: list[str], on_done: Done = None) -> None:
     """Delete one entry or a frozen selection, always after a confirmation."""
-    if refuse_in_read_only(app, "deleting"):
+    body = (f"The {count(len(ids))} selected will be removed from the dead-letter directory." if len(ids) > 1
+            else f"Entry {ids[0] if ids else ''} will be removed from the dead-letter directory.")
+    _confirmed_change(app, "delete", "deleting", ids, on_done, body + " This cannot be undone.", "error")
+
+
+def _confirmed_change(app: JobHost, op: str, doing: str, ids: list[str], on_done: Done, body: str,
+                      variant: str) -> None:
+    """Ask, then run `op` on the ids as a job (a window and Cancel for several)."""
+    if refuse_in_read_only(app, doing):
         return
     ids = list(ids)
     if _nothing_under_cursor(app, ids):
         return
     many = len(ids) > 1
     what = count(len(ids)) if many else ids[0]
+    verb = op.capitalize()
 
     def confirmed(ok: bool | None) -> None:
         if ok:
-            app.start_job(f"Delete {what if many else short_id(ids[0])}", len(ids), bulk_job("delete", ids),
+            app.start_job(f"{verb} {what if many else short_id(ids[0])}", len(ids), bulk_job(op, ids),
                           show=many, cancellable=many)
             if on_done:
                 on_done(ids)
 
-    body = (f"The {what} selected will be removed from the dead-letter directory." if many
-            else f"Entry {ids[0]} will be removed from the dead-letter directory.")
-    app.push_screen(
-        ConfirmModal(f"Delete {what}?", body + " This cannot be undone.",
-                     confirm_label=f"Delete {len(ids):,}" if many else "Delete", variant="error"),
-        confirmed,
-    )
+    app.push_screen(ConfirmModal(f"{verb} {what}?", body, confirm_label=f"{verb} {len(ids):,}" if many else verb,
+                                 variant=variant), confirmed)
 
 
 def export(app: JobHost, flt: EntryFilter, total: int, described: str) -> None:

@@ -45,6 +45,8 @@ class MovaApp(App[None]):
     TITLE = "mova"
     CSS_PATH = "app.tcss"
     ENABLE_COMMAND_PALETTE = False
+    #: Every screen gets `-short` below 30 lines, so dialogs can give up spacing on an 80×24 terminal.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True)]
 
     #: What the watcher is doing, for the status line.
@@ -97,8 +99,16 @@ class MovaApp(App[None]):
             self.watch_directory()
 
     def exit(self, *args, **kwargs) -> None:
-        """Quit; the watcher is told first, so its thread stops promptly."""
+        """Quit; the watcher and every running job are told first, so their threads end promptly.
+
+        A retry under way stops at its next step (a backoff wait is cut short) and gives its entry
+        back as `active`, the attempt recorded as cancelled; without this the process would wait
+        for the retry's whole policy before it could exit.
+        """
         self._watch_stop.set()
+        for job in self.jobs.values():
+            if not job.finished:
+                job.cancel.set()
         super().exit(*args, **kwargs)
 
     def on_unmount(self) -> None:
@@ -163,12 +173,16 @@ class MovaApp(App[None]):
             return
         job.cancel.set()
         self.job_signal.publish(job)
-        self.notify("Nothing new starts; the entry under way finishes and is recorded", title=f"Cancelling {job.title}")
+        self.notify("Nothing new starts; a retry under way stops at its next step, any other change finishes; "
+                    "each is recorded", title=f"Cancelling {job.title}")
 
     def _finish(self, job: Job, report: JobReport) -> None:
         job.report = report
-        self.notify(report.summary, title=job.title, severity=report.severity,
-                    timeout=8 if report.severity == "error" else 5)
+        # A job whose window is open shows its result there; a notification would only cover it.
+        watching = isinstance(self.screen, ProgressModal) and self.screen.job is job
+        if not watching:
+            self.notify(report.summary, title=job.title, severity=report.severity,
+                        timeout=8 if report.severity == "error" else 5)
         self.job_signal.publish(job)
         self.post_message(EntriesChanged(None))
 

@@ -1,9 +1,10 @@
-"""The dashboard's retry, archive and delete jobs, run by the core's bulk runner as `mova dlq … --all` is.
+"""The dashboard's retry, archive, delete and reopen jobs, run by the core's bulk runner as `mova dlq … --all` is.
 
 Several ids are recorded in a results file under `<dlq>/.mova/bulk/` (the plan, then one outcome
 per id), so a run cancelled from the progress window is finished with `mova dlq … --all --resume`.
-One id is the same run without a file. The job's cancel event goes to `run_bulk`: nothing new
-starts once it is set, and what is running finishes and is recorded.
+One id is the same run without a file. The job's cancel event goes to `run_bulk` and to each
+retry: once it is set nothing new starts, a retry under way stops at its next step, an archive,
+delete or reopen under way finishes, and each is recorded.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from mova_core.ops.bulk import (
     retry_action,
     run_bulk,
 )
+from mova_core.ops.reopen import reopen_action
 from mova_core.ops.service import DLQService
 from mova_tui.present.events import describe_event
 from mova_tui.present.text import short_id
@@ -61,27 +63,36 @@ def _record_note(service: DLQService, record: ResultsFile, op: str, flags: str =
     return f"; {count(left)} not done (cancelled): finish with {command}"
 
 
-# -- archive / delete -----------------------------------------------------------------------------
+# -- archive / delete / reopen ---------------------------------------------------------------------
+#: Each change: its action over a service (refusals skipped, as `--all` skips them) and its verb.
+CHANGES: dict[str, tuple[Callable[[Callable[[], DLQService]], Action], str]] = {
+    "archive": (archive_action, "Archived"),
+    "delete": (delete_action, "Deleted"),
+    "reopen": (reopen_action, "Reopened"),
+}
+
+
 def bulk_job(op: str, ids: list[str]) -> JobBody:
-    """Archive or delete each id; what `--all` skips (a live retry, an entry gone meanwhile) is skipped here."""
-    verb = "Archived" if op == "archive" else "Deleted"
+    """Archive, delete or reopen each id; what `--all` skips (a live retry, an entry gone meanwhile,
+    one already active) is skipped here, with the reason."""
+    make, verb = CHANGES[op]
 
     def run(ctx: JobContext) -> JobReport:
-        action = (archive_action if op == "archive" else delete_action)(lambda: ctx.service)
         record = _results_file(ctx.service, op, ids, {"from": "dashboard"})
-        refusals: dict[str, str] = {}
+        refusals: dict[str, BulkResult] = {}
 
         def on_result(result: BulkResult) -> None:
             if result.kind == "done":
-                ctx.progress(f"✓ {op}d {result.id}", 1)
+                ctx.progress(f"✓ {verb.lower()} {result.id}", 1)
             else:
-                refusals[result.id] = result.detail or result.outcome
-                ctx.progress(f"✗ {short_id(result.id)} {result.outcome}: {refusals[result.id]}", 1)
+                refusals[result.id] = result
+                ctx.progress(f"✗ {short_id(result.id)} {result.outcome}: {result.detail or result.outcome}", 1)
 
-        summary = run_bulk(ids, action, results=record, on_result=on_result, cancel=ctx.cancel)
+        summary = run_bulk(ids, make(lambda: ctx.service), results=record, on_result=on_result, cancel=ctx.cancel)
         if record is None:
-            if refusals:
-                return JobReport(refusals[ids[0]], "error")
+            refused = refusals.get(ids[0])
+            if refused is not None:
+                return JobReport(refused.detail or refused.outcome, "warning" if refused.kind == "skipped" else "error")
             return JobReport(f"{verb} {ids[0]}" if summary.done else "Cancelled", "information")
         text = f"{verb} {count(summary.done)}" + (f"; {len(refusals)} skipped or refused" if refusals else "")
         severity = "warning" if refusals or record.pending() else "information"
@@ -91,14 +102,18 @@ def bulk_job(op: str, ids: list[str]) -> JobBody:
 
 
 # -- retry ----------------------------------------------------------------------------------------
-def retry_job(ids: list[str], sandbox_mode: bool, overrides: RetryOverrides | None) -> JobBody:
+def retry_job(ids: list[str], sandbox_mode: bool, overrides: RetryOverrides | None,
+              notes: list[str] | None = None) -> JobBody:
     """Retry each id in the foreground, streaming the engine's events as progress lines.
 
-    The results file names the override variables and secrets, never their values.
+    `notes` open the window's log (the entries skipped before the run). The results file names the
+    override variables and secrets, never their values.
     """
     mode = "sandbox" if sandbox_mode else "production"
 
     def run(ctx: JobContext) -> JobReport:
+        for note in notes or []:
+            ctx.progress(note)
         action = retry_action(lambda: ctx.service, sandbox_mode=sandbox_mode, overrides=overrides,
                               on_event=lambda event: _event_line(ctx.progress, event), cancel=ctx.cancel)
         options = {"sandbox_mode": sandbox_mode, "from": "dashboard",

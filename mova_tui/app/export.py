@@ -14,7 +14,7 @@ def export_job(flt: EntryFilter, fmt: str, path: Path) -> JobBody:
     """A job writing every entry matching `flt` to `path`, replaced atomically and durably by the core."""
 
     def run(ctx: JobContext) -> JobReport:
-        target = Path(path).expanduser()
+        target = Path(path).expanduser().absolute()
         full = flt.model_copy(update={"offset": 0, "limit": None})
         try:
             written = ctx.service.export_to_file(full, fmt, target)

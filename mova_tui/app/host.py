@@ -23,7 +23,7 @@ Reader = Callable[[Callable[[DLQService], T]], T]
 
 
 class JobHost(Protocol):
-    """Modals, notifications and background jobs: what `actions` needs."""
+    """Modals, notifications, reads and background work: what `actions` needs."""
 
     clock: Clock
     read_only: bool
@@ -39,6 +39,19 @@ class JobHost(Protocol):
                   cancellable: bool = False) -> Job:
         """Run `body` in a thread on a service of its own, with a progress window unless `show` is False."""
 
+    def read(self, fn: Callable[[DLQService], T]) -> T:
+        """A short read on the shared service (from a worker thread)."""
+
+    def read_apart(self, fn: Callable[[DLQService], T]) -> T:
+        """A long read on a service opened for it and closed after (from a worker thread)."""
+
+    def run_worker(self, work: Callable[[], object], *, thread: bool = False, group: str = "default",
+                   exclusive: bool = False, exit_on_error: bool = True) -> object:
+        """Run `work` in a worker (a thread with `thread`); its failure reaches the app's handler."""
+
+    def call_from_thread(self, callback: Callable[..., object], *args: object) -> object:
+        """Run `callback` on the app's thread (from a worker thread)."""
+
 
 class DashboardHost(JobHost, Protocol):
     """Reading the queue and hearing of changes: what the screens need besides jobs."""
@@ -48,14 +61,8 @@ class DashboardHost(JobHost, Protocol):
     watch_state: str
     entries_changed_signal: Signal[list[str] | None]
 
-    def read(self, fn: Callable[[DLQService], T]) -> T:
-        """A short read on the shared service (from a worker thread)."""
-
     def read_stats(self, fn: Callable[[DLQService], T]) -> T:
         """A read on the statistics' own service (from a worker thread)."""
-
-    def read_apart(self, fn: Callable[[DLQService], T]) -> T:
-        """A long read on a service opened for it and closed after (from a worker thread)."""
 
 
 def host_of(node: DOMNode) -> DashboardHost:

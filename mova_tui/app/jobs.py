@@ -28,7 +28,11 @@ class JobReport:
 
 @dataclass(frozen=True)
 class JobContext:
-    """What a job body works with: a service of its own, a progress callback and the cancel event."""
+    """What a job body works with: a service of its own, a progress callback and the cancel event.
+
+    Once `cancel` is set nothing new starts, and a retry under way stops at its next step (its wait
+    between attempts cut short); an archive, delete or reopen under way finishes.
+    """
 
     service: DLQService
     progress: Progress

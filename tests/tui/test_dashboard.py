@@ -168,7 +168,7 @@ class RecordingService(DLQService):
         return RecordingService(self.settings, self.store.independent(), clock=self.clock, actor=self.actor,
                                 audit=self.audit, calls=self.calls)
 
-    def retry(self, id_or_prefix, *, sandbox_mode=True, overrides=None, wait=True, on_event=None):
+    def retry(self, id_or_prefix, *, sandbox_mode=True, overrides=None, wait=True, on_event=None, cancel=None):
         self.calls.append({"id": id_or_prefix, "sandbox_mode": sandbox_mode, "overrides": overrides, "wait": wait})
         if on_event is not None:
             on_event(LogLine("retry_run_test", None, "warning", "replayed progress line"))
@@ -182,40 +182,69 @@ def recording_service() -> RecordingService:
     return RecordingService(Settings(dlq_path=DLQ_ARG), clock=frozen_clock)
 
 
-async def _type_row(pilot, row: OverrideRow, key: str, value: str) -> None:
-    row.query_one(".key", Input).value = key
+async def _type_row(pilot, row: OverrideRow, key: str | None, value: str) -> None:
+    if key is not None:
+        row.query_one("Input.key", Input).value = key
     row.query_one(".value", Input).value = value
     await pilot.pause()
 
 
-async def test_retry_modal_overrides_make_the_right_call(app_factory, dlq):
+def rows_of(modal, editor: str) -> dict[str, OverrideRow]:
+    return {row.pair[0]: row for row in modal.query_one(editor).query(OverrideRow)}
+
+
+async def open_retry(pilot) -> RetryModal:
+    await pilot.press("r")
+    await settle(pilot)
+    modal = pilot.app.screen
+    assert isinstance(modal, RetryModal)
+    return modal
+
+
+async def test_retry_dialog_starts_from_the_entrys_variables_and_sends_only_the_changes(app_factory, dlq):
     service = recording_service()
     app = app_factory(service=service)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("r")
-        await settle(pilot)
-        modal = app.screen
-        assert isinstance(modal, RetryModal)
-        variables = modal.query_one("#vars")
-        await _type_row(pilot, variables.query(OverrideRow).first(), "api_url", "https://staging.example.com")
+        modal = await open_retry(pilot)
+        rows = rows_of(modal, "#vars")
+        # The entry's own variables, pre-filled, the focus in the first value.
+        assert {k: r.pair[1] for k, r in rows.items()} == {
+            "api_url": "https://api.example.com", "page_size": "100", "page": "21"}
+        assert app.focused is rows["api_url"].query_one(".value", Input)
+        assert "none" in plain(modal.query_one("#overrides-summary"))
+        # The envelope's secret: missing in the sandbox, named for production; its row is ready for a value.
+        needed = plain(modal.query_one("#secrets-needed"))
+        assert "api_key" in needed and "give it below" in needed and "MOVA_SECRET_API_KEY" in needed
+        secret_row = rows_of(modal, "#secrets")["api_key"]
+        assert secret_row.query_one(".value", Input).password  # masked
+
+        await _type_row(pilot, rows["api_url"], None, "https://staging.example.com")
+        assert rows["api_url"].has_class("-changed") and not rows["page"].has_class("-changed")
         await pilot.click("#vars .add")
         await settle(pilot)
-        await _type_row(pilot, variables.query(OverrideRow).last(), "timeout", "60")
-        secret_row = modal.query_one("#secrets").query(OverrideRow).first()
-        assert secret_row.query_one(".value", Input).password  # masked
-        await _type_row(pilot, secret_row, "api_key", "s3cr3t-value")
+        await _type_row(pilot, modal.query_one("#vars").query(OverrideRow).last(), "timeout", "60")
+        await _type_row(pilot, secret_row, None, "s3cr3t-value")
+        summary = plain(modal.query_one("#overrides-summary"))
+        assert "api_url (changed), timeout (new)" in summary and "secrets api_key" in summary
+        assert "s3cr3t" not in summary
+        assert "✓ override" in plain(modal.query_one("#secrets-needed"))
         # A duplicate name is reported inline and blocks the retry.
         await pilot.click("#vars .add")
         await settle(pilot)
-        await _type_row(pilot, variables.query(OverrideRow).last(), "timeout", "90")
+        await _type_row(pilot, modal.query_one("#vars").query(OverrideRow).last(), "timeout", "90")
         assert "given twice" in str(modal.query_one("#vars-error").render())
         await pilot.click("#sandbox")
         await pilot.pause()
         assert app.screen is modal and service.calls == []
-        await pilot.click(variables.query(OverrideRow).last().query_one(".remove"))
+        await pilot.click(modal.query_one("#vars").query(OverrideRow).last().query_one(".remove"))
+        # ↺ puts an own value back: not an override any more.
+        await _type_row(pilot, rows["page"], None, "22")
+        await pilot.click(rows["page"].query_one(".reset"))
         await settle(pilot)
-        await pilot.click("#sandbox")
+        # Enter in a field retries in the sandbox.
+        rows["page"].query_one(".value", Input).focus()
+        await pilot.press("enter")
         await settle(pilot)
 
         assert len(service.calls) == 1
@@ -231,32 +260,86 @@ async def test_retry_modal_overrides_make_the_right_call(app_factory, dlq):
         await pilot.press("escape")
 
 
-async def test_retry_json_overrides_and_production_confirmation(app_factory, dlq):
+async def test_retry_json_tab_holds_the_same_variables_and_production_lists_the_overrides(app_factory, dlq,
+                                                                                         monkeypatch):
+    monkeypatch.setenv("MOVA_SECRET_API_KEY", "from-the-environment")
     service = recording_service()
     app = app_factory(service=service)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("r")
-        await settle(pilot)
-        modal = app.screen
-        modal.query_one("#vars-mode").active = "vars-json-pane"
+        modal = await open_retry(pilot)
+        needed = plain(modal.query_one("#secrets-needed"))
+        assert "✓ MOVA_SECRET_API_KEY" in needed and "from-the-environment" not in needed
+        await _type_row(pilot, rows_of(modal, "#vars")["page_size"], None, "200")
+        await pilot.click("#--content-tab-vars-json-pane")
         await settle(pilot)
         editor = modal.query_one("#vars-json", TextArea)
-        editor.text = '{"api_url": "https://staging.example.com",'
-        await pilot.pause()
+        assert json.loads(editor.text) == {"api_url": "https://api.example.com", "page_size": 200, "page": 21}
+        editor.text = '{"api_url": "https://api.example.com",'
+        await settle(pilot)
         assert "invalid JSON" in str(modal.query_one("#vars-error").render())
-        editor.text = '{"api_url": "https://staging.example.com", "pages": [1, 2]}'
-        await pilot.pause()
-        assert str(modal.query_one("#vars-error").render()).strip() == ""
-        await pilot.click("#production")
+        editor.text = '{"api_url": "https://api.example.com", "page_size": 200, "page": 21, "pages": [1, 2]}'
+        await settle(pilot)
+        assert not modal.query_one("#vars-error").display
+        assert "page_size (changed), pages (new)" in plain(modal.query_one("#overrides-summary"))
+        await pilot.press("ctrl+p")
         await settle(pilot)
         confirm = app.screen
         assert isinstance(confirm, ConfirmModal)
-        assert "production" in confirm.title_text
+        assert "production" in confirm.title_text and "page_size (changed), pages (new)" in confirm.body
+        assert "Not provided" not in confirm.body  # the environment gives api_key
         await pilot.press("y")
         await settle(pilot)
         assert service.calls[0]["sandbox_mode"] is False
-        assert service.calls[0]["overrides"].variables == {"api_url": "https://staging.example.com", "pages": [1, 2]}
+        assert service.calls[0]["overrides"].variables == {"page_size": 200, "pages": [1, 2]}
+
+
+ARCHIVED = "dlq_b83f6a27-14ce-4d70-9e5b-c2a8f0d31b46"
+
+
+async def test_retry_refuses_to_open_for_an_entry_that_cannot_be_retried(app_factory, dlq):
+    from .test_jobs import record_notifications
+
+    other = DLQService(Settings(dlq_path=dlq))
+    other.claim(NEWEST, "retry_run_elsewhere", True, owner="pid 1@elsewhere")  # a live retry in another process
+    app = app_factory()
+    shown = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        assert any("already being retried by pid 1@elsewhere" in text for text in shown), shown
+        table = table_of(app)
+        table.cursor = next(n for n, r in enumerate(table.rows) if r.id == ARCHIVED)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, DashboardScreen)
+        assert any("from archived to retrying" in text and "o reopens it" in text for text in shown), shown
+
+
+async def test_a_bulk_retry_states_what_it_skips_and_why(app_factory, dlq):
+    service = recording_service()
+    app = app_factory(service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = table_of(app)
+        picked = [r.id for r in table.rows if r.status.value == "active"][:2] + [ARCHIVED]
+        dashboard(app).queue.selection.update(picked)
+        modal = await open_retry(pilot)
+        assert modal.ids == sorted(picked[:2])
+        assert "1 of 3 selected will be skipped: 1 archived" in plain(modal.query_one("#skipped"))
+        await pilot.press("enter")
+        await settle(pilot)
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmModal) and "2 entries in the sandbox" in confirm.title_text
+        assert "1 of 3 selected will be skipped: 1 archived" in confirm.body
+        await pilot.press("y")
+        await settle(pilot)
+        assert [c["id"] for c in service.calls] == sorted(picked[:2])
+        job = app.screen.job
+        assert job.lines[0].startswith(f"skipped {ARCHIVED[4:12]}: cannot change {ARCHIVED} from archived")
+        assert dashboard(app).queue.selection == set()
 
 
 async def test_archive_entry_under_cursor(app_factory, dlq):
@@ -268,6 +351,53 @@ async def test_archive_entry_under_cursor(app_factory, dlq):
         service = DLQService(Settings(dlq_path=dlq))
         assert service.get(NEWEST).status == EntryStatus.archived
         assert table_of(app).rows[0].status == EntryStatus.archived
+
+
+RESOLVED = "dlq_6a4e1f97-c0d8-4b32-a5e9-0f3d7c82b61e"
+
+
+async def test_reopen_sets_archived_and_resolved_entries_active_after_asking(app_factory, dlq):
+    app = app_factory()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = table_of(app)
+        table.cursor = next(n for n, r in enumerate(table.rows) if r.id == ARCHIVED)
+        await pilot.press("o")
+        await settle(pilot)
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmModal) and ARCHIVED in confirm.title_text and "active" in confirm.body
+        await pilot.press("n")
+        await settle(pilot)
+        service = DLQService(Settings(dlq_path=dlq))
+        assert service.get(ARCHIVED).status == EntryStatus.archived
+        await pilot.press("o")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert service.get(ARCHIVED).status == EntryStatus.active
+        assert next(r for r in table.rows if r.id == ARCHIVED).status == EntryStatus.active
+        # From the details screen too.
+        table.cursor = next(n for n, r in enumerate(table.rows) if r.id == RESOLVED)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("o", "y")
+        await settle(pilot)
+        assert service.get(RESOLVED).status == EntryStatus.active
+        assert "active" in str(app.screen.query_one("#entry-head").render())
+
+
+async def test_reopen_shows_the_lifecycles_refusal(app_factory, dlq):
+    from .test_jobs import record_notifications
+
+    DLQService(Settings(dlq_path=dlq)).claim(NEWEST, "retry_run_elsewhere", True, owner="pid 1@elsewhere")
+    app = app_factory()
+    shown = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("o", "y")
+        await settle(pilot)
+        assert any(f"cannot change {NEWEST} from retrying to active: a retry holds it" in t for t in shown), shown
+        assert DLQService(Settings(dlq_path=dlq)).get(NEWEST).status == EntryStatus.retrying
 
 
 async def test_delete_asks_first(app_factory, dlq):
@@ -339,7 +469,10 @@ async def test_bulk_selection_is_frozen_and_confirmed(app_factory, dlq):
 
 
 async def test_export_current_view(app_factory, dlq, tmp_path):
+    from .test_jobs import record_notifications
+
     app = app_factory()
+    shown = record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("slash", *"HTTP", "enter")
@@ -347,28 +480,39 @@ async def test_export_current_view(app_factory, dlq, tmp_path):
         total = table_of(app).total
         await pilot.press("x")
         await settle(pilot)
+        path_input = app.screen.query_one("#path", Input)
+        # The default is a full path in the working directory, not a bare name.
+        assert Path(path_input.value).is_absolute() and Path(path_input.value).parent == Path.cwd()
         await pilot.click("#csv")
         await pilot.pause()
-        path_input = app.screen.query_one("#path", Input)
         assert path_input.value.endswith(".csv")
-        path_input.value = str(tmp_path / "out.csv")
+        path_input.value = "out.csv"  # relative: its full path is shown before anything is written
+        await pilot.pause()
+        full = Path.cwd() / "out.csv"
+        assert str(app.screen.query_one("#path-full").render()) == f"Writes {full}"
         await pilot.click("#export")
         await settle(pilot)
-    lines = (tmp_path / "out.csv").read_text().splitlines()
+    lines = full.read_text().splitlines()
     assert lines[0].startswith("id,")
     assert len(lines) == total + 1 and total > 0
+    assert any(f"to {full} (csv)" in text for text in shown), shown
 
 
-async def test_help_lists_every_binding(app_factory, dlq):
+async def test_help_lists_the_apps_own_keys_first(app_factory, dlq):
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("question_mark")
         modal = app.screen
         assert isinstance(modal, HelpModal)
-        described = {d for _k, d in modal.rows}
-        for needed in ("Retry", "Archive", "Delete", "Export", "Filter", "Select all matching", "Quit", "Details"):
+        described = [d for _k, d in modal.rows]
+        for needed in ("Retry", "Archive", "Reopen", "Delete", "Export", "Filter", "Select all matching", "Quit",
+                       "Open", "Unreadable files"):
             assert needed in described
+        # The dashboard's operations before the table's movement keys and Textual's own.
+        assert described[:5] == ["Retry", "Archive", "Reopen", "Delete", "Export"]
+        assert max(described.index(d) for d in ("Search", "Filter", "Unreadable files", "Reload (full re-check)")) \
+            < min(described.index(d) for d in ("Open", "Up", "Page down", "Focus Next"))
         await pilot.press("escape")
         await pilot.press("q")
     assert app.return_code == 0
@@ -386,13 +530,24 @@ async def test_missing_directory_explains_how_to_point_mova(tmp_path):
         assert "--dlq-path" in text and "MOVA_DLQ_PATH" in text
 
 
-async def test_corrupt_file_is_counted_not_fatal(app_factory, dlq):
+async def test_corrupt_files_are_counted_and_listed_with_their_reasons(app_factory, dlq):
+    from mova_tui.app.modals.skipped_modal import SkippedModal
+
     (dlq / "dlq_broken.json").write_text('{"id": "dlq_broken", ')
+    (dlq / "dlq_not-an-object.json").write_text("[1, 2]")
     app = app_factory()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert table_of(app).total == 16
-        assert "1 unreadable file skipped" in status_text(app)
+        assert "2 unreadable files skipped (! lists them)" in status_text(app)
+        await pilot.press("exclamation_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, SkippedModal)
+        listed = plain(app.screen.query_one("#skipped-list"))
+        assert "dlq_broken.json" in listed and "not valid JSON" in listed
+        assert "dlq_not-an-object.json" in listed and "not a JSON object" in listed
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)
 
 
 WRITER = """
@@ -449,7 +604,7 @@ async def test_retry_modal_refuses_overrides_nested_too_deeply(app_factory, dlq)
         await pilot.press("r")
         await settle(pilot)
         modal = app.screen
-        modal.query_one("#vars-mode").active = "vars-json-pane"
+        await pilot.click("#--content-tab-vars-json-pane")  # the focus starts in a row: click the tab
         await settle(pilot)
         editor = modal.query_one("#vars-json", TextArea)
         for text in ('{"x": ' + '{"a": ' * 900 + "1" + "}" * 900 + "}", '{"x": ' + "[" * 60_000 + "]" * 60_000 + "}"):

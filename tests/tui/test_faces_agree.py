@@ -183,7 +183,7 @@ EVENTS = [
 class ReplayingService(DLQService):
     """The real service, except that a retry replays the events above and fails."""
 
-    def retry(self, id_or_prefix, *, sandbox_mode=True, overrides=None, wait=True, on_event=None):
+    def retry(self, id_or_prefix, *, sandbox_mode=True, overrides=None, wait=True, on_event=None, cancel=None):
         for event in EVENTS:
             on_event(event)
         return RetryResponse(dlq_id=id_or_prefix, retry_run_id="retry_run_x", sandbox_mode=sandbox_mode,

@@ -71,7 +71,7 @@ async def test_no_color_is_respected(monkeypatch, app_factory, dlq):
         assert app.no_color
         # Every screen and modal renders without colour (a style-less segment once crashed here).
         for keys in (["enter", "2", "3", "4", "escape"], ["r", "escape"], ["d", "n"], ["f", "escape"],
-                     ["x", "escape"], ["question_mark", "escape"], ["i"]):
+                     ["x", "escape"], ["question_mark", "escape"], ["o", "n"], ["exclamation_mark", "escape"], ["i"]):
             for key in keys:
                 await pilot.press(key)
                 await settle(pilot)

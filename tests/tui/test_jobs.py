@@ -33,6 +33,7 @@ class Knobs:
     entered: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
     stats_failures: int = 0
+    refresh_failures: list[BaseException] = field(default_factory=list)
 
 
 class Double(DLQService):
@@ -51,6 +52,11 @@ class Double(DLQService):
             self.knobs.entered.set()
             assert self.knobs.release.wait(10), "the test never opened the gate"
         return super().archive(id_or_prefix, **kwargs)
+
+    def refresh_names(self, names):
+        if self.knobs.refresh_failures:
+            raise self.knobs.refresh_failures.pop(0)
+        return super().refresh_names(names)
 
     def stats(self):
         if self.knobs.stats_failures:
@@ -121,8 +127,9 @@ async def test_cancel_stops_the_bulk_archive_and_names_the_resume_command(app_fa
     (path,) = (dlq / ".mova" / "bulk").glob("archive-*.jsonl")
     assert ResultsFile.load(path).pending() == picked[2:]
     command = f"mova --dlq-path {dlq} dlq archive --all --resume {path}"
-    assert any(command in text and "2 entries not done" in text for text in shown), shown
-    assert command in result
+    assert command in result and "2 entries not done" in result
+    # The window was open when the job ended: it shows the result, and no notification covers it.
+    assert not any(command in text for text in shown), shown
 
 
 async def test_escape_hides_the_window_and_the_job_goes_on(app_factory, dlq):
@@ -160,7 +167,8 @@ async def test_a_job_that_dies_ends_its_window_with_the_error(app_factory, dlq):
         assert isinstance(window, ProgressModal) and window.job.finished
         assert window.job.report.severity == "error" and "Error" in window.job.summary
         assert str(window.query_one("#close", Button).label) == "Close"
-        assert window.job.summary in shown
+        assert window.job.summary in str(window.query_one("#result").render())
+        assert window.job.summary not in shown  # the open window shows it
 
 
 async def test_a_failed_statistics_read_is_shown_and_the_next_one_runs(app_factory, dlq, monkeypatch):
@@ -175,6 +183,30 @@ async def test_a_failed_statistics_read_is_shown_and_the_next_one_runs(app_facto
         app.post_message(EntriesChanged(None))
         await settle(pilot)
         assert stats.stats is not None and stats.stats.total_entries == 16
+
+
+async def test_a_failure_applying_changes_is_shown_and_the_views_still_follow_the_queue(app_factory, dlq,
+                                                                                     monkeypatch):
+    """A change the index could not take (a refusal, or a bug) is reported, and the rows and statistics
+    are read again all the same; the next change goes through."""
+    monkeypatch.setattr("mova_tui.app.widgets.live_stats.INTERVAL", 0.0)
+    knobs = Knobs(refresh_failures=[OSError("disk on fire"), RuntimeError("index exploded")])
+    app = app_factory(service=double(knobs))
+    shown = record_notifications(app)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        stats, table = app.screen.query_one(LiveStats), app.screen.query_one(QueueView).table
+        assert stats.stats.by_status["archived"] == 2
+        active = [r.id for r in table.rows if r.status == EntryStatus.active][:3]
+        other = DLQService(Settings(dlq_path=dlq))
+        for n, (victim, failure) in enumerate(zip(active, ["disk on fire", "RuntimeError: index exploded", None])):
+            other.archive(victim)  # another process; the watcher would report the file by name
+            app.post_message(EntriesChanged([f"{victim}.json"]))
+            await settle(pilot)
+            if failure is not None:
+                assert any(failure in text for text in shown), shown
+            assert stats.stats.by_status["archived"] == 3 + n
+            assert next(r for r in table.rows if r.id == victim).status == EntryStatus.archived
 
 
 def test_a_burst_of_changes_merges_into_the_last_message():

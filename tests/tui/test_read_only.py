@@ -33,14 +33,14 @@ async def test_read_only_dashboard_refuses_every_change(dlq):
     async with app.run_test(size=(120, 36)) as pilot:
         await settle(pilot)
         assert "read-only" in app.title
-        for key in ("r", "a", "d", "x", "space", "r"):
+        for key in ("r", "a", "o", "d", "x", "space", "r"):
             await pilot.press(key)
             await settle(pilot)
             assert isinstance(app.screen, DashboardScreen), key  # no retry, confirm or export dialog
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, EntryScreen)  # reading still works
-        for key in ("r", "a", "d"):
+        for key in ("r", "a", "o", "d"):
             await pilot.press(key)
             await settle(pilot)
             assert isinstance(app.screen, EntryScreen), key
@@ -48,6 +48,7 @@ async def test_read_only_dashboard_refuses_every_change(dlq):
     assert any("retrying is not allowed" in m for m in said)
     assert any("archiving is not allowed" in m for m in said)
     assert any("deleting is not allowed" in m for m in said)
+    assert any("reopening is not allowed" in m for m in said)
     assert any("exporting to the server's disk is not allowed" in m for m in said)
     assert digest(dlq) == before
     assert not (dlq / ".mova" / "audit.jsonl").exists() or (dlq / ".mova" / "audit.jsonl").read_text() == ""

@@ -10,9 +10,10 @@ from pathlib import Path
 from mova_core.settings import Settings
 from mova_tui.app import make_app
 
-from .conftest import frozen_clock, settle
+from .conftest import DLQ_ARG, frozen_clock, settle
 
 WIDE = (120, 40)
+MEDIUM = (120, 35)
 SMALL = (80, 24)
 
 
@@ -24,6 +25,10 @@ def _steps(*keys: str):
         for key in keys:
             await pilot.press(key)
             await settle(pilot)
+        # A blinking cursor would be caught on or off depending on timing: keep it steadily on.
+        for widget in pilot.app.screen.query("Input, TextArea"):
+            widget.cursor_blink = False
+        await pilot.pause()
 
     return run
 
@@ -44,11 +49,6 @@ def test_details(snap_compare, app_factory, dlq):
     assert snap_compare(app_factory(), terminal_size=WIDE, run_before=_steps("down", "down", "enter"))
 
 
-def test_retry_modal(snap_compare, app_factory, dlq):
-    """The retry modal over the dashboard: sandbox focused, empty override rows."""
-    assert snap_compare(app_factory(), terminal_size=WIDE, run_before=_steps("r"))
-
-
 def test_delete_confirmation(snap_compare, app_factory, dlq):
     """The delete confirmation for the entry under the cursor."""
     assert snap_compare(app_factory(), terminal_size=WIDE, run_before=_steps("d"))
@@ -65,6 +65,49 @@ def test_small_terminal(snap_compare, app_factory, dlq):
     assert snap_compare(app_factory(), terminal_size=SMALL, run_before=_steps())
 
 
-def test_small_terminal_retry_modal(snap_compare, app_factory, dlq):
-    """80×24: the retry modal still shows both retry buttons."""
+def test_retry_dialog_small(snap_compare, app_factory, dlq):
+    """80×24: the retry dialog pre-filled with the entry's variables, its secret missing, its own footer."""
     assert snap_compare(app_factory(), terminal_size=SMALL, run_before=_steps("r"))
+
+
+def test_retry_dialog_medium(snap_compare, app_factory, dlq):
+    """120×35: the same, one value changed: marked, and listed as an override."""
+    assert snap_compare(app_factory(), terminal_size=MEDIUM,
+                        run_before=_steps("r", "ctrl+a", "ctrl+k", *"https://staging.example.com"))
+
+
+def test_filter_dialog_small(snap_compare, app_factory, dlq):
+    """80×24: the filter dialog, its Status and Workflow type dropdowns visible."""
+    assert snap_compare(app_factory(), terminal_size=SMALL, run_before=_steps("f"))
+
+
+def test_filter_dialog_medium(snap_compare, app_factory, dlq):
+    """120×35: the filter dialog with the status dropdown open."""
+    assert snap_compare(app_factory(), terminal_size=MEDIUM, run_before=_steps("f", "enter"))
+
+
+def test_retries_tab_small(snap_compare, app_factory, dlq):
+    """80×24: the Retries tab of an entry retried three times, every line readable."""
+    assert snap_compare(app_factory(), terminal_size=SMALL, run_before=_steps(*["down"] * 7, "enter", "3"))
+
+
+def test_retries_tab_medium(snap_compare, app_factory, dlq):
+    """120×35: the same tab (below ~180 columns its error column was once one letter wide)."""
+    assert snap_compare(app_factory(), terminal_size=MEDIUM, run_before=_steps(*["down"] * 7, "enter", "3"))
+
+
+def _chatty_app():
+    from .test_layout import ChattyService
+
+    return make_app(service=ChattyService(Settings(dlq_path=DLQ_ARG), clock=frozen_clock), clock=frozen_clock,
+                    watch=False)
+
+
+def test_progress_window_small(snap_compare, dlq):
+    """80×24: a finished retry's window: the log (wrapped, several lines), the result apart, the keys."""
+    assert snap_compare(_chatty_app(), terminal_size=SMALL, run_before=_steps("r", "enter"))
+
+
+def test_progress_window_medium(snap_compare, dlq):
+    """120×35: the same window."""
+    assert snap_compare(_chatty_app(), terminal_size=MEDIUM, run_before=_steps("r", "enter"))

@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Footer, Label, Static
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -34,6 +34,7 @@ class ConfirmModal(ModalScreen[bool]):
             with Horizontal(classes="buttons"):
                 yield Button(self.confirm_label, variant=self.variant, id="confirm")  # type: ignore[arg-type]
                 yield Button("Cancel", id="cancel")
+        yield Footer(compact=True)  # the dialog's keys, not those of the screen beneath
 
     def on_mount(self) -> None:
         # A destructive default would make a stray Enter dangerous: focus Cancel for those.

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
 
 from mova_tui.present.safe_text import clean
 
@@ -45,12 +45,14 @@ class ExportModal(ModalScreen[ExportRequest | None]):
             with RadioSet(id="format"):
                 yield RadioButton("JSON lines (full entries)", value=True, id="jsonl")
                 yield RadioButton("CSV (summary columns)", id="csv")
-            yield Label("File")
-            yield Input(f"{self.default_stem}.jsonl", id="path", compact=True)
+            yield Label("File [dim](a relative name is taken from the directory mova was started in)[/]")
+            yield Input(str(Path.cwd() / f"{self.default_stem}.jsonl"), id="path", compact=True)
+            yield Static("", id="path-full", classes="hint", markup=False)
             yield Static("", id="path-error", classes="error")
             with Horizontal(classes="buttons"):
                 yield Button("Export", variant="primary", id="export")
                 yield Button("Cancel", id="cancel")
+        yield Footer(compact=True)  # the dialog's keys, not those of the screen beneath
 
     def on_mount(self) -> None:
         self.query_one("#path", Input).focus()
@@ -67,15 +69,26 @@ class ExportModal(ModalScreen[ExportRequest | None]):
             if path.value.endswith(ext):
                 path.value = path.value[: -len(ext)] + f".{self.fmt}"
 
+    @staticmethod
+    def target(value: str) -> Path:
+        """The file a typed name means: `~` expanded, relative to the working directory, made absolute."""
+        return Path(value.strip()).expanduser().absolute()
+
     def _check(self, value: str) -> str | None:
         if not value.strip():
             return "give a file name"
-        target = Path(value.strip()).expanduser()
+        target = self.target(value)
         if target.is_dir():
             return f"{target} is a directory; give a file name"
         if not target.parent.is_dir():
             return f"directory {target.parent} does not exist"
         return None
+
+    @on(Input.Changed, "#path")
+    def _path_changed(self, event: Input.Changed) -> None:
+        # A relative or ~ name gets its full path beside it: "dlq-export.csv" alone does not say where it lands.
+        full = str(self.target(event.value)) if event.value.strip() else event.value
+        self.query_one("#path-full", Static).update(f"Writes {full}" if full != event.value.strip() else "")
 
     @on(Input.Submitted, "#path")
     @on(Button.Pressed, "#export")
@@ -84,7 +97,7 @@ class ExportModal(ModalScreen[ExportRequest | None]):
         error = self._check(value)
         self.query_one("#path-error", Static).update(error or "")
         if error is None:
-            self.dismiss(ExportRequest(Path(value.strip()).expanduser(), self.fmt))
+            self.dismiss(ExportRequest(self.target(value), self.fmt))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

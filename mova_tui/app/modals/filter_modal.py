@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Footer, Input, Label, Select, Static
 
 from mova_core.model.entry import EntryStatus
 from mova_tui.app.filters import FilterState, check_time
@@ -57,6 +57,7 @@ class FilterModal(ModalScreen[FilterState | None]):
                 yield Button("Apply", variant="primary", id="apply")
                 yield Button("Clear all", id="clear")
                 yield Button("Cancel", id="cancel")
+        yield Footer(compact=True)  # the dialog's keys, not those of the screen beneath
 
     def on_mount(self) -> None:
         self.query_one("#status", Select).focus()

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Label, Static
+from textual.widgets import Footer, Label, Static
 
 MOUSE_HELP = (
     "Mouse: click a row to move the cursor, double-click to open it, click the first column to "
@@ -28,9 +28,18 @@ class HelpModal(ModalScreen[None]):
 
     @classmethod
     def for_screen(cls, screen: Screen) -> HelpModal:
-        """Collect the bindings active on `screen` (focused widget, screen and app), described."""
+        """Collect the bindings active on `screen`, described: the screen's own keys first, then the
+        focused widget's (opening and moving in the table), then what every Textual app has."""
         seen: dict[str, list[str]] = {}
-        for active in screen.active_bindings.values():
+        actives = list(screen.active_bindings.values())
+        own = {binding.action for binding in vars(type(screen)).get("BINDINGS", [])}
+
+        def rank(n: int) -> tuple[int, bool, int]:
+            node, binding = actives[n].node, actives[n].binding
+            group = 0 if binding.action in own else 2 if node is screen or node is screen.app else 1
+            return group, not binding.show, n
+
+        for active in (actives[n] for n in sorted(range(len(actives)), key=rank)):
             binding = active.binding
             if not binding.description or binding.action in ("app.command_palette",):
                 continue
@@ -53,6 +62,7 @@ class HelpModal(ModalScreen[None]):
                 yield Static(table)
                 yield Static(Text(MOUSE_HELP, style="dim"), classes="mouse")
             yield Static("[dim]escape closes[/]", classes="hint")
+        yield Footer(compact=True)  # the dialog's keys, not those of the screen beneath
 
     def action_close(self) -> None:
         self.dismiss(None)

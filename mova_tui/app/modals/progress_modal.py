@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.signal import Signal
-from textual.widgets import Button, Label, ProgressBar, RichLog, Static
+from textual.widgets import Button, Footer, Label, ProgressBar, RichLog, Static
 
 from mova_tui.app.jobs import Job
 from mova_tui.app.messages import CancelJob
@@ -25,6 +25,7 @@ class ProgressModal(ModalScreen[None]):
     BINDINGS = [
         Binding("escape", "hide", "Hide (the job goes on)"),
         Binding("c", "cancel_job", "Cancel the job"),
+        Binding("q", "app.quit", "Quit (stops the job)"),
     ]
 
     def __init__(self, job: Job, updates: Signal[Job]) -> None:
@@ -39,13 +40,15 @@ class ProgressModal(ModalScreen[None]):
         hint = "escape hides this window (the job goes on)" + ("; c cancels it" if job.cancellable else "")
         with Vertical(id="dialog", classes="progress"):
             yield Label(Text(clean(job.title, one_line=True)), classes="title")
-            yield ProgressBar(total=job.total, show_eta=False, id="bar")
-            yield RichLog(id="log", wrap=True, markup=False, highlight=False, auto_scroll=True)
+            yield ProgressBar(total=job.total, show_eta=False, id="job-progress")
+            # Lines wrap at the window's width, however narrow (the default wraps at 78 and scrolls sideways).
+            yield RichLog(id="log", wrap=True, markup=False, highlight=False, auto_scroll=True, min_width=20)
             yield Static(f"[dim]Running… {hint}.[/]", id="result")
             with Horizontal(classes="buttons"):
                 if job.cancellable:
-                    yield Button("Cancel job", id="cancel", variant="error")
-                yield Button("Hide", id="close")
+                    yield Button("Cancel job", id="cancel", variant="error", compact=True)
+                yield Button("Hide", id="close", compact=True)
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self._updates.subscribe(self, self._job_changed)
@@ -70,7 +73,8 @@ class ProgressModal(ModalScreen[None]):
             self._show_result()
         elif job.cancelling:
             self.query_one("#result", Static).update(
-                Text("Cancelling: nothing new starts; the entry under way finishes and is recorded…", style="yellow"))
+                Text("Cancelling: nothing new starts; a retry under way stops at its next step, any other change "
+                     "finishes; each is recorded…", style="yellow"))
         self.refresh_bindings()
         for button in self.query("#cancel").results(Button):
             button.disabled = job.cancelling

@@ -17,11 +17,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input
 
+from mova_core.model.errors import MovaError
 from mova_tui.app import actions
 from mova_tui.app.filters import SORT_KEYS, FilterState
 from mova_tui.app.host import host_of
 from mova_tui.app.modals.filter_modal import FilterModal
 from mova_tui.app.modals.help_modal import HelpModal
+from mova_tui.app.modals.skipped_modal import SkippedModal
 from mova_tui.app.screens.entry_screen import EntryScreen
 from mova_tui.app.widgets.entry_table import EntryTable
 from mova_tui.app.widgets.filter_bar import FilterBar
@@ -37,16 +39,20 @@ class DashboardScreen(ReportsWorkerErrors, Screen):
     CSS_PATH = "dashboard_screen.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
+    # The footer shows what fits in 80 columns: the operations, help and quit. Search, filter and
+    # clear are named in the filter bar above the table; every key is in the help screen.
     BINDINGS = [
-        Binding("q", "app.quit", "Quit"),
-        Binding("question_mark", "help", "Help"),
-        Binding("slash", "search", "Search"),
-        Binding("f", "filters", "Filter"),
-        Binding("c", "clear_filters", "Clear"),
         Binding("r", "retry", "Retry"),
         Binding("a", "archive", "Archive"),
+        Binding("o", "reopen", "Reopen"),
         Binding("d", "delete", "Delete"),
         Binding("x", "export", "Export"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "app.quit", "Quit"),
+        Binding("slash", "search", "Search", show=False),
+        Binding("f", "filters", "Filter", show=False),
+        Binding("c", "clear_filters", "Clear filters", show=False),
+        Binding("exclamation_mark", "skipped", "Unreadable files", show=False),
         Binding("asterisk", "select_all", "Select all matching", show=False),
         Binding("u", "clear_selection", "Clear selection", show=False),
         Binding("s", "sort_next", "Sort by next column", show=False),
@@ -98,6 +104,19 @@ class DashboardScreen(ReportsWorkerErrors, Screen):
 
     @work(thread=True, group="changes", exit_on_error=False)
     def _apply_changes(self, names: list[str] | None, first: bool = False, full: bool = False) -> None:
+        """Bring the index up to date; the rows and the statistics are read again however that ended.
+
+        A refusal (a directory gone unreadable) is shown here; anything else also reaches the app's
+        worker-error handler. Either way the views re-read what the index has: never left stale.
+        """
+        try:
+            self._refresh_index(names, first, full)
+        except (MovaError, OSError) as exc:
+            self.app.call_from_thread(self.notify, str(exc), title="Reading the changes", severity="error")
+        finally:
+            self.post_message(self._Applied(full))
+
+    def _refresh_index(self, names: list[str] | None, first: bool, full: bool) -> None:
         host = host_of(self)
         if names is not None:
             host.read(lambda s: s.refresh_names(names))
@@ -109,7 +128,6 @@ class DashboardScreen(ReportsWorkerErrors, Screen):
             host.read(lambda s: s.refresh(progress=progress))
         else:
             host.read(lambda s: s.refresh(full=full))
-        self.post_message(self._Applied(full))
 
     @on(_Applied)
     def _changes_applied(self, message: _Applied) -> None:
@@ -232,6 +250,9 @@ class DashboardScreen(ReportsWorkerErrors, Screen):
     def action_archive(self) -> None:
         actions.archive(host_of(self), self.queue.targets(), on_done=self.queue.forget)
 
+    def action_reopen(self) -> None:
+        actions.reopen(host_of(self), self.queue.targets(), on_done=self.queue.forget)
+
     def action_delete(self) -> None:
         actions.delete(host_of(self), self.queue.targets(), on_done=self.queue.forget)
 
@@ -251,3 +272,6 @@ class DashboardScreen(ReportsWorkerErrors, Screen):
 
     def action_help(self) -> None:
         self.app.push_screen(HelpModal.for_screen(self))
+
+    def action_skipped(self) -> None:
+        self.app.push_screen(SkippedModal())

@@ -51,6 +51,7 @@ class EntryScreen(ReportsWorkerErrors, Screen):
         Binding("y", "copy_id", "Copy id"),
         Binding("r", "retry", "Retry"),
         Binding("a", "archive", "Archive"),
+        Binding("o", "reopen", "Reopen"),
         Binding("d", "delete", "Delete"),
         Binding("1", "tab('tab-error')", "Error tab", show=False),
         Binding("2", "tab('tab-context')", "Context tab", show=False),
@@ -141,6 +142,9 @@ class EntryScreen(ReportsWorkerErrors, Screen):
 
     def action_archive(self) -> None:
         actions.archive(self.app, [self.entry_id])
+
+    def action_reopen(self) -> None:
+        actions.reopen(self.app, [self.entry_id])
 
     def action_delete(self) -> None:
         def deleted(ids: list[str]) -> None:

@@ -85,7 +85,7 @@ class EntryTable(ScrollView, can_focus=True):
         Binding("pagedown", "page_down", "Page down", show=False),
         Binding("home", "first", "First", show=False),
         Binding("end", "last", "Last", show=False),
-        Binding("enter", "open", "Details"),
+        Binding("enter", "open", "Open"),
         Binding("space", "toggle_select", "Select"),
     ]
 

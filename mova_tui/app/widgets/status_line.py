@@ -31,7 +31,7 @@ class StatusLine(Static):
             parts.append(f"[b]{selected:,} selected[/]")
         if skipped:
             word = "file" if skipped == 1 else "files"
-            parts.append(f"[b red]{skipped} unreadable {word} skipped[/]")
+            parts.append(f"[b red]{skipped} unreadable {word} skipped[/] [dim](! lists them)[/]")
         if watching:
             parts.append(f"[dim]{watching}[/]")
         if note:
