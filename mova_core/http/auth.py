@@ -12,10 +12,6 @@ Every scope is checked, HTTP and websocket alike, before anything else runs:
   console's signed session cookie. The read token (or a read-only session) allows GET (and HEAD)
   only. The caller's identity, for the audit log, is the token's name: `admin` or `read-only`; with
   no token configured it is `anonymous`.
-* A request that would change something and carries a browser `Origin` other than the server's own
-  is refused (a web page must not archive or retry entries on a loopback server without a token).
-* When the server listens on loopback, the `Host` header must name a loopback address, so a
-  DNS-rebinding page cannot read the queue through the browser.
 * `GET /healthz` answers without a token (load balancers probe it); it says only that the server
   runs, and the Host check still applies.
 """
@@ -190,7 +186,7 @@ class AccessMiddleware:
             identity = console.session_identity(caller.headers.get("cookie"))
         if console is not None and console.is_open(caller.method, caller.path):
             return identity, None
-        if identity is None and caller.method in READ_METHODS and caller.path in PUBLIC_PATHS:
+        if identity is None and caller.kind == "http" and caller.method in READ_METHODS and caller.path in PUBLIC_PATHS:
             return ANONYMOUS, None
         if identity is None:
             if console is not None:

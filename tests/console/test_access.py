@@ -85,6 +85,14 @@ def test_websocket_needs_a_token_when_one_is_configured(sample_dlq):
     assert accepted == ["read-only"]
 
 
+def test_the_public_health_path_is_public_for_http_only(sample_dlq):
+    client = TestClient(app_with_socket(sample_dlq, [], api_token=ADMIN_TOKEN))
+    assert client.get("/healthz", headers={"host": GOOD["host"]}).status_code == 200
+    with pytest.raises(WebSocketDenialResponse) as refusal, client.websocket_connect("/healthz", headers=GOOD):
+        pass
+    assert refusal.value.status_code == 401
+
+
 def test_same_origin():
     assert same_origin("http://127.0.0.1:8080", "ws", "127.0.0.1:8080")
     assert same_origin("https://dlq.example.com", "wss", "dlq.example.com:443")
