@@ -28,6 +28,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import httpx
+
+from . import serve_load
 from .generate import generate
 from .timing import BenchmarkError, Timer, time_subprocess
 
@@ -88,7 +91,7 @@ class Row:
         if t is None or m is None:
             return None
         if t.kind == "max":
-            return m / t.value
+            return (0.0 if m <= 0 else float("inf")) if t.value == 0 else m / t.value
         if self.ratio is None:
             return None
         if t.kind == "max_ratio":
@@ -120,8 +123,10 @@ def fmt(value: float | None, unit: str) -> str:
         return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
     if unit == "MB":
         return f"{value:,.0f} MB"
-    if unit == "files/s":
+    if unit in ("files/s", "req/s"):
         return f"{value:,.0f}/s"
+    if unit == "count":
+        return f"{value:,.0f}"
     if unit == "x":
         return f"{value:.2f}x"
     return f"{value:g} {unit}"
@@ -337,11 +342,84 @@ class Bench:
             rows["stats"] = Row("dlq stats --format json", size, "ms",
                                 self.time_cmd([*self.mova, "--dlq-path", str(directory), "dlq", "stats", "--format", "json"]),
                                 Target("max", 250), parse_ms, "parse", judged)
+            stats_ms = rows["stats"].median
+            high = ["--max-active", "100000000", "--max-age", "100000d", "--max-growth", "100000000",
+                    "--max-retry-failure-rate", "100%", "--max-sandbox-runtime", "100000d"]
+            rows["alerts"] = Row("dlq alerts, every threshold", size, "ms",
+                                 self.time_cmd([*self.mova, "--dlq-path", str(directory), "dlq", "alerts", *high]),
+                                 Target("max_ratio", 1.3), stats_ms, "dlq stats", judged)
+            rows["metrics"] = Row("dlq metrics", size, "ms",
+                                  self.time_cmd([*self.mova, "--dlq-path", str(directory), "dlq", "metrics"]),
+                                  Target("max_ratio", 1.3), stats_ms, "dlq stats", judged)
             prefix = min(entry_names(directory))[:12]
             rows["show"] = Row(f"dlq show PREFIX ({len(prefix)} chars)", size, "ms",
                                self.time_cmd([*self.mova, "--dlq-path", str(directory), "dlq", "show", prefix]),
                                Target("max", 150), judged=judged)
         return by_size
+
+    # -- the HTTP shim ---------------------------------------------------------------------------
+    def serve_rows(self) -> list[Row]:
+        """Each endpoint's rate as a share of /healthz on the same server (measured alternately), and a mixed load."""
+        size = max(self.sizes)
+        directory = ensure_generated(self.workdir, size)
+        judged = size == JUDGED_SIZE
+        wait_quiet(directory)
+        seconds, use_wrk = self.args.serve_seconds, not self.args.no_wrk
+        server = serve_load.Server(self.mova, directory, self.env, self.workdir / "serve.log",
+                                   "--workers", str(self.args.serve_workers))
+        try:
+            some_id = min(entry_names(directory))[:-5]
+            endpoints = [("/metrics", 0.30), ("/v1/dlq/stats", 0.50), (f"/v1/dlq/{some_id}", 0.40),
+                         ("/v1/dlq?status=active&limit=50", 0.12)]
+            for path, _ in [("/healthz", 0), *endpoints]:  # warm: the first scrape counts every entry once
+                if httpx.get(server.url + path, timeout=600).status_code != 200:
+                    raise BenchmarkError(f"GET {path} did not answer 200")
+            health, rates = [], {}
+            for path, _ in endpoints:
+                log(f"serve ({size:,}): /healthz then {path}, {seconds:g} s each")
+                health.append(serve_load.measure(server.url + "/healthz", seconds, use_wrk))
+                rates[path] = serve_load.measure(server.url + path, seconds, use_wrk)
+            health.append(serve_load.measure(server.url + "/healthz", seconds, use_wrk))
+            tool = health[0].tool
+            healthz = self.ref(f"healthz_{size}", f"GET /healthz on the same server ({tool}, "
+                               f"{serve_load.WRK_CONNECTIONS if tool == 'wrk' else 8} connections)", "req/s",
+                               [h.rps for h in health])
+            rows = []
+            for path, share in endpoints:
+                label = "GET /v1/dlq/{id}" if path.startswith("/v1/dlq/dlq") else f"GET {path}"
+                rate = rates[path]
+                rows.append(Row(f"serve: {label}", size, "req/s", [rate.rps], Target("min_ratio", share), healthz,
+                                "/healthz", judged, note=f"p50 {rate.p50_ms:.1f} ms, p99 {rate.p99_ms:.1f} ms, "
+                                                         f"{rate.errors} errors ({tool})"))
+            rows.insert(1, Row("serve: GET /metrics p99", size, "ms", [rates["/metrics"].p99_ms], Target("max", 100),
+                               judged=judged))
+            rows += self.load_rows(server, directory, size, judged)
+        finally:
+            server.stop()
+        return rows
+
+    def load_rows(self, server: serve_load.Server, directory: Path, size: int, judged: bool) -> list[Row]:
+        """50 clients for 10 s of mixed requests on entries set aside (their files restored afterwards)."""
+        clients, seconds = self.args.load_clients, self.args.load_seconds
+        ids = sorted(entry_names(directory))[:clients * 4]
+        backup = Path(tempfile.mkdtemp(prefix="load-backup-", dir=self.workdir))
+        for name in ids:
+            shutil.copy2(directory / name, backup / name)
+        log(f"serve ({size:,}): {clients} clients x {seconds:g} s of mixed reads, status changes and retries")
+        try:
+            result = serve_load.mixed_load(server.url, directory, [n[:-5] for n in ids], clients, seconds,
+                                           lambda d, e: json.loads((d / f"{e}.json").read_bytes())["status"])
+        finally:
+            for name in ids:
+                shutil.copy2(backup / name, directory / name)
+            shutil.rmtree(backup, ignore_errors=True)
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(result.by_kind.items()))
+        return [
+            Row(f"serve under load: p99 ({clients} clients)", size, "ms", [result.p99_ms], None, judged=judged,
+                note=f"{result.requests:,} requests in {seconds:g} s ({kinds})"),
+            Row("serve under load: 5xx answers", size, "count", [result.server_errors], Target("max", 0), judged=True),
+            Row("serve under load: lost updates", size, "count", [result.lost_updates], Target("max", 0), judged=True),
+        ]
 
     # -- start-up --------------------------------------------------------------------------------
     def startup_rows(self) -> list[Row]:
@@ -449,10 +527,12 @@ class Bench:
             ratio = by_size[hi]["list"].median / by_size[lo]["list"].median
             rows.append(Row(f"dlq list at {hi:,} / at {lo:,}", hi, "x", [ratio], Target("max", 3.0),
                             judged=(hi, lo) == (JUDGED_SIZE, 1000)))
-        for key in ("stats", "show", "cold"):
+        for key in ("stats", "alerts", "metrics", "show", "cold"):
             rows += [by_size[s][key] for s in self.sizes]
         if not self.args.skip_dashboard:
             rows += self.dashboard_rows()
+        if not self.args.skip_serve:
+            rows += self.serve_rows()
         rows += self.engine_rows()
         rows += self.startup_rows()
         for row in rows:
@@ -486,6 +566,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presses", type=int, default=20, help="key presses of each kind per dashboard run")
     parser.add_argument("--new-files", type=int, default=5, help="new files written per dashboard run")
     parser.add_argument("--engine-count", type=int, default=300, help="runs dead-lettered per engine sample")
+    parser.add_argument("--skip-serve", action="store_true", help="leave out the mova serve rows")
+    parser.add_argument("--serve-seconds", type=float, default=10, help="seconds of load per endpoint (default 10)")
+    parser.add_argument("--serve-workers", type=int, default=1, help="mova serve --workers for those rows (default 1)")
+    parser.add_argument("--load-clients", type=int, default=50, help="clients of the mixed load (default 50)")
+    parser.add_argument("--load-seconds", type=float, default=10, help="seconds of the mixed load (default 10)")
+    parser.add_argument("--no-wrk", action="store_true", help="drive the serve rows with the Python load generator")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")

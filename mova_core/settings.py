@@ -65,6 +65,9 @@ class Settings(BaseModel):
     """MOVA_LEASE_SECONDS: how long a retry claim holds before another process may take it over; above 0,
     at most 2592000 (30 days)."""
 
+    max_background_retries: Annotated[int, Field(ge=1, le=64)] = 4
+    """MOVA_MAX_BACKGROUND_RETRIES: background retries (`mova dlq retry` without --wait) run at once per queue; the rest wait their turn."""
+
     runs_path: Path | None = None
     """MOVA_RUNS_PATH: where run records go (default: `runs/` beside the dead-letter directory)."""
 

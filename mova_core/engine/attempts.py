@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable
 
+from mova_core.engine.cancel import CancelSignal
 from mova_core.engine.errors import ActionError, RunCancelled
 from mova_core.engine.policy import EffectivePolicy, compute_delay, retry_after_delay
 
@@ -23,18 +24,23 @@ class Clock:
     """A run's time: `now`, the wait between attempts (interrupted by `cancel`), jitter's randomness.
 
     `sleep`: the injected sleep (tests record the waits with it); None waits for real, on the
-    cancel event when there is one, so setting it cuts a wait short.
+    cancel signal when there is one, so a cancel cuts a wait short.
     """
 
     now: Callable[[], datetime]
     rng: random.Random
     sleep: Callable[[float], None] | None = None
-    cancel: threading.Event | None = None
+    #: The run's signal; a caller's plain event is taken as one.
+    cancel: CancelSignal | threading.Event | None = None
+
+    def __post_init__(self) -> None:
+        if self.cancel is not None and not isinstance(self.cancel, CancelSignal):
+            object.__setattr__(self, "cancel", CancelSignal.over(self.cancel))
 
     def check_cancelled(self) -> None:
-        """RunCancelled once the cancel event is set."""
-        if self.cancel is not None and self.cancel.is_set():
-            raise RunCancelled()
+        """RunCancelled (with the signal's message and reason) once the run is cancelled."""
+        if isinstance(self.cancel, CancelSignal) and self.cancel.is_set():
+            raise RunCancelled(*self.cancel.why())
 
     def wait(self, seconds: float) -> None:
         """Wait `seconds` (nothing for none), then RunCancelled if the run was cancelled meanwhile."""
@@ -42,7 +48,7 @@ class Clock:
             return
         if self.sleep is not None:
             self.sleep(seconds)
-        elif self.cancel is not None:
+        elif isinstance(self.cancel, CancelSignal):
             self.cancel.wait(seconds)
         else:
             time.sleep(seconds)

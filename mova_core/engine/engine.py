@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from mova_core.engine.action_runner import ActionRunner
 from mova_core.engine.actions import ActionRegistry, default_registry
 from mova_core.engine.attempts import Clock
+from mova_core.engine.cancel import CancelSignal
 from mova_core.engine.context import RunContext, secrets_from_env
 from mova_core.engine.envelopes import check_envelope, envelope_error, load_envelope
 from mova_core.engine.events import Event
@@ -59,9 +60,10 @@ class RunRequest:
     #: Production or sandbox; None: production, with `secrets` as the run-time override secrets.
     context: RunContext | None = None
     secrets: Mapping[str, Any] | None = None
-    #: Seconds for the whole run (else the envelope's `timeout`); setting `cancel` stops the run.
+    #: Seconds for the whole run (else the envelope's `timeout`); setting `cancel` stops the run
+    #: (a caller's event, or a `CancelSignal` the run may also be stopped through with a reason).
     timeout: float | None = None
-    cancel: threading.Event | None = None
+    cancel: threading.Event | CancelSignal | None = None
     #: Check the envelope first (a caller that already did says False).
     validate: bool = True
     #: Whether a failure is dead-lettered (a retry updates its entry instead).

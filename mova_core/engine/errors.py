@@ -46,7 +46,12 @@ class SandboxBlocked(NonRetryableError):
 
 
 class RunCancelled(Exception):
-    """The run's cancel event was set: the run stops where it is and is recorded as cancelled.
+    """The run was cancelled: it stops where it is and is recorded as cancelled, with `message`
+    as its error and `reason` as its failure reason (`cancelled`, or why the run stopped itself).
 
     Not an ActionError: no policy may retry it away.
     """
+
+    def __init__(self, message: str = "cancelled", reason: str = "cancelled"):
+        super().__init__(message)
+        self.message, self.reason = message, reason

@@ -6,6 +6,7 @@ import os
 from typing import Any, Callable, Mapping
 
 from mova_core.engine.action_runner import ActionFailed, ActionRunner
+from mova_core.engine.cancel import CANCELLED
 from mova_core.engine.errors import RunCancelled
 from mova_core.engine.events import RunFinished, RunStarted
 from mova_core.engine.journal import RunJournal
@@ -59,8 +60,8 @@ class Run:
                 self.actions.run(action)
         except ActionFailed as failure:
             return self.finish_failed(failure)
-        except RunCancelled:
-            return self.finish_cancelled()
+        except RunCancelled as stop:
+            return self.finish_cancelled(stop.message, stop.reason)
         except KeyboardInterrupt:
             self.finish_cancelled()
             raise
@@ -137,9 +138,9 @@ class Run:
             return exc
         return None
 
-    def finish_cancelled(self) -> RunOutcome:
-        """A cancelled run (Ctrl-C or the cancel event): never dead-lettered."""
-        return self.finish(RunStatus.cancelled, error="cancelled", failure_reason="cancelled")
+    def finish_cancelled(self, message: str = CANCELLED, reason: str = CANCELLED) -> RunOutcome:
+        """A cancelled run (Ctrl-C, the caller's cancel, or the run's own, with its message): never dead-lettered."""
+        return self.finish(RunStatus.cancelled, error=message, failure_reason=reason)
 
     def finish_failed(self, failure: ActionFailed) -> RunOutcome:
         """A failed (or timed out) run: dead-lettered when there is a sink, then finished."""

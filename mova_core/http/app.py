@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Collection
+from contextlib import asynccontextmanager
 from datetime import datetime
 
+import anyio
 from fastapi import FastAPI
 
 from mova_core import __version__
 from mova_core.http import errors
+from mova_core.http.access_log import AccessLogMiddleware
 from mova_core.http.auth import AccessMiddleware
 from mova_core.http.limits import DEFAULT_MAX_BODY_BYTES, BodyLimitMiddleware
-from mova_core.http.routes import ServiceFactory, router
-from mova_core.ops.service import DLQService
+from mova_core.http.routes import router
+from mova_core.ops.pool import ServicePool
 from mova_core.settings import Settings
+
+log = logging.getLogger("mova.http")
 
 # FastAPI's native OpenTelemetry would keep request bodies (retry secrets) in its telemetry data and
 # export them when a provider is configured: the shim opts out entirely.
@@ -24,37 +31,90 @@ _NO_TELEMETRY = {"tracing": False, "metrics": False, "logs": False, "operation_s
 def create_app(
     settings: Settings | None = None,
     *,
-    service_factory: ServiceFactory | None = None,
     clock: Callable[[], datetime] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     allowed_hosts: Collection[str] | None = None,
 ) -> FastAPI:
     """The shim over `settings` (MOVA_* by default).
 
-    `service_factory(identity)` builds the service a request uses (default: a `DLQService` over the
-    settings, acting as the caller's identity); `allowed_hosts` limits the Host header (`mova serve`
-    passes the loopback names when it listens on loopback).
+    Requests borrow services from one `ServicePool` per process (closed at shutdown), acting as the
+    caller's identity; `allowed_hosts` limits the Host header (`mova serve` passes the loopback
+    names when it listens on loopback). At shutdown, once the server has let running requests finish
+    (`mova serve --shutdown-timeout`), the retries still running are cancelled.
     """
     settings = settings or Settings()
-    if service_factory is None:
-        def service_factory(identity: str) -> DLQService:
-            return DLQService(settings, clock=clock, actor=identity)
+    pool = ServicePool(settings, clock=clock)
+    retries = RunningRetries()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            # The server has already let running requests finish for its graceful timeout: the
+            # retries still running are cancelled (their entries go back to active), then waited for.
+            await anyio.to_thread.run_sync(retries.stop, CANCEL_WAIT)
+            pool.close()
 
     app = FastAPI(
+        lifespan=lifespan,
         title="mova dead-letter queue API",
         version=__version__,
         description="Inspect, retry, archive and delete dead-lettered workflow runs (local REST shim).",
         telemetry=_NO_TELEMETRY,
     )
     app.state.settings = settings
-    app.state.service_factory = service_factory
+    app.state.pool = pool
+    app.state.retries = retries
     errors.install(app, router.routes)
     app.include_router(router)
-    # Added last = outermost: access is checked before a body is read at all.
+    # Added last = outermost: access is checked before a body is read at all, and every answer,
+    # refusals included, is logged with its request id.
     app.add_middleware(BodyLimitMiddleware, max_bytes=max_body_bytes)
     app.add_middleware(AccessMiddleware, settings=settings, allowed_hosts=allowed_hosts)
+    app.add_middleware(AccessLogMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+#: After cancelling the retries still running at shutdown, how long to wait for them to release their entries.
+CANCEL_WAIT = 15.0
+
+
+class RunningRetries:
+    """The retries running in this process's requests, so that shutdown can cancel and wait for them."""
+
+    def __init__(self) -> None:
+        self._idle = threading.Condition()
+        self._running = 0
+        #: Given to every retry a request runs; set at shutdown.
+        self.cancel = threading.Event()
+
+    def __enter__(self) -> RunningRetries:
+        with self._idle:
+            self._running += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._idle:
+            self._running -= 1
+            self._idle.notify_all()
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    def stop(self, timeout: float) -> bool:
+        """Cancel the running retries and wait up to `timeout` seconds for them to end; False if some still run."""
+        with self._idle:
+            if self._running:
+                log.info("cancelling %d running retries (their entries go back to active)", self._running)
+                self.cancel.set()
+            done = self._idle.wait_for(lambda: self._running == 0, timeout)
+        if not done:
+            log.warning("%d retries still running at shutdown: their leases expire and a later retry "
+                        "takes them over", self._running)
+        return done
 
 
 _BEARER = {"type": "http", "scheme": "bearer",

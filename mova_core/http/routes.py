@@ -1,7 +1,7 @@
 """The endpoints: the specification's "API Endpoints" section, plus groups, health and metrics.
 
 Handlers are plain functions (FastAPI runs them in its thread pool; the core does blocking file I/O)
-and each request gets its own service, acting as the caller's identity, closed when it ends.
+and each request borrows a service from the process's pool, acting as the caller's identity.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, get_args
 
@@ -21,7 +21,12 @@ from starlette.responses import Response
 
 from mova_core import __version__
 from mova_core.http.auth import ANONYMOUS
-from mova_core.http.responses import error_response, http_status, json_response, mova_error_body
+from mova_core.http.responses import (
+    error_response,
+    http_status,
+    json_response,
+    mova_error_body,
+)
 from mova_core.http.schemas import (
     Deleted,
     EntryList,
@@ -37,7 +42,8 @@ from mova_core.model.ids import ID_PATTERN, MAX_ID_LENGTH, validate_id
 from mova_core.model.listing import EntryFilter, Stats
 from mova_core.model.redact import Redactor
 from mova_core.model.status import EntryStatus
-from mova_core.ops.metrics import render_prometheus
+from mova_core.ops.metrics import CONTENT_TYPE, render_prometheus
+from mova_core.ops.pool import ServicePool, StampCache
 from mova_core.ops.service import DLQService
 from mova_core.timeutil import parse_time
 
@@ -96,16 +102,18 @@ def _is_integer(annotation: Any) -> bool:
 
 router = APIRouter(dependencies=[Depends(plain_query)])
 
-#: Builds the service a request uses, acting as the caller's identity (see `create_app`).
-ServiceFactory = Callable[[str], DLQService]
-
 
 def service(request: Request) -> Iterator[DLQService]:
-    """A service for this request, acting as the caller (token name or anonymous)."""
+    """A service for this request from the process's pool, acting as the caller (token name or anonymous)."""
     identity: str = request.scope.get("state", {}).get("identity", ANONYMOUS)
-    factory: ServiceFactory = request.app.state.service_factory
-    with factory(identity) as svc:
+    pool: ServicePool = request.app.state.pool
+    with pool.service(identity) as svc:
         yield svc
+
+
+def cache(request: Request) -> StampCache:
+    """Answers kept until the directory changes (statistics, metrics)."""
+    return request.app.state.pool.cache
 
 
 Service = Annotated[DLQService, Depends(service)]
@@ -169,6 +177,7 @@ def healthz() -> Response:
 @router.get("/v1/dlq", response_model=EntryList, responses=ERRORS, tags=["dlq"])
 def list_entries(
     svc: Service,
+    kept: Annotated[StampCache, Depends(cache)],
     status: StatusQ = None,
     workflow_type: WorkflowTypeQ = None,
     user_id: UserQ = None,
@@ -178,16 +187,20 @@ def list_entries(
 ) -> Response:
     """List entries, newest first, filtered as the specification describes."""
     flt = _filter(status, workflow_type, user_id, since, until, limit)
-    # The files as written (as `mova dlq list --format json` prints them): no model round trip.
-    entries, _ = svc.read_raw([item.id for item in svc.list(flt).items])
+
+    def page() -> list[dict]:
+        # The files as written (as `mova dlq list --format json` prints them): no model round trip.
+        return svc.read_raw([item.id for item in svc.list(flt).items])[0]
+
+    entries = kept.get(("list", flt.model_dump_json()), page)  # until the directory changes
     return json_response({"entries": entries, "count": len(entries), "filter": flt.spec_dict()})
 
 
 # Declared before /v1/dlq/{dlq_id}: "stats" and "groups" are not ids.
 @router.get("/v1/dlq/stats", response_model=Stats, responses=ERRORS, tags=["dlq"])
-def stats(svc: Service) -> Response:
+def stats(svc: Service, kept: Annotated[StampCache, Depends(cache)]) -> Response:
     """Counts by status and workflow type, oldest and newest entry."""
-    return json_response(svc.stats().model_dump(mode="json"))
+    return json_response(kept.get("stats", lambda: svc.stats().model_dump(mode="json")))
 
 
 @router.get("/v1/dlq/groups", response_model=GroupList, responses=ERRORS, tags=["dlq"])
@@ -207,9 +220,10 @@ def groups(
 
 
 @router.get("/v1/dlq/{dlq_id}", response_model=DeadLetterEntry, responses=ENTRY_ERRORS, tags=["dlq"])
-def get_entry(dlq_id: EntryId, svc: Service) -> Response:
+def get_entry(dlq_id: EntryId, svc: Service, kept: Annotated[StampCache, Depends(cache)]) -> Response:
     """One entry in full, by id or unique prefix."""
-    return json_response(svc.get(dlq_id).to_json_dict())
+    # Any change of an entry renames its file, so the directory's stamp moves: kept until then.
+    return json_response(kept.get(("get", dlq_id), lambda: svc.get(dlq_id).to_json_dict()))
 
 
 @router.post(
@@ -220,6 +234,7 @@ def get_entry(dlq_id: EntryId, svc: Service) -> Response:
     tags=["dlq"],
 )
 def retry(
+    request: Request,
     dlq_id: EntryId,
     svc: Service,
     body: Annotated[RetryRequest | None, Body()] = None,
@@ -231,7 +246,9 @@ def retry(
     overrides = RetryOverrides(variables=req.overrides.variables, secrets=req.overrides.secrets)
     redact = Redactor(req.overrides.secrets.values())
     try:
-        result = svc.retry(dlq_id, sandbox_mode=req.sandbox_mode, overrides=overrides, wait=waiting)
+        with request.app.state.retries as running:
+            result = svc.retry(dlq_id, sandbox_mode=req.sandbox_mode, overrides=overrides, wait=waiting,
+                               cancel=running.cancel)
     except MovaError as exc:
         return json_response(redact(mova_error_body(exc)), http_status(exc))
     except Exception as exc:  # a bug in the engine: log it without the secrets it may have seen
@@ -274,7 +291,9 @@ def delete(
     responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}} | ERRORS,
     tags=["service"],
 )
-def metrics(svc: Service) -> Response:
-    """The specification's metrics in the Prometheus text format."""
-    text = render_prometheus(svc.metrics())
-    return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+def metrics(svc: Service, kept: Annotated[StampCache, Depends(cache)]) -> Response:
+    """The specification's metrics in the Prometheus text format (ages taken at each scrape)."""
+    # Ages are taken at each whole second: a scrape within the same second gets the same text.
+    now = svc.clock().replace(microsecond=0)
+    text = kept.get(("metrics", now), lambda: render_prometheus(kept.get("metrics", svc.metrics), now))
+    return Response(text, media_type=CONTENT_TYPE)

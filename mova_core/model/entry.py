@@ -119,6 +119,8 @@ class Lease(Doc):
     acquired_at: Timestamp
     expires_at: Timestamp
     sandbox_mode: bool = True
+    #: The background retry waits its turn (MOVA_MAX_BACKGROUND_RETRIES); absent once it runs.
+    queued: bool | None = None
 
 
 class Metadata(Doc):
@@ -143,7 +145,11 @@ class RetryRecord(Doc):
     start_time: Timestamp
     end_time: Timestamp | None = None
     outcome: str = "running"
+    #: How the retry failed: its last error, its failure reason and every failed attempt's line
+    #: (the entry's own `error_details` keep the failure that dead-lettered it).
     error: str | None = None
+    failure_reason: str | None = None
+    errors: list[str] | None = None
     attempts: int | None = None
     override_variables: list[str] = Field(default_factory=list)
     override_secrets: list[str] = Field(default_factory=list)
@@ -177,6 +183,14 @@ class DeadLetterEntry(Doc):
     def workflow_type(self) -> str:
         """The metadata's workflow type, else the intent's name."""
         return self.metadata.workflow_type or self.envelope.intent.name
+
+    @property
+    def last_retry_error(self) -> str | None:
+        """The error of the latest retry if it did not succeed (shown beside the original error), else None."""
+        history = self.retry_history or []
+        if not history or history[-1].outcome in (RetryOutcome.completed, "running"):
+            return None
+        return history[-1].error or history[-1].outcome
 
     def to_json_dict(self) -> dict[str, Any]:
         """The entry as the JSON object written to disk and printed by `--format json`."""

@@ -55,6 +55,14 @@ class AlreadyRetrying(MovaError):
         super().__init__(f"{entry_id} is already being retried{who}{until}")
 
 
+class NoLongerMatches(MovaError):
+    """An entry chosen by a filter no longer matches it, as seen under its lock: it is left alone."""
+
+    def __init__(self, entry_id: str, reason: str):
+        self.entry_id, self.reason = entry_id, reason
+        super().__init__(f"no longer matches: {reason}")
+
+
 class InvalidInput(MovaError):
     """Invalid user input: a filter, a status name, an overrides document, a KEY=VALUE pair."""
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from mova_core.model.attempts import attempt_message
 from mova_core.model.errors import AlreadyRetrying, InvalidTransition
 from mova_core.model.status import EntryStatus
 from mova_core.timeutil import format_time, parse_time
@@ -88,11 +87,14 @@ def claim(
     owner: str,
     now: datetime,
     lease_seconds: float,
+    *,
+    queued: bool = False,
 ) -> DeadLetterEntry:
     """Take the retry lease: active (or stale retrying) → retrying, retry_count + 1.
 
-    Taking over a stale lease records the retry that held it in `retry_history` as `abandoned`, so
-    every retry counted in `retry_count` has its record.
+    `queued`: the run waits its turn among the background retries (the lease says so until the
+    run renews it). Taking over a stale lease records the retry that held it in `retry_history` as
+    `abandoned`, so every retry counted in `retry_count` has its record.
     """
     if entry.status == S.retrying and lease_is_live(entry, now):
         lease = entry.metadata.lease
@@ -121,17 +123,27 @@ def claim(
         acquired_at=stamp,
         expires_at=format_time(now + timedelta(seconds=lease_seconds)),
         sandbox_mode=sandbox_mode,
+        **({"queued": True} if queued else {}),
     )
     entry.updated_at = stamp
     return entry
 
 
-def renew(entry: DeadLetterEntry, retry_run_id: str, now: datetime, lease_seconds: float) -> DeadLetterEntry:
-    """Extend the lease of a running retry (a heartbeat); only its holder may."""
+def renew(entry: DeadLetterEntry, retry_run_id: str, now: datetime, lease_seconds: float, *,
+          queued: bool = False) -> DeadLetterEntry:
+    """Extend the lease of a retry (a heartbeat); only its holder may. A renewal by the run itself
+    (`queued` False) ends the lease's queued state: the run has started."""
     lease = entry.metadata.lease
     if entry.status != S.retrying or lease is None or lease.retry_run_id != retry_run_id:
-        raise InvalidTransition(entry.id, entry.status, S.retrying, f"retry {retry_run_id} no longer holds the entry")
-    lease.expires_at = format_time(now + timedelta(seconds=lease_seconds))
+        holder = lease.retry_run_id if lease else "nobody"
+        raise InvalidTransition(entry.id, entry.status, S.retrying,
+                                f"retry {retry_run_id} no longer holds the entry (held by {holder})")
+    expires = format_time(now + timedelta(seconds=lease_seconds))
+    if lease.queued and not queued:  # rebuilt without the field: absent again, not written as null
+        entry.metadata.lease = type(lease).model_validate(
+            {**lease.model_dump(mode="json", exclude={"queued"}), "expires_at": expires})
+    else:
+        lease.expires_at = expires
     return entry
 
 
@@ -141,9 +153,12 @@ def release(
     new_status: EntryStatus,
     record: RetryRecord,
     now: datetime,
-    extra_errors: list[str] | None = None,
 ) -> DeadLetterEntry:
-    """End a retry: only the lease holder may; records the outcome and moves to active or resolved."""
+    """End a retry: only the lease holder may; records the outcome and moves to active or resolved.
+
+    The retry's errors stay in its record: `error_details` is what made the entry dead-letter, and
+    its failure group with it, whatever the retries do.
+    """
     new_status = EntryStatus(new_status)
     lease = entry.metadata.lease
     if entry.status != S.retrying or lease is None or lease.retry_run_id != retry_run_id:
@@ -158,9 +173,5 @@ def release(
     entry.status = new_status
     entry.metadata.lease = None
     entry.retry_history = [*(entry.retry_history or []), record]
-    if extra_errors:
-        details = entry.error_details
-        details.error_history = [*details.error_history, *extra_errors]
-        details.last_error = attempt_message(extra_errors[-1])
     entry.updated_at = format_time(now)
     return entry

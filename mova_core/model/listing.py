@@ -1,13 +1,21 @@
 """What listings ask and get back: filters, summaries, pages and statistics (shared by every face)."""
 
+from __future__ import annotations
+
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
 from mova_core.model.base import Model
+from mova_core.model.fingerprint import fingerprint
 from mova_core.model.lifecycle import lease_expired
+from mova_core.model.search import text_matches
 from mova_core.model.status import EntryStatus
+from mova_core.timeutil import format_time, parse_time
+
+if TYPE_CHECKING:
+    from mova_core.model.entry import DeadLetterEntry
 
 SortKey = Literal["created_at", "workflow_type", "status", "attempts", "retry_count", "last_error", "id", "age"]
 
@@ -31,6 +39,44 @@ class EntryFilter(Model):
     def spec_dict(self) -> dict:
         """The filter as the HTTP shim echoes it: only what was set, times in RFC 3339."""
         return self.model_dump(mode="json", exclude_defaults=True)
+
+    def mismatch(self, entry: DeadLetterEntry) -> str | None:
+        """Why `entry` does not match this filter (the first reason, e.g. "status is active"), or None.
+
+        The listing's rules (the index's SQL) for one entry in hand: a bulk run and the purge ask it
+        under the entry's lock, since the entry may have changed since the listing that chose it.
+        Sorting and windowing are not conditions and are ignored.
+        """
+        if self.status is not None and entry.status != self.status:
+            return f"status is {entry.status}"
+        if self.workflow_type and entry.workflow_type != self.workflow_type:
+            return f"workflow type is {entry.workflow_type!r}"
+        if self.user_id and entry.metadata.user_id != self.user_id:
+            return f"user is {entry.metadata.user_id!r}"
+        return self._time_mismatch(entry) or self._failure_mismatch(entry)
+
+    def _time_mismatch(self, entry: DeadLetterEntry) -> str | None:
+        if self.since is None and self.until is None and self.older_than is None:
+            return None
+        created = parse_time(entry.created_at).timestamp()
+        if self.since is not None and created < self.since.timestamp():
+            return f"created {entry.created_at}, before {format_time(self.since)}"
+        if self.until is not None and created > self.until.timestamp():
+            return f"created {entry.created_at}, after {format_time(self.until)}"
+        if self.older_than is not None and created >= self.older_than.timestamp():
+            return f"created {entry.created_at}, not before {format_time(self.older_than)}"
+        return None
+
+    def _failure_mismatch(self, entry: DeadLetterEntry) -> str | None:
+        action_type = entry.failed_action.type if entry.failed_action else None
+        last_error = entry.error_details.last_error
+        if self.fingerprint:
+            found = fingerprint(action_type, last_error)
+            if not found.lower().startswith(self.fingerprint.lower()):  # LIKE 'prefix%': ASCII case ignored
+                return f"failure group is {found}"
+        if self.text and not text_matches(self.text, entry.id, entry.workflow_type, last_error, action_type):
+            return f"{self.text!r} no longer found in it"
+        return None
 
 
 class EntrySummary(Model):

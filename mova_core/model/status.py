@@ -19,6 +19,8 @@ class RunStatus(StrEnum):
     """Status of a run record (a `mova run` or a retry's run)."""
 
     pending = "pending"
+    #: a background retry waiting its turn (MOVA_MAX_BACKGROUND_RETRIES run at once)
+    queued = "queued"
     running = "running"
     completed = "completed"
     failed = "failed"
@@ -28,7 +30,7 @@ class RunStatus(StrEnum):
     @property
     def is_final(self) -> bool:
         """The run has ended and its record will not change again."""
-        return self not in (RunStatus.pending, RunStatus.running)
+        return self not in (RunStatus.pending, RunStatus.queued, RunStatus.running)
 
 
 class RetryOutcome(StrEnum):

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from mova_core.model.base import Model
 from mova_core.model.listing import EntryFilter, EntrySummary, Page
-from mova_core.model.status import EntryStatus, RetryOutcome
-from mova_core.timeutil import parse_time
-
-if TYPE_CHECKING:  # full entries only for the retry checks
-    from mova_core.model.entry import DeadLetterEntry
+from mova_core.model.status import EntryStatus
+from mova_core.ops.metrics import RunningRetry, retry_totals, sandbox_runtimes
+from mova_core.store.counters import CounterValues
 
 #: Entries named in an alert, at most.
 SHOWN = 20
 
 Listing = Callable[[EntryFilter], Page]
+#: The durable counters (folded) and the retrying entries' leases.
+RetryFacts = Callable[[], tuple[CounterValues, list[RunningRetry]]]
 
 
 class Thresholds(Model):
@@ -48,12 +47,13 @@ def check_alerts(
     now: datetime,
     listing: Listing,
     oldest_active: Callable[[], EntrySummary | None],
-    entries: Callable[[], Iterable[DeadLetterEntry]],
+    retry_facts: RetryFacts,
 ) -> list[Alert]:
     """The alerts for the thresholds that are set, in a fixed order.
 
-    `listing` answers filters from the index; `entries` reads every full entry, and is called only
-    when a retry check (failure rate, sandbox runtime) is on.
+    `listing` answers filters from the index; `retry_facts` (the metrics' counters and leases) is
+    called only when a retry check (failure rate, sandbox runtime) is on. No entry file is parsed
+    but those of the entries being retried.
     """
     out: list[Alert] = []
     if thresholds.max_active is not None:
@@ -63,7 +63,7 @@ def check_alerts(
     if thresholds.max_growth_per_hour is not None:
         out.append(_max_growth(thresholds.max_growth_per_hour, now, listing))
     if thresholds.max_retry_failure_rate is not None or thresholds.max_sandbox_runtime_seconds is not None:
-        out += _retry_alerts(thresholds, now, entries())
+        out += _retry_alerts(thresholds, now, *retry_facts())
     return out
 
 
@@ -78,12 +78,15 @@ def _max_active(threshold: int, listing: Listing) -> Alert:
 
 
 def _max_age(threshold: float, now: datetime, listing: Listing, oldest: EntrySummary | None) -> Alert:
-    cutoff = now - timedelta(seconds=threshold)
-    over = listing(EntryFilter(status=EntryStatus.active, older_than=cutoff, sort="created_at",
-                               descending=False, limit=SHOWN))
+    # The oldest active entries walk the time index; counting every active entry over the limit would
+    # read each of them.
+    cutoff = (now - timedelta(seconds=threshold)).timestamp()
+    page = listing(EntryFilter(status=EntryStatus.active, sort="created_at", descending=False, limit=SHOWN + 1))
+    over = [i.id for i in page.items if i.created_ts < cutoff]
     age = (now.timestamp() - oldest.created_ts) if oldest else 0.0
+    counted = f"{len(over)}" if len(over) <= SHOWN else f"more than {SHOWN}"
     return _alert("max_age", threshold, round(age, 1),
-                  f"oldest active entry is {age:.0f}s old ({over.total} over the limit)", [i.id for i in over.items])
+                  f"oldest active entry is {age:.0f}s old ({counted} over the limit)", over[:SHOWN])
 
 
 def _max_growth(threshold: int, now: datetime, listing: Listing) -> Alert:
@@ -92,32 +95,22 @@ def _max_growth(threshold: int, now: datetime, listing: Listing) -> Alert:
                   [i.id for i in page.items])
 
 
-def _retry_alerts(thresholds: Thresholds, now: datetime, entries: Iterable[DeadLetterEntry]) -> list[Alert]:
-    """The failure-rate and sandbox-runtime alerts, from one pass over the full entries."""
-    failed = total = 0
-    failed_ids: set[str] = set()
-    long_running: list[str] = []
-    longest = 0.0
-    runtime_limit = thresholds.max_sandbox_runtime_seconds
-    for entry in entries:
-        for rec in entry.retry_history or []:
-            if rec.is_finished_run:
-                total += 1
-                if rec.outcome != RetryOutcome.completed:
-                    failed += 1
-                    failed_ids.add(entry.id)
-        lease = entry.metadata.lease
-        if entry.status == EntryStatus.retrying and lease and lease.sandbox_mode:
-            running = now.timestamp() - parse_time(lease.acquired_at).timestamp()
-            if runtime_limit is not None and running > runtime_limit:
-                long_running.append(entry.id)
-            longest = max(longest, running)
+def _retry_alerts(thresholds: Thresholds, now: datetime, counters: CounterValues,
+                  retries: list[RunningRetry]) -> list[Alert]:
+    """The failure-rate alert from the retry counters (every retry since counting began) and the
+    sandbox-runtime alert from the leases of the retries running now."""
     out = []
     if thresholds.max_retry_failure_rate is not None:
+        done, total = retry_totals(counters)
+        failed = total - done
         rate = failed / total if total else 0.0
         out.append(_alert("max_retry_failure_rate", thresholds.max_retry_failure_rate, round(rate, 4),
-                          f"{failed} of {total} retries failed", sorted(failed_ids)[:SHOWN]))
-    if runtime_limit is not None:
-        out.append(_alert("max_sandbox_runtime", runtime_limit, round(longest, 1),
-                          f"{len(long_running)} sandbox retries running longer than the limit", long_running))
+                          f"{failed} of {total} retries failed", counters.recent_failures[:SHOWN]))
+    limit = thresholds.max_sandbox_runtime_seconds
+    if limit is not None:
+        runtimes = sandbox_runtimes(retries, now)
+        longest = runtimes[0][1] if runtimes else 0.0
+        over = [entry_id for entry_id, seconds in runtimes if seconds > limit]
+        out.append(_alert("max_sandbox_runtime", limit, round(longest, 1),
+                          f"{len(over)} sandbox retries running longer than the limit", over[:SHOWN]))
     return out

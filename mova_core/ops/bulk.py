@@ -10,9 +10,15 @@ A bulk run (retry, archive or delete many entries) is made safe for a live queue
   operation, the frozen ids, the filter), then one `{"id", "outcome", ...}` line per id as it
   finishes, flushed at once, so an interrupted run loses nothing it did.
 * A run resumes from its results file: the plan's ids that have no outcome line yet.
+* Each entry is acted on only if it still matches the plan's filter, checked under the entry's
+  lock (`EntryFilter.mismatch`): one reopened while an interrupted `delete --all --status
+  archived` waited to be resumed is skipped ("no longer matches: status is active"), not deleted.
+  `run_bulk` hands the filter its results file records to the actions made here, so every face
+  (the CLI, the dashboard) gets the same check.
 
 Outcomes (`BulkOutcome`): `completed`/`archived`/`deleted` (done), `failed`, `skipped` (the entry
-changed meanwhile: gone, already retrying, no longer in a state the operation applies to).
+changed meanwhile: gone, already retrying, no longer matching the filter or no longer in a state
+the operation applies to).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mova_core.model.errors import (
     AlreadyRetrying,
@@ -35,10 +41,14 @@ from mova_core.model.errors import (
     InvalidInput,
     InvalidTransition,
     MovaError,
+    NoLongerMatches,
 )
 from mova_core.model.status import RunStatus
 from mova_core.store.fsio import ends_with_newline
 from mova_core.timeutil import format_time, utcnow
+
+if TYPE_CHECKING:  # pydantic models: a bulk run loads them when it acts
+    from mova_core.model.listing import EntryFilter
 
 OPERATIONS = ("retry", "archive", "delete")
 #: What the progress bar counts.
@@ -104,6 +114,17 @@ class BulkPlan:
         """The results file's first line, under `plan`."""
         return {"operation": self.operation, "count": len(self.ids), "ids": self.ids,
                 "filter": self.filter, "options": self.options, "created_at": self.created_at}
+
+    def entry_filter(self) -> EntryFilter | None:
+        """The filter the ids were chosen by (None for a selection made by hand, as the dashboard's)."""
+        from mova_core.model.listing import EntryFilter
+
+        if not self.filter:
+            return None
+        try:
+            return EntryFilter.model_validate(self.filter)
+        except ValueError as exc:  # a ValidationError: the file was edited by hand
+            raise InvalidInput(f"the bulk plan's filter is not one a listing takes: {exc}") from None
 
 
 @dataclass
@@ -275,6 +296,8 @@ def run_bulk(
     if stop_after_failures is not None and stop_after_failures < 1:
         raise InvalidInput("--stop-after-failures must be at least 1")
     todo = list(dict.fromkeys(ids))
+    if results is not None and isinstance(action, ServiceAction):
+        action = action.matching(results.plan.entry_filter())
     summary = BulkSummary(total=len(todo))
     cancel = cancel or threading.Event()
     limiter = limiter or RateLimiter(None)
@@ -327,7 +350,7 @@ def run_bulk(
 
 # -- the three operations, as actions over a service -----------------------------------------------
 def _skipped_or_failed(entry_id: str, exc: MovaError) -> BulkResult:
-    if isinstance(exc, (EntryNotFound, AlreadyRetrying, InvalidTransition)):
+    if isinstance(exc, (EntryNotFound, AlreadyRetrying, InvalidTransition, NoLongerMatches)):
         return BulkResult(entry_id, BulkOutcome.skipped, str(exc))
     return BulkResult(entry_id, BulkOutcome.failed, str(exc))
 
@@ -335,42 +358,67 @@ def _skipped_or_failed(entry_id: str, exc: MovaError) -> BulkResult:
 ServiceFor = Callable[[], Any]
 
 
-def _service_action(service_for: ServiceFor, method: str, outcome: BulkOutcome) -> Action:
-    """Call `service.<method>(id)`; refusals (live retry, gone meanwhile) are skipped, not failed."""
+class ServiceAction:
+    """One of the operations as an `Action` over a service, acting only on entries that still match
+    `flt` (checked under the entry's lock; None: every entry). Refusals (a live retry, gone
+    meanwhile, no longer matching) are skipped, not failed."""
 
-    def act(entry_id: str) -> BulkResult:
+    def __init__(self, act: Callable[[str, EntryFilter | None], BulkResult], flt: EntryFilter | None = None):
+        self._act, self.flt = act, flt
+
+    def __call__(self, entry_id: str) -> BulkResult:
         try:
-            getattr(service_for(), method)(entry_id)
+            return self._act(entry_id, self.flt)
         except MovaError as exc:
             return _skipped_or_failed(entry_id, exc)
-        return BulkResult(entry_id, outcome)
 
-    return act
-
-
-def archive_action(service_for: ServiceFor) -> Action:
-    """Archive one id; an entry under a live retry, or gone meanwhile, is skipped."""
-    return _service_action(service_for, "archive", BulkOutcome.archived)
+    def matching(self, flt: EntryFilter | None) -> ServiceAction:
+        """This action restricted to `flt`, unless it was given a filter of its own."""
+        return self if self.flt is not None or flt is None else ServiceAction(self._act, flt)
 
 
-def delete_action(service_for: ServiceFor) -> Action:
-    """Delete one id; an entry under a live retry is skipped (a bulk run never stops a running retry)."""
-    return _service_action(service_for, "delete", BulkOutcome.deleted)
+def archive_action(service_for: ServiceFor, flt: EntryFilter | None = None) -> ServiceAction:
+    """Archive one id; an entry under a live retry, gone meanwhile, or no longer matching `flt` is skipped."""
+
+    def act(entry_id: str, matching: EntryFilter | None) -> BulkResult:
+        service_for().archive(entry_id, matching=matching)
+        return BulkResult(entry_id, BulkOutcome.archived)
+
+    return ServiceAction(act, flt)
+
+
+def delete_action(service_for: ServiceFor, flt: EntryFilter | None = None) -> ServiceAction:
+    """Delete one id; an entry under a live retry (a bulk run never stops a running retry), gone
+    meanwhile, or no longer matching `flt` is skipped."""
+
+    def act(entry_id: str, matching: EntryFilter | None) -> BulkResult:
+        service_for().delete(entry_id, matching=matching)
+        return BulkResult(entry_id, BulkOutcome.deleted)
+
+    return ServiceAction(act, flt)
 
 
 def retry_action(service_for: ServiceFor, *, sandbox_mode: bool = True, overrides: Any = None,
-                 on_event: Callable[[Any], None] | None = None) -> Action:
+                 on_event: Callable[[Any], None] | None = None, flt: EntryFilter | None = None,
+                 cancel: threading.Event | None = None) -> ServiceAction:
     """Retry one id in the foreground; `completed` or `failed` by the retry's outcome.
 
-    `on_event` receives the engine's events as the retry runs (the dashboard shows them live).
+    `on_event` receives the engine's events as the retry runs (the dashboard shows them live);
+    `cancel`, the run's cancel event, stops a retry under way (its entry goes back to active). An
+    entry no longer matching `flt` is skipped. That check reads the entry just before the claim,
+    which then takes the lock and accepts only an `active` entry (or a stale claim), so the status
+    a filter asks for is held under the lock; the other fields a filter names are not changed by
+    any operation.
     """
 
-    def act(entry_id: str) -> BulkResult:
-        try:
-            response = service_for().retry(entry_id, sandbox_mode=sandbox_mode, overrides=overrides, wait=True,
-                                           on_event=on_event)
-        except MovaError as exc:
-            return _skipped_or_failed(entry_id, exc)
+    def act(entry_id: str, matching: EntryFilter | None) -> BulkResult:
+        service = service_for()
+        if matching is not None:
+            reason = matching.mismatch(service.get(entry_id))
+            if reason is not None:
+                raise NoLongerMatches(entry_id, reason)
+        response = service.retry(entry_id, sandbox_mode=sandbox_mode, overrides=overrides, wait=True,
+                                 on_event=on_event, cancel=cancel)
         result = response.execution_result
         status = result.status if result else "unknown"
         if status == RunStatus.completed:
@@ -378,4 +426,4 @@ def retry_action(service_for: ServiceFor, *, sandbox_mode: bool = True, override
         detail = (result.error if result and result.error else None) or f"retry ended {status}"
         return BulkResult(entry_id, BulkOutcome.failed, detail, retry_run_id=response.retry_run_id)
 
-    return act
+    return ServiceAction(act, flt)

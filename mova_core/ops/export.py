@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
@@ -18,8 +19,12 @@ if TYPE_CHECKING:  # full entries only for a JSON-lines export
 FORMATS = ("jsonl", "csv")
 CSV_COLUMNS = ["id", "run_id", "status", "created_at", "workflow_type", "user_id", "action_type",
                "failure_reason", "attempts", "retry_count", "fingerprint", "last_error"]
-# A cell starting with one of these is a formula to a spreadsheet.
-_FORMULA_STARTS = ("=", "+", "-", "@")
+# A cell starting with one of these, even after whitespace, is a formula to a spreadsheet; one
+# starting with TAB or CR is too to some (they drop the whitespace, then read the formula).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Control bytes but TAB, LF and CR (which a quoted cell may hold), DEL and C1: no spreadsheet or
+# terminal that opens the file needs them, and some act on them.
+_CONTROL_BYTES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class EntrySource(Protocol):
@@ -76,7 +81,12 @@ def export_to_file(source: EntrySource, flt: EntryFilter | None, fmt: str, path:
 
 
 def csv_safe(value: Any) -> Any:
-    """A CSV cell: None as empty, and text a spreadsheet would run as a formula quoted as text."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return "" if value is None else value
+    """A CSV cell: None as empty; text without control bytes, quoted as text if a spreadsheet would run it."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        return value
+    text = _CONTROL_BYTES.sub("", value)
+    if text.startswith(_FORMULA_STARTS) or text.lstrip().startswith(_FORMULA_STARTS):
+        return "'" + text
+    return text

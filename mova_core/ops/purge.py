@@ -12,7 +12,7 @@ from mova_core.model.base import Model
 from mova_core.model.errors import InvalidInput
 from mova_core.model.listing import EntryFilter, Page
 from mova_core.model.status import EntryStatus
-from mova_core.timeutil import format_time, parse_time
+from mova_core.timeutil import format_time
 
 if TYPE_CHECKING:
     from mova_core.model.entry import DeadLetterEntry
@@ -56,8 +56,9 @@ def purge(listing: Listing, remove: Remove, *, days: float, now: datetime, dry_r
 
 def check_purgeable(entry: DeadLetterEntry, cutoff: datetime) -> None:
     """InvalidInput unless the entry may still be purged: re-checked under its lock, since it may have
-    been reopened (or replaced by a newer one) after the listing."""
+    been reopened (or replaced by a newer one) after the listing. The age is the listing's own rule
+    (`EntryFilter.mismatch`, as every bulk run re-checks its filter)."""
     if entry.status not in PURGEABLE:
         raise InvalidInput(f"{entry.id} is {entry.status} now; purge removes only resolved and archived entries")
-    if parse_time(entry.created_at) >= cutoff:
+    if EntryFilter(older_than=cutoff).mismatch(entry) is not None:
         raise InvalidInput(f"{entry.id} is newer than the cutoff")

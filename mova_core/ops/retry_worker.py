@@ -1,9 +1,11 @@
-"""The background half of `retry(..., wait=False)`: `python -m mova_core.ops.retry_worker`.
+"""The process of one background retry: `python -m mova_core.ops.retry_worker`, started by the queue
+worker (`ops.retry_queue`) when the job's turn comes.
 
 Reads one JSON job from stdin (entry id, retry run id, mode, overrides with secrets, settings),
-checks that its retry still holds the entry's lease, runs it and releases the claim. Errors go to
-the run record (redacted), not to a terminal: the process is detached and its stderr discarded.
-SIGTERM and SIGINT cancel the run cleanly (recorded as cancelled, the entry back to active).
+renews its retry's lease (which ends its `queued` state, and fails if the lease is no longer its
+own), runs it and releases the claim. Errors go to the run record (redacted), not to a terminal:
+the process is detached and its stderr discarded. SIGTERM and SIGINT cancel the run cleanly
+(recorded as cancelled, the entry back to active).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from mova_core.model.entry import RetryOverrides
@@ -24,26 +27,22 @@ if TYPE_CHECKING:
     from mova_core.settings import Settings
 
 
-def _interrupt(signum, frame):  # noqa: ARG001
+def _interrupt(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001
     raise KeyboardInterrupt
 
 
 def _fail(settings: Settings, job: dict[str, Any], message: str) -> int:
     redactor = Redactor((job.get("overrides") or {}).get("secrets", {}).values())
-    runs = store_for(settings, bool(job.get("sandbox_mode", True)), redactor)
-    try:
-        record = runs.load(job["retry_run_id"])
-    except Exception:  # missing or unreadable: start a fresh record
-        record = RunRecord(run_id=job["retry_run_id"], sandbox_mode=bool(job.get("sandbox_mode", True)),
-                           dlq_id=job.get("entry_id"))
-    now = format_time(utcnow())
-    runs.save(record.model_copy(update={"status": RunStatus.failed.value, "error": redactor.text(message),
-                                        "end_time": now, "updated_at": now}))
+    sandbox_mode = bool(job.get("sandbox_mode", True))
+    runs = store_for(settings, sandbox_mode, redactor)
+    runs.close_failed(job["retry_run_id"], redactor.text(message), format_time(utcnow()),
+                      dlq_id=job.get("entry_id"), sandbox_mode=sandbox_mode)
     return 1
 
 
 def run_job(job: dict[str, Any]) -> int:
     """Run one job; returns the process exit code."""
+    from mova_core.model.errors import MovaError
     from mova_core.ops.retry import Retrier
     from mova_core.ops.service import DLQService
     from mova_core.settings import Settings
@@ -53,13 +52,9 @@ def run_job(job: dict[str, Any]) -> int:
     overrides = RetryOverrides(**job.get("overrides") or {})
     retry_run_id = job["retry_run_id"]
     try:
-        entry = service.get(job["entry_id"])
-    except Exception as exc:
-        return _fail(settings, job, f"cannot read entry {job['entry_id']}: {exc}")
-    lease = entry.metadata.lease
-    if lease is None or lease.retry_run_id != retry_run_id:
-        holder = lease.retry_run_id if lease else "nobody"
-        return _fail(settings, job, f"retry {retry_run_id} no longer holds {entry.id} (held by {holder})")
+        entry = service.renew_lease(job["entry_id"], retry_run_id)  # its turn: no longer queued
+    except MovaError as exc:
+        return _fail(settings, job, f"cannot start retry {retry_run_id}: {exc}")
     try:
         response = Retrier(service).run_claimed(entry, retry_run_id, bool(job["sandbox_mode"]), overrides)
     except KeyboardInterrupt:
@@ -73,6 +68,8 @@ def run_job(job: dict[str, Any]) -> int:
         except Exception:
             pass
         return 1
+    finally:
+        service.close()
     result = response.execution_result
     return 0 if result is not None and result.status == RunStatus.completed else 1
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mova_core.model import lifecycle
-from mova_core.model.errors import InvalidInput, MovaError
+from mova_core.model.errors import InvalidInput, MovaError, NoLongerMatches
 from mova_core.model.listing import (
     EntryFilter,
     EntrySummary,
@@ -30,15 +30,18 @@ from mova_core.store.protocol import Commit, DeadLetterStore, Progress
 from mova_core.timeutil import utcnow
 
 if TYPE_CHECKING:  # full models load on first use: listings and statistics never need them
+    import threading
+
+    from mova_core.engine.events import Event
+    from mova_core.engine.outcome import RunOutcome
     from mova_core.model.entry import (
         DeadLetterEntry,
         RetryOverrides,
         RetryRecord,
         RetryResponse,
     )
-    from mova_core.engine.events import Event
-    from mova_core.engine.outcome import RunOutcome
-    from mova_core.ops.metrics import Metrics
+    from mova_core.ops.metrics import Metrics, RunningRetry
+    from mova_core.store.counters import Counters, CounterValues
     from mova_core.store.runs import RunRecord
 
 Clock = Callable[[], datetime]
@@ -61,11 +64,15 @@ class DLQService:
         self.clock = clock or utcnow
         self.actor = actor or self.settings.actor
         self.audit = audit or AuditLog(self.settings.effective_audit_path)
+        self._counters: Counters | None = None
+        self.store.use_audit(self.audit)  # where a change a killed process recorded is taken back
 
     # -- lifetime ---------------------------------------------------------------------------
     def close(self) -> None:
         """Release the store's resources (the index connection); the service is not used after."""
         self.store.close()
+        if self._counters is not None:
+            self._counters.close()
 
     def __enter__(self) -> DLQService:
         return self
@@ -160,19 +167,24 @@ class DLQService:
     def _audited(self, op: str, *, only_status_changes: bool = False, **extra: Any) -> Commit:
         """An `on_commit` for the store: the audit record is written under the entry's lock, right after
         the change, so the log's order is the order of the changes (and a failed record undoes it)."""
-        def commit(old: DeadLetterEntry, new: DeadLetterEntry | None, undone: bool = False) -> None:
+        def commit(old: DeadLetterEntry, new: DeadLetterEntry | None, undone: bool = False,
+                   change: str | None = None) -> None:
             if only_status_changes and new is not None and old.status == new.status:
                 return
             if undone:  # the change failed after its record was written: this record takes it back
-                self._audit(op, old, new, **extra, undone=True)
+                self._audit(op, old, new, **extra, undone=True, change=change)
                 return
             more = {"took_over_stale_lease": old.status == EntryStatus.retrying or None} if op == "retry_claim" else {}
-            self._audit(op, old, new, **extra, **more)
+            self._audit(op, old, new, **extra, **more, change=change)
 
         return commit
 
-    def set_status(self, id_or_prefix: str, status: EntryStatus | str, *, force: bool = False) -> DeadLetterEntry:
-        """Change an entry's status by the lifecycle rules (`retrying` only through a retry)."""
+    def set_status(self, id_or_prefix: str, status: EntryStatus | str, *, force: bool = False,
+                   matching: EntryFilter | None = None) -> DeadLetterEntry:
+        """Change an entry's status by the lifecycle rules (`retrying` only through a retry).
+
+        `matching`: only if the entry, under its lock, still matches this filter (NoLongerMatches).
+        """
         try:
             status = EntryStatus(status)
         except ValueError:
@@ -180,49 +192,67 @@ class DLQService:
                 f"unknown status {status!r}: use one of {', '.join(s.value for s in EntryStatus)}"
             ) from None
         now = self.clock()
-        _, new = self.store.update(id_or_prefix, lambda e: lifecycle.change_status(e, status, now, force=force),
+
+        def change(entry: DeadLetterEntry) -> DeadLetterEntry:
+            _still_matching(entry, matching)
+            return lifecycle.change_status(entry, status, now, force=force)
+
+        _, new = self.store.update(id_or_prefix, change,
                                    self._audited("set_status", only_status_changes=True, force=force or None))
         return new
 
-    def archive(self, id_or_prefix: str, *, force: bool = False) -> DeadLetterEntry:
-        """Archive an entry (idempotent)."""
-        return self.archive_changed(id_or_prefix, force=force)[1]
+    def archive(self, id_or_prefix: str, *, force: bool = False, matching: EntryFilter | None = None) -> DeadLetterEntry:
+        """Archive an entry (idempotent); `matching` as for `set_status`."""
+        return self.archive_changed(id_or_prefix, force=force, matching=matching)[1]
 
-    def archive_changed(self, id_or_prefix: str, *, force: bool = False) -> tuple[DeadLetterEntry, DeadLetterEntry]:
+    def archive_changed(self, id_or_prefix: str, *, force: bool = False,
+                        matching: EntryFilter | None = None) -> tuple[DeadLetterEntry, DeadLetterEntry]:
         """Archive an entry; returns (before, after) as seen under its lock.
 
         `before.status` tells whether this call archived it: of two concurrent archives, exactly
-        one sees it not yet archived.
+        one sees it not yet archived. `matching` as for `set_status`.
         """
         now = self.clock()
-        return self.store.update(
-            id_or_prefix, lambda e: lifecycle.change_status(e, EntryStatus.archived, now, force=force),
-            self._audited("archive", only_status_changes=True, force=force or None),
-        )
 
-    def delete(self, id_or_prefix: str, *, force: bool = False) -> DeadLetterEntry:
-        """Delete an entry; one under a live retry needs force."""
+        def change(entry: DeadLetterEntry) -> DeadLetterEntry:
+            _still_matching(entry, matching)
+            return lifecycle.change_status(entry, EntryStatus.archived, now, force=force)
+
+        return self.store.update(id_or_prefix, change,
+                                 self._audited("archive", only_status_changes=True, force=force or None))
+
+    def delete(self, id_or_prefix: str, *, force: bool = False, matching: EntryFilter | None = None) -> DeadLetterEntry:
+        """Delete an entry; one under a live retry needs force. `matching` as for `set_status`."""
         now = self.clock()
-        return self.store.delete(id_or_prefix, lambda e: lifecycle.check_deletable(e, now, force=force),
-                                 self._audited("delete", force=force or None))
 
-    def claim(self, id_or_prefix: str, retry_run_id: str, sandbox_mode: bool, owner: str | None = None) -> DeadLetterEntry:
-        """Take the retry lease on an entry (active → retrying); raises AlreadyRetrying if held."""
+        def check(entry: DeadLetterEntry) -> None:
+            _still_matching(entry, matching)
+            lifecycle.check_deletable(entry, now, force=force)
+
+        return self.store.delete(id_or_prefix, check, self._audited("delete", force=force or None))
+
+    def claim(self, id_or_prefix: str, retry_run_id: str, sandbox_mode: bool, owner: str | None = None, *,
+              queued: bool = False) -> DeadLetterEntry:
+        """Take the retry lease on an entry (active → retrying); raises AlreadyRetrying if held.
+
+        `queued`: a background retry that waits its turn; the lease says so until its run starts.
+        """
         now = self.clock()
         _, new = self.store.update(
             id_or_prefix,
             lambda e: lifecycle.claim(
-                e, retry_run_id, sandbox_mode, owner or self.actor, now, self.settings.lease_seconds
+                e, retry_run_id, sandbox_mode, owner or self.actor, now, self.settings.lease_seconds, queued=queued
             ),
             self._audited("retry_claim", retry_run_id=retry_run_id, sandbox_mode=sandbox_mode),
         )
         return new
 
-    def renew_lease(self, id_or_prefix: str, retry_run_id: str) -> DeadLetterEntry:
-        """Extend a running retry's lease so a long run is not taken over as stale."""
+    def renew_lease(self, id_or_prefix: str, retry_run_id: str, *, queued: bool = False) -> DeadLetterEntry:
+        """Extend a retry's lease so it is not taken over as stale (InvalidTransition once it is not
+        its own); `queued` keeps a waiting retry's lease queued, else it says the run has started."""
         now = self.clock()
         _, new = self.store.update(
-            id_or_prefix, lambda e: lifecycle.renew(e, retry_run_id, now, self.settings.lease_seconds)
+            id_or_prefix, lambda e: lifecycle.renew(e, retry_run_id, now, self.settings.lease_seconds, queued=queued)
         )
         return new
 
@@ -232,13 +262,12 @@ class DLQService:
         retry_run_id: str,
         new_status: EntryStatus | str,
         record: RetryRecord,
-        extra_errors: list[str] | None = None,
     ) -> DeadLetterEntry:
-        """Release the lease with the retry's outcome (active or resolved) and record it."""
+        """Release the lease with the retry's outcome (active or resolved) and record it in `retry_history`."""
         now = self.clock()
         _, new = self.store.update(
             id_or_prefix,
-            lambda e: lifecycle.release(e, retry_run_id, EntryStatus(new_status), record, now, extra_errors),
+            lambda e: lifecycle.release(e, retry_run_id, EntryStatus(new_status), record, now),
             self._audited("retry_finish", retry_run_id=retry_run_id, sandbox_mode=record.sandbox_mode,
                           outcome=record.outcome),
         )
@@ -252,12 +281,18 @@ class DLQService:
         overrides: RetryOverrides | None = None,
         wait: bool = True,
         on_event: Callable[[Event], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> RetryResponse:
-        """Retry an entry, in the sandbox (default) or in production; see `mova_core.ops.retry`."""
+        """Retry an entry, in the sandbox (default) or in production; see `mova_core.ops.retry`.
+
+        `cancel`: setting it stops a retry run here (`wait=True`) at once, even in a wait between
+        attempts; the entry goes back to `active` with the retry recorded as `cancelled`. One
+        event may serve many retries (a bulk run's).
+        """
         from mova_core.ops.retry import Retrier
 
         return Retrier(self).retry(id_or_prefix, sandbox_mode=sandbox_mode, overrides=overrides,
-                                   wait=wait, on_event=on_event)
+                                   wait=wait, on_event=on_event, cancel=cancel)
 
     def run_workflow(
         self,
@@ -302,14 +337,59 @@ class DLQService:
         return _export.export_to_file(self, flt, fmt, path)
 
     def alerts(self, thresholds: Thresholds) -> list[Alert]:
-        """Check the specification's alert conditions for the thresholds that are set."""
-        return _alerts.check_alerts(thresholds, self.clock(), self.list, self.oldest_active, self.iter_entries)
+        """Check the specification's alert conditions for the thresholds that are set (the metrics' sources)."""
+        return _alerts.check_alerts(thresholds, self.clock(), self.list, self.oldest_active, self._retry_facts)
 
     def metrics(self) -> Metrics:
-        """The specification's metrics: gauges from the index, retry counts from the entries' histories."""
-        from mova_core.ops.metrics import compute_metrics  # the full entry models: only metrics need them
+        """The metrics: gauges from the index and the retrying entries, counters from the durable record."""
+        from mova_core.ops.metrics import gather
 
-        return compute_metrics(self.iter_entries(), self.stats().by_status)
+        return gather(self.store, self.counters(), self.clock())
+
+    def metrics_text(self) -> str:
+        """The metrics in the Prometheus text format (needs prometheus-client, the `http` extra)."""
+        from mova_core.ops.metrics import render_prometheus
+
+        return render_prometheus(self.metrics(), self.clock())
+
+    def write_metrics_textfile(self, path: Path | str) -> str:
+        """`metrics_text` written atomically to `path` (node_exporter's textfile collector); returns the text."""
+        from mova_core.ops.metrics import write_textfile
+
+        text = self.metrics_text()
+        write_textfile(text, path)
+        return text
+
+    def _retry_facts(self) -> tuple[CounterValues, list[RunningRetry]]:
+        """What the retry alerts read: the counters and the retries running (claims and their leases)."""
+        from mova_core.ops.metrics import retrying
+
+        counters = self.counters()
+        self.store.refresh()
+        counters.fold()
+        return counters.values(), retrying(counters)
+
+    def counters(self) -> Counters:
+        """The durable counters of this directory (`<dlq>/.mova/counters.sqlite`), opened on first use."""
+        from mova_core.store.counters import Counters
+
+        present = self.settings.dlq_path.is_dir()
+        if self._counters is None or (self._counters.path is None and present):
+            if self._counters is not None:
+                self._counters.close()
+            mova_dir = self.settings.mova_dir
+            # A missing directory is not created by looking at its metrics: counted in memory meanwhile.
+            self._counters = Counters(mova_dir / "counters.sqlite" if present else None,
+                                      mova_dir / "index.sqlite", self.settings.effective_audit_path)
+        return self._counters
+
+
+def _still_matching(entry: DeadLetterEntry, matching: EntryFilter | None) -> None:
+    """NoLongerMatches unless the entry (as seen under its lock) matches the filter it was chosen by."""
+    if matching is not None:
+        reason = matching.mismatch(entry)
+        if reason is not None:
+            raise NoLongerMatches(entry.id, reason)
 
 
 def build_service(dlq_path: str | None = None, **kwargs: Any) -> DLQService:

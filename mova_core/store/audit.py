@@ -1,4 +1,9 @@
-"""The append-only audit log: one JSON object per line, per management operation."""
+"""The append-only audit log: one JSON object per line, per management operation.
+
+A record of a change to an entry file carries the change's token (`"change"`), which also names
+the change's temporary file: a change a killed process recorded but never made is found by it and
+taken back by a record with `"undone": true` (see `mova_core.store.intents`).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from typing import Any
 from mova_core.model.errors import StoreError
 from mova_core.store.fsio import ends_with_newline, os_error_reason
 from mova_core.timeutil import format_time, utcnow
+
+_BASE_FIELDS = frozenset(("time", "op", "entry_id", "old_status", "new_status", "actor"))
 
 
 @dataclass
@@ -76,6 +83,53 @@ class AuditLog:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    def size(self) -> int:
+        """The log's length in bytes now (0 when there is none yet): where the next record will start."""
+        try:
+            return os.stat(self.path).st_size
+        except OSError:  # none yet (or unreadable: writing a record will then say why)
+            return 0
+
+    def of_change(self, change: str, since: int = 0) -> list[dict[str, Any]]:
+        """The records of one change (its token), written at or after byte `since`, in order.
+
+        Only lines holding the token are decoded, so a search through a long log costs one read.
+        A log shorter than `since` (replaced meanwhile) is searched from its start.
+        """
+        try:
+            with open(self.path, "rb") as fh:
+                if since <= os.fstat(fh.fileno()).st_size:
+                    fh.seek(since)
+                data = fh.read()
+        except FileNotFoundError:
+            return []
+        needle = json.dumps(change).encode()
+        found = []
+        for raw in data.splitlines():
+            if needle not in raw:
+                continue
+            try:
+                rec = json.loads(raw)
+            except ValueError:
+                continue  # torn: readers skip it, so it records nothing
+            if isinstance(rec, dict) and rec.get("change") == change:
+                found.append(rec)
+        return found
+
+    def take_back(self, change: str, since: int = 0, *, actor: str) -> bool:
+        """Record that a recorded change was never made (its writer was killed before making it):
+        a record of the opposite status change with `undone` and `recovered` set. Nothing when the
+        change has no record, or one taking it back already. Returns whether a record was written.
+        """
+        records = self.of_change(change, since)
+        if not records or any(r.get("undone") for r in records):
+            return False
+        rec = records[0]
+        extra = {k: v for k, v in rec.items() if k not in _BASE_FIELDS}
+        self.record(rec.get("op"), rec.get("entry_id"), rec.get("new_status"), rec.get("old_status"), actor,
+                    **{**extra, "undone": True, "recovered": True})
+        return True
 
     def read(self) -> AuditRead:
         """All records; torn or invalid lines are reported by number, never fatal."""

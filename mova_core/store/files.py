@@ -1,37 +1,58 @@
 """The file store: entries as `<id>.json` files, written atomically, updated under locks.
 
 Only this module reads and writes entry files; it implements `mova_core.store.protocol.DeadLetterStore`.
+How a change stays in agreement with its audit record when its process is killed midway, and how
+the files such a kill leaves are removed: `mova_core.store.intents`.
 """
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from mova_core.model.errors import AmbiguousId, CorruptEntry, EntryNotFound, StoreError
+from mova_core.model.errors import (
+    AmbiguousId,
+    CorruptEntry,
+    EntryNotFound,
+    StoreError,
+)
 from mova_core.model.ids import validate_id
 from mova_core.model.listing import EntryFilter, Group, Page, SkippedFile, Stats
 from mova_core.model.status import EntryStatus
-from mova_core.store.fsio import discard, encode_pretty, fsync_dir, os_error_reason, publish, write_error, write_temp
+from mova_core.store.audit import AuditLog
+from mova_core.store.fsio import (
+    discard,
+    encode_pretty,
+    fsync_dir,
+    new_token,
+    os_error_reason,
+    publish,
+    write_error,
+    write_temp,
+)
 from mova_core.store.index import Index
+from mova_core.store.intents import (
+    NO_HARD_LINKS,
+    EntryLock,
+    Intent,
+    leftover_names,
+    put_back,
+    settle,
+    sweep,
+    try_flock,
+)
 from mova_core.store.protocol import Check, Commit, Mutation, Progress
+from mova_core.store.scan import decode_entry_file, shape_problem
+from mova_core.store.validate import validate_entry
 
 if TYPE_CHECKING:  # the full model loads only when a whole entry is read or written
-    from pydantic import ValidationError
-
     from mova_core.model.entry import DeadLetterEntry
 
-#: link(2) errors meaning "this file system has no hard links" (FAT, some network mounts).
-_NO_HARD_LINKS = frozenset({errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS})
 
 
 def encode_entry(entry: DeadLetterEntry) -> bytes:
@@ -76,10 +97,18 @@ class FileStore:
             index_path = self.mova_dir / "index.sqlite" if self.directory.is_dir() else None
         with _opening(index_path or None):
             self.index = Index(self.directory, index_path or None)
+        #: The log whose records carry this store's changes (see `use_audit`).
+        self.audit = AuditLog(self.mova_dir / "audit.jsonl")
+
+    def use_audit(self, audit: AuditLog) -> None:
+        """The audit log the changes are recorded in, where a killed writer's record is taken back."""
+        self.audit = audit
 
     def independent(self) -> FileStore:
         """A store over the same directory with its own index connection (one per thread)."""
-        return FileStore(self.directory, index_path=self._index_arg)
+        other = FileStore(self.directory, index_path=self._index_arg)
+        other.use_audit(self.audit)
+        return other
 
     def close(self) -> None:
         """Close the index connection."""
@@ -93,8 +122,16 @@ class FileStore:
 
     # -- reading ----------------------------------------------------------------------------
     def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool:
-        """Bring the index up to date; False if the directory does not exist."""
-        return self.index.refresh(full=full, progress=progress)
+        """Bring the index up to date; False if the directory does not exist.
+
+        What killed writers left behind (temporary files, a change recorded but not made) is
+        settled on the way (`mova_core.store.intents`).
+        """
+        present = self.index.refresh(full=full, progress=progress)
+        leftovers, self.index.leftovers = self.index.leftovers, []
+        if leftovers and sweep(leftovers, self.directory, self.lock):
+            present = self.index.refresh()  # (an unrecorded delete may have been put back)
+        return present
 
     def refresh_names(self, names: list[str]) -> None:
         """Re-read specific files (names from a watcher)."""
@@ -167,52 +204,34 @@ class FileStore:
     def _read(self, entry_id: str) -> DeadLetterEntry:
         path = self.path_for(entry_id)
         try:
-            # O_NOFOLLOW: a symlink planted in the directory must not expose a file outside it.
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-            with os.fdopen(fd, "rb") as f:
-                data = f.read()
-        except FileNotFoundError:
-            raise EntryNotFound(entry_id) from None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise CorruptEntry(path.name, "is a symbolic link; entries must be regular files") from None
-            raise CorruptEntry(path.name, f"cannot read: {exc.strerror}") from None
-        from pydantic import ValidationError
-
-        from mova_core.model.entry import DeadLetterEntry
-
-        try:
-            doc = orjson.loads(data)
-            entry = DeadLetterEntry.model_validate(doc)
-        except orjson.JSONDecodeError as exc:
-            raise CorruptEntry(path.name, f"not valid JSON ({exc})") from None
-        except ValidationError as exc:
-            raise CorruptEntry(path.name, _first_errors(exc)) from None
+            return validate_entry(path.name, decode_entry_file(path)[1])
         except RecursionError:
             raise CorruptEntry(path.name, "nested too deeply") from None
-        if entry.id != entry_id:
-            raise CorruptEntry(path.name, f"id {entry.id!r} does not match the file name")
-        _check_serializable(path.name, doc, entry)
-        return entry
 
     def read_raw(self, ids: list[str]) -> tuple[list[dict], list[SkippedFile]]:
-        """Entries for ids from a listing as decoded JSON objects, without model validation."""
+        """Entries for ids from a listing as decoded JSON objects, without building the model.
+
+        Each is checked as the index checks it (the model's shape, the id and the file name), so a
+        file changed since it was indexed into one `show` refuses is reported, not served.
+        """
         out, bad = [], []
         for entry_id in ids:
             path = self.path_for(entry_id)
             try:
-                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-                with os.fdopen(fd, "rb") as f:
-                    doc = orjson.loads(f.read())
-            except FileNotFoundError:
+                data, doc = decode_entry_file(path)
+            except EntryNotFound:
                 continue  # removed since the listing
-            except (OSError, orjson.JSONDecodeError) as exc:
-                bad.append(SkippedFile(name=path.name, reason=str(exc)[:300]))
+            except CorruptEntry as exc:
+                bad.append(SkippedFile(name=path.name, reason=exc.reason))
                 continue
-            if isinstance(doc, dict) and doc.get("id") == entry_id:
+            if not isinstance(doc, dict) or doc.get("id") != entry_id:
+                bad.append(SkippedFile(name=path.name, reason="changed since it was indexed"))
+                continue
+            reason = shape_problem(path.name, data, doc)
+            if reason is None:
                 out.append(doc)
             else:
-                bad.append(SkippedFile(name=path.name, reason="changed since it was indexed"))
+                bad.append(SkippedFile(name=path.name, reason=reason))
         return out, bad
 
     def read_many(self, ids: list[str]) -> tuple[list[DeadLetterEntry], list[SkippedFile]]:
@@ -237,8 +256,12 @@ class FileStore:
             raise StoreError(write_error(exc, self.directory)) from exc
 
     @contextmanager
-    def lock(self, entry_id: str) -> Iterator[None]:
-        """An exclusive inter-process lock for one entry (flock on a lock file beside the entries)."""
+    def lock(self, entry_id: str, *, wait: bool = True) -> Iterator[EntryLock | None]:
+        """An exclusive inter-process lock for one entry (flock on a lock file beside the entries).
+
+        With `wait=False`, None instead of waiting when another process holds it. A change a killed
+        holder left half-done is settled before the lock is handed over.
+        """
         self._ensure_dirs()
         path = self.mova_dir / "locks" / f"{validate_id(entry_id)}.lock"
         try:
@@ -246,8 +269,14 @@ class FileStore:
         except OSError as exc:  # a full disk or a read-only directory: a clear error, not a traceback
             raise StoreError(f"could not lock {entry_id} ({path}): {os_error_reason(exc)}; nothing was changed") from exc
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            if wait:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            elif not try_flock(fd):
+                yield None
+                return
+            lock = EntryLock(fd, entry_id)
+            lock.settled = settle(lock, self.path_for(entry_id), self.audit)
+            yield lock
         finally:
             os.close(fd)  # closing releases the lock
 
@@ -279,7 +308,7 @@ class FileStore:
             discard(tmp)
             raise StoreError(f"an entry with id {entry.id} already exists") from None
         except OSError as exc:
-            if exc.errno not in _NO_HARD_LINKS:
+            if exc.errno not in NO_HARD_LINKS:
                 discard(tmp)
                 raise StoreError(write_error(exc, path)) from exc
             self._create_locked(entry.id, tmp, path)  # a file system without hard links
@@ -309,31 +338,41 @@ class FileStore:
         unwritable audit log gives a clear error and leaves the previous version in place.
         """
         entry_id = self.resolve_id(id_or_prefix)
-        with self.lock(entry_id):
+        with self.lock(entry_id) as lock:
             current = self._read(entry_id)
             before = current.model_copy(deep=True)
             changed = mutate(current)
             new = current if changed is None else changed
             if new.to_json_dict() != before.to_json_dict():
-                path = self.path_for(entry_id)
-                tmp = write_temp(path, encode_entry(new))
-                if on_commit is not None:
-                    try:
-                        on_commit(before, new)
-                    except BaseException as exc:
-                        discard(tmp)
-                        _unchanged(entry_id, exc)
-                try:
-                    publish(tmp, path)
-                except StoreError as exc:
-                    if on_commit is not None:  # the record is written: record that it did not happen
-                        try:
-                            on_commit(new, before, undone=True)
-                        except Exception as undo_exc:
-                            raise StoreError(f"{exc}; and the audit log could not record that the change was "
-                                             f"not made ({undo_exc})") from exc
-                    raise
+                self._replace(lock, entry_id, before, new, on_commit)
             return before, new
+
+    def _replace(self, lock: EntryLock, entry_id: str, before: DeadLetterEntry, new: DeadLetterEntry,
+                 on_commit: Commit | None) -> None:
+        """Write `new` over the entry, recorded first (the steps of `mova_core.store.intents`)."""
+        path = self.path_for(entry_id)
+        token = new_token()
+        lock.mark(Intent(token, self.audit.size()))
+        try:
+            tmp = write_temp(path, encode_entry(new), token=token)
+            if on_commit is not None:
+                try:
+                    on_commit(before, new, change=token)
+                except BaseException as exc:
+                    discard(tmp)
+                    _unchanged(entry_id, exc)
+            try:
+                publish(tmp, path)
+            except StoreError as exc:
+                if on_commit is not None:  # the record is written: record that it did not happen
+                    try:
+                        on_commit(new, before, undone=True, change=token)
+                    except Exception as undo_exc:
+                        raise StoreError(f"{exc}; and the audit log could not record that the change was "
+                                         f"not made ({undo_exc})") from exc
+                raise
+        finally:
+            lock.clear()
 
     def delete(
         self, id_or_prefix: str, check: Check | None = None, on_commit: Commit | None = None,
@@ -344,55 +383,55 @@ class FileStore:
         listing sees it); if it fails, the file is renamed back and nothing is changed.
         """
         entry_id = self.resolve_id(id_or_prefix)
-        with self.lock(entry_id):
+        with self.lock(entry_id) as lock:
             entry = self._read(entry_id)
             if check is not None:
                 check(entry)
             path = self.path_for(entry_id)
-            # With an audit record to write, the file is first renamed aside (a dot-file: no listing
-            # sees it), so that a record that cannot be written puts it back with a rename alone.
-            doomed = path if on_commit is None else path.with_name(f".{path.name}.{secrets.token_hex(6)}.deleting")
-            try:
-                if doomed == path:
-                    path.unlink()
-                else:
-                    os.rename(path, doomed)
-            except FileNotFoundError:
-                raise EntryNotFound(entry_id) from None
-            except OSError as exc:
-                raise StoreError(write_error(exc, path)) from exc
-            if doomed != path:
-                try:
-                    on_commit(entry, None)
-                except BaseException as exc:
-                    try:
-                        _put_back(doomed, path)
-                    except OSError as back:
-                        raise StoreError(f"{exc}; and {entry_id} could not be put back from {doomed}: "
-                                         f"{os_error_reason(back)}") from exc
-                    _unchanged(entry_id, exc)
-                discard(doomed)  # deleted for every reader since the rename; this frees the space
+            if on_commit is None:
+                _unlink(entry_id, path)
+            else:
+                self._delete_recorded(lock, entry, path, on_commit)
             try:
                 fsync_dir(self.directory)
             except OSError:
                 pass  # the entry is gone either way; only its durability across a power cut is at stake
             return entry
 
+    def _delete_recorded(self, lock: EntryLock, entry: DeadLetterEntry, path: Path, on_commit: Commit) -> None:
+        """Delete with an audit record: the file is first renamed aside (a dot-file: no listing sees
+        it), so that a record that cannot be written puts it back with a rename alone."""
+        token = new_token()
+        lock.mark(Intent(token, self.audit.size()))
+        try:
+            _, doomed = leftover_names(path, token)
+            try:
+                os.rename(path, doomed)
+            except FileNotFoundError:
+                raise EntryNotFound(entry.id) from None
+            except OSError as exc:
+                raise StoreError(write_error(exc, path)) from exc
+            try:
+                on_commit(entry, None, change=token)
+            except BaseException as exc:
+                try:
+                    put_back(doomed, path)
+                except OSError as back:
+                    raise StoreError(f"{exc}; and {entry.id} could not be put back from {doomed}: "
+                                     f"{os_error_reason(back)}") from exc
+                _unchanged(entry.id, exc)
+            discard(doomed)  # deleted for every reader since the rename; this frees the space
+        finally:
+            lock.clear()
 
-def _put_back(doomed: Path, path: Path) -> None:
-    """Undo renaming an entry aside for a delete.
 
-    A hard link, not a rename: `create` takes no lock, so an entry could have been created under the
-    name meanwhile, and a rename would silently replace it (a link fails with EEXIST instead).
-    """
+def _unlink(entry_id: str, path: Path) -> None:
     try:
-        os.link(doomed, path)
+        path.unlink()
+    except FileNotFoundError:
+        raise EntryNotFound(entry_id) from None
     except OSError as exc:
-        if exc.errno not in _NO_HARD_LINKS:
-            raise
-        os.rename(doomed, path)  # no hard links: create takes the entry's lock there, so none was made
-        return
-    discard(doomed)
+        raise StoreError(write_error(exc, path)) from exc
 
 
 def _unchanged(entry_id: str, exc: BaseException) -> None:
@@ -400,34 +439,6 @@ def _unchanged(entry_id: str, exc: BaseException) -> None:
     if isinstance(exc, StoreError):
         raise StoreError(f"{exc}; {entry_id} was left unchanged") from exc
     raise exc
-
-
-def _check_serializable(name: str, doc: object, entry: DeadLetterEntry) -> None:
-    """CorruptEntry for an entry nested too deeply to be written out again (about 250 levels).
-
-    Such a file loads, but every view of it (show, --format json, the HTTP shim, the dashboard) and
-    every rewrite (archive, retry) would fail on it, so it is reported like any unreadable file.
-    orjson's encoder has the same depth limit as pydantic's and costs microseconds; only a file it
-    refuses (too deep, or an integer beyond 64 bits, which pydantic does write) is serialised again.
-    """
-    try:
-        orjson.dumps(doc)
-        return
-    except orjson.JSONEncodeError:
-        pass
-    try:
-        entry.to_json_dict()
-    except ValueError:  # PydanticSerializationError: maximum serialisation depth exceeded
-        raise CorruptEntry(name, "nested too deeply (more than about 250 levels) to be shown or rewritten") from None
-
-
-def _first_errors(exc: ValidationError, limit: int = 3) -> str:
-    parts = []
-    for err in exc.errors()[:limit]:
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
-        parts.append(f"{loc}: {err['msg']}")
-    more = len(exc.errors()) - limit
-    return "; ".join(parts) + (f" (+{more} more)" if more > 0 else "")
 
 
 def _seen(ts: float) -> str:

@@ -3,7 +3,7 @@ directory fsynced. A crash leaves the old file or the new one, never a torn one.
 
 Entries, run records and exports are all written through here. The temporary name is a dot-file
 ending in `.tmp`, so no listing of entries (`*.json`, not hidden) ever sees one, even if a kill
-leaves it behind.
+leaves it behind (the file store removes those a kill left in its directory: `store.intents`).
 """
 
 from __future__ import annotations
@@ -30,14 +30,20 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
     publish(write_temp(path, data, durable=durable), path, durable=durable)
 
 
-def temp_path(path: Path) -> Path:
-    """A fresh temporary name beside `path`: a dot-file, never matching `*.json`."""
-    return path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+def new_token() -> str:
+    """A fresh token naming one write: its temporary file, and its audit record (`"change"`)."""
+    return secrets.token_hex(6)
 
 
-def write_temp(path: Path, data: bytes, *, durable: bool = True) -> Path:
+def temp_path(path: Path, token: str | None = None) -> Path:
+    """The temporary name beside `path` for the write `token` (a fresh one if None): a dot-file,
+    `.<name>.<token>.tmp`, never matching `*.json`."""
+    return path.parent / f".{path.name}.{token or new_token()}.tmp"
+
+
+def write_temp(path: Path, data: bytes, *, durable: bool = True, token: str | None = None) -> Path:
     """The first half of `atomic_write`: `data` in a fsynced temporary dot-file beside `path`."""
-    tmp = temp_path(path)
+    tmp = temp_path(path, token)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:

@@ -1,10 +1,16 @@
 """A derived SQLite index of entry summaries, so listings never parse every file every time.
 
 The JSON files stay the source of truth. The index is refreshed incrementally: a directory whose
-mtime has not moved is not even listed; otherwise a scan yields names and inode numbers (cheap) and
-only new or replaced files (every store write is a rename, so a new inode) are read. A full check
-(`reindex`) also compares size and mtime, for tools that rewrite files in place. The index can be
-deleted at any time; a corrupt or foreign one is rebuilt, never trusted.
+mtime has not moved is not even listed; otherwise a scan yields names and inode numbers (cheap),
+files with a new name or inode are read, and every other file is looked at (lstat) and read again
+unless its inode, mtime, size and ctime are the ones the index read. The inode alone is not
+enough: a file system hands a freed inode straight back, so two rename-over writes can leave a file
+on the inode it had. A full check (`reindex`) lists the directory even when its mtime has not
+moved, for tools that rewrite files in place. The index can be deleted at any time; a corrupt or
+foreign one is rebuilt, never trusted.
+
+The scan also notes the temporary dot-files a killed writer can leave (`.<id>.json.<token>.tmp`,
+`.<id>.json.<token>.deleting`) in `leftovers`, for the store to settle and remove.
 """
 
 from __future__ import annotations
@@ -18,24 +24,20 @@ from typing import Any
 
 from mova_core.model.ids import is_entry_name
 from mova_core.model.listing import EntryFilter, EntrySummary, SkippedFile
+from mova_core.model.search import SEARCH_SEPARATOR
 from mova_core.store.protocol import Progress
-from mova_core.store.scan import SEARCH_SEPARATOR, ReaderPool, read_files
+from mova_core.store.scan import (  # noqa: F401  (RACY_SECONDS_*: the index's figures too)
+    RACY_SECONDS_COARSE,
+    RACY_SECONDS_FINE,
+    ReaderPool,
+    racy_window,
+    read_files,
+)
 
-SCHEMA_VERSION = "9"
-# A directory mtime this close to the scan is not trusted: a change in the same clock tick could
-# hide behind an unchanged mtime. Linux file systems stamp with the kernel's coarse clock (a few
-# milliseconds); file systems that keep whole seconds (FAT, some network mounts) need two seconds.
-RACY_SECONDS_FINE = 0.1
-RACY_SECONDS_COARSE = 2.0
-
-
-def racy_window(mtime_ns: int) -> float:
-    """How long after a directory change its mtime cannot prove that nothing else changed."""
-    return RACY_SECONDS_COARSE if mtime_ns % 1_000_000_000 == 0 else RACY_SECONDS_FINE
-
+SCHEMA_VERSION = "10"
 
 _COLUMNS = (
-    "name", "inode", "mtime_ns", "size", "id", "run_id", "status", "created_at", "created_ts",
+    "name", "inode", "mtime_ns", "size", "ctime_ns", "id", "run_id", "status", "created_at", "created_ts",
     "workflow_type", "user_id", "action_type", "last_error", "failure_reason", "attempts", "retry_count",
     "fingerprint", "priority", "lease_owner", "lease_expires_ts", "search_text",
 )
@@ -56,13 +58,15 @@ _INDEXES = {
 }
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
-    name TEXT NOT NULL, inode INTEGER, mtime_ns INTEGER, size INTEGER,
+    name TEXT NOT NULL, inode INTEGER, mtime_ns INTEGER, size INTEGER, ctime_ns INTEGER,
     id TEXT, run_id TEXT, status TEXT, created_at TEXT, created_ts REAL, workflow_type TEXT,
     user_id TEXT, action_type TEXT, last_error TEXT, failure_reason TEXT, attempts INTEGER,
     retry_count INTEGER, fingerprint TEXT, priority INTEGER, lease_owner TEXT, lease_expires_ts REAL,
     search_text TEXT
 );
-CREATE TABLE IF NOT EXISTS bad (name TEXT PRIMARY KEY, inode INTEGER, mtime_ns INTEGER, size INTEGER, error TEXT);
+CREATE TABLE IF NOT EXISTS bad (
+    name TEXT PRIMARY KEY, inode INTEGER, mtime_ns INTEGER, size INTEGER, ctime_ns INTEGER, error TEXT
+);
 """ + "".join(f"{sql};\n" for sql in _INDEXES.values())
 _VALUES = f"({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _INSERT = f"INSERT OR REPLACE INTO entries {_VALUES}"
@@ -88,6 +92,8 @@ class Index:
     def __init__(self, directory: Path, db_path: Path | None):
         self.directory = Path(directory)
         self.db_path = db_path
+        #: Temporary dot-files the last scan found (see the module docstring).
+        self.leftovers: list[str] = []
         self.db = self._open()
 
     # -- connection -------------------------------------------------------------------------
@@ -166,27 +172,22 @@ class Index:
                 rollback_journal = self._rollback_journal()
             self.db.execute("BEGIN IMMEDIATE")
             try:
-                inodes, known = self._known_files(full)
-                if seen == inodes:  # the usual answer when the mtime could not be trusted
-                    todo, removed = [], []
-                else:
-                    todo = [n for n, ino in seen.items() if inodes.get(n) != ino]
-                    removed = [n for n in inodes if n not in seen]
-                if full:
-                    todo += [n for n, ino in seen.items() if inodes.get(n) == ino and self._changed(n, known[n])]
+                known = self._known_files()
+                todo = self._changed(seen, known)
+                removed = [n for n in known if n not in seen]
                 if removed:
                     self.db.executemany("DELETE FROM entries WHERE name = ?", [(n,) for n in removed])
                     self.db.executemany("DELETE FROM bad WHERE name = ?", [(n,) for n in removed])
                 # A first build of a big directory: the indexes are cheaper to create once, after the
                 # rows, than to maintain row by row; and with nothing known there is nothing to replace.
-                bulk = not inodes and len(todo) >= POOL_THRESHOLD
+                bulk = not known and len(todo) >= POOL_THRESHOLD
                 if bulk:
                     for name in _INDEXES:
                         self.db.execute(f"DROP INDEX IF EXISTS {name}")
                 # A first build not trusted yet would be listed again by the next refresh: instead a
                 # reader, idle once the files are read, lists it while this process creates the
                 # indexes, and that listing is compared with what the index holds (`track`).
-                track = inodes if bulk and not safe and pool is not None else None
+                track: dict[str, int] | None = {} if bulk and not safe and pool is not None else None
                 self._read_files(todo, progress, pool=pool, bulk=bulk, track=track)
                 recheck = track is not None and pool.ask_listing()
                 if bulk:  # (executescript would commit the transaction half-way)
@@ -210,33 +211,64 @@ class Index:
         return True
 
     def _scan(self) -> tuple[dict[str, int], ReaderPool | None, bool]:
-        """The entry files' names and inodes; and, for what looks like a first build, its readers.
+        """The names and inodes of the files that may hold entries (whatever their type: a directory or
+        a symlink named like an entry is reported as skipped); and, for what looks like a first build,
+        its readers. Temporary dot-files left by writers go to `leftovers`.
 
         A first build (an empty index, a big directory) starts its reader processes as soon as the
         scan has found enough files: they start up while the scan goes on.
         """
         seen: dict[str, int] = {}
+        leftovers: list[str] = []
         pool = None
         first_build = False
         with os.scandir(self.directory) as it:
             for e in it:
                 # `is_entry_name`, inlined: a call per file is a measurable part of a big scan.
                 name = e.name
-                if name.endswith(".json") and name[0] != "." and e.is_file(follow_symlinks=False):
+                if name.endswith(".json") and name[0] != ".":
                     seen[name] = e.inode()
                     if len(seen) == POOL_THRESHOLD and self._is_empty():
                         first_build = True
                         if reader_count() > 0:
                             pool = ReaderPool(reader_count())
+                elif name[0] == "." and name.endswith((".tmp", ".deleting")):
+                    leftovers.append(name)
+        self.leftovers = leftovers
         return seen, pool, first_build
 
-    def _known_files(self, full: bool) -> tuple[dict[str, int], dict[str, tuple[int, int, int]]]:
-        """The index's files: {name: inode} and, for a full check, {name: (inode, mtime, size)}."""
-        if full:
-            known = {name: (ino, mt, sz) for name, ino, mt, sz in self.db.execute(
-                "SELECT name, inode, mtime_ns, size FROM entries UNION ALL SELECT name, inode, mtime_ns, size FROM bad")}
-            return {name: v[0] for name, v in known.items()}, known
-        return dict(self.db.execute("SELECT name, inode FROM entries UNION ALL SELECT name, inode FROM bad")), {}
+    def _known_files(self) -> dict[str, tuple[str, int, int, int, int]]:
+        """The index's files: {name: (name, inode, mtime, size, ctime)} (the rows as they come: cheapest)."""
+        return {row[0]: row for row in self.db.execute(
+            "SELECT name, inode, mtime_ns, size, ctime_ns FROM entries "
+            "UNION ALL SELECT name, inode, mtime_ns, size, ctime_ns FROM bad")}
+
+    def _changed(self, seen: dict[str, int], known: dict[str, tuple[str, int, int, int, int]]) -> list[str]:
+        """The listed names to read: new ones, and those whose identity is not the one indexed.
+
+        A name on the inode the index knows is looked at (lstat), since a rewrite can land on the
+        same inode; what tells it apart is its ctime (set by every rename, never by `utime`), and
+        its mtime and size.
+        """
+        todo = []
+        dir_fd = os.open(self.directory, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            lstat = os.lstat
+            for name, ino in seen.items():
+                had = known.get(name)
+                if had is None or had[1] != ino:
+                    todo.append(name)
+                    continue
+                try:
+                    st = lstat(name, dir_fd=dir_fd)
+                except OSError:
+                    todo.append(name)  # gone (or unreadable) since the scan: the read tells which
+                    continue
+                if st.st_ctime_ns != had[4] or st.st_mtime_ns != had[2] or st.st_size != had[3] or st.st_ino != ino:
+                    todo.append(name)
+        finally:
+            os.close(dir_fd)
+        return todo
 
     @staticmethod
     def _still_listed(pool: ReaderPool, dir_stat: os.stat_result, indexed: dict[str, int]) -> bool:
@@ -286,13 +318,6 @@ class Index:
         except sqlite3.OperationalError:
             pass  # every connection opening the index asks for WAL again
 
-    def _changed(self, name: str, known: tuple[int, int, int]) -> bool:
-        try:
-            st = os.stat(self.directory / name)
-        except FileNotFoundError:
-            return True
-        return (st.st_mtime_ns, st.st_size) != (known[1], known[2])
-
     def refresh_names(self, names: Iterable[str]) -> None:
         """Re-read the named files now (a watcher saw them change), present or gone."""
         self.db.execute("BEGIN IMMEDIATE")
@@ -337,13 +362,13 @@ class Index:
             if good:
                 self.db.executemany(_INSERT_NEW, good)
             if bad:
-                self.db.executemany("INSERT INTO bad VALUES (?, ?, ?, ?, ?)", bad)
+                self.db.executemany("INSERT INTO bad VALUES (?, ?, ?, ?, ?, ?)", bad)
             return
         if good:
             self.db.executemany(_INSERT, good)
             self.db.executemany("DELETE FROM bad WHERE name = ?", [(r[0],) for r in good])
         if bad:
-            self.db.executemany("INSERT OR REPLACE INTO bad VALUES (?, ?, ?, ?, ?)", bad)
+            self.db.executemany("INSERT OR REPLACE INTO bad VALUES (?, ?, ?, ?, ?, ?)", bad)
             self.db.executemany("DELETE FROM entries WHERE name = ?", [(r[0],) for r in bad])
         if gone:
             self.db.executemany("DELETE FROM entries WHERE name = ?", [(n,) for n in gone])

@@ -13,6 +13,7 @@ from mova_core.model.listing import EntryFilter, Group, Page, SkippedFile, Stats
 
 if TYPE_CHECKING:  # the full model loads only when a whole entry is read or written
     from mova_core.model.entry import DeadLetterEntry
+    from mova_core.store.audit import AuditLog
 
 #: Called with (files done, files in all) while a large refresh reads files.
 Progress = Callable[[int, int], None]
@@ -20,9 +21,11 @@ Progress = Callable[[int, int], None]
 Mutation = Callable[["DeadLetterEntry"], "DeadLetterEntry | None"]
 #: Approves a delete (raises to refuse it), seeing the entry as it is under its lock.
 Check = Callable[["DeadLetterEntry"], None]
-#: Called under the entry's lock with (old, new) just before a change is made visible; new is None
-#: for a delete. If it raises, the change is not made, so the audit log and the files never disagree.
-#: Should the change then fail after all, it is called again as (new, old, undone=True).
+#: Called under the entry's lock with (old, new, change=token) just before a change is made visible;
+#: new is None for a delete, and the token (to be written in the record) names the change's temporary
+#: file. If it raises, the change is not made, so the audit log and the files never disagree. Should
+#: the change then fail after all, it is called again as (new, old, undone=True, change=token); should
+#: the process be killed before making it, the store takes the record back itself (see `use_audit`).
 Commit = Callable[..., None]
 
 
@@ -43,6 +46,11 @@ class DeadLetterStore(Protocol):
 
     def close(self) -> None:
         """Release the store's resources; it is not used after."""
+        ...
+
+    def use_audit(self, audit: AuditLog) -> None:
+        """The audit log the changes are recorded in: where the store takes back the record of a
+        change its writer was killed before making."""
         ...
 
     def list(self, flt: EntryFilter) -> Page:

@@ -25,6 +25,7 @@ from mova_core.model.errors import MovaError, StoreError
 from mova_core.model.ids import validate_id
 from mova_core.model.redact import Redactor
 from mova_core.model.run import RunRecord
+from mova_core.model.status import RunStatus
 from mova_core.store.fsio import atomic_write, encode_pretty, os_error_reason
 
 if TYPE_CHECKING:
@@ -92,6 +93,23 @@ class RunStore:
             self._dir_made = True
         except OSError as exc:
             raise StoreError(f"could not create the run directory {self.directory}: {os_error_reason(exc)}") from exc
+
+    def close_failed(self, run_id: str, error: str, now: str, *, create: bool = True, **fields: Any) -> None:
+        """End a run that will not go on as failed with `error`, unless its record already ended.
+
+        `fields` (`failure_reason`, `end_time`, or a new record's `dlq_id`, `sandbox_mode`...) are
+        laid over it; a missing record is created (`create`) or left missing.
+        """
+        try:
+            record = self.load(run_id)
+        except RunNotFound:
+            if not create:
+                return
+            record = RunRecord(run_id=run_id)
+        if record.finished:
+            return
+        update = {"end_time": now, **fields, "status": RunStatus.failed.value, "error": error, "updated_at": now}
+        self.save(record.model_copy(update=update))
 
     def load(self, run_id: str) -> RunRecord:
         """Read a record; RunNotFound if absent."""

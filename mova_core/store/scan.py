@@ -1,26 +1,49 @@
 """Reading entry files into the index's summary columns, in this process or in reader processes.
 
 Kept apart from the index so the reader processes of a first build import only this (the standard
-library, orjson and two small modules of ours), not pydantic or SQLite.
+library, orjson and a few small modules of ours), not pydantic or SQLite: a file is checked against
+the entry model's shape by `mova_core.model.entry_shape`, and only a file that check cannot vouch for
+is validated by the model itself (`mova_core.store.validate`, loaded then).
+
+Each row carries the file's identity: inode, mtime, size and ctime. A rename-over write changes the
+ctime (and a rename cannot be given an old ctime, unlike an mtime), so a rewritten file is seen as
+changed even when the file system handed it the inode number it had before.
 """
 
 from __future__ import annotations
 
+import errno
 import marshal
 import os
+import stat
 import struct
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
 
+from mova_core.model.entry_shape import looks_valid
+from mova_core.model.errors import CorruptEntry, EntryNotFound, InvalidId
 from mova_core.model.fingerprint import fingerprint
+from mova_core.model.ids import validate_id
+from mova_core.model.search import MAX_ERROR_CHARS, search_text
 from mova_core.model.status import EntryStatus
 from mova_core.timeutil import parse_time
 
-MAX_ERROR_CHARS = 500
-# The fields a free-text search looks in, joined in one column (see `search_text`).
-SEARCH_SEPARATOR = "\n"
+# A time this close to the scan (a directory's mtime, a file's ctime) is not trusted: a change in
+# the same clock tick could hide behind it. Linux file systems stamp with the kernel's coarse clock
+# (a few milliseconds); file systems that keep whole seconds (FAT, some network mounts) need two.
+RACY_SECONDS_FINE = 0.1
+RACY_SECONDS_COARSE = 2.0
+# A JSON document with fewer openers than this is shallower than orjson's (and pydantic's) limit
+# for writing it back, so it need not be encoded again to prove that it can be.
+_SHALLOW_OPENERS = 200
+
+
+def racy_window(mtime_ns: int) -> float:
+    """How long after a change its timestamp cannot prove that nothing else changed."""
+    return RACY_SECONDS_COARSE if mtime_ns % 1_000_000_000 == 0 else RACY_SECONDS_FINE
 
 
 def _obj(value: Any) -> dict:
@@ -45,26 +68,28 @@ def _num(value: Any, default: int = 0) -> int:
     return max(_INT64[0], min(_INT64[1], int(value)))
 
 
-def _before_nul(value: str) -> str:
-    return value.split("\x00", 1)[0] if "\x00" in value else value
+def shape_problem(name: str, data: bytes, doc: dict) -> str | None:
+    """Why a decoded file is not an entry by the model's rules, or None when it is one.
 
-
-def search_text(entry_id: str, workflow_type: str, last_error: str, action_type: str | None) -> str:
-    """The four fields a free-text search looks in, as one column searched with one LIKE.
-
-    A needle without the separator can only match inside one field. SQLite's LIKE reads a value up
-    to its first NUL, so each field is cut there, exactly as the four separate LIKEs saw it.
+    The fast check answers for almost every file; the model answers for the others (see
+    `mova_core.model.entry_shape`), and for a file nested deeply enough that it might not be
+    written back (what `show` refuses too).
     """
-    text = f"{entry_id}{SEARCH_SEPARATOR}{workflow_type}{SEARCH_SEPARATOR}{last_error}{SEARCH_SEPARATOR}{action_type or ''}"
-    if "\x00" in text:  # rare: cut each field at its own NUL
-        text = SEARCH_SEPARATOR.join((
-            entry_id, _before_nul(workflow_type), _before_nul(last_error), _before_nul(action_type or ""),
-        ))
-    return text
+    if looks_valid(doc):
+        if data.count(b"{") + data.count(b"[") < _SHALLOW_OPENERS:
+            return None
+        try:
+            orjson.dumps(doc)
+            return None
+        except orjson.JSONEncodeError:
+            pass
+    from mova_core.store.validate import entry_problem
+
+    return entry_problem(name, doc)
 
 
-def _row(name: str, data: bytes, inode: int, mtime_ns: int, size: int) -> tuple:
-    """The entries row of one file: its name and file identity, then its summary columns."""
+def _row(name: str, data: bytes, identity: tuple[int, int, int, int]) -> tuple:
+    """The entries row of one file: its name and identity, then its summary columns."""
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
@@ -74,6 +99,10 @@ def _row(name: str, data: bytes, inode: int, mtime_ns: int, size: int) -> tuple:
     entry_id = doc.get("id")
     if not isinstance(entry_id, str) or f"{entry_id}.json" != name:
         raise ValueError(f"id {entry_id!r} does not match the file name")
+    try:
+        validate_id(entry_id)
+    except InvalidId as exc:  # it could not be named in a command, an URL or a lock file
+        raise ValueError(str(exc)) from None
     run_id = doc.get("run_id")
     if not isinstance(run_id, str):
         raise ValueError("run_id missing or not a string")
@@ -85,9 +114,13 @@ def _row(name: str, data: bytes, inode: int, mtime_ns: int, size: int) -> tuple:
     if status not in _STATUSES:
         raise ValueError(f"status {status!r} is not one of {', '.join(_STATUSES)}")
     meta, details = _obj(doc.get("metadata")), _obj(doc.get("error_details"))
+    # `DeadLetterEntry.workflow_type`: the metadata's, else the intent's name.
     workflow_type = _text(meta.get("workflow_type")) or _text(_obj(_obj(doc.get("envelope")).get("intent")).get("name"))
-    if not workflow_type:
+    if workflow_type is None:
         raise ValueError("neither metadata.workflow_type nor envelope.intent.name is set")
+    problem = shape_problem(name, data, doc)
+    if problem is not None:
+        raise ValueError(problem)
     action_type = _text(_obj(doc.get("failed_action")).get("type"))
     last_error = _text(details.get("last_error")) or ""
     shown_error = last_error[:MAX_ERROR_CHARS]
@@ -99,7 +132,7 @@ def _row(name: str, data: bytes, inode: int, mtime_ns: int, size: int) -> tuple:
         except (ValueError, TypeError):
             lease_expires = 0.0  # an unreadable lease counts as expired
     return (
-        name, inode, mtime_ns, size,
+        name, *identity,
         entry_id, run_id, status, doc["created_at"], created_ts, workflow_type, _text(meta.get("user_id")),
         action_type, shown_error, _text(details.get("failure_reason")),
         _num(details.get("attempts")), _num(meta.get("retry_count")), fingerprint(action_type, last_error),
@@ -110,62 +143,143 @@ def _row(name: str, data: bytes, inode: int, mtime_ns: int, size: int) -> tuple:
 
 _STATUSES = tuple(EntryStatus.__members__)
 
+# O_NONBLOCK: opening a FIFO named like an entry must not wait for a writer (and reading a regular
+# file is unaffected); O_NOCTTY: a terminal device must not become ours; O_NOFOLLOW: a symlink is
+# refused (ELOOP), never read through.
+OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"))
 
-_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+def not_a_file(mode: int) -> str | None:
+    """Why a file of this mode cannot hold an entry, or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    kind = next((what for test, what in _KINDS if test(mode)), "not a regular file")
+    return f"is {kind}; entries must be regular files"
+
+
+def identity(st: os.stat_result, read_ns: int) -> tuple[int, int, int, int]:
+    """(inode, mtime, size, ctime) of a file read at `read_ns` or later, as the index compares them.
+
+    A ctime within the racy window before the read is stored as 0, which no later look matches:
+    the file could be replaced again within the same clock tick, onto the same inode, with the
+    same size and ctime. Such a row is read again by the next refresh that lists the directory
+    (which the directory's own racy mtime guarantees).
+    """
+    ctime = st.st_ctime_ns
+    if ctime > read_ns - racy_window(ctime) * 1e9:
+        ctime = 0
+    return st.st_ino, st.st_mtime_ns, st.st_size, ctime
+
 
 # What reading a batch of files gives: entries rows, bad rows, and the names of files that are gone.
 Batch = tuple[list[tuple], list[tuple], list[str]]
 
 
 def read_files(directory: str | os.PathLike, names: Sequence[str]) -> Batch:
-    """Read and summarize files: an entries row (name, inode, mtime, size, summary...) for each entry,
-    a bad row (name, inode, mtime, size, reason) for each file that is not one, and the names gone.
+    """Read and summarize files: an entries row (name, identity, summary...) for each entry, a bad
+    row (name, identity, reason) for each file that is not one, and the names gone.
 
     Plain os calls relative to the open directory: a buffered `open()` per file cost almost as much
-    as decoding it. Symlinks are not followed
-    (O_NOFOLLOW): they are bad rows, never read through.
+    as decoding it. Symlinks, directories, FIFOs and devices named like entries are bad rows, read
+    never (see OPEN_FLAGS).
     """
     good: list[tuple] = []
     bad: list[tuple] = []
     gone: list[str] = []
+    read_ns = time.time_ns()  # before any file of the batch is looked at: see `identity`
     try:
         dir_fd: int | None = os.open(directory, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         dir_fd = None  # each file then fails on its own (gone, most likely), as it would by path
     try:
         for name in names:
+            path = name if dir_fd is not None else os.path.join(directory, name)
             try:
-                if dir_fd is None:
-                    fd = os.open(os.path.join(directory, name), _OPEN_FLAGS)
-                else:
-                    fd = os.open(name, _OPEN_FLAGS, dir_fd=dir_fd)
+                fd = os.open(path, OPEN_FLAGS, dir_fd=dir_fd)
             except FileNotFoundError:
                 gone.append(name)
                 continue
             except OSError as exc:
-                bad.append((name, 0, 0, 0, f"cannot read: {exc.strerror}"))
+                _unopenable(path, dir_fd, name, exc, read_ns, bad, gone)
                 continue
             try:
                 st = os.fstat(fd)
+                reason = not_a_file(st.st_mode)
+                if reason is not None:
+                    bad.append((name, *identity(st, read_ns), reason))
+                    continue
                 size = st.st_size
                 data = os.read(fd, size + 1)
                 if len(data) != size:  # it grew or shrank since fstat: read to the end like open().read()
                     data = _read_rest(fd, data)
             except OSError as exc:
-                bad.append((name, 0, 0, 0, f"cannot read: {exc.strerror}"))
+                bad.append((name, 0, 0, 0, 0, f"cannot read: {exc.strerror}"))
                 continue
             finally:
                 os.close(fd)
+            ident = identity(st, read_ns)
             try:
-                good.append(_row(name, data, st.st_ino, st.st_mtime_ns, size))
+                good.append(_row(name, data, ident))
             except ValueError as exc:
-                bad.append((name, st.st_ino, st.st_mtime_ns, size, str(exc)[:300]))
+                bad.append((name, *ident, str(exc)[:300]))
             except RecursionError:
-                bad.append((name, st.st_ino, st.st_mtime_ns, size, "nested too deeply"))
+                bad.append((name, *ident, "nested too deeply"))
     finally:
         if dir_fd is not None:
             os.close(dir_fd)
     return good, bad, gone
+
+
+def _unopenable(path: str, dir_fd: int | None, name: str, exc: OSError, read_ns: int,
+                bad: list[tuple], gone: list[str]) -> None:
+    """The bad row of a file that cannot be opened: a symlink (ELOOP), a socket, no permission."""
+    try:
+        st = os.lstat(path, dir_fd=dir_fd)
+    except FileNotFoundError:
+        gone.append(name)
+        return
+    except OSError:
+        bad.append((name, 0, 0, 0, 0, f"cannot read: {exc.strerror}"))
+        return
+    bad.append((name, *identity(st, read_ns), not_a_file(st.st_mode) or f"cannot read: {exc.strerror}"))
+
+
+class NotAFile(OSError):
+    """A name that may hold an entry is a directory, a FIFO, a device or a socket."""
+
+
+def read_entry_file(path: str | os.PathLike) -> bytes:
+    """The bytes of one entry file, opened as the index opens them (never through a symlink, never
+    blocking on a FIFO). OSError as `open` raises it; NotAFile for anything but a regular file."""
+    fd = os.open(path, OPEN_FLAGS)
+    try:
+        st = os.fstat(fd)
+        reason = not_a_file(st.st_mode)
+        if reason is not None:
+            raise NotAFile(reason)
+        return _read_rest(fd, os.read(fd, st.st_size + 1))
+    finally:
+        os.close(fd)
+
+
+def decode_entry_file(path: str | os.PathLike) -> tuple[bytes, Any]:
+    """A file's bytes and JSON, read as the index reads it; EntryNotFound or CorruptEntry saying why not."""
+    name = os.path.basename(path)
+    try:
+        data = read_entry_file(path)
+    except FileNotFoundError:
+        raise EntryNotFound(name.removesuffix(".json")) from None
+    except NotAFile as exc:
+        raise CorruptEntry(name, str(exc)) from None
+    except OSError as exc:
+        reason = not_a_file(stat.S_IFLNK) if exc.errno == errno.ELOOP else f"cannot read: {exc.strerror}"
+        raise CorruptEntry(name, reason) from None
+    try:
+        return data, orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise CorruptEntry(name, f"not valid JSON ({exc})") from None
 
 
 def _read_rest(fd: int, data: bytes) -> bytes:
@@ -179,15 +293,13 @@ def _read_rest(fd: int, data: bytes) -> bytes:
 
 def list_entries(directory: str | os.PathLike) -> tuple[float, int, int, dict[str, int]]:
     """(time the listing began, the directory's inode and mtime after it, {entry name: inode})."""
-    import time
-
     started = time.time()
     seen = {}
     with os.scandir(directory) as it:
         for e in it:
             # `mova_core.model.ids.is_entry_name`, inlined as in the index's scan: once per file.
             name = e.name
-            if name.endswith(".json") and name[0] != "." and e.is_file(follow_symlinks=False):
+            if name.endswith(".json") and name[0] != ".":
                 seen[name] = e.inode()
     st = os.stat(directory)
     return started, st.st_ino, st.st_mtime_ns, seen

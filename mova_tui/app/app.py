@@ -19,6 +19,7 @@ from typing import TypeVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
@@ -32,6 +33,7 @@ from mova_tui.app.messages import CancelJob, EntriesChanged, JobFinished, JobPro
 from mova_tui.app.modals.progress_modal import ProgressModal
 from mova_tui.app.screens.dashboard_screen import DashboardScreen
 from mova_tui.app.watcher import entry_changes
+from mova_tui.present.safe_text import clean
 
 T = TypeVar("T")
 FINISHED = (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED)
@@ -97,6 +99,12 @@ class MovaApp(App[None]):
 
     def on_unmount(self) -> None:
         self._stats_service.close()
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification, shown as text: messages quote ids, errors and file names, never markup."""
+        super().notify(clean(message), title=clean(title, one_line=True), severity=severity, timeout=timeout,
+                       markup=False)
 
     # -- watching -------------------------------------------------------------------------------
     @work(exclusive=True, group="watch", exit_on_error=False)

@@ -100,7 +100,7 @@ def retry_job(ids: list[str], sandbox_mode: bool, overrides: RetryOverrides | No
 
     def run(ctx: JobContext) -> JobReport:
         action = retry_action(lambda: ctx.service, sandbox_mode=sandbox_mode, overrides=overrides,
-                              on_event=lambda event: _event_line(ctx.progress, event))
+                              on_event=lambda event: _event_line(ctx.progress, event), cancel=ctx.cancel)
         options = {"sandbox_mode": sandbox_mode, "from": "dashboard",
                    "override_variables": sorted(overrides.variables) if overrides else [],
                    "override_secrets": sorted(overrides.secrets) if overrides else []}

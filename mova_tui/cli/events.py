@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 
 from mova_tui.present.events import describe_event
+from mova_tui.present.safe_text import clean
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -26,7 +27,7 @@ class _Countdown:
 
     def __rich__(self) -> Text:
         left = max(0.0, self.until - time.monotonic())
-        return Text(f"{self.action}: waiting {left:.1f}s before attempt {self.attempt}")
+        return Text(f"{clean(self.action, one_line=True)}: waiting {left:.1f}s before attempt {self.attempt}")
 
 
 class EventPrinter:

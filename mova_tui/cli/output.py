@@ -95,19 +95,26 @@ def can_ask() -> bool:
     return _is_terminal(sys.stdin)
 
 
+def _say(message: str) -> None:
+    # Messages quote entry text, file names and servers' answers: no control reaches the terminal.
+    from mova_tui.present.safe_text import clean  # here: `mova --help` prints no message
+
+    print(clean(message), file=sys.stderr, flush=True)
+
+
 def info(message: str) -> None:
     """A message for the user, on stderr."""
-    print(message, file=sys.stderr, flush=True)
+    _say(message)
 
 
 def warn(message: str) -> None:
     """A warning on stderr."""
-    print(f"warning: {message}", file=sys.stderr, flush=True)
+    _say(f"warning: {message}")
 
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     """End the command with one error line on stderr and an exit code."""
-    print(f"error: {message}", file=sys.stderr, flush=True)
+    _say(f"error: {message}")
     raise typer.Exit(code)
 
 

@@ -20,7 +20,7 @@ from rich.text import Text
 from mova_core.timeutil import humanize_age
 from mova_tui.present.entry_view import kv_grid
 from mova_tui.present.palette import status_style, status_text
-from mova_tui.present.safe_text import cell
+from mova_tui.present.safe_text import cell, clean
 from mova_tui.present.text import age, short_ids, shorten, when
 
 if TYPE_CHECKING:
@@ -34,7 +34,13 @@ STALE_MARK = "*"
 
 
 def _status_cell(status: str, stale: bool) -> Text:
-    return Text(f"{status}{STALE_MARK}" if stale else str(status), style=status_style(status, stale=stale))
+    word = clean(status, one_line=True)
+    return Text(f"{word}{STALE_MARK}" if stale else word, style=status_style(status, stale=stale))
+
+
+def _name(value: str) -> str:
+    # Measured as shown: the columns are sized from these.
+    return clean(value, one_line=True)
 
 
 def entries_table(items: list[EntrySummary], now: datetime, total: int, width: int = 80) -> Table:
@@ -42,7 +48,7 @@ def entries_table(items: list[EntrySummary], now: datetime, total: int, width: i
     shorts = short_ids(i.id for i in items)
     stale = {i.id for i in items if i.is_stale(now)}
     rows = [
-        (shorts[i.id], i.workflow_type, _status_cell(i.status, i.id in stale), str(i.attempts),
+        (_name(shorts[i.id]), _name(i.workflow_type), _status_cell(i.status, i.id in stale), str(i.attempts),
          shorten(i.last_error), age(i.created_ts, now))
         for i in items
     ]
@@ -106,8 +112,8 @@ def stats_view(stats: Stats, now: datetime, oldest_active: EntrySummary | None, 
 
 def groups_table(groups: list[Group], width: int = 80) -> Table:
     """Failure groups: fingerprint, count, action type, first and last seen, one example error."""
-    rows = [(g.fingerprint, str(g.count), g.action_type or "-", g.first_seen[:10], g.last_seen[:10],
-             shorten(g.example_error)) for g in groups]
+    rows = [(_name(g.fingerprint), str(g.count), _name(g.action_type or "-"), _name(g.first_seen[:10]),
+             _name(g.last_seen[:10]), shorten(g.example_error)) for g in groups]
     fixed = [max(5, *(len(r[0]) for r in rows)), max(1, *(len(r[1]) for r in rows)),
              min(10, max(6, *(len(r[2]) for r in rows))), 10, 10]
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, padding=(0, 1, 0, 0))
@@ -145,10 +151,10 @@ def alerts_view(alerts: list[Alert]) -> RenderableType:
         line.append(f"  {a.name:<{width}}  ")
         line.append(f"{_measure(a.name, a.value)} {'>' if a.breached else '<='} {_measure(a.name, a.threshold)}",
                     style="bold" if a.breached else "")
-        line.append(f"  {a.message}")
+        line.append(f"  {clean(a.message, one_line=True)}")
         lines.append(line)
         if a.entries:
             shorts = short_ids(a.entries)
             shown = ", ".join(shorts[e] for e in a.entries[:8]) + (f", … (+{len(a.entries) - 8})" if len(a.entries) > 8 else "")
-            lines.append(Padding(Text(f"  entries: {shown}", style="dim"), (0, 0, 0, 2)))
+            lines.append(Padding(Text(clean(f"  entries: {shown}", one_line=True), style="dim"), (0, 0, 0, 2)))
     return RenderGroup(*lines)

@@ -44,6 +44,7 @@ def run_command(
     service = get_state(ctx).service(warn_missing=False)  # the engine creates the directory for its first entry
 
     from mova_tui.cli.events import EventPrinter
+    from mova_tui.present.safe_text import clean
 
     printer = EventPrinter(console(err=True))
     try:
@@ -56,12 +57,14 @@ def run_command(
     elif outcome.succeeded:
         print(outcome.run_id, flush=True)
     else:
+        # The error may quote the envelope (a URL) or a server: on this line it is one line.
+        error = clean(outcome.error, one_line=True)
         if entry_id:
             print(entry_id, flush=True)
-            info(f"{outcome.run_id} {outcome.status}: {outcome.error}; dead-lettered as {entry_id} "
+            info(f"{outcome.run_id} {outcome.status}: {error}; dead-lettered as {entry_id} "
                  f"(`mova dlq show {entry_id}`, then `mova dlq retry {entry_id}`)")
         else:
-            info(f"{outcome.run_id} {outcome.status}: {outcome.error}")
+            info(f"{outcome.run_id} {outcome.status}: {error}")
     if outcome.status == "cancelled":
         raise typer.Exit(EXIT_INTERRUPTED)
     if not outcome.succeeded:

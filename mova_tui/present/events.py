@@ -29,20 +29,27 @@ def describe_event(event: Event) -> Text | None:
 
 
 def _line(text: str, style: str = "") -> Text:
+    # Messages and errors (a print action's text, a server's answer) may span lines; no control passes.
     return Text(clean(text), style=style)
+
+
+def _name(value: object) -> str:
+    """An id, a type or a workflow name from the envelope: one line, whatever it holds."""
+    return clean(value, one_line=True)
 
 
 def _run_started(event: Any) -> Text:
     mode = "sandbox" if event.sandbox_mode else "production"
-    return _line(f"▶ run {event.run_id}: {event.workflow} ({mode}, {event.actions} action(s))", "bold")
+    return _line(f"▶ run {_name(event.run_id)}: {_name(event.workflow)} ({mode}, {event.actions} action(s))", "bold")
 
 
 def _action_started(event: Any) -> Text:
-    return _line(f"  ▶ {event.action_id} ({event.action_type}) attempt {event.attempt}/{event.max_attempts}")
+    return _line(f"  ▶ {_name(event.action_id)} ({_name(event.action_type)}) "
+                 f"attempt {event.attempt}/{event.max_attempts}")
 
 
 def _attempt_failed(event: Any) -> Text:
-    line = f"  ✗ {event.action_id} attempt {event.attempt} failed: {event.error}"
+    line = f"  ✗ {_name(event.action_id)} attempt {event.attempt} failed: {event.error}"
     if not event.retryable:
         line += " — not retryable"
     elif event.delay is not None:
@@ -53,9 +60,9 @@ def _attempt_failed(event: Any) -> Text:
 def _action_finished(event: Any) -> Text:
     status = event.status
     if status == "skipped":
-        return _line(f"  – {event.action_id} skipped", outcome_style(status))
+        return _line(f"  – {_name(event.action_id)} skipped", outcome_style(status))
     mark = "✓" if status == "completed" else "✗"
-    line = (f"  {mark} {event.action_id} {status} after {event.attempts} attempt(s), "
+    line = (f"  {mark} {_name(event.action_id)} {_name(status)} after {event.attempts} attempt(s), "
             f"{float(event.duration_seconds or 0):.1f}s")
     if event.error and status != "completed":
         line += f": {event.error}"
@@ -64,13 +71,13 @@ def _action_finished(event: Any) -> Text:
 
 def _log(event: Any) -> Text:
     level = str(event.level).lower()
-    where = f"{event.action_id}: " if event.action_id else ""
+    where = f"{_name(event.action_id)}: " if event.action_id else ""
     prefix = f"{level}: " if level in _LEVEL_STYLES else ""
     return _line(f"    {where}{prefix}{event.message}", "dim" if level in _QUIET_LEVELS else _LEVEL_STYLES.get(level, ""))
 
 
 def _run_finished(event: Any) -> Text:
-    line = f"■ run {event.status} in {float(event.duration_seconds or 0):.1f}s"
+    line = f"■ run {_name(event.status)} in {float(event.duration_seconds or 0):.1f}s"
     if event.error:
         line += f": {event.error}"
     return _line(line, outcome_style(event.status) or "red")

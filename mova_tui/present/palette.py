@@ -60,10 +60,10 @@ def status_label(item: EntrySummary, now: datetime) -> tuple[str, str]:
 
 def status_text(status: str, *, stale: bool = False) -> Text:
     """An entry's status in full, coloured: `retrying (stale lease)` when its lease expired."""
-    word = clean(status)
+    word = clean(status, one_line=True)
     return Text(f"{word} ({STALE} lease)" if stale else word, style=status_style(word, stale=stale))
 
 
 def outcome_text(outcome: str | None) -> Text:
     """An outcome word, coloured."""
-    return Text(clean(outcome or "unknown"), style=outcome_style(outcome))
+    return Text(clean(outcome or "unknown", one_line=True), style=outcome_style(outcome))

@@ -37,8 +37,17 @@ def _common_prefix(a: str, b: str) -> int:
 
 
 def shorten(text: str | None, width: int = 200) -> str:
-    """One safe line of at most `width` characters, with an ellipsis when cut."""
-    line = " ".join(clean(text or "").split())
+    """Prose (an error) as one safe line of at most `width` characters: whitespace runs as one space, an ellipsis when cut."""
+    return fit(" ".join(clean(text or "").split()), width)
+
+
+def shorten_name(text: str | None, width: int = 200) -> str:
+    """A name (an id, a type) as one safe line of at most `width` characters: tabs and newlines shown as `\\t`, `\\n`."""
+    return fit(clean((text or "")[:max(width, 0) + 1], one_line=True), width)
+
+
+def fit(line: str, width: int) -> str:
+    """`line` cut to `width` characters, the last one an ellipsis when cut."""
     if width <= 0:
         return ""
     return line if len(line) <= width else line[: width - 1] + "…"

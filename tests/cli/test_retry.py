@@ -65,11 +65,14 @@ def test_retry_wait_failure_exits_1_and_records_history(dlq, cli):
     assert entry["retry_history"][-1]["error"]
     # a failed sandbox experiment leaves the entry's own error (and failure group) alone
     assert len(entry["error_details"]["error_history"]) == 3
+    diagnosis = entry["error_details"]
     r = cli("dlq", "retry", SPEC_ID, "--wait", "--sandbox=false")
     assert r.exit_code == 1
     entry = load_entry(dlq, SPEC_ID)
-    assert len(entry["error_details"]["error_history"]) > 3
-    assert "(production retry retry_" in entry["error_details"]["error_history"][-1]
+    # a failed production retry too: its errors are in its record, the diagnosis stays
+    assert entry["error_details"] == diagnosis
+    assert entry["retry_history"][-1]["errors"][-1].startswith("Attempt ")
+    assert "Connection refused" in entry["retry_history"][-1]["error"]
 
 
 def test_retry_without_wait_returns_at_once_with_the_run_id(spec_dlq, cli):

@@ -25,21 +25,43 @@ from .httpservers import LocalServer
 
 
 class FakeClock:
-    """`now()` for the engine; `sleep(s)` records s and advances the time by it."""
+    """`now()` for the engine; `sleep(s)` records s and advances the time by it, running the timers
+    (`every`, a `Timer` for the lease keeper) that fall due on the way, in time order."""
 
     def __init__(self, start: datetime = FROZEN_NOW):
         self.current = start
         self.waits: list[float] = []
+        self.timers: list[list[Any]] = []  # [next time, period, beat]
 
     def now(self) -> datetime:
         return self.current
 
     def sleep(self, seconds: float) -> None:
         self.waits.append(seconds)
-        self.current += timedelta(seconds=seconds)
+        end = self.current + timedelta(seconds=seconds)
+        while True:
+            due = [t for t in self.timers if t[0] <= end]
+            if not due:
+                break
+            timer = min(due, key=lambda t: t[0])
+            self.current = max(self.current, timer[0])
+            timer[0] += timedelta(seconds=timer[1])
+            timer[2]()
+        self.current = end
 
     def advance(self, seconds: float) -> None:
         self.current += timedelta(seconds=seconds)
+
+    def every(self, seconds: float, beat: Callable[[], None]) -> Callable[[], None]:
+        """Call `beat` every `seconds` of fake time (during `sleep`) until the returned stop()."""
+        timer = [self.current + timedelta(seconds=seconds), seconds, beat]
+        self.timers.append(timer)
+
+        def stop() -> None:
+            if timer in self.timers:
+                self.timers.remove(timer)
+
+        return stop
 
 
 @pytest.fixture

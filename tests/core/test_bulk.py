@@ -17,6 +17,7 @@ from mova_core.ops.bulk import (
     archive_action,
     delete_action,
     parse_rate,
+    retry_action,
     run_bulk,
 )
 from mova_core.ops.service import build_service
@@ -238,3 +239,106 @@ def test_frozen_set_ignores_entries_arriving_during_the_run(sample_dlq):
     summary = run_bulk(frozen, action)
     assert summary.done == len(frozen) == 11
     assert json.loads(newcomer.read_text())["status"] == "active"
+
+
+# -- every bulk action re-checks its plan's filter under the entry's lock -----------------------------
+
+def _archived_plan(service, tmp_path, count: int = 4) -> ResultsFile:
+    """Archive `count` active entries, then plan `delete --all --status archived` over the archived ones."""
+    from mova_core.model.listing import EntryFilter
+
+    for item in service.list(EntryFilter(status="active", limit=count)).items:
+        service.archive(item.id)
+    flt = EntryFilter(status="archived")
+    ids = [i.id for i in service.list(flt).items]
+    return ResultsFile.create(tmp_path / "delete.jsonl", BulkPlan("delete", ids, filter=flt.spec_dict()))
+
+
+def test_a_resumed_bulk_delete_leaves_an_entry_reopened_meanwhile(sample_dlq, tmp_path):
+    """Interrupted after the first id, one entry reopened, then resumed: the reopened entry stays."""
+    service = build_service(str(sample_dlq))
+    record = _archived_plan(service, tmp_path)
+    first, reopened, *rest = record.plan.ids
+    cancel = threading.Event()
+
+    def stop_after_first(result: BulkResult) -> None:
+        cancel.set()
+
+    summary = run_bulk(record.plan.ids, delete_action(lambda: service), results=record, cancel=cancel,
+                       on_result=stop_after_first)
+    assert summary.stopped_reason == "cancelled" and summary.done == 1
+    service.set_status(reopened, "active")  # someone reopens it while the run is stopped
+    resumed = ResultsFile.load(record.path)
+    assert resumed.pending() == [reopened, *rest]
+    got: list[BulkResult] = []
+    summary = run_bulk(resumed.pending(), delete_action(lambda: service), results=resumed, on_result=got.append)
+    assert service.get(reopened).status == "active"  # still there
+    outcome = {r.id: r for r in got}[reopened]
+    assert outcome.outcome == "skipped" and outcome.detail == "no longer matches: status is active"
+    assert summary.done == len(rest) and summary.skipped == 1
+    assert [a.id for a in service.list().items if a.id in (first, *rest)] == []
+    line = [json.loads(x) for x in record.path.read_text().splitlines() if reopened in x and "outcome" in x]
+    assert line[-1]["outcome"] == "skipped" and line[-1]["detail"] == "no longer matches: status is active"
+
+
+def test_every_bulk_action_rechecks_the_filter_it_is_given(sample_dlq):
+    from mova_core.model.listing import EntryFilter
+
+    service = build_service(str(sample_dlq))
+    active = [i.id for i in service.list(EntryFilter(status="active")).items]
+    only_archived = EntryFilter(status="archived")
+    for act in (archive_action(lambda: service, only_archived), delete_action(lambda: service, only_archived),
+                retry_action(lambda: service, flt=only_archived)):
+        result = act(active[0])
+        assert (result.outcome, result.detail) == ("skipped", "no longer matches: status is active")
+    assert service.get(active[0]).status == "active"
+    other_type = EntryFilter(workflow_type="no-such-workflow")
+    result = delete_action(lambda: service, other_type)(active[1])
+    assert result.outcome == "skipped" and "workflow type is" in result.detail
+    assert archive_action(lambda: service, EntryFilter(status="active"))(active[1]).outcome == "archived"
+
+
+def test_a_bulk_run_rechecks_the_filter_its_results_file_records(sample_dlq, tmp_path):
+    """The CLI and the dashboard build their actions without a filter: run_bulk gives them the plan's."""
+    service = build_service(str(sample_dlq))
+    record = _archived_plan(service, tmp_path, count=2)
+    target = record.plan.ids[0]
+    service.set_status(target, "active")
+    summary = run_bulk(record.plan.ids, delete_action(lambda: service), results=record)
+    assert service.get(target).status == "active" and summary.skipped == 1
+    assert record.recorded[target].detail == "no longer matches: status is active"
+
+
+def test_a_plan_without_a_filter_acts_on_every_id(sample_dlq, tmp_path):
+    """The dashboard's selections (no filter recorded) are acted on as before."""
+    service = build_service(str(sample_dlq))
+    ids = [i.id for i in service.list().items if i.status == "active"][:2]
+    record = ResultsFile.create(tmp_path / "r.jsonl", BulkPlan("archive", ids, options={"from": "dashboard"}))
+    assert run_bulk(ids, archive_action(lambda: service), results=record).done == 2
+
+
+def test_the_cli_resume_of_a_bulk_delete_keeps_a_reopened_entry(sample_dlq, tmp_path):
+    """`mova dlq delete --all --status archived --force --resume FILE` after an entry was reopened."""
+    import subprocess
+    import sys
+
+    from tests.support import ROOT
+
+    service = build_service(str(sample_dlq))
+    record = _archived_plan(service, tmp_path)
+    first, reopened, *rest = record.plan.ids
+    record.append(delete_action(lambda: service)(first))  # the run got this far before it was stopped
+    service.set_status(reopened, "active")
+    env = {"PATH": "/usr/bin:/bin", "MOVA_ACTOR": "tester@test", "NO_COLOR": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "mova_tui.cli.main", "--dlq-path", str(sample_dlq), "dlq", "delete", "--all",
+         "--status", "archived", "--force", "--resume", str(record.path), "--format", "json"],
+        capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path, check=False)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert (summary["done"], summary["skipped"]) == (len(rest), 1)
+    assert service.get(reopened).status == "active"
+    assert "no longer matches: status is active" in done.stderr
+    lines = [json.loads(x) for x in record.path.read_text().splitlines()[1:]]
+    assert {x["id"]: x["outcome"] for x in lines} == {first: "deleted", reopened: "skipped",
+                                                     **{i: "deleted" for i in rest}}

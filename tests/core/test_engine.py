@@ -251,6 +251,38 @@ def test_cancel_event_stops_between_attempts(server, settings, clock):
     assert out.status == "cancelled" and server.calls("/status/500/m") == 1
 
 
+@pytest.mark.parametrize("by", ["caller", "run"])
+def test_a_cancel_cuts_a_real_wait_short_with_its_reason(server, settings, by):
+    """A 40 s wait between attempts (real time, no injected sleep) ends as soon as the run is cancelled,
+    by the caller's event or by the run's own signal with a message of its own."""
+    import time
+
+    from mova_core.engine.cancel import CancelSignal
+
+    caller = threading.Event()
+    signal = CancelSignal(caller)
+    slow = {"max_attempts": 3, "backoff": "fixed", "delay": 40, "jitter": False}
+    cancelled_at = []
+
+    def on_event(event):
+        if isinstance(event, AttemptFailed):
+            def cancel():
+                cancelled_at.append(time.monotonic())
+                caller.set() if by == "caller" else signal.cancel("lease lost: taken over", "lease_lost")
+            threading.Timer(0.05, cancel).start()  # from another thread, during the wait
+
+    engine = Engine(settings, dead_letters=None, run_records=None)
+    out = engine.run(envelope(fetch(f"{server.url}/status/500/c", retry=slow)),
+                     RunRequest(on_event=on_event, cancel=signal))
+    assert time.monotonic() - cancelled_at[0] < 0.5 and server.calls("/status/500/c") == 1
+    assert out.status == "cancelled"
+    if by == "caller":
+        assert (out.error, out.failure_reason) == ("cancelled", "cancelled")
+    else:
+        assert (out.error, out.failure_reason) == ("lease lost: taken over", "lease_lost")
+        assert not caller.is_set() and signal.cancelled_within
+
+
 def test_go_dialect_runs(server, settings, clock):
     doc = {
         "intent": {"name": "invoice-sync", "retry": {"max_attempts": 2, "backoff": "fixed", "delay": 1}},

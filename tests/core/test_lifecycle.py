@@ -9,6 +9,7 @@ import pytest
 from mova_core.model import lifecycle
 from mova_core.model.entry import DeadLetterEntry, EntryStatus, RetryRecord
 from mova_core.model.errors import AlreadyRetrying, InvalidTransition
+from mova_core.timeutil import format_time
 from tests.support import FROZEN_NOW
 
 from .test_store import make_entry
@@ -73,12 +74,16 @@ def record(sandbox: bool, outcome: str) -> RetryRecord:
 
 def test_release_by_holder_records_history_and_errors():
     e = lifecycle.claim(entry(), "retry_a", False, "me", NOW, 60)
-    e = lifecycle.release(e, "retry_a", EntryStatus.active, record(False, "failed"), NOW,
-                          ["Attempt 1: HTTP 500", "Attempt 2: HTTP 502: Bad Gateway"])
+    diagnosis = e.error_details.model_dump(mode="json")
+    failed = record(False, "failed").model_copy(update={
+        "error": "HTTP 502: Bad Gateway", "errors": ["Attempt 1: HTTP 500", "Attempt 2: HTTP 502: Bad Gateway"]})
+    e = lifecycle.release(e, "retry_a", EntryStatus.active, failed, NOW)
     assert e.status == "active" and e.metadata.lease is None
     assert e.retry_history[-1].outcome == "failed"
-    assert e.error_details.error_history[-1] == "Attempt 2: HTTP 502: Bad Gateway"
-    assert e.error_details.last_error == "HTTP 502: Bad Gateway"
+    assert e.retry_history[-1].errors == ["Attempt 1: HTTP 500", "Attempt 2: HTTP 502: Bad Gateway"]
+    # what dead-lettered the entry stays its diagnosis (and its failure group)
+    assert e.error_details.model_dump(mode="json") == diagnosis
+    assert e.last_retry_error == "HTTP 502: Bad Gateway"
 
 
 def test_release_by_a_stranger_or_sandbox_resolve_is_refused():
@@ -127,10 +132,14 @@ def test_lease_expired_needs_a_retrying_entry_with_a_lease():
     assert lifecycle.lease_is_live(leaseless, NOW) and not lifecycle.is_stale(leaseless, NOW)
 
 
-def test_a_retry_that_ends_with_attempt_lines_keeps_their_last_message():
-    e = lifecycle.claim(entry(), "retry_a", False, "me", NOW, 60)
-    record = RetryRecord(retry_run_id="retry_a", sandbox_mode=False, start_time="2026-11-28T10:00:00Z",
-                         outcome="failed")
-    lifecycle.release(e, "retry_a", EntryStatus.active, record, NOW,
-                      ["Attempt 1 (production retry retry_a): HTTP 502", "Attempt 2 (production retry retry_a): timeout: 30s"])
-    assert e.error_details.last_error == "timeout: 30s"
+def test_a_queued_lease_says_so_until_its_run_renews_it():
+    e = lifecycle.claim(entry(), "retry_a", True, "me", NOW, 60, queued=True)
+    assert e.metadata.lease.queued is True
+    e = lifecycle.renew(e, "retry_a", NOW + timedelta(seconds=20), 60, queued=True)  # the queue keeps it
+    assert e.metadata.lease.queued is True
+    assert e.metadata.lease.expires_at == format_time(NOW + timedelta(seconds=80))
+    e = lifecycle.renew(e, "retry_a", NOW + timedelta(seconds=30), 60)  # the run started
+    assert e.metadata.lease.queued is None and "queued" not in e.metadata.lease.model_dump(mode="json")
+    assert e.metadata.lease.expires_at == format_time(NOW + timedelta(seconds=90))
+    with pytest.raises(InvalidTransition, match=r"no longer holds the entry \(held by retry_a\)"):
+        lifecycle.renew(e, "retry_b", NOW, 60)

@@ -47,9 +47,9 @@ def failing_entry(settings, clock, server, *, path="status/500/r", extra_actions
     return out.dead_letter.id
 
 
-def retry_entry(service, entry_id, *, engine, **options):
-    """A retry on the test's engine (its fake clock and seeded jitter)."""
-    return Retrier(service, engine).retry(entry_id, **options)
+def retry_entry(service, entry_id, *, engine, clock=None, **options):
+    """A retry on the test's engine (its fake clock and seeded jitter); the lease renewed on `clock`'s time."""
+    return Retrier(service, engine, **({"timer": clock.every} if clock else {})).retry(entry_id, **options)
 
 
 @pytest.fixture
@@ -92,19 +92,28 @@ def test_production_retry_success_resolves(server, settings, clock, service, sta
 
 
 def test_production_retry_failure_goes_back_to_active_with_errors(server, settings, clock, service, state):
-    entry_id = failing_entry(settings, clock, server)
+    entry_id = failing_entry(settings, clock, server, path="status/503/r")
+    path = state / "deadletter" / f"{entry_id}.json"
+    diagnosis = json.dumps(json.loads(path.read_text())["error_details"])
+
+    def fail_differently(entry):
+        entry.context.variables["path"] = "status/500/r"
+        return entry
+
+    service.store.update(entry_id, fail_differently)
     resp = retry_entry(service, entry_id, sandbox_mode=False, engine=make_engine(settings, clock))
     assert resp.execution_result.status == "failed"
     assert resp.execution_result.failure_reason == "max_retries_exceeded"
     entry = service.get(entry_id)
     assert entry.status == EntryStatus.active and entry.metadata.retry_count == 1
-    history = entry.error_details.error_history
-    assert history[:3] == [f"Attempt {n}: HTTP 500: Internal Server Error" for n in (1, 2, 3)]
-    assert history[3:] == [f"Attempt {n} (production retry {resp.retry_run_id}): HTTP 500: Internal Server Error"
-                           for n in (4, 5, 6)]
-    assert entry.error_details.last_error == "HTTP 500: Internal Server Error"
+    # the diagnosis is what dead-lettered the entry, byte for byte; the retry's own is in its record
+    assert json.dumps(json.loads(path.read_text())["error_details"]) == diagnosis
+    assert entry.error_details.last_error == "HTTP 503: Service Unavailable"
     [rec] = entry.retry_history
     assert rec.outcome == "failed" and rec.error == "HTTP 500: Internal Server Error" and rec.attempts == 4
+    assert rec.failure_reason == "max_retries_exceeded"
+    assert rec.errors == [f"Attempt {n}: HTTP 500: Internal Server Error" for n in (1, 2, 3)]
+    assert entry.last_retry_error == "HTTP 500: Internal Server Error"
     assert len(list((state / "deadletter").glob("*.json"))) == 1
 
 
@@ -335,48 +344,6 @@ def test_claim_race_between_processes(server, settings, clock, service):
     assert entry.metadata.retry_count == 1 and len(entry.retry_history) == 1 and entry.status == EntryStatus.active
 
 
-# --- metrics over retry history ------------------------------------------------------------------
-
-
-def test_metrics_from_retry_history(server, settings, clock, service):
-    from prometheus_client.parser import text_string_to_metric_families
-
-    from mova_core.ops.metrics import compute_metrics, render_prometheus
-
-    a = failing_entry(settings, clock, server)
-    b = failing_entry(settings, clock, server, path="status/500/m2")
-    retry_entry(service, a, overrides={"variables": {"path": "ok"}}, engine=make_engine(settings, clock))  # sandbox ok
-    clock.advance(2)
-    retry_entry(service, a, sandbox_mode=False, overrides={"variables": {"path": "ok"}}, engine=make_engine(settings, clock))
-    clock.advance(2)
-    retry_entry(service, b, sandbox_mode=False, engine=make_engine(settings, clock))  # fails: 2 x 0.01 s of waits
-    entries = [service.get(a), service.get(b)]
-    m = compute_metrics(entries, {"active": 1, "resolved": 1, "retrying": 0, "archived": 0})
-    assert m.retry_attempts_total == 3 and m.retries_finished == 3 and m.retries_succeeded == 2
-    assert m.resolution_rate == pytest.approx(2 / 3, abs=1e-6)
-    assert [(r.mode, r.outcome, r.count) for r in m.retry_attempts] == [
-        ("production", "completed", 1), ("production", "failed", 1), ("sandbox", "completed", 1)]
-    assert m.retry_duration.count == 3 and m.retry_duration.sum == pytest.approx(0.02)
-    assert m.retry_duration.buckets[0] == (0.1, 3) and m.retry_duration.buckets[-1] == (float("inf"), 3)
-
-    families = {f.name: f for f in text_string_to_metric_families(render_prometheus(m))}
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
-    assert samples[("dlq_entries_total", (("status", "active"),))] == 1
-    assert samples[("dlq_retry_attempts_total", (("mode", "sandbox"), ("outcome", "completed")))] == 1
-    assert samples[("dlq_resolution_rate", ())] == pytest.approx(2 / 3, abs=1e-6)
-    assert samples[("workflow_retry_duration_seconds_count", ())] == 3
-    assert samples[("workflow_retry_duration_seconds_bucket", (("le", "+Inf"),))] == 3
-    assert families["workflow_retry_duration_seconds"].type == "histogram"
-
-
-def test_metrics_with_no_retries():
-    from mova_core.ops.metrics import compute_metrics, render_prometheus
-
-    m = compute_metrics([], {"active": 0})
-    assert m.resolution_rate == 0.0 and m.retry_attempts_total == 0
-    assert "dlq_resolution_rate 0.0\n" in render_prometheus(m)
-
-
 def test_sigterm_cancels_a_background_retry_cleanly(server, settings, clock, service, state):
     import signal
 
@@ -416,7 +383,8 @@ def test_a_long_retry_renews_its_lease(server, settings, clock, service):
     doc = service.get(entry_id).envelope
     doc.actions[1].retry = doc.actions[1].retry.model_validate(slow)
     service.store.update(entry_id, lambda e: setattr(e.envelope.actions[1], "retry", doc.actions[1].retry))
-    resp = retry_entry(service, entry_id, sandbox_mode=False, on_event=watch, engine=make_engine(settings, clock))
+    resp = retry_entry(service, entry_id, sandbox_mode=False, on_event=watch, engine=make_engine(settings, clock),
+                       clock=clock)
     assert resp.execution_result.status == "failed"
     assert clock.now() - FROZEN_NOW > timedelta(seconds=60)  # the run outlived two lease periods
     # at every event the lease was still live at that moment
@@ -444,3 +412,90 @@ def test_taking_over_a_dead_retry_closes_its_run_record(server, settings, clock,
     assert [r.retry_run_id for r in history] == ["retry_dead_1", resp.retry_run_id]
     assert [r.outcome for r in history] == ["abandoned", "failed"]
     assert isinstance(history[0], RetryRecord) and service.get(entry_id).metadata.retry_count == 2
+
+
+def test_a_cancelled_retry_returns_at_once_and_gives_the_entry_back(server, settings, clock, service, state):
+    """`DLQService.retry(cancel=...)`: a policy waiting 40 s between attempts, cancelled from another
+    thread, returns within a fraction of a second; the entry is `active` with the cancelled attempt."""
+    import threading
+
+    from mova_core.engine.events import AttemptFailed
+
+    slow = {"max_attempts": 3, "backoff": "fixed", "delay": 40, "jitter": False}
+    entry_id = failing_entry(settings, clock, server)
+    service.store.update(entry_id, lambda e: setattr(e.envelope.actions[1], "retry",
+                                                     e.envelope.actions[1].retry.model_validate(slow)))
+    cancel = threading.Event()
+    cancelled_at = []
+
+    def on_event(event):
+        if isinstance(event, AttemptFailed):
+            def press_quit():
+                cancelled_at.append(time.monotonic())
+                cancel.set()
+            threading.Timer(0.05, press_quit).start()
+
+    real = DLQService(settings)  # real time: the engine waits on the cancel signal
+    resp = real.retry(entry_id, sandbox_mode=False, on_event=on_event, cancel=cancel)
+    assert time.monotonic() - cancelled_at[0] < 0.5
+    assert resp.execution_result.status == "cancelled"
+    entry = real.get(entry_id)
+    assert entry.status == EntryStatus.active and entry.metadata.lease is None
+    [rec] = entry.retry_history
+    assert (rec.retry_run_id, rec.outcome, rec.failure_reason) == (resp.retry_run_id, "cancelled", "cancelled")
+    assert RunStore(state / "runs").load(resp.retry_run_id).status == "cancelled"
+    # one event may serve many retries: the next retry with it set stops before its first attempt
+    calls = server.calls("/status/500/r")
+    again = real.retry(entry_id, sandbox_mode=False, cancel=cancel)
+    assert again.execution_result.status == "cancelled" and server.calls("/status/500/r") == calls
+
+
+def test_a_failed_production_retry_keeps_the_entry_in_its_failure_group(sample_dlq):
+    """The forgotten secret: the retry fails with "unknown reference {{ secrets.api_key }}", and the
+    entry keeps its diagnosis and its group (so `retry --all --group` still finds all five)."""
+    from mova_core.model.listing import EntryFilter
+    from mova_core.settings import Settings
+
+    entry_id = "dlq_3f9a2c71-8e4b-4d05-b6a2-91c7e0d45f18"
+    path = sample_dlq / f"{entry_id}.json"
+    diagnosis = json.dumps(json.loads(path.read_text())["error_details"])
+    service = DLQService(Settings(dlq_path=sample_dlq))
+    [group] = [g for g in service.groups() if g.fingerprint == "2a70b49f9c69"]
+    assert group.count == 5
+    resp = service.retry(entry_id, sandbox_mode=False)
+    assert resp.execution_result.status == "failed"
+    assert "unknown reference {{ secrets.api_key }}" in resp.execution_result.error
+    [group] = [g for g in service.groups() if g.fingerprint == "2a70b49f9c69"]
+    assert group.count == 5
+    assert entry_id in [s.id for s in service.list(EntryFilter(fingerprint="2a70b49f9c69")).items]
+    assert json.dumps(json.loads(path.read_text())["error_details"]) == diagnosis
+    entry = service.get(entry_id)
+    assert entry.error_details.last_error.startswith("network timeout: failed to connect to https://api.example.com")
+    rec = entry.retry_history[-1]
+    assert rec.outcome == "failed" and rec.failure_reason == "non_retryable_error"
+    assert rec.errors and "unknown reference {{ secrets.api_key }}" in rec.errors[-1]
+    assert rec.error == resp.execution_result.error and entry.last_retry_error == rec.error
+
+
+def test_a_go_engine_entry_keeps_every_field_but_the_retrys_own(settings, clock, state):
+    """A failed production retry of a Go-engine file changes only what mova owns: status, the
+    retry's metadata and its record."""
+    import httpx
+
+    from tests.support import GO_ENTRY
+
+    original = json.loads(GO_ENTRY.read_text())
+    path = state / "deadletter" / f"{original['id']}.json"
+    path.write_text(GO_ENTRY.read_text())
+    service = DLQService(settings, clock=clock.now)
+    engine = make_engine(settings, clock, http_transport=httpx.MockTransport(lambda r: httpx.Response(502)))
+    resp = retry_entry(service, original["id"], sandbox_mode=False, engine=engine)
+    assert resp.execution_result.status == "failed"
+    after = json.loads(path.read_text())
+    owned_meta = {"retry_count", "last_retry_at", "lease"}
+    for doc in (original, after):
+        for key in ("status", "updated_at", "retry_history"):
+            doc.pop(key, None)
+        doc["metadata"] = {k: v for k, v in doc["metadata"].items() if k not in owned_meta}
+    assert after == original
+    assert json.dumps(after["error_details"]) == json.dumps(original["error_details"])

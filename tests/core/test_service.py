@@ -308,3 +308,120 @@ def test_a_change_that_fails_after_its_audit_record_is_taken_back_in_the_log(sam
     log = AuditLog(svc.settings.effective_audit_path).read().records
     assert [(r["op"], r["old_status"], r["new_status"], r.get("undone")) for r in log] == [
         ("archive", "active", "archived", None), ("archive", "archived", "active", True)]
+
+
+# -- a change its process was killed in the middle of -------------------------------------------------
+
+ENTRY = "dlq_1d6f08b3-9a4e-4e27-8c15-f0b7a3e6d249"
+
+
+def _killed_mid_change(svc: DLQService, dlq, *, recorded: bool, kind: str = "tmp", token: str = "0badc0ffee00"):
+    """The files a process killed during a change of ENTRY leaves: its intent in the lock file, its
+    temporary (or .deleting) file, and, if `recorded`, its audit record (as the store writes them)."""
+    import os
+
+    from mova_core.store.intents import EntryLock, Intent, leftover_names
+
+    path = dlq / f"{ENTRY}.json"
+    tmp, doomed = leftover_names(path, token)
+    locks = dlq / ".mova" / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    fd = os.open(locks / f"{ENTRY}.lock", os.O_RDWR | os.O_CREAT)
+    EntryLock(fd, ENTRY).mark(Intent(token, svc.audit.size()))
+    os.close(fd)
+    if kind == "tmp":
+        tmp.write_text(path.read_text().replace('"status": "active"', '"status": "archived"'))
+    else:
+        path.rename(doomed)
+    if recorded:
+        new = "archived" if kind == "tmp" else None
+        svc.audit.record("archive" if kind == "tmp" else "delete", ENTRY, "active", new, "killed@ops", change=token)
+    return tmp, doomed
+
+
+def _chain(svc: DLQService) -> list[tuple]:
+    return [(r["op"], r["old_status"], r["new_status"], r.get("undone"), r.get("recovered"))
+            for r in svc.audit.read().records if r["entry_id"] == ENTRY]
+
+
+def test_a_change_recorded_but_never_made_is_taken_back_by_the_next_listing(service, sample_dlq):
+    before = (sample_dlq / f"{ENTRY}.json").read_bytes()
+    tmp, _ = _killed_mid_change(service, sample_dlq, recorded=True)
+    assert service.get(ENTRY).status == "active"
+    service.list()  # a refresh finds the leftover and settles it
+    assert _chain(service) == [("archive", "active", "archived", None, None),
+                               ("archive", "archived", "active", True, True)]
+    assert not tmp.exists() and (sample_dlq / f"{ENTRY}.json").read_bytes() == before
+    service.list()
+    assert len(_chain(service)) == 2  # settled once
+
+
+def test_the_next_change_of_the_entry_settles_first_so_its_records_stay_in_order(service, sample_dlq):
+    _killed_mid_change(service, sample_dlq, recorded=True)
+    service.set_status(ENTRY, "resolved")  # no listing in between
+    assert _chain(service) == [("archive", "active", "archived", None, None),
+                               ("archive", "archived", "active", True, True),
+                               ("set_status", "active", "resolved", None, None)]
+
+
+def test_a_change_killed_before_its_record_leaves_no_record(service, sample_dlq):
+    tmp, _ = _killed_mid_change(service, sample_dlq, recorded=False)
+    service.list()
+    assert _chain(service) == [] and not tmp.exists()
+
+
+def test_an_unrecorded_delete_is_put_back_and_a_recorded_one_finished(service, sample_dlq):
+    _, doomed = _killed_mid_change(service, sample_dlq, recorded=False, kind="deleting")
+    assert ENTRY in {i.id for i in service.list().items} and not doomed.exists()  # back, and listed at once
+    assert _chain(service) == []
+    _, doomed = _killed_mid_change(service, sample_dlq, recorded=True, kind="deleting", token="0badc0ffee01")
+    service.list()
+    assert not doomed.exists() and ENTRY not in {i.id for i in service.list().items}
+    assert _chain(service) == [("delete", "active", None, None, None)]
+
+
+def test_leftovers_under_a_live_writers_lock_are_left_to_it(service, sample_dlq):
+    import fcntl
+    import os
+
+    tmp, _ = _killed_mid_change(service, sample_dlq, recorded=True)
+    fd = os.open(sample_dlq / ".mova" / "locks" / f"{ENTRY}.lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a live writer holds the entry
+    try:
+        service.list()
+        assert tmp.exists() and len(_chain(service)) == 1
+    finally:
+        os.close(fd)
+    sample_dlq.joinpath("poke.txt").write_text("")  # the directory changed: the next refresh lists it
+    service.list()
+    assert not tmp.exists() and len(_chain(service)) == 2
+
+
+def test_temporary_files_no_intent_names_go_when_stale_or_linked(service, sample_dlq):
+    import os
+    import time
+
+    from mova_core.store.intents import STALE_TEMP_SECONDS
+
+    young = sample_dlq / f".{ENTRY}.json.aaaaaaaaaaaa.tmp"  # a create (no lock) may still own it
+    young.write_text("{}")
+    old = sample_dlq / ".dlq_gone.json.bbbbbbbbbbbb.tmp"
+    old.write_text("{}")
+    past = time.time() - STALE_TEMP_SECONDS - 60
+    os.utime(old, (past, past))
+    linked = sample_dlq / f".{ENTRY}.json.cccccccccccc.tmp"  # a create killed after its link
+    os.link(sample_dlq / f"{ENTRY}.json", linked)
+    foreign = sample_dlq / ".notes.txt.tmp"
+    foreign.write_text("")
+    os.utime(foreign, (past, past))
+    service.list()
+    assert young.exists() and not old.exists() and not linked.exists() and foreign.exists()
+    assert service.get(ENTRY).status == "active" and _chain(service) == []
+
+
+def test_records_name_the_change_they_record(service):
+    service.archive(ENTRY)
+    service.set_status(ENTRY, "active")
+    service.delete(ENTRY)
+    changes = [r["change"] for r in service.audit.read().records]
+    assert len(changes) == 3 and len(set(changes)) == 3 and all(len(c) == 12 for c in changes)

@@ -136,7 +136,7 @@ def test_a_failed_delete_does_not_put_back_over_an_entry_created_meanwhile(sampl
     store = FileStore(sample_dlq)
     newer = make_entry(GO_ID, created_at="2027-01-01T00:00:00Z")
 
-    def audit_fails(old, new):
+    def audit_fails(old, new, **_):
         FileStore(sample_dlq).create(newer)
         raise StoreError("could not write the audit log: the disk is full")
 
@@ -476,3 +476,145 @@ def test_times_format_as_rfc3339_even_in_year_one():
 
     stamp = format_time(datetime(1, 1, 1, tzinfo=timezone.utc))
     assert stamp == "0001-01-01T00:00:00.000000Z" and parse_time(stamp).year == 1
+
+
+# -- the index's idea of an entry is the model's ------------------------------------------------------
+
+def test_the_fast_entry_check_names_exactly_the_models_fields():
+    """A field added to a model and not to `entry_shape.MODELS` would be waved through unchecked."""
+    from mova_core.model import entry, entry_shape, policy
+
+    assert set(entry_shape.MODELS) >= {"DeadLetterEntry", "RetryPolicy"}
+    for name, (fields, required) in entry_shape.MODELS.items():
+        model = getattr(entry, name, None) or getattr(policy, name)
+        assert set(fields) == set(model.model_fields), name
+        assert set(required) == {f for f, info in model.model_fields.items() if info.is_required()}, name
+        for field, kind in fields.items():
+            annotation = str(model.model_fields[field].annotation).replace("Optional[", "None | ")
+            if isinstance(kind, tuple):  # a nested model: the one the annotation names, null where it may be
+                assert kind[1] in annotation and kind[2] == ("None" in annotation), (name, field)
+            elif kind != entry_shape.ANY:
+                assert kind.startswith("opt_") == ("None" in annotation), (name, field, annotation)
+
+
+def test_the_fast_entry_check_vouches_for_every_sample_entry():
+    """Files as the engines write them never need the model: the index reads them at full speed."""
+    from mova_core.model.entry_shape import looks_valid
+    from tests.support import SAMPLE_DLQ
+
+    for path in [*SAMPLE_DLQ.glob("*.json"), GO_ENTRY]:
+        assert looks_valid(json.loads(path.read_text())), path.name
+
+
+_VALUES = [None, True, False, 0, 1, -1, 2.0, 2.5, -0.5, 1e308, "", "x", "3", "fixed", "active",
+           "2026-11-20T10:00:00Z", "2026-02-30T00:00:00Z", [], ["x"], [1], {}, {"a": 1}, {"status": "ok"}]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_fast_entry_check_never_vouches_for_what_the_model_refuses(seed):
+    """Every known field of a sample entry set to values of every type: wherever the fast check says
+    yes, the model must too (a no only costs the model's time)."""
+    import random
+
+    from pydantic import ValidationError
+
+    from mova_core.model.entry_shape import looks_valid
+
+    rng = random.Random(seed)
+    base = json.loads(GO_ENTRY.read_text())
+    paths = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                paths.append((*path, key))
+                walk(value, (*path, key))
+        elif isinstance(node, list):
+            for n, value in enumerate(node):
+                walk(value, (*path, n))
+
+    walk(base, ())
+    vouched = 0
+    for _ in range(400):
+        doc = json.loads(json.dumps(base))
+        for path in rng.sample(paths, rng.randint(1, 3)):
+            target = doc
+            try:
+                for key in path[:-1]:
+                    target = target[key]
+                target[path[-1]] = rng.choice(_VALUES)
+            except (KeyError, IndexError, TypeError):
+                continue
+        if looks_valid(doc):
+            vouched += 1
+            try:
+                DeadLetterEntry.model_validate(doc)
+            except ValidationError as exc:
+                pytest.fail(f"the fast check vouched for a file the model refuses: {exc}")
+    assert vouched > 20  # the check says yes often enough to matter
+
+
+def test_wrong_types_in_known_fields_are_skipped_with_the_reason_show_gives(sample_dlq):
+    raw = json.loads(GO_ENTRY.read_text())
+    cases = {"context": [], "error_details": "oops", "metadata": 5}
+    for field, value in cases.items():
+        (sample_dlq / f"dlq_bad_{field}.json").write_text(json.dumps({**raw, "id": f"dlq_bad_{field}", field: value}))
+    store = FileStore(sample_dlq)
+    page = store.list(EntryFilter())
+    skipped = {s.name: s.reason for s in page.skipped}
+    for field in cases:
+        assert f"dlq_bad_{field}" not in {i.id for i in page.items}
+        with pytest.raises(CorruptEntry) as caught:
+            store.get(f"dlq_bad_{field}")
+        assert skipped[f"dlq_bad_{field}.json"] == caught.value.reason and field in caught.value.reason
+    raws, bad = store.read_raw([i.id for i in page.items])
+    assert len(raws) == page.total and bad == []
+
+
+def test_a_file_changed_after_it_was_indexed_is_not_served_raw(sample_dlq):
+    store = FileStore(sample_dlq)
+    ids = [i.id for i in store.list(EntryFilter()).items]
+    path = sample_dlq / f"{ids[0]}.json"
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps({**doc, "context": []}))  # broken after the listing
+    raws, bad = store.read_raw(ids)
+    assert ids[0] not in [r["id"] for r in raws] and [b.name for b in bad] == [path.name]
+
+
+def test_files_that_are_not_regular_files_are_reported_and_never_opened_for_long(sample_dlq, tmp_path):
+    os.mkfifo(sample_dlq / "dlq_fifo.json")
+    (sample_dlq / "dlq_dir.json").mkdir()
+    (sample_dlq / "dlq_link.json").symlink_to(next(sample_dlq.glob("dlq_*.json")))
+    store = FileStore(sample_dlq)
+    skipped = {s.name: s.reason for s in store.list(EntryFilter()).skipped}
+    assert skipped == {"dlq_fifo.json": "is a FIFO (named pipe); entries must be regular files",
+                       "dlq_dir.json": "is a directory; entries must be regular files",
+                       "dlq_link.json": "is a symbolic link; entries must be regular files"}
+    for name, reason in skipped.items():
+        with pytest.raises(CorruptEntry, match="entries must be regular files"):
+            store.get(name.removesuffix(".json"))  # a FIFO would block an open without O_NONBLOCK
+    assert store.list(EntryFilter()).total == 16  # and a refresh leaves them skipped, not re-read
+
+
+def test_every_timestamp_the_fast_check_passes_parse_time_reads():
+    """The fast check's timestamp pattern is stricter than `parse_time`: it never passes one the model refuses."""
+    import random
+
+    import re
+
+    from mova_core.model import entry_shape
+    from mova_core.timeutil import parse_time
+
+    plain = re.compile(entry_shape.PLAIN_TIME, re.ASCII).fullmatch
+    rng = random.Random(5)
+    for _ in range(5000):
+        text = (f"{rng.randint(1, 9999):04d}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}T"
+                f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}"
+                + ("." + "".join(rng.choice("0123456789") for _ in range(rng.randint(1, 9))) if rng.random() < 0.7 else "")
+                + rng.choice(["Z", f"+{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}",
+                              f"-{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}"]))
+        assert plain(text), text
+        parse_time(text)
+    for refused in ("0000-01-01T00:00:00Z", "2024-02-29T00:00:00Z", "2024-01-01T24:00:00Z", "2024-01-01T00:00:00+24:00",
+                    "000\u0660-01-01T20:00:00Z", "2024-01-01t00:00:00Z", "2024-01-01T00:00:00.Z"):
+        assert not plain(refused), refused  # left to parse_time, which decides

@@ -67,7 +67,7 @@ def fuzz_client(make_client, monkeypatch):
     from mova_core.model.entry import ExecutionResult, RetryResponse
     from mova_core.ops.service import DLQService
 
-    def fake_retry(self, id_or_prefix, *, sandbox_mode=True, overrides=None, wait=True, on_event=None):
+    def fake_retry(self, id_or_prefix, *, sandbox_mode=True, overrides=None, wait=True, on_event=None, cancel=None):
         entry = self.get(id_or_prefix)
         return RetryResponse(dlq_id=entry.id, retry_run_id="retry_x_1", sandbox_mode=sandbox_mode,
                              execution_result=ExecutionResult(run_id="retry_x_1", status="failed") if wait else None)

@@ -48,6 +48,11 @@ class Figures:
         ("kill storm", "hidden_temp_files", "temporary dot-files left (never listed)"),
         ("kill storm", "audit_records", "audit records read"),
         ("kill storm", "audit_torn_lines", "torn audit lines tolerated"),
+        ("kill storm", "stale_index_rows", "index rows not matching their file (must be 0)"),
+        ("audit", "audit_kills", "writers SIGKILLed during status changes"),
+        ("audit", "audit_settled", "changes a kill left half-done, settled by the next listing"),
+        ("audit", "unsound_audit_records", "entries whose audit log does not replay to the file (must be 0)"),
+        ("audit", "leftover_temp_files", "temporary files left after the next listing (must be 0)"),
         ("races", "races_run", "races run"),
         ("races", "race_operations", "operations raced"),
         ("races", "race_anomalies", "anomalies (must be 0)"),
@@ -56,7 +61,10 @@ class Figures:
         ("disk", "disk_lost", "stored entries lost or changed (must be 0)"),
         ("hostile input", "fuzz_cases", "fuzz cases tried"),
         ("hostile input", "hostile_files", "hostile entry files listed/shown"),
+        ("hostile input", "hostile_skipped", "hostile files skipped, each named with a reason"),
+        ("hostile input", "index_disagreements", "files listed but refused by show, or the reverse (must be 0)"),
         ("hostile input", "fuzz_crashes", "tracebacks or writes outside the state dir (must be 0)"),
+        ("hostile input", "terminal_controls", "controls reaching the terminal or rows split (must be 0)"),
         ("hostile input", "deep_inputs", "inputs nested too deeply, refused"),
         ("hostile input", "deep_input_bugs", "of those: a 5xx, traceback or wrong exit code (must be 0)"),
         ("secrets", "secret_files_searched", "files searched for secrets"),
@@ -231,6 +239,9 @@ class DirReport:
     audit_bad_lines: list[int] = field(default_factory=list)
     audit_line_count: int = 0
     torn_run_records: list[str] = field(default_factory=list)
+    stale_rows: list[str] = field(default_factory=list)
+    leftover_temps: list[str] = field(default_factory=list)
+    statuses: dict[str, str] = field(default_factory=dict)
 
 
 def check_directory(dlq: Path) -> DirReport:
@@ -256,13 +267,25 @@ def check_directory(dlq: Path) -> DirReport:
             report.torn.append(name)
             continue
         report.valid_ids.add(doc["id"])
+        report.statuses[doc["id"]] = doc.get("status", "active")
     store = FileStore(dlq)
     try:
-        page = store.list(EntryFilter())
+        page = store.list(EntryFilter())  # (which settles what killed writers left)
         report.listed_ids = {item.id for item in page.items}
         report.listing_skipped = [s.name for s in page.skipped]
+        report.stale_rows = sorted(f"{i.id}: index {i.status}, file {report.statuses.get(i.id)}"
+                                   for i in page.items if report.statuses.get(i.id, i.status) != i.status)
     finally:
         store.index.close()
+    # Re-read after the listing: a put-back delete is back, a settled change's file is gone.
+    report.statuses = {}
+    for path in sorted(dlq.glob("*.json")):
+        try:
+            doc = json.loads(path.read_bytes())
+            report.statuses[doc["id"]] = doc.get("status", "active")
+        except (ValueError, KeyError, TypeError, OSError):
+            continue
+    report.leftover_temps = sorted(n for n in os.listdir(dlq) if n.startswith(".") and n.endswith(".deleting"))
     audit_path = dlq / ".mova" / "audit.jsonl"
     read = AuditLog(audit_path).read()
     report.audit_records, report.audit_bad_lines = read.records, read.bad_lines
@@ -288,6 +311,31 @@ def assert_sound(report: DirReport) -> None:
     assert not any(i.startswith(".") for i in report.listed_ids), "a temporary file was listed"
     assert all(n == report.audit_line_count for n in report.audit_bad_lines), (
         f"audit lines {report.audit_bad_lines} unreadable (only a torn last line is tolerated)")
+    assert report.stale_rows == [], f"index rows not matching their files: {report.stale_rows}"
+    assert report.leftover_temps == [], f".deleting files left after a listing: {report.leftover_temps}"
+
+
+def replay_audit(records: list[dict], statuses: dict[str, str], initial: dict[str, str] | None = None) -> list[str]:
+    """Every way the audit log, replayed in file order, disagrees with the files (`statuses`: the
+    status of each entry on disk; absent if deleted). An entry starts at `initial` (default: where
+    its first record starts); each record must start where the one before left it, a record
+    taking a change back (`undone`) included, and the last must leave it as it is on disk."""
+    unsound: list[str] = []
+    chains: dict[str, list[dict]] = {}
+    for rec in records:
+        chains.setdefault(rec.get("entry_id"), []).append(rec)
+    for entry_id in sorted(set(chains) | set(initial or {}), key=str):
+        chain = chains.get(entry_id, [])
+        status = (initial or {}).get(entry_id, chain[0]["old_status"] if chain else None)
+        for rec in chain:
+            if rec["old_status"] != status:
+                unsound.append(f"{entry_id}: {rec} starts from {rec['old_status']}, the log left it {status}")
+                break
+            status = rec["new_status"]
+        else:
+            if statuses.get(entry_id) != status:
+                unsound.append(f"{entry_id}: the log ends {status}, the file is {statuses.get(entry_id)}")
+    return unsound
 
 
 def snapshot_tree(root: Path, skip: Path | None = None) -> dict[str, tuple[int, int]]:

@@ -2,8 +2,8 @@
 subset is SIGKILLed at random moments, alongside archivers and retriers (some killed too).
 
 Afterwards every `*.json` parses and its id matches its file name, every id a process reported is
-there, temporary files are never listed, listings agree with the files, and the audit log reads
-(a torn last line is tolerated and counted)."""
+there, temporary files are never listed, listings agree with the files (no stale index row), and
+the audit log reads (a torn last line is tolerated and counted) and replays to the files."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from .support import (
     closed_port_url,
     finish,
     mova_command,
+    replay_audit,
     scaled,
     start,
 )
@@ -146,8 +147,12 @@ def test_kill_storm_loses_nothing(tmp_path: Path, figures, scale):
     figures.add("hidden_temp_files", len(report.hidden_temps))
     figures.add("audit_records", len(report.audit_records))
     figures.add("audit_torn_lines", len(report.audit_bad_lines))
+    figures.add("stale_index_rows", len(report.stale_rows))
+    unsound = replay_audit(report.audit_records, report.statuses)  # (killed archivers and retriers among them)
+    figures.add("unsound_audit_records", len(unsound))
     assert lost == [], f"reported dead-letter ids missing afterwards: {lost}"
     assert_sound(report)
+    assert unsound == [], "\n".join(unsound)
     assert len(reported) >= runs // 3, "too few runs finished to prove anything"
 
     # The command line agrees: list, stats and reindex see exactly the entries on disk.

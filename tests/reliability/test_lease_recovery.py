@@ -9,7 +9,7 @@ import os
 import signal
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -31,7 +31,9 @@ from .support import (
 
 pytestmark = pytest.mark.reliability
 
-LEASE_SECONDS = 1.5
+#: Long enough for a `mova dlq list` and a refused `retry` after the kills on a machine loaded by
+#: other test suites (each command can take two seconds there).
+LEASE_SECONDS = 6.0
 
 
 class HangThenFail:
@@ -119,9 +121,14 @@ def test_killed_retries_are_flagged_then_taken_over(tmp_path, upstream, figures)
     worker_pid = _pid_of_run(state, bg.stdout.strip())
     for _ in range(2):
         assert upstream.arrived.acquire(timeout=20), "a retry never reached the upstream"
-    fg.popen.send_signal(signal.SIGKILL)
+    # Each is killed just after its lease was renewed, so the lease outlives it by about a period.
+    for entry_id, kill in ((foreground, lambda: fg.popen.send_signal(signal.SIGKILL)),
+                           (background, lambda: os.kill(worker_pid, signal.SIGKILL))):
+        renewed = _doc(dlq, entry_id)["metadata"]["lease"]["expires_at"]
+        _wait_for(lambda entry_id=entry_id, renewed=renewed:
+                  _doc(dlq, entry_id)["metadata"]["lease"]["expires_at"] != renewed)
+        kill()
     finish(fg)
-    os.kill(worker_pid, signal.SIGKILL)
 
     def gone() -> bool:  # reaped, or a zombie where nobody reaps detached processes
         try:
@@ -140,9 +147,11 @@ def test_killed_retries_are_flagged_then_taken_over(tmp_path, upstream, figures)
         assert parse_time(doc["metadata"]["lease"]["expires_at"]) > killed_at
 
     # 2. While the lease holds: not flagged, and a second retry is refused with a clear error.
-    listing = finish(start("list", mova_command("dlq", "list"), env, work))
-    assert listing.returncode == 0 and "stale lease" not in listing.stdout, listing.stdout
+    # (Both at once: on a loaded machine two commands one after the other can outlast the lease.)
+    listing = start("list", mova_command("dlq", "list"), env, work)
     refused = finish(start("retry", mova_command("dlq", "retry", foreground, "--wait"), env, work))
+    listing = finish(listing)
+    assert listing.returncode == 0 and "stale lease" not in listing.stdout, listing.stdout
     assert refused.returncode == 1 and "already being retried" in refused.stderr and "lease expires" in refused.stderr
     assert not bug_lines(refused.stderr)
 
@@ -171,4 +180,70 @@ def test_killed_retries_are_flagged_then_taken_over(tmp_path, upstream, figures)
 
     claims = [r for r in AuditLog(dlq / ".mova" / "audit.jsonl").read().records if r["op"] == "retry_claim"]
     assert sorted(bool(r.get("took_over_stale_lease")) for r in claims) == [False, False, True, True]
+    assert_sound(check_directory(dlq))
+
+
+def test_a_live_holder_keeps_its_lease_through_a_long_wait_and_a_killed_ones_expires_on_time(tmp_path, upstream):
+    """Real processes, a 2 s lease and a 4.5 s wait between attempts: the live retry renews on its
+    timer, so a second claimer is refused the whole time; the killed one renews nothing, so its
+    lease expires when it said and a claim then succeeds."""
+    from mova_core.model.errors import AlreadyRetrying
+    from mova_core.ops.service import DLQService
+    from mova_core.settings import Settings
+
+    lease = 2.0
+    state = tmp_path / "state"
+    dlq = state / "deadletter"
+    live, killed = write_entries(dlq, 2, upstream.url)
+    for entry_id in (live, killed):  # two attempts, 4.5 s apart: the wait outlasts two leases
+        doc = _doc(dlq, entry_id)
+        doc["envelope"]["actions"][0]["retry"] = {"max_attempts": 2, "backoff": "fixed", "delay": 4.5, "jitter": False}
+        (dlq / f"{entry_id}.json").write_text(json.dumps(doc))
+    upstream.hanging.clear()  # every request fails at once
+    env = child_env(dlq, MOVA_LEASE_SECONDS=str(lease))
+    work = tmp_path / "work"
+    work.mkdir()
+    holder = start("retry", mova_command("dlq", "retry", live, "--wait"), env, work)
+    victim = start("retry", mova_command("dlq", "retry", killed, "--wait"), env, work)
+
+    def in_its_wait(entry_id: str) -> bool:
+        lease_doc = _doc(dlq, entry_id)["metadata"].get("lease")
+        if not lease_doc:
+            return False
+        log = state / "sandbox" / f"{lease_doc['retry_run_id']}.log.jsonl"
+        return log.exists() and '"attempt_failed"' in log.read_text()
+
+    _wait_for(lambda: in_its_wait(live) and in_its_wait(killed))
+    victim.popen.send_signal(signal.SIGKILL)
+    finish(victim)
+    killed_at = datetime.now(timezone.utc)
+    expires = parse_time(_doc(dlq, killed)["metadata"]["lease"]["expires_at"])
+    assert (expires - killed_at).total_seconds() <= lease + 0.1  # nothing renews it any more
+
+    probe = DLQService(Settings(dlq_path=dlq, lease_seconds=lease), actor="probe@test")
+    refused_live = 0
+    taken_at = None
+    while holder.popen.poll() is None:
+        try:
+            probe.claim(live, "retry_probe_live", True)
+        except AlreadyRetrying:  # the live holder's lease never lapses
+            refused_live += 1
+        else:  # taken only once its holder gave it back: its retry recorded as failed, not abandoned
+            assert [r["outcome"] for r in _doc(dlq, live)["retry_history"]] == ["failed"]
+            break
+        if taken_at is None:
+            now = datetime.now(timezone.utc)
+            try:
+                probe.claim(killed, "retry_probe_killed", True)
+                taken_at = now
+            except AlreadyRetrying:
+                assert now < expires + timedelta(seconds=0.05)  # refused only while its lease held
+        time.sleep(0.02)
+    done = finish(holder)
+    assert done.returncode == 1 and " failed (sandbox)" in done.stdout, (done.stdout, done.stderr)
+    assert not bug_lines(done.stderr)
+    assert refused_live > 50
+    assert taken_at is not None and expires <= taken_at < expires + timedelta(seconds=1)
+    assert [r["outcome"] for r in _doc(dlq, live)["retry_history"]] == ["failed"]
+    assert [r["outcome"] for r in _doc(dlq, killed)["retry_history"]] == ["abandoned"]
     assert_sound(check_directory(dlq))

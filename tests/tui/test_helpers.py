@@ -76,3 +76,65 @@ async def test_no_color_is_respected(monkeypatch, app_factory, dlq):
                 await pilot.press(key)
                 await settle(pilot)
         assert app.return_code is None and len(app.screen_stack) == 2
+
+
+def _terminal_stream(app) -> str:
+    """What Textual writes to the terminal for the whole screen as it is now."""
+    return app.screen._compositor.render_full_update().render_segments(app.console)
+
+
+async def test_details_head_retry_progress_and_filters_carry_no_control(app_factory, dlq):
+    """An entry whose names, errors and server hold escapes and line breaks: its details head stays one
+    title line, and no control reaches the terminal from the head, the retry progress window, its
+    notification, or the filter dialog and bar that name its workflow type."""
+    from textual.widgets import Select
+
+    from mova_tui.app.modals.export_modal import ExportModal
+    from mova_tui.app.modals.filter_modal import FilterModal
+    from mova_tui.app.modals.progress_modal import ProgressModal
+    from mova_tui.app.modals.retry_modal import RetryModal
+    from mova_tui.app.screens.entry_screen import EntryScreen
+    from tests.cli.conftest import closed_port_url
+    from tests.hostile_text import TEXTUAL_CONTROLS, assert_inert_terminal, hostile_entry, hostile_server, write_entry
+
+    def inert(where: str) -> None:
+        assert_inert_terminal(_terminal_stream(app), where, TEXTUAL_CONTROLS)
+
+    entry_id = "dlq_0e5c0e5c-1b1b-4d4d-8e8e-000000000001"
+    with hostile_server() as url:
+        doc = hostile_entry(entry_id, url, closed_port_url(), created_at="2026-11-28T11:00:00Z")
+        write_entry(dlq, doc)
+        app = app_factory()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            inert("the list")
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, EntryScreen) and app.screen.entry_id == entry_id
+            head = str(app.screen.query_one("#entry-head").render()).splitlines()
+            assert len(head) == 2 and "active" in head[0] and "\\n\\t\\rtype" in head[0], head  # title, facts
+            inert("the details")
+            await pilot.press("r")
+            await settle(pilot)
+            assert isinstance(app.screen, RetryModal)
+            await pilot.click("#sandbox")
+            await settle(pilot, rounds=6)
+            assert isinstance(app.screen, ProgressModal) and app.screen.job.finished
+            assert any("server says" in line for line in app.screen.job.lines)
+            inert("the retry's progress window and its notification")
+            await pilot.press("escape", "escape")
+            await settle(pilot)
+            await pilot.press("f")
+            await settle(pilot)
+            assert isinstance(app.screen, FilterModal)
+            app.screen.query_one("#type", Select).value = doc["metadata"]["workflow_type"]
+            await settle(pilot)
+            inert("the filter dialog")
+            await pilot.click("#apply")
+            await settle(pilot)
+            inert("the filter bar")
+            await pilot.press("x")
+            await settle(pilot)
+            assert isinstance(app.screen, ExportModal)
+            inert("the export dialog, which names the filters")
+            assert app.return_code is None

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Static
+
+from mova_tui.present.safe_text import clean
 
 
 @dataclass
@@ -37,7 +40,8 @@ class ExportModal(ModalScreen[ExportRequest | None]):
         what = f"{self.count:,} {'entry' if self.count == 1 else 'entries'}"
         with Vertical(id="dialog", classes="export"):
             yield Label(f"Export {what}", classes="title")
-            yield Static(f"[dim]Filters: {self.described or 'none (the whole queue)'}[/]", markup=True)
+            # The filters name a workflow type from the entries: text, not markup.
+            yield Static(Text(f"Filters: {clean(self.described, one_line=True) or 'none (the whole queue)'}", style="dim"))
             with RadioSet(id="format"):
                 yield RadioButton("JSON lines (full entries)", value=True, id="jsonl")
                 yield RadioButton("CSV (summary columns)", id="csv")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -13,6 +14,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from mova_core.model.entry import EntryStatus
 from mova_tui.app.filters import FilterState, check_time
+from mova_tui.present.safe_text import clean
 
 TIME_HINT = "2h, 7d, 2026-11-20 or RFC 3339"
 
@@ -38,7 +40,8 @@ class FilterModal(ModalScreen[FilterState | None]):
                 yield Select([(x.value, x.value) for x in EntryStatus], prompt="any status",
                              value=s.status if s.status else Select.NULL, id="status", compact=True)
                 yield Label("Workflow type")
-                yield Select([(t, t) for t in self.workflow_types], prompt="any type",
+                # The types come from entry files: labels shown as text, one line each.
+                yield Select([(Text(clean(t, one_line=True)), t) for t in self.workflow_types], prompt="any type",
                              value=s.workflow_type if s.workflow_type else Select.NULL, id="type", compact=True)
                 yield Label("Since")
                 yield Input(s.since, placeholder=TIME_HINT, id="since", compact=True)

@@ -13,6 +13,7 @@ from textual.widgets import Button, Label, ProgressBar, RichLog, Static
 
 from mova_tui.app.jobs import Job
 from mova_tui.app.messages import CancelJob
+from mova_tui.present.safe_text import clean
 
 RESULT_STYLES = {"error": "bold red", "warning": "bold yellow", "information": "bold green"}
 
@@ -37,7 +38,7 @@ class ProgressModal(ModalScreen[None]):
         job = self.job
         hint = "escape hides this window (the job goes on)" + ("; c cancels it" if job.cancellable else "")
         with Vertical(id="dialog", classes="progress"):
-            yield Label(job.title, classes="title")
+            yield Label(Text(clean(job.title, one_line=True)), classes="title")
             yield ProgressBar(total=job.total, show_eta=False, id="bar")
             yield RichLog(id="log", wrap=True, markup=False, highlight=False, auto_scroll=True)
             yield Static(f"[dim]Running… {hint}.[/]", id="result")
@@ -59,7 +60,8 @@ class ProgressModal(ModalScreen[None]):
         job = self.job
         log = self.query_one(RichLog)
         for line in job.lines[self._lines_shown:]:
-            log.write(Text(line))
+            # Lines quote ids, entry errors and servers' answers.
+            log.write(Text(clean(line)))
         self._lines_shown = len(job.lines)
         if job.done > self._advanced:
             self.query_one(ProgressBar).advance(job.done - self._advanced)
@@ -80,7 +82,7 @@ class ProgressModal(ModalScreen[None]):
         if bar.total is None:
             bar.update(total=1, progress=1)
         report = self.job.report
-        self.query_one("#result", Static).update(Text(report.summary, style=RESULT_STYLES[report.severity]))
+        self.query_one("#result", Static).update(Text(clean(report.summary), style=RESULT_STYLES[report.severity]))
         button = self.query_one("#close", Button)
         button.label = "Close"
         button.focus()

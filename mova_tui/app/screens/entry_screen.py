@@ -106,7 +106,8 @@ class EntryScreen(ReportsWorkerErrors, Screen):
 
     def on_entry_loaded(self, message: EntryLoaded) -> None:
         if message.entry is None:
-            self.query_one("#entry-head", Static).update(Text(clean(message.error or "unreadable"), style="bold red"))
+            self.query_one("#entry-head", Static).update(Text(clean(message.error or "unreadable", one_line=True),
+                                                              style="bold red"))
             if self.entry is not None and message.gone:
                 self.notify(message.error or "entry removed", severity="warning")
             self.entry = None
@@ -119,7 +120,7 @@ class EntryScreen(ReportsWorkerErrors, Screen):
         """Put the entry's view on screen: its head above the tabs, one section per tab."""
         assert loaded.entry is not None
         view = entry_view(loaded.entry, self.app.clock(), stale=loaded.stale, run=loaded.run)
-        self.sub_title = loaded.entry.id
+        self.sub_title = clean(loaded.entry.id, one_line=True)
         self.query_one("#entry-head", Static).update(view.head_text())
         for section in view.sections:
             self.query_one(f"#{section.key}-body", Static).update(section.body)

@@ -25,18 +25,23 @@ from textual.strip import Strip
 
 from mova_core.model.listing import EntrySummary
 from mova_tui.present.palette import status_label
-from mova_tui.present.text import age, short_id, shorten
+from mova_tui.present.text import age, short_id, shorten, shorten_name
 
 
 @dataclass(frozen=True)
 class Column:
-    """One column: its label, width in cells (0 = takes the remaining width) and the sort key it maps to."""
+    """One column: its label, width in cells (0 = takes the remaining width) and the sort key it maps to.
+
+    A prose column (the error) shows whitespace runs as one space; the others (ids, types) show
+    tabs and newlines as escapes, so that what differs looks different.
+    """
 
     key: str
     label: str
     width: int
     sort: str | None = None
     right: bool = False
+    prose: bool = False
 
 
 COLUMNS = (
@@ -46,7 +51,7 @@ COLUMNS = (
     Column("status", "STATUS", 8, "status"),
     Column("attempts", "ATT", 3, "attempts", right=True),
     Column("retries", "RTY", 3, "retry_count", right=True),
-    Column("error", "LAST ERROR", 0, "last_error"),
+    Column("error", "LAST ERROR", 0, "last_error", prose=True),
     Column("age", "AGE", 4, "created_at", right=True),
 )
 GAP = 1
@@ -341,7 +346,7 @@ class EntryTable(ScrollView, can_focus=True):
     def _cells(self, values: list[tuple[str, Style | None]], style: Style) -> Text:
         text = Text(style=style, no_wrap=True)
         for i, ((value, cell_style), column, width) in enumerate(zip(values, COLUMNS, self._widths())):
-            cell = shorten(value, width)
+            cell = (shorten if column.prose else shorten_name)(value, width)
             pad = " " * (width - len(cell))
             cell = pad + cell if column.right else cell + pad
             text.append(cell, cell_style)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -12,6 +13,7 @@ from textual.timer import Timer
 from textual.widgets import Input, Label, Static
 
 from mova_tui.app.filters import SORT_KEYS, FilterState
+from mova_tui.present.safe_text import clean
 
 #: How long typing in the search box waits before the search is applied (seconds).
 SEARCH_DELAY = 0.15
@@ -42,9 +44,11 @@ class FilterBar(Horizontal):
             order = "newest first" if state.descending else "oldest first"
         else:
             order = f"{sort} {'▼' if state.descending else '▲'}"
-        text = (f"[b]Filters:[/] {state.describe()}  [dim](c clears)[/]" if state.active
-                else "[dim]No filters (f to filter)[/]")
-        self.query_one("#filter-summary", Static).update(f"{text}  [dim]·[/] sort: {order}")
+        # The filters name a workflow type from the entries and typed text: shown as text, not markup.
+        filters = ((("Filters:", "bold"), " ", clean(state.describe(), one_line=True), "  ", ("(c clears)", "dim"))
+                   if state.active else (("No filters (f to filter)", "dim"),))
+        summary = Text.assemble(*filters, "  ", ("·", "dim"), f" sort: {clean(order, one_line=True)}")
+        self.query_one("#filter-summary", Static).update(summary)
         self.set_class(state.active, "-filtered")
         search = self.query_one("#search", Input)
         if search.value != state.text:

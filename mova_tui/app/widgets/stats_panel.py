@@ -43,7 +43,7 @@ class StatsPanel(VerticalScroll, can_focus=False):
         if not stats.by_workflow_type:
             out.add_row(Text("  none", style="dim"), "")
         for wtype, count in list(stats.by_workflow_type.items())[:8]:
-            out.add_row(Text(clean(f"  {wtype}")), str(count))
+            out.add_row(Text(clean(f"  {wtype}", one_line=True)), str(count))
         extra = len(stats.by_workflow_type) - 8
         if extra > 0:
             out.add_row(Text(f"  … {extra} more", style="dim"), "")
@@ -59,11 +59,11 @@ class StatsPanel(VerticalScroll, can_focus=False):
             lines.append(Text("  none", style="dim"))
         for group in shown:
             label = Text(f"  {group.count}× ", style="bold", no_wrap=True, overflow="ellipsis")
-            label.append(clean(group.action_type or "?"), style="cyan")
-            label.append(clean(f"  {', '.join(group.workflow_types)}"), style="dim")
+            label.append(clean(group.action_type or "?", one_line=True), style="cyan")
+            label.append(clean(f"  {', '.join(group.workflow_types)}", one_line=True), style="dim")
             lines += [label, _line(f"    {group.example_error}", "dim")]
         self.query_one("#stats-body", Static).update(RichGroup(*lines))
 
 
 def _line(text: str, style: str) -> Text:
-    return Text(clean(text), style=style, no_wrap=True, overflow="ellipsis")
+    return Text(clean(text, one_line=True), style=style, no_wrap=True, overflow="ellipsis")

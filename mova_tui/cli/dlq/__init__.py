@@ -12,6 +12,7 @@ from mova_tui.cli.dlq import (
     change,
     list,
     maintenance,
+    metrics,
     reindex,
     retry,
     show,
@@ -24,5 +25,5 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 # In this order in `mova dlq --help`.
-for module in (list, show, retry, change, stats, maintenance, alerts, reindex):
+for module in (list, show, retry, change, stats, maintenance, alerts, metrics, reindex):
     app.add_typer(module.app)

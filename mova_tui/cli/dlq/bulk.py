@@ -50,6 +50,7 @@ from mova_tui.cli.output import (
 )
 from mova_tui.cli.params import BulkRun, Format, RetryPace, Selection, parse_rate
 from mova_tui.cli.state import CliState
+from mova_tui.present.safe_text import clean
 
 PAST = {"retry": "retried", "archive": "archived", "delete": "deleted"}
 
@@ -157,7 +158,7 @@ def _print_dry_run(plan: BulkPlan, ids: list[str], fmt: Format) -> None:
         print_json({**plan.to_json(), "ids": ids, "count": len(ids), "dry_run": True})
     else:
         for entry_id in ids:
-            print(entry_id)
+            print(clean(entry_id, one_line=True))
 
 
 def _confirm(job: BulkJob, count: int) -> None:
@@ -195,6 +196,11 @@ def _show_set(operation: str, ids: list[str], mode_note: str) -> None:
     info(f"{len(ids)} entries to {operation}{mode_note}: {shown}")
 
 
+def _result_line(result: BulkResult) -> str:
+    """`id: outcome: detail` on one line; the detail may quote the entry or a server."""
+    return clean(f"{result.id}: {result.outcome}" + (f": {result.detail}" if result.detail else ""), one_line=True)
+
+
 def _summary_json(operation: str, summary: BulkSummary, path: Path | None) -> dict[str, Any]:
     return {"operation": operation, "total": summary.total, "done": summary.done, "failed": summary.failed,
             "skipped": summary.skipped, "not_attempted": summary.not_attempted,
@@ -229,11 +235,10 @@ def _run_with_progress(job: BulkJob, ids: list[str], record: ResultsFile) -> Bul
         if bar is not None:
             bar.update(task, advance=1, **counts)
             if result.kind != "done":
-                bar.console.print(f"{result.id}: {result.outcome}" + (f": {result.detail}" if result.detail else ""),
-                                  markup=False, highlight=False)
+                bar.console.print(_result_line(result), markup=False, highlight=False)
         else:
             n = sum(counts.values())
-            info(f"[{n}/{len(ids)}] {result.id}: {result.outcome}" + (f": {result.detail}" if result.detail else ""))
+            info(f"[{n}/{len(ids)}] {_result_line(result)}")
 
     restore = _install_stop_handlers(cancel)
     try:

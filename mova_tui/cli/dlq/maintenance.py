@@ -42,8 +42,10 @@ def purge(ctx: typer.Context, older_than: OlderThanOpt = None, dry_run: PurgeDry
     if fmt == Format.json:
         print_json(report.model_dump(mode="json"))
     else:
+        from mova_tui.present.safe_text import clean
+
         for entry_id in report.removed:
-            print(entry_id)
+            print(clean(entry_id, one_line=True))
         verb = "would remove" if dry_run else "removed"
         info(f"{verb} {len(report.removed)} resolved/archived entries older than {report.older_than_days:g} days "
              f"(created before {report.cutoff})")

@@ -2,6 +2,7 @@
 
 import typer
 
+from mova_tui.cli.dlq.common import skipped_line
 from mova_tui.cli.output import examples, fail, info, print_json
 from mova_tui.cli.params import Format, FormatOpt
 from mova_tui.cli.state import get_state, refresh_with_progress
@@ -23,6 +24,6 @@ def reindex(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
                     "skipped": [s.model_dump(mode="json") for s in skipped]})
         return
     for s in skipped:
-        print(f"{s.name}: {s.reason}")
+        print(skipped_line(s))
     info(f"indexed {total} entries in {svc.settings.dlq_path}"
          + (f"; {len(skipped)} unreadable files skipped (listed above; never modified)" if skipped else ""))

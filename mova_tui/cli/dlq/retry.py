@@ -97,6 +97,7 @@ def retry_and_wait(state: CliState, entry_id: str, *, sandbox_mode: bool, overri
                    fmt: Format) -> None:
     """Retry in the foreground with the run's events on stderr; exit 1 unless it completed."""
     from mova_tui.cli.events import EventPrinter
+    from mova_tui.present.safe_text import clean
 
     svc = state.service()
     mode = _mode(sandbox_mode)
@@ -113,7 +114,7 @@ def retry_and_wait(state: CliState, entry_id: str, *, sandbox_mode: bool, overri
     else:
         line = f"{response.retry_run_id} {result.status if result else 'unknown'} ({mode})"
         if result is not None and result.error:
-            line += f": {result.error}"
+            line += f": {clean(result.error, one_line=True)}"  # it may quote the entry (a URL) or a server
         print(line, flush=True)
         after = svc.get(response.dlq_id).status
         info(f"{response.dlq_id} is now {after}"

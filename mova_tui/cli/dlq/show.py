@@ -21,14 +21,17 @@ RevealOpt = Annotated[
 @app.command(epilog=examples(
     "mova dlq show dlq_12345678",
     "mova dlq show 12345678            (a bare UUID prefix works too)",
-    "mova dlq show dlq_12345678 --format json | jq '.error_details.error_history'",
+    "mova dlq show dlq_12345678 --format json | jq '.error_details.error_history'   (every text whole)",
     "mova dlq show dlq_12345678 --reveal   (sensitive-named values in clear)",
 ))
 def show(ctx: typer.Context, entry_id: EntryIdArg, fmt: FormatOpt = Format.table, reveal: RevealOpt = False) -> None:
     """Show one entry: errors, failed action, variables, results, retries, envelope.
 
     Values under sensitive names (db_password, api_token, ...) are masked, in the table and in
-    --format json, unless --reveal is given.
+    --format json, unless --reveal is given. The table cuts a text, or a list (error history,
+    variables, results, retries), beyond 20,000 characters and says how much it left out;
+    --format json prints every field whole. Control characters in entry text are shown as
+    escapes (\u001b, \n in names), never sent to the terminal.
     """
     svc = get_state(ctx).service()
     entry = svc.get(entry_id)
