@@ -79,6 +79,10 @@ def _unreadable_files(dlq: Path) -> None:
     odd["error_details"] = dict(sample["error_details"], last_error="\x1b]2;PWNED\x07 <b>[red]x[/red]</b> \u202e")
     odd["context"] = dict(sample["context"], variables={"big": 2**70, "neg": -(2**70)})
     (dlq / "dlq_odd-text.json").write_text(json.dumps(odd))
+    # An id no entry may have, and fields of the wrong types: skipped and named, never served raw.
+    (dlq / "dlq_run:1642588245.json").write_text(json.dumps(dict(sample, id="dlq_run:1642588245")))
+    (dlq / "dlq_wrong-types.json").write_text(json.dumps(dict(sample, id="dlq_wrong-types", context=[],
+                                                              error_details="oops")))
 
 
 @pytest.fixture

@@ -61,6 +61,7 @@ def _unchanged(state: Path, before: dict) -> None:
 ])
 def test_http_retry_with_deep_overrides_is_400_and_runs_nothing(state, figures, overrides):
     client = TestClient(create_app(Settings(dlq_path=state / "deadletter")))
+    figures.add("deep_input_bugs", 0)
     before = snapshot_tree(state, skip=state / "deadletter" / ".mova")
     for _ in range(2):  # twice: the refused request must leave nothing behind for the next one
         answer = client.post(f"/v1/dlq/{ENTRY}/retry", json={"overrides": overrides})
@@ -81,6 +82,7 @@ def test_http_body_too_deep_to_parse_is_400(state, figures):
     body = '{"overrides": {"variables": {"x": ' + TOO_DEEP_TO_PARSE + "}}}"
     answer = client.post(f"/v1/dlq/{ENTRY}/retry", content=body, headers={"content-type": "application/json"})
     figures.add("deep_inputs")
+    figures.add("deep_input_bugs", 0 if answer.status_code == 400 else 1)
     assert answer.status_code == 400, answer.text
 
 
@@ -112,6 +114,7 @@ def _cases(tmp_path: Path) -> dict[str, list[str]]:
 
 def test_cli_refuses_deep_input_with_exit_2(state, tmp_path, figures):
     failures = []
+    figures.add("deep_input_bugs", 0)
     for name, args in _cases(tmp_path).items():
         before = snapshot_tree(state, skip=state / "deadletter" / ".mova")
         code, output = _cli(state, *args)
