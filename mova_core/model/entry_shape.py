@@ -100,6 +100,7 @@ MODELS: dict[str, tuple[dict[str, Kind], tuple[str, ...]]] = {
     }, ()),
     "Lease": ({
         "owner": "str", "retry_run_id": "str", "acquired_at": "time", "expires_at": "time", "sandbox_mode": "bool",
+        "queued": "opt_bool",
     }, ("owner", "retry_run_id", "acquired_at", "expires_at")),
     "Metadata": ({
         "source": "str", "priority": "int", "workflow_type": "opt_str", "user_id": "opt_str", "retry_count": "int",
@@ -108,7 +109,8 @@ MODELS: dict[str, tuple[dict[str, Kind], tuple[str, ...]]] = {
     }, ()),
     "RetryRecord": ({
         "retry_run_id": "str", "sandbox_mode": "bool", "start_time": "time", "end_time": "opt_time",
-        "outcome": "str", "error": "opt_str", "attempts": "opt_int", "override_variables": "str_list",
+        "outcome": "str", "error": "opt_str", "failure_reason": "opt_str", "errors": "opt_str_list",
+        "attempts": "opt_int", "override_variables": "str_list",
         "override_secrets": "str_list", "actor": "opt_str",
     }, ("retry_run_id", "sandbox_mode", "start_time")),
     "DeadLetterEntry": ({

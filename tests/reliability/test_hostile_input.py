@@ -503,7 +503,8 @@ def test_files_that_are_not_regular_files_never_hang_or_leak(tmp_path, figures):
 
 #: The catalogue's files that the entry model accepts (listed and shown); every other one is skipped.
 SHOWABLE = ("huge_error_text", "deep_but_showable", "created_year_1", "created_year_9999", "markup_in_workflow_type",
-            "markup_in_error", "escape_sequences", "priority_a_float", "jitter_off")
+            "markup_in_error", "escape_sequences", "breaks_in_names", "escapes_in_every_field", "priority_a_float",
+            "jitter_off")
 
 
 def test_the_catalogue_files_listed_are_exactly_those_the_model_accepts(tmp_path):
