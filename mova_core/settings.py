@@ -225,17 +225,18 @@ def accepted(field: FieldInfo) -> str:
     words = [w for w in map(_bound, bounds) if w]
     text = _KINDS.get(annotation, "a value") + (f", {' and '.join(words)}" if words else "")
     if isinstance(field.default, (int, float)) and not isinstance(field.default, bool):
-        text += f" (default {field.default:g})"
+        text += f" (default {_number(field.default)})"
     return text
 
 
 def _bound(item: object) -> str:
-    if isinstance(item, annotated_types.Ge):
-        return f"at least {item.ge:g}"
-    if isinstance(item, annotated_types.Gt):
-        return f"greater than {item.gt:g}"
-    if isinstance(item, annotated_types.Le):
-        return f"at most {item.le:g}"
-    if isinstance(item, annotated_types.Lt):
-        return f"less than {item.lt:g}"
+    for kind, field, words in ((annotated_types.Ge, "ge", "at least"), (annotated_types.Gt, "gt", "greater than"),
+                               (annotated_types.Le, "le", "at most"), (annotated_types.Lt, "lt", "less than")):
+        if isinstance(item, kind):
+            return f"{words} {_number(getattr(item, field))}"
     return ""
+
+
+def _number(value: float) -> str:
+    """As a variable would be written: 2592000, not 2.592e+06."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"

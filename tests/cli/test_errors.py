@@ -68,7 +68,7 @@ def test_an_invalid_setting_fails_only_the_commands_that_use_it(dlq, mova, monke
     """One line naming the variable and what it accepts, exit 2; a command that does not read it works."""
     from .conftest import entry_status
 
-    for value in ("abc", "0"):
+    for value in ("abc", "0", "5000"):
         monkeypatch.setenv("MOVA_RETRY_DEFAULT_MAX_ATTEMPTS", value)
         expected = [(f"error: MOVA_RETRY_DEFAULT_MAX_ATTEMPTS='{value}' is not valid: use a whole number, "
                      "at least 1 and at most 1000 (default 3)")]
@@ -86,5 +86,6 @@ def test_an_invalid_retention_fails_purge_not_stats(dlq, cli, monkeypatch):
     assert cli("dlq", "stats").exit_code == 0
     r = cli("dlq", "purge", "--dry-run")
     assert r.exit_code == 2
-    assert r.stderr == "error: MOVA_DLQ_RETENTION_DAYS='a month' is not valid: use a number, at least 0 and at most 36500 (default 30)\n"
+    assert r.stderr == ("error: MOVA_DLQ_RETENTION_DAYS='a month' is not valid: use a number, at least 0 and at most "
+                        "36500 (default 30)\n")
     assert cli("dlq", "purge", "--dry-run", "--older-than", "7").exit_code == 0  # the option needs no setting

@@ -59,9 +59,10 @@ def test_an_invalid_value_names_the_setting(monkeypatch):
     assert str(s.dlq_path) == "/x" and s.retry_default_delay == 2.0
     with pytest.raises(InvalidSetting) as exc:
         s.lease_seconds  # noqa: B018
-    assert str(exc.value) == "MOVA_LEASE_SECONDS='-1' is not valid: use a number, greater than 0 (default 900)"
+    assert str(exc.value) == ("MOVA_LEASE_SECONDS='-1' is not valid: use a number, greater than 0 and at most "
+                              "2592000 (default 900)")  # bounds as a variable is written, not 2.592e+06
     with pytest.raises(InvalidSetting, match=r"^mova_retry_default_max_attempts='abc' is not valid: use a whole "
-                                             r"number, at least 1 \(default 3\)$"):
+                                             r"number, at least 1 and at most 1000 \(default 3\)$"):
         s.check("dlq_path", "retry_default_max_attempts")
     # Left out of a dump, so a process given these settings reads the variable (and fails) itself.
     assert "lease_seconds" not in s.model_dump() and "lease_seconds" not in repr(s)
