@@ -37,7 +37,10 @@ def parse_user_time(value: str, now: datetime | None = None) -> datetime:
         from datetime import timedelta
 
         unit = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[rel.group(2)]
-        return (now or utcnow()) - timedelta(seconds=float(rel.group(1)) * unit)
+        try:
+            return (now or utcnow()) - timedelta(seconds=float(rel.group(1)) * unit)
+        except OverflowError:
+            raise ValueError(f"not a time: {value!r} is further back than the year 1") from None
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)

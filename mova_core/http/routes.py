@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any, get_args
 
+from pydantic import WithJsonSchema
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -145,9 +146,15 @@ EntryResourceId = Annotated[str, Depends(entry_resource_id)]
 StatusQ = Annotated[EntryStatus | None, Query(description="active, retrying, resolved or archived")]
 WorkflowTypeQ = Annotated[str | None, Query(description="Workflow type (metadata.workflow_type or intent name)")]
 UserQ = Annotated[str | None, Query(description="metadata.user_id")]
-SinceQ = Annotated[str | None, Query(description="Created at or after this time: RFC 3339, a date (2024-01-19) "
-                                                   "or an age (2h, 7d), as the CLI's --since")]
-UntilQ = Annotated[str | None, Query(description="Created before this time (the same forms as since)")]
+# The three forms the CLI's --since takes, documented as such so clients (and schemathesis) send valid ones.
+_TIME_FORMS = WithJsonSchema({"anyOf": [
+    {"type": "string", "format": "date-time"},
+    {"type": "string", "format": "date"},
+    {"type": "string", "pattern": r"^\d{1,5}(\.\d{1,3})?[smhdw]$", "description": "an age: 30m, 2h, 7d, 1w"},
+]})
+SinceQ = Annotated[str | None, _TIME_FORMS, Query(description="Created at or after this time: RFC 3339, a date "
+                                                              "(2024-01-19) or an age (2h, 7d), as the CLI's --since")]
+UntilQ = Annotated[str | None, _TIME_FORMS, Query(description="Created before this time (the same forms as since)")]
 
 
 def _time(name: str, value: str | None, now: datetime) -> datetime | None:

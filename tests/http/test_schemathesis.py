@@ -9,6 +9,7 @@ answered 405 with `Allow`), in positive and negative generation, at a small budg
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -162,10 +163,14 @@ def test_the_id_parameter_has_the_id_rule(document):
         assert not pattern.match(bad)
 
 
-def test_times_are_date_times(document):
+def test_times_document_the_three_forms_the_cli_takes(document):
     for path in ("/v1/dlq", "/v1/dlq/groups"):
         for name in ("since", "until"):
-            assert _parameter(document, path, "get", name)["schema"]["format"] == "date-time"
+            forms = _parameter(document, path, "get", name)["schema"]["anyOf"]
+            assert [f.get("format") for f in forms] == ["date-time", "date", None]
+            age = re.compile(forms[2]["pattern"])
+            assert all(age.match(ok) for ok in ("7d", "2h", "1.5w", "99999w"))
+            assert not any(age.match(bad) for bad in ("", "7", "d", "999999w", "7 d"))
 
 
 def test_every_endpoint_documents_the_bearer_token(document):

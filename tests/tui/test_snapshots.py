@@ -28,7 +28,10 @@ def _steps(*keys: str):
         # A blinking cursor would be caught on or off depending on timing: keep it steadily on.
         for widget in pilot.app.screen.query("Input, TextArea"):
             widget.cursor_blink = False
-        await pilot.pause()
+        # A log scrolls to its end after its last lines render: a loaded machine gets there late.
+        for _ in range(3):
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
 
     return run
 
