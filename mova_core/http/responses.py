@@ -17,6 +17,7 @@ from mova_core.model.errors import (
     InvalidId,
     InvalidInput,
     InvalidTransition,
+    LeaseHeld,
     MovaError,
     StoreError,
 )
@@ -72,6 +73,8 @@ def mova_error_body(exc: MovaError) -> dict[str, Any]:
         extra["candidates"] = exc.candidates
     elif isinstance(exc, InvalidTransition):
         extra.update(dlq_id=exc.entry_id, from_status=str(exc.old), to_status=str(exc.new))
+        if isinstance(exc, LeaseHeld):
+            extra.update(retry_run_id=exc.run_id, lease_expires_at=exc.expires_at)
     elif isinstance(exc, AlreadyRetrying):
         extra.update(dlq_id=exc.entry_id, lease_owner=exc.owner, lease_expires_at=exc.expires_at)
     return error_body(str(exc), error_code(exc), **extra)

@@ -157,6 +157,10 @@ SinceQ = Annotated[str | None, _TIME_FORMS, Query(description="Created at or aft
 UntilQ = Annotated[str | None, _TIME_FORMS, Query(description="Created before this time (the same forms as since)")]
 
 
+BreakLeaseQ = Annotated[bool, Query(description="Take the entry from a retry that holds a live lease on it (that "
+                                               "retry is then recorded as abandoned), as the CLI's --break-lease")]
+
+
 def _time(name: str, value: str | None, now: datetime) -> datetime | None:
     if value is None:
         return None
@@ -268,29 +272,29 @@ def retry(
 
 
 @router.put("/v1/dlq/{dlq_id}/status", response_model=DeadLetterEntry, responses=CHANGE_ERRORS, tags=["dlq"])
-def set_status(dlq_id: EntryId, body: StatusChange, svc: Service) -> Response:
+def set_status(dlq_id: EntryId, body: StatusChange, svc: Service, break_lease: BreakLeaseQ = False) -> Response:
     """Change an entry's status by the lifecycle rules; answers the updated entry."""
-    return json_response(svc.set_status(dlq_id, body.status, force=body.force).to_json_dict())
+    return json_response(svc.set_status(dlq_id, body.status, break_lease=break_lease).to_json_dict())
 
 
 @router.post("/v1/dlq/{dlq_id}/archive", response_model=DeadLetterEntry, responses=CHANGE_ERRORS, tags=["dlq"])
 def archive(
     dlq_id: EntryId,
     svc: Service,
-    force: Annotated[bool, Query(description="Archive even under a live retry lease")] = False,
+    break_lease: BreakLeaseQ = False,
 ) -> Response:
     """Archive an entry (idempotent); answers the updated entry."""
-    return json_response(svc.archive(dlq_id, force=force).to_json_dict())
+    return json_response(svc.archive(dlq_id, break_lease=break_lease).to_json_dict())
 
 
 @router.delete("/v1/dlq/{dlq_id}", response_model=Deleted, responses=CHANGE_ERRORS, tags=["dlq"])
 def delete(
     dlq_id: EntryResourceId,
     svc: Service,
-    force: Annotated[bool, Query(description="Delete even under a live retry lease")] = False,
+    break_lease: BreakLeaseQ = False,
 ) -> Response:
     """Delete an entry for good."""
-    old = svc.delete(dlq_id, force=force)
+    old = svc.delete(dlq_id, break_lease=break_lease)
     return json_response({"message": "DLQ entry deleted", "dlq_id": old.id})
 
 

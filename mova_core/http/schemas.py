@@ -34,8 +34,6 @@ class StatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     status: EntryStatus
-    force: StrictBool = False
-    """Override a live retry lease (as `mova dlq … --force`)."""
 
 
 class RetryOverridesBody(RetryOverrides):

@@ -45,6 +45,20 @@ class InvalidTransition(MovaError):
         super().__init__(f"{msg}: {hint}" if hint else msg)
 
 
+class LeaseHeld(InvalidTransition):
+    """The change is one the lifecycle allows, but a live retry lease holds the entry."""
+
+    #: The one name every face gives the override: `--break-lease` in the CLI, `?break_lease=true` over HTTP.
+    FLAG = "--break-lease"
+
+    def __init__(self, entry_id: str, old: str, new: str, run_id: str | None, expires_at: str | None):
+        self.run_id, self.expires_at = run_id, expires_at
+        run = f"retry {run_id}" if run_id else "a retry"
+        until = f" until {expires_at}" if expires_at else ""
+        super().__init__(entry_id, old, new, f"{run} holds it{until}; to take it from that retry anyway, add "
+                         f"{self.FLAG} (over HTTP: ?break_lease=true)")
+
+
 class AlreadyRetrying(MovaError):
     """The entry is claimed by a live retry lease."""
 

@@ -4,7 +4,8 @@
     active ⇄ archived, active → resolved, resolved → archived | active, archived → active
 
 `retrying` is entered only by a retry claim and left only by its lease holder, or by anyone once the
-lease has expired (a crashed retry). Archiving or deleting a live `retrying` entry needs force.
+lease has expired (a crashed retry). Changing or deleting a `retrying` entry under a live lease needs
+`break_lease` (the CLI's `--break-lease`): the retry then loses the entry and is recorded as abandoned.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from mova_core.model.errors import AlreadyRetrying, InvalidTransition
+from mova_core.model.errors import AlreadyRetrying, InvalidTransition, LeaseHeld
 from mova_core.model.status import EntryStatus
 from mova_core.timeutil import format_time, parse_time
 
@@ -51,8 +52,10 @@ def lease_is_live(entry: DeadLetterEntry, now: datetime) -> bool:
     return entry.status == S.retrying and not lease_expired(entry.status, _lease_expiry(entry), now)
 
 
-def change_status(entry: DeadLetterEntry, new: EntryStatus, now: datetime, *, force: bool = False) -> DeadLetterEntry:
-    """Apply a manual status change, or raise InvalidTransition. Same status is a no-op."""
+def change_status(entry: DeadLetterEntry, new: EntryStatus, now: datetime, *,
+                  break_lease: bool = False) -> DeadLetterEntry:
+    """Apply a manual status change, or raise InvalidTransition (LeaseHeld when only a live lease is in
+    the way and `break_lease` is not given). Same status is a no-op."""
     new = EntryStatus(new)
     old = entry.status
     if new == old:
@@ -60,13 +63,9 @@ def change_status(entry: DeadLetterEntry, new: EntryStatus, now: datetime, *, fo
     if new == S.retrying:
         raise InvalidTransition(entry.id, old, new, "an entry becomes retrying only through a retry")
     if old == S.retrying:
-        if lease_is_live(entry, now) and not force:
-            lease = entry.metadata.lease
-            raise InvalidTransition(
-                entry.id, old, new,
-                f"a retry holds it until {lease.expires_at if lease else 'it finishes'}; force it (--force, or \"force\": true over HTTP) to override",
-            )
-    elif new not in MANUAL[old] and not force:
+        if lease_is_live(entry, now) and not break_lease:
+            raise _lease_held(entry, new)
+    elif new not in MANUAL[old]:
         raise InvalidTransition(entry.id, old, new, f"allowed from {old}: {', '.join(sorted(MANUAL[old])) or 'none'}")
     entry.status = new
     entry.metadata.lease = None
@@ -74,10 +73,16 @@ def change_status(entry: DeadLetterEntry, new: EntryStatus, now: datetime, *, fo
     return entry
 
 
-def check_deletable(entry: DeadLetterEntry, now: datetime, *, force: bool = False) -> None:
-    """Deleting an entry under a live retry lease needs force."""
-    if lease_is_live(entry, now) and not force:
-        raise InvalidTransition(entry.id, entry.status, "deleted", "a retry is running; force it (--force, or force=true over HTTP) to delete anyway")
+def check_deletable(entry: DeadLetterEntry, now: datetime, *, break_lease: bool = False) -> None:
+    """Deleting an entry under a live retry lease needs `break_lease`."""
+    if lease_is_live(entry, now) and not break_lease:
+        raise _lease_held(entry, "deleted")
+
+
+def _lease_held(entry: DeadLetterEntry, new: str) -> LeaseHeld:
+    lease = entry.metadata.lease
+    return LeaseHeld(entry.id, entry.status, new, lease.retry_run_id if lease else None,
+                     lease.expires_at if lease else None)
 
 
 def claim(

@@ -378,22 +378,25 @@ class ServiceAction:
         return self if self.flt is not None or flt is None else ServiceAction(self._act, flt)
 
 
-def archive_action(service_for: ServiceFor, flt: EntryFilter | None = None) -> ServiceAction:
-    """Archive one id; an entry under a live retry, gone meanwhile, or no longer matching `flt` is skipped."""
+def archive_action(service_for: ServiceFor, flt: EntryFilter | None = None, *,
+                   break_lease: bool = False) -> ServiceAction:
+    """Archive one id; an entry under a live retry (unless `break_lease`: one id the user chose), gone
+    meanwhile, or no longer matching `flt` is skipped."""
 
     def act(entry_id: str, matching: EntryFilter | None) -> BulkResult:
-        service_for().archive(entry_id, matching=matching)
+        service_for().archive(entry_id, break_lease=break_lease, matching=matching)
         return BulkResult(entry_id, BulkOutcome.archived)
 
     return ServiceAction(act, flt)
 
 
-def delete_action(service_for: ServiceFor, flt: EntryFilter | None = None) -> ServiceAction:
-    """Delete one id; an entry under a live retry (a bulk run never stops a running retry), gone
-    meanwhile, or no longer matching `flt` is skipped."""
+def delete_action(service_for: ServiceFor, flt: EntryFilter | None = None, *,
+                  break_lease: bool = False) -> ServiceAction:
+    """Delete one id; an entry under a live retry (a bulk run never stops a running retry; `break_lease`
+    is for one id the user chose), gone meanwhile, or no longer matching `flt` is skipped."""
 
     def act(entry_id: str, matching: EntryFilter | None) -> BulkResult:
-        service_for().delete(entry_id, matching=matching)
+        service_for().delete(entry_id, break_lease=break_lease, matching=matching)
         return BulkResult(entry_id, BulkOutcome.deleted)
 
     return ServiceAction(act, flt)

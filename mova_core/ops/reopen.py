@@ -11,12 +11,13 @@ from mova_core.model.status import EntryStatus
 from mova_core.ops.bulk import BulkOutcome, BulkResult, ServiceAction, ServiceFor
 
 
-def reopen_action(service_for: ServiceFor, flt: EntryFilter | None = None, *, force: bool = False) -> ServiceAction:
-    """Reopen one id; one already active, under a live retry (without `force`), gone meanwhile or no
-    longer matching `flt` (checked under the entry's lock) is skipped."""
+def reopen_action(service_for: ServiceFor, flt: EntryFilter | None = None, *,
+                  break_lease: bool = False) -> ServiceAction:
+    """Reopen one id; one already active, under a live retry lease (without `break_lease`), gone
+    meanwhile or no longer matching `flt` (checked under the entry's lock) is skipped."""
 
     def act(entry_id: str, matching: EntryFilter | None) -> BulkResult:
-        before, _ = service_for().reopen(entry_id, force=force, matching=matching)
+        before, _ = service_for().reopen(entry_id, break_lease=break_lease, matching=matching)
         if before.status == EntryStatus.active:
             return BulkResult(entry_id, BulkOutcome.skipped, "already active")
         return BulkResult(entry_id, BulkOutcome.reopened)

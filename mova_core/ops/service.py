@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # full models load on first use: listings and statistics neve
     from mova_core.engine.outcome import RunOutcome
     from mova_core.model.entry import (
         DeadLetterEntry,
+        Lease,
         RetryOverrides,
         RetryRecord,
         RetryResponse,
@@ -194,15 +195,15 @@ class DLQService:
 
         return commit
 
-    def set_status(self, id_or_prefix: str, status: EntryStatus | str, *, force: bool = False,
+    def set_status(self, id_or_prefix: str, status: EntryStatus | str, *, break_lease: bool = False,
                    matching: EntryFilter | None = None) -> DeadLetterEntry:
         """Change an entry's status by the lifecycle rules (`retrying` only through a retry).
 
         `matching`: only if the entry, under its lock, still matches this filter (NoLongerMatches).
         """
-        return self.set_status_changed(id_or_prefix, status, force=force, matching=matching)[1]
+        return self.set_status_changed(id_or_prefix, status, break_lease=break_lease, matching=matching)[1]
 
-    def set_status_changed(self, id_or_prefix: str, status: EntryStatus | str, *, force: bool = False,
+    def set_status_changed(self, id_or_prefix: str, status: EntryStatus | str, *, break_lease: bool = False,
                            matching: EntryFilter | None = None) -> tuple[DeadLetterEntry, DeadLetterEntry]:
         """`set_status`, returning (before, after) as seen under the entry's lock (equal statuses: no change)."""
         try:
@@ -215,21 +216,21 @@ class DLQService:
 
         def change(entry: DeadLetterEntry) -> DeadLetterEntry:
             _still_matching(entry, matching)
-            return lifecycle.change_status(entry, status, now, force=force)
+            return lifecycle.change_status(entry, status, now, break_lease=break_lease)
 
         return self.store.update(id_or_prefix, change,
-                                 self._audited("set_status", only_status_changes=True, force=force or None))
+                                 self._audited("set_status", only_status_changes=True, break_lease=break_lease or None))
 
-    def reopen(self, id_or_prefix: str, *, force: bool = False,
+    def reopen(self, id_or_prefix: str, *, break_lease: bool = False,
                matching: EntryFilter | None = None) -> tuple[DeadLetterEntry, DeadLetterEntry]:
         """Set an archived or resolved entry back to `active` (a no-op for an active one); (before, after)."""
-        return self.set_status_changed(id_or_prefix, EntryStatus.active, force=force, matching=matching)
+        return self.set_status_changed(id_or_prefix, EntryStatus.active, break_lease=break_lease, matching=matching)
 
-    def archive(self, id_or_prefix: str, *, force: bool = False, matching: EntryFilter | None = None) -> DeadLetterEntry:
+    def archive(self, id_or_prefix: str, *, break_lease: bool = False, matching: EntryFilter | None = None) -> DeadLetterEntry:
         """Archive an entry (idempotent); `matching` as for `set_status`."""
-        return self.archive_changed(id_or_prefix, force=force, matching=matching)[1]
+        return self.archive_changed(id_or_prefix, break_lease=break_lease, matching=matching)[1]
 
-    def archive_changed(self, id_or_prefix: str, *, force: bool = False,
+    def archive_changed(self, id_or_prefix: str, *, break_lease: bool = False,
                         matching: EntryFilter | None = None) -> tuple[DeadLetterEntry, DeadLetterEntry]:
         """Archive an entry; returns (before, after) as seen under its lock.
 
@@ -240,20 +241,26 @@ class DLQService:
 
         def change(entry: DeadLetterEntry) -> DeadLetterEntry:
             _still_matching(entry, matching)
-            return lifecycle.change_status(entry, EntryStatus.archived, now, force=force)
+            return lifecycle.change_status(entry, EntryStatus.archived, now, break_lease=break_lease)
 
         return self.store.update(id_or_prefix, change,
-                                 self._audited("archive", only_status_changes=True, force=force or None))
+                                 self._audited("archive", only_status_changes=True, break_lease=break_lease or None))
 
-    def delete(self, id_or_prefix: str, *, force: bool = False, matching: EntryFilter | None = None) -> DeadLetterEntry:
-        """Delete an entry; one under a live retry needs force. `matching` as for `set_status`."""
+    def delete(self, id_or_prefix: str, *, break_lease: bool = False, matching: EntryFilter | None = None) -> DeadLetterEntry:
+        """Delete an entry; one under a live retry lease needs `break_lease`. `matching` as for `set_status`."""
         now = self.clock()
 
         def check(entry: DeadLetterEntry) -> None:
             _still_matching(entry, matching)
-            lifecycle.check_deletable(entry, now, force=force)
+            lifecycle.check_deletable(entry, now, break_lease=break_lease)
 
-        return self.store.delete(id_or_prefix, check, self._audited("delete", force=force or None))
+        return self.store.delete(id_or_prefix, check, self._audited("delete", break_lease=break_lease or None))
+
+    def live_lease(self, id_or_prefix: str) -> Lease | None:
+        """The retry lease holding this entry now (None when no live retry does): what a change or a
+        delete would have to break."""
+        entry = self.store.get(id_or_prefix)
+        return entry.metadata.lease if lifecycle.lease_is_live(entry, self.clock()) else None
 
     def claim(self, id_or_prefix: str, retry_run_id: str, sandbox_mode: bool, owner: str | None = None, *,
               queued: bool = False) -> DeadLetterEntry:

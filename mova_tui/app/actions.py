@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from typing import TYPE_CHECKING
+
+from mova_core.model.errors import MovaError
 from mova_core.model.listing import EntryFilter
 from mova_tui.app.bulk import bulk_job, count, retry_job
 from mova_tui.app.export import export_job
@@ -18,6 +21,9 @@ from mova_tui.app.modals.export_modal import ExportModal, ExportRequest
 from mova_tui.app.modals.retry_modal import RetryModal, RetryRequest
 from mova_tui.app.retry_plan import RetryPlan, read_plan
 from mova_tui.present.text import short_id
+
+if TYPE_CHECKING:
+    from mova_core.model.entry import Lease
 
 #: Called with the ids once their job has started (the dashboard then clears them from its selection).
 Done = Callable[[list[str]], None] | None
@@ -82,9 +88,7 @@ def archive(app: JobHost, ids: list[str], on_done: Done = None) -> None:
     if _nothing_under_cursor(app, ids):
         return
     if len(ids) == 1:
-        app.start_job(f"Archive {short_id(ids[0])}", 1, bulk_job("archive", ids), show=False)
-        if on_done:
-            on_done(ids)
+        _after_lease_check(app, ids[0], lambda lease: _archive_one(app, ids, lease, on_done))
         return
 
     def confirmed(ok: bool | None) -> None:
@@ -101,12 +105,50 @@ def archive(app: JobHost, ids: list[str], on_done: Done = None) -> None:
     )
 
 
+def _archive_one(app: JobHost, ids: list[str], lease: Lease | None, on_done: Done) -> None:
+    """Archive one entry at once; one under a running retry only after confirming the lease is broken."""
+    if lease is None:
+        app.start_job(f"Archive {short_id(ids[0])}", 1, bulk_job("archive", ids), show=False)
+        if on_done:
+            on_done(ids)
+        return
+
+    def confirmed(ok: bool | None) -> None:
+        if ok:
+            app.start_job(f"Archive {short_id(ids[0])}", 1, bulk_job("archive", ids, break_lease=True), show=False)
+            if on_done:
+                on_done(ids)
+
+    app.push_screen(ConfirmModal(f"Archive {ids[0]}?", f"Entry {ids[0]} will be set to archived. " + _held(lease),
+                                 confirm_label="Break lease and archive", variant="error"), confirmed)
+
+
+def _after_lease_check(app: JobHost, entry_id: str, go: Callable[[Lease | None], None]) -> None:
+    """Read (off the app's thread) whether a live retry lease holds the entry, then `go(lease)`."""
+
+    def look() -> None:
+        try:
+            lease = app.read(lambda service: service.live_lease(entry_id))
+        except MovaError:  # gone or unreadable meanwhile: the change itself will say so
+            lease = None
+        app.call_from_thread(go, lease)
+
+    app.run_worker(look, thread=True, group="lease-check", exclusive=True, exit_on_error=False)
+
+
+def _held(lease: Lease) -> str:
+    """What breaking this lease means, for a confirmation."""
+    return (f"A {'sandbox' if lease.sandbox_mode else 'production'} retry (run {lease.retry_run_id}, {lease.owner}) "
+            f"holds it until {lease.expires_at}: going ahead breaks that lease (as --break-lease does), and "
+            "the retry, which loses the entry, is recorded as abandoned.")
+
+
 def reopen(app: JobHost, ids: list[str], on_done: Done = None) -> None:
     """Set one entry or a frozen selection back to active, after a confirmation; the lifecycle decides."""
     subject = f"The {count(len(ids))} selected go" if len(ids) > 1 else f"Entry {ids[0] if ids else ''} goes"
     _confirmed_change(app, "reopen", "reopening", ids, on_done,
                       f"{subject} back to active: counted by the alerts again, and ready to retry. "
-                      "Archived and resolved entries can be reopened; one under a running retry cannot.", "primary")
+                      "Archived and resolved entries can be reopened; a selection skips those under a running retry.", "primary")
 
 
 def delete(app: JobHost, ids: list[str], on_done: Done = None) -> None:
@@ -124,19 +166,30 @@ def _confirmed_change(app: JobHost, op: str, doing: str, ids: list[str], on_done
     ids = list(ids)
     if _nothing_under_cursor(app, ids):
         return
+    if len(ids) > 1:
+        _confirm_change(app, op, ids, on_done, body, variant, None)
+    else:
+        _after_lease_check(app, ids[0], lambda lease: _confirm_change(app, op, ids, on_done, body, variant, lease))
+
+
+def _confirm_change(app: JobHost, op: str, ids: list[str], on_done: Done, body: str, variant: str,
+                    lease: Lease | None) -> None:
+    """The confirmation, then the job; for one entry under a running retry, confirming breaks its lease."""
     many = len(ids) > 1
     what = count(len(ids)) if many else ids[0]
     verb = op.capitalize()
 
     def confirmed(ok: bool | None) -> None:
         if ok:
-            app.start_job(f"{verb} {what if many else short_id(ids[0])}", len(ids), bulk_job(op, ids),
-                          show=many, cancellable=many)
+            app.start_job(f"{verb} {what if many else short_id(ids[0])}", len(ids),
+                          bulk_job(op, ids, break_lease=lease is not None), show=many, cancellable=many)
             if on_done:
                 on_done(ids)
 
-    app.push_screen(ConfirmModal(f"{verb} {what}?", body, confirm_label=f"{verb} {len(ids):,}" if many else verb,
-                                 variant=variant), confirmed)
+    label = f"{verb} {len(ids):,}" if many else verb
+    if lease is not None:
+        body, label, variant = f"{body} {_held(lease)}", f"Break lease and {op}", "error"
+    app.push_screen(ConfirmModal(f"{verb} {what}?", body, confirm_label=label, variant=variant), confirmed)
 
 
 def export(app: JobHost, flt: EntryFilter, total: int, described: str) -> None:

@@ -65,16 +65,17 @@ def _record_note(service: DLQService, record: ResultsFile, op: str, flags: str =
 
 # -- archive / delete / reopen ---------------------------------------------------------------------
 #: Each change: its action over a service (refusals skipped, as `--all` skips them) and its verb.
-CHANGES: dict[str, tuple[Callable[[Callable[[], DLQService]], Action], str]] = {
+CHANGES: dict[str, tuple[Callable[..., Action], str]] = {
     "archive": (archive_action, "Archived"),
     "delete": (delete_action, "Deleted"),
     "reopen": (reopen_action, "Reopened"),
 }
 
 
-def bulk_job(op: str, ids: list[str]) -> JobBody:
+def bulk_job(op: str, ids: list[str], *, break_lease: bool = False) -> JobBody:
     """Archive, delete or reopen each id; what `--all` skips (a live retry, an entry gone meanwhile,
-    one already active) is skipped here, with the reason."""
+    one already active) is skipped here, with the reason. `break_lease`: for one id the user confirmed
+    taking from its running retry."""
     make, verb = CHANGES[op]
 
     def run(ctx: JobContext) -> JobReport:
@@ -88,7 +89,8 @@ def bulk_job(op: str, ids: list[str]) -> JobBody:
                 refusals[result.id] = result
                 ctx.progress(f"✗ {short_id(result.id)} {result.outcome}: {result.detail or result.outcome}", 1)
 
-        summary = run_bulk(ids, make(lambda: ctx.service), results=record, on_result=on_result, cancel=ctx.cancel)
+        action = make(lambda: ctx.service, break_lease=break_lease)
+        summary = run_bulk(ids, action, results=record, on_result=on_result, cancel=ctx.cancel)
         if record is None:
             refused = refusals.get(ids[0])
             if refused is not None:

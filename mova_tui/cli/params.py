@@ -286,6 +286,9 @@ EntryIdArg = Annotated[str, typer.Argument(metavar="ID", help="Entry id or uniqu
 OptionalIdArg = Annotated[Optional[str], typer.Argument(metavar="[ID]", help="Entry id or unique prefix.")]
 AllOpt = Annotated[bool, typer.Option("--all", help="Act on every entry matching the filters (a frozen set).")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="With --all: do not ask for confirmation.")]
+BreakLeaseOpt = Annotated[bool, typer.Option(
+    "--break-lease", help="Take the entry from a retry holding a live lease on it; that retry is recorded as "
+                          "abandoned. One ID only: --all always skips running retries.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="With --all: list the set and stop.")]
 ResumeOpt = Annotated[
     Optional[Path], typer.Option("--resume", metavar="FILE", help="With --all: resume the run recorded in this results file.")
@@ -325,11 +328,15 @@ def bulk_requested(all_: bool, bulk: BulkRun) -> bool:
     return all_ or bulk.resume is not None
 
 
-def check_one_or_all(entry_id: str | None, all_: bool, bulk: BulkRun, op: str, *single_only: OptionGroup) -> None:
-    """An ID, or --all, not both and not neither; filters and bulk options only with --all."""
+def check_one_or_all(entry_id: str | None, all_: bool, bulk: BulkRun, op: str, *single_only: OptionGroup,
+                     break_lease: bool = False) -> None:
+    """An ID, or --all, not both and not neither; filters and bulk options only with --all, and
+    --break-lease only without it."""
     if bulk_requested(all_, bulk):
         if entry_id:
             raise InvalidInput("give an ID or --all, not both")
+        if break_lease:
+            raise InvalidInput(f"--break-lease applies to one ID: {op} --all skips entries under a running retry")
         return
     if not entry_id:
         raise InvalidInput(f"give an entry ID, or --all to {op} every matching entry")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from mova_core.ops.service import build_service
 
 from .conftest import entry_status
@@ -38,13 +40,20 @@ def test_reopen_a_resolved_entry_makes_it_retryable(dlq, cli):
     assert entry_status(dlq, RESOLVED) == "active"
 
 
-def test_reopen_refuses_a_live_retry_unless_forced(dlq, cli):
+@pytest.mark.parametrize("command", [("reopen",), ("status", "@", "resolved"), ("archive",), ("delete", "--force")])
+def test_a_live_retry_is_taken_from_only_with_break_lease(dlq, cli, command):
     build_service(str(dlq)).claim(ACTIVE, "retry_run_x_1", True)  # a live lease, held by "another process"
-    r = cli("dlq", "reopen", ACTIVE)
-    assert r.exit_code == 1 and "a retry holds it" in r.stderr and "--force" in r.stderr
+    args = [ACTIVE if a == "@" else a for a in command] if "@" in command else [command[0], ACTIVE, *command[1:]]
+    r = cli("dlq", *args)
+    # --force (on delete) only skips the prompt; the error names the flag that exists.
+    assert r.exit_code == 1 and "retry retry_run_x_1 holds it" in r.stderr and "add --break-lease" in r.stderr
     assert entry_status(dlq, ACTIVE) == "retrying"
-    r = cli("dlq", "reopen", ACTIVE, "--force")
-    assert r.exit_code == 0 and entry_status(dlq, ACTIVE) == "active"
+    r = cli("dlq", *args, "--break-lease")
+    assert r.exit_code == 0, r.stderr
+    if command[0] == "delete":
+        assert not (dlq / f"{ACTIVE}.json").exists()
+    else:
+        assert entry_status(dlq, ACTIVE) == {"reopen": "active", "status": "resolved", "archive": "archived"}[command[0]]
 
 
 def test_reopen_all_acts_on_archived_and_resolved_only_and_records_them(dlq, cli, tmp_path):
@@ -81,10 +90,12 @@ def test_reopen_all_skips_what_became_active_meanwhile(dlq, cli, tmp_path):
     assert json.loads(results.read_text().splitlines()[1])["detail"] == "already active"
 
 
-def test_reopen_needs_an_id_or_all_and_force_only_for_one(dlq, cli):
+def test_reopen_needs_an_id_or_all_and_break_lease_only_for_one(dlq, cli):
     assert cli("dlq", "reopen").exit_code == 2
-    r = cli("dlq", "reopen", "--all", "--force", "--yes")
-    assert r.exit_code == 2 and "--force applies to one ID" in r.stderr
+    for op, yes in (("reopen", "--yes"), ("archive", "--yes"), ("delete", "--force")):
+        r = cli("dlq", op, "--all", "--break-lease", yes)
+        assert r.exit_code == 2 and "--break-lease applies to one ID" in r.stderr, r.stderr
+    assert cli("dlq", "reopen", "--force").exit_code == 2  # the old spelling is gone: no silent meaning
     r = cli("dlq", "reopen", ARCHIVED, "--status", "archived")
     assert r.exit_code == 2 and "filters apply only with --all" in r.stderr
 

@@ -139,7 +139,7 @@ def test_a_lost_lease_counts_the_retry_as_abandoned(sample):
     run_claim(svc, ACTIVE, "run_1")
     clock.advance(svc.settings.lease_seconds + 1)
     run_claim(svc, ACTIVE, "run_2", sandbox=False)  # takes the stale lease over
-    svc.archive(ACTIVE, force=True)  # forced out of run_2 as well
+    svc.archive(ACTIVE, break_lease=True)  # taken from run_2 as well
     v = samples(svc)
     assert attempts(v, "sandbox", "abandoned") == 1 and attempts(v, "production", "abandoned") == 1
     assert v[("dlq_resolution_rate", ())] == 0.0  # abandoned retries did not finish

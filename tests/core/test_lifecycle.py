@@ -8,7 +8,7 @@ import pytest
 
 from mova_core.model import lifecycle
 from mova_core.model.entry import DeadLetterEntry, EntryStatus, RetryRecord
-from mova_core.model.errors import AlreadyRetrying, InvalidTransition
+from mova_core.model.errors import AlreadyRetrying, InvalidTransition, LeaseHeld
 from mova_core.timeutil import format_time
 from tests.support import FROZEN_NOW
 
@@ -51,15 +51,23 @@ def test_claim_then_second_claim_fails_until_the_lease_expires():
     assert e.metadata.lease.retry_run_id == "retry_b" and e.metadata.retry_count == 2
 
 
-def test_live_retrying_entry_cannot_be_archived_or_deleted_without_force():
+def test_a_live_retrying_entry_is_changed_or_deleted_only_by_breaking_its_lease():
     e = lifecycle.claim(entry(), "retry_a", False, "me", NOW, 60)
-    with pytest.raises(InvalidTransition, match="--force"):
+    with pytest.raises(LeaseHeld, match=r"retry retry_a holds it until .*add --break-lease \(over HTTP: \?break_lease=true\)"):
         lifecycle.change_status(e, EntryStatus.archived, NOW)
-    with pytest.raises(InvalidTransition):
+    with pytest.raises(LeaseHeld) as held:
         lifecycle.check_deletable(e, NOW)
-    lifecycle.check_deletable(e, NOW, force=True)
+    assert held.value.run_id == "retry_a" and isinstance(held.value, InvalidTransition)
+    lifecycle.check_deletable(e, NOW, break_lease=True)
     lifecycle.check_deletable(e, NOW + timedelta(seconds=61))  # stale: allowed
-    assert lifecycle.change_status(e, EntryStatus.archived, NOW, force=True).metadata.lease is None
+    assert lifecycle.change_status(e, EntryStatus.archived, NOW, break_lease=True).metadata.lease is None
+
+
+def test_breaking_a_lease_never_overrides_the_lifecycle():
+    archived = lifecycle.change_status(entry(), EntryStatus.archived, NOW)
+    with pytest.raises(InvalidTransition, match="allowed from archived: active") as refused:
+        lifecycle.change_status(archived, EntryStatus.resolved, NOW, break_lease=True)
+    assert not isinstance(refused.value, LeaseHeld)
 
 
 def test_only_active_entries_can_be_claimed():

@@ -244,7 +244,7 @@ def test_audit_records_are_written_under_the_entry_lock(sample_dlq):
     svc.archive("dlq_1d6f08b3")
     svc.set_status("dlq_1d6f08b3", "active")
     entry = svc.claim("dlq_1d6f08b3", "retry_x", True)
-    svc.delete(entry.id, force=True)
+    svc.delete(entry.id, break_lease=True)
     svc.purge(older_than_days=0)
     assert len(audit.held) >= 5 and all(audit.held)
 

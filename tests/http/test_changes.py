@@ -51,7 +51,7 @@ def test_forbidden_transitions_are_409(client, sample_dlq, entry_id, status):
         (b'{"status": 3}', {"content-type": "application/json"}),
         (b'{}', {"content-type": "application/json"}),
         (b'{"status": "archived", "extra": 1}', {"content-type": "application/json"}),
-        (b'{"status": "archived", "force": "yes"}', {"content-type": "application/json"}),
+        (b'{"status": "archived", "force": true}', {"content-type": "application/json"}),
         (b'{"status": "archived"', {"content-type": "application/json"}),
         (b'["archived"]', {"content-type": "application/json"}),
         (b'', {"content-type": "application/json"}),
@@ -100,15 +100,23 @@ def test_archive_a_stale_retrying_entry_is_allowed(client):
     assert r.status_code == 200 and r.json()["status"] == "archived"
 
 
-def test_live_lease_needs_force(client, sample_dlq):
+def test_a_live_lease_is_broken_only_with_break_lease(client, sample_dlq, audit):
     doc = _on_disk(sample_dlq, STALE_ID)
     doc["metadata"]["lease"]["expires_at"] = "2026-12-31T00:00:00Z"  # live at the frozen clock
     (sample_dlq / f"{STALE_ID}.json").write_text(json.dumps(doc))
-    r = client.post(f"/v1/dlq/{STALE_ID}/archive")
-    assert r.status_code == 409 and r.json()["code"] == "invalid_transition"
-    r = client.delete(f"/v1/dlq/{STALE_ID}")
-    assert r.status_code == 409 and (sample_dlq / f"{STALE_ID}.json").exists()
-    assert client.post(f"/v1/dlq/{STALE_ID}/archive?force=true").status_code == 200
+    for r in (client.post(f"/v1/dlq/{STALE_ID}/archive"), client.delete(f"/v1/dlq/{STALE_ID}"),
+              client.put(f"/v1/dlq/{STALE_ID}/status", json={"status": "active"})):
+        body = r.json()
+        assert r.status_code == 409 and body["code"] == "lease_held", r.text
+        assert body["lease_expires_at"] == "2026-12-31T00:00:00Z" and body["retry_run_id"] == doc["metadata"]["lease"]["retry_run_id"]
+        # The answer names the parameter that exists, in the form the endpoints take it.
+        assert "?break_lease=true" in body["error"] and "holds it until 2026-12-31" in body["error"]
+    assert _on_disk(sample_dlq, STALE_ID)["status"] == "retrying"
+    r = client.post(f"/v1/dlq/{STALE_ID}/archive?force=true")  # the old name is refused, naming the new one
+    assert r.status_code == 400 and "break_lease" in r.json()["error"]
+    r = client.put(f"/v1/dlq/{STALE_ID}/status?break_lease=true", json={"status": "active"})
+    assert r.status_code == 200 and r.json()["status"] == "active" and r.json()["metadata"].get("lease") is None
+    assert [a.get("break_lease") for a in audit() if a["op"] == "set_status"] == [True]
 
 
 def test_delete(client, sample_dlq, audit):

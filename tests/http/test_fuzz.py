@@ -34,7 +34,7 @@ QUERY_VALUES = {
     "until": TIMES,
     "limit": st.one_of(st.integers(-5, 10**30).map(str), st.text(max_size=8)),
     "wait": st.sampled_from(["false", "true", "0", "maybe", ""]),
-    "force": st.sampled_from(["false", "1", "yes", "x"]),
+    "break_lease": st.sampled_from(["false", "1", "yes", "x"]),
     "junk": st.text(max_size=10),
 }
 QUERIES = st.dictionaries(st.sampled_from(sorted(QUERY_VALUES)), st.just(None), max_size=4).flatmap(
@@ -46,7 +46,7 @@ JSON_VALUES = st.recursive(
 )
 BODY_DICTS = st.fixed_dictionaries({}, optional={
     "status": st.one_of(st.sampled_from(["active", "archived", "resolved", "retrying"]), JSON_VALUES),
-    "force": st.one_of(st.booleans(), JSON_VALUES),
+    "break_lease": st.one_of(st.booleans(), JSON_VALUES),
     # Retries run workflows: keep them to bodies that fail validation or cannot reach a network.
     "sandbox_mode": st.one_of(st.just("false"), st.integers(), st.none()),
     "overrides": JSON_VALUES,
@@ -135,7 +135,7 @@ def test_odd_query_parameters_are_refused(client, query, message):
 
 def test_repeated_parameters_are_refused_on_changes_too(client, sample_dlq):
     before = (sample_dlq / f"{ACTIVE_ID}.json").read_bytes()
-    answer = client.post(f"/v1/dlq/{ACTIVE_ID}/archive?force=false&force=true")
-    assert answer.status_code == 400 and "'force' given more than once" in answer.json()["error"]
+    answer = client.post(f"/v1/dlq/{ACTIVE_ID}/archive?break_lease=false&break_lease=true")
+    assert answer.status_code == 400 and "'break_lease' given more than once" in answer.json()["error"]
     assert (sample_dlq / f"{ACTIVE_ID}.json").read_bytes() == before
     assert client.get("/v1/dlq?limit=2").json()["count"] == 2

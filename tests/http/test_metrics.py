@@ -110,7 +110,7 @@ def test_counters_survive_a_restart_and_two_servers_agree(serve, sample_dlq):
     with first.client() as http:
         http.get("/metrics")  # counting begins: every entry present is seen arriving
         assert http.post(f"/v1/dlq/{ACTIVE_ID}/archive").status_code == 200
-        assert http.delete(f"/v1/dlq/{ACTIVE_ID}", params={"force": True}).status_code == 200
+        assert http.delete(f"/v1/dlq/{ACTIVE_ID}", params={"break_lease": True}).status_code == 200
         before = _counter_values(http.get("/metrics").text)
     assert before[("dlq_removed_total", (("reason", "delete"),))] == 1
     first.process.terminate()

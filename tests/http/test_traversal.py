@@ -18,9 +18,9 @@ ATTEMPTS = [
 ]
 OPERATIONS = [
     ("GET", "/v1/dlq/{}", None),
-    ("DELETE", "/v1/dlq/{}?force=true", None),
-    ("PUT", "/v1/dlq/{}/status", {"status": "archived", "force": True}),
-    ("POST", "/v1/dlq/{}/archive?force=true", None),
+    ("DELETE", "/v1/dlq/{}?break_lease=true", None),
+    ("PUT", "/v1/dlq/{}/status", {"status": "archived"}),
+    ("POST", "/v1/dlq/{}/archive?break_lease=true", None),
 ]
 
 

@@ -1,7 +1,7 @@
 """A writer the reliability suite kills at random: `python -m tests.reliability.kill_worker JOB.json`.
 
 Sets up (imports, the index: a listing, which also settles what the previous worker's kill left),
-prints `ready`, then changes the statuses of a few shared entries as fast as it can, forced so that
+prints `ready`, then changes the statuses of a few shared entries as fast as it can, breaking leases so that
 each change is made and recorded (set-status to a random status, archive, now and then a delete),
 until it is killed.
 """
@@ -31,11 +31,11 @@ def main(job_path: str) -> int:
         roll = rng.random()
         try:
             if roll < 0.04:
-                svc.delete(entry_id, force=True)
+                svc.delete(entry_id, break_lease=True)
             elif roll < 0.3:
-                svc.archive(entry_id, force=True)
+                svc.archive(entry_id, break_lease=True)
             else:
-                svc.set_status(entry_id, rng.choice(STATUSES), force=True)
+                svc.set_status(entry_id, rng.choice(STATUSES), break_lease=True)
         except MovaError:
             pass  # deleted already: the others go on
 

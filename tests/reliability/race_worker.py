@@ -1,7 +1,7 @@
 """A racing writer for the reliability suite: `python -m tests.reliability.race_worker JOB.json`.
 
 Waits on a file barrier, then performs `ops` random operations (claim, finish its own claim,
-archive, set-status, delete, some forced) on a few shared entries through `DLQService`, each under
+archive, set-status, delete, some breaking a live lease) on a few shared entries through `DLQService`, each under
 an actor of its own (`w<worker>.<op>`) so the test can match every audit record to one operation.
 Prints one JSON line per operation: what it tried and how it ended.
 """
@@ -39,7 +39,7 @@ def main(job_path: str) -> int:
         actor = f"w{job['worker']}.{k}"
         svc.actor = actor
         roll = rng.random()
-        force = rng.random() < 0.1
+        break_lease = rng.random() < 0.1
         if entry_id in held and roll < 0.5:
             op, arg = "finish", held[entry_id]
         elif roll < 0.3:
@@ -50,7 +50,7 @@ def main(job_path: str) -> int:
             op, arg = "delete", None
         else:
             op, arg = "set_status", rng.choice(STATUSES)
-        result = {"actor": actor, "op": op, "entry": entry_id, "arg": arg, "force": force}
+        result = {"actor": actor, "op": op, "entry": entry_id, "arg": arg, "break_lease": break_lease}
         try:
             if op == "finish":
                 record = RetryRecord(retry_run_id=arg, sandbox_mode=True, start_time=format_time(utcnow()),
@@ -61,15 +61,15 @@ def main(job_path: str) -> int:
                 new = svc.claim(entry_id, arg, True)
                 held[entry_id] = arg
             elif op == "archive":
-                new = svc.archive(entry_id, force=force)
+                new = svc.archive(entry_id, break_lease=break_lease)
             elif op == "set_status":
-                new = svc.set_status(entry_id, arg, force=force)
+                new = svc.set_status(entry_id, arg, break_lease=break_lease)
             else:
-                new = svc.delete(entry_id, force=force)
+                new = svc.delete(entry_id, break_lease=break_lease)
             result.update(ok=True, status=new.status.value if op != "delete" else None)
         except MovaError as exc:
             if op == "finish":
-                held.pop(entry_id, None)  # lost to a forced change: it no longer holds the entry
+                held.pop(entry_id, None)  # lost to a change that broke its lease: it no longer holds the entry
             result.update(ok=False, error_type=type(exc).__name__, error=str(exc))
         except Exception as exc:  # a bug: reported to the test, which fails on it
             result.update(ok=False, error_type=f"BUG:{type(exc).__name__}", error=repr(exc))

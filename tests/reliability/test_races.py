@@ -41,19 +41,19 @@ AUDIT_OP = {"claim": "retry_claim", "finish": "retry_finish", "archive": "archiv
 
 def _legal(rec: dict) -> bool:
     """Is this audit record's transition one the lifecycle allows (leases are 600 s: always live here)?"""
-    op, old, new, force = rec["op"], rec["old_status"], rec["new_status"], bool(rec.get("force"))
+    op, old, new, broke = rec["op"], rec["old_status"], rec["new_status"], bool(rec.get("break_lease"))
     if op == "retry_claim":
         return old == "active" and new == "retrying"
     if op == "retry_finish":
         return old == "retrying" and new == "active"
     if op == "delete":
-        return new is None and (old != "retrying" or force)
+        return new is None and (old != "retrying" or broke)
     if op in ("archive", "set_status"):
         if old == new or new == "retrying":
             return False
         if old == "retrying":
-            return force
-        return new in {s.value for s in MANUAL[EntryStatus(old)]} or force
+            return broke
+        return new in {s.value for s in MANUAL[EntryStatus(old)]}  # breaking a lease never overrides the rules
     return False
 
 

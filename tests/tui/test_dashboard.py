@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from textual.widgets import Input, Select, TextArea
 
 from mova_core.engine.events import LogLine
@@ -386,18 +388,32 @@ async def test_reopen_sets_archived_and_resolved_entries_active_after_asking(app
         assert "active" in str(app.screen.query_one("#entry-head").render())
 
 
-async def test_reopen_shows_the_lifecycles_refusal(app_factory, dlq):
-    from .test_jobs import record_notifications
-
-    DLQService(Settings(dlq_path=dlq)).claim(NEWEST, "retry_run_elsewhere", True, owner="pid 1@elsewhere")
+@pytest.mark.parametrize("key, op, after", [("o", "reopen", "active"), ("a", "archive", "archived"),
+                                             ("d", "delete", None)])
+async def test_an_entry_under_a_running_retry_is_changed_only_by_confirming_the_lease_break(app_factory, dlq, key,
+                                                                                          op, after):
+    service = DLQService(Settings(dlq_path=dlq))
+    service.claim(NEWEST, "retry_run_elsewhere", True, owner="pid 1@elsewhere")
     app = app_factory()
-    shown = record_notifications(app)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("o", "y")
+        await pilot.press(key)
         await settle(pilot)
-        assert any(f"cannot change {NEWEST} from retrying to active: a retry holds it" in t for t in shown), shown
-        assert DLQService(Settings(dlq_path=dlq)).get(NEWEST).status == EntryStatus.retrying
+        confirm = app.screen  # even archive, which needs no question otherwise, asks
+        assert isinstance(confirm, ConfirmModal) and confirm.confirm_label == f"Break lease and {op}"
+        assert "run retry_run_elsewhere, pid 1@elsewhere" in confirm.body and "recorded as abandoned" in confirm.body
+        assert confirm.focused is confirm.query_one("#cancel")  # a stray Enter never breaks a lease
+        await pilot.press("n")
+        await settle(pilot)
+        assert service.get(NEWEST).status == EntryStatus.retrying
+        await pilot.press(key)
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        if after is None:
+            assert not (dlq / f"{NEWEST}.json").exists()
+        else:
+            assert service.get(NEWEST).status == after and service.get(NEWEST).metadata.lease is None
 
 
 async def test_delete_asks_first(app_factory, dlq):

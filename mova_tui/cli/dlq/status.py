@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mova_core.model.errors import InvalidInput
 from mova_core.model.status import EntryStatus
 from mova_tui.cli.dlq.change import bulk_or_one
 from mova_tui.cli.option_groups import with_option_groups
 from mova_tui.cli.output import examples, info, print_json
 from mova_tui.cli.params import (
     AllOpt,
+    BreakLeaseOpt,
     BulkRun,
     EntryIdArg,
     Format,
@@ -28,9 +28,6 @@ if TYPE_CHECKING:
 
 app = typer.Typer()
 
-ForceOpt = Annotated[
-    bool, typer.Option("--force", "-f", help="Change it even while a retry holds it (its lease has not expired).")
-]
 StatusArg = Annotated[
     EntryStatus,
     typer.Argument(metavar="STATUS", case_sensitive=False,
@@ -48,7 +45,7 @@ def reopen(
     ctx: typer.Context,
     *,
     entry_id: OptionalIdArg = None,
-    force: ForceOpt = False,
+    break_lease: BreakLeaseOpt = False,
     all_: AllOpt = False,
     selection: Selection,
     yes: YesOpt = False,
@@ -60,11 +57,9 @@ def reopen(
     With --all and no --status, the set is the archived and resolved entries matching the filters.
     """
     state = get_state(ctx)
-    if force and (all_ or bulk.resume is not None):
-        raise InvalidInput("--force applies to one ID; a bulk reopen skips entries under a running retry")
-    if bulk_or_one(state, "reopen", entry_id, all_, selection, bulk, yes=yes, fmt=fmt):
+    if bulk_or_one(state, "reopen", entry_id, all_, selection, bulk, yes=yes, fmt=fmt, break_lease=break_lease):
         return
-    before, entry = state.service().reopen(state.id_to_change(entry_id, "reopen"), force=force)
+    before, entry = state.service().reopen(state.id_to_change(entry_id, "reopen"), break_lease=break_lease)
     _report(before, entry, fmt)
 
 
@@ -72,12 +67,13 @@ def reopen(
     "mova dlq status dlq_12345678 resolved   (fixed elsewhere: no retry needed)",
     "mova dlq status dlq_12345678 active     (the same as mova dlq reopen)",
     "mova dlq status dlq_12345678 archived --format json | jq .status",
+    "mova dlq status dlq_12345678 active --break-lease   (take it from a running retry)",
 ))
 def status_command(
     ctx: typer.Context,
     entry_id: EntryIdArg,
     status: StatusArg,
-    force: ForceOpt = False,
+    break_lease: BreakLeaseOpt = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Change an entry's status by the lifecycle rules, as PUT /v1/dlq/{id}/status does.
@@ -85,7 +81,8 @@ def status_command(
     Allowed: active → archived | resolved, resolved → archived | active, archived → active.
     """
     state = get_state(ctx)
-    before, entry = state.service().set_status_changed(state.id_to_change(entry_id, "change"), status, force=force)
+    before, entry = state.service().set_status_changed(state.id_to_change(entry_id, "change"), status,
+                                                            break_lease=break_lease)
     _report(before, entry, fmt)
 
 
