@@ -189,8 +189,10 @@ def test_queued_jobs_survive_their_queue_worker_and_secrets_never_touch_a_file(t
     # override secrets were lost with the dead worker is failed, saying so).
     slow.delay = 1.5
     runs.append(service.retry(first, wait=False).retry_run_id)
-    runs.append(service.retry(secret_lost, wait=False, overrides=secret).retry_run_id)
+    # Two submissions while no worker listens start two, and either may win the lock first: the
+    # second is handed over once the first is up, so that this one waits its turn behind it.
     queue_pid = _queue_worker_pid(dlq)
+    runs.append(service.retry(secret_lost, wait=False, overrides=secret).retry_run_id)
     _wait_for(lambda: (_run(state, runs[2]) or {}).get("status") == "running")
     assert _run(state, runs[3])["status"] == "queued"
     assert _doc(dlq, secret_lost)["metadata"]["lease"]["queued"] is True
