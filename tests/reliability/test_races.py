@@ -34,7 +34,7 @@ from .support import (
 
 pytestmark = pytest.mark.reliability
 
-EXPECTED_ERRORS = {"EntryNotFound", "InvalidTransition", "AlreadyRetrying"}
+EXPECTED_ERRORS = {"EntryNotFound", "InvalidTransition", "LeaseHeld", "AlreadyRetrying"}
 AUDIT_OP = {"claim": "retry_claim", "finish": "retry_finish", "archive": "archive", "set_status": "set_status",
             "delete": "delete"}
 
