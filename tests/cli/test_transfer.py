@@ -111,3 +111,24 @@ def test_the_readme_example_works_on_a_copy_of_the_sample(sh, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "identical" in result.stdout
     assert files_of(tmp_path / "mova-back") == files_of(SAMPLE_DLQ)
+
+
+def test_a_large_import_shows_the_progress_bar_on_a_terminal(tmp_path, monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from mova_core.ops.service import build_service
+    from mova_tui.cli import output, state
+
+    class FakeTTY(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = FakeTTY()
+    monkeypatch.setattr("sys.stderr", screen)
+    monkeypatch.setattr(state, "PROGRESS_MIN_FILES", 10)  # the sample's 16 files count as large here
+    monkeypatch.setattr(output, "console", lambda err=False: Console(file=screen, force_terminal=True, width=80))
+    with state.stderr_progress("importing") as progress:
+        build_service(str(tmp_path / "queue")).import_dir(SAMPLE_DLQ, progress=progress)
+    assert "importing entries" in screen.getvalue() and "16/16" in screen.getvalue()
