@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pydantic import Field
 
 from mova_core.model.base import Model
-from mova_core.model.errors import CorruptEntry, EntryNotFound, InvalidInput, StoreError
+from mova_core.model.errors import CorruptEntry, EntryNotFound, InvalidId, InvalidInput, StoreError
 from mova_core.model.ids import validate_id
 from mova_core.model.listing import EntryFilter, Page, SkippedFile
 from mova_core.store.files import encode_doc
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 #: Documents read, compared and written per round: one store look-up per batch, bounded memory.
 BATCH = 500
-#: Where the entry id sits in a row of `scan.read_files` (after the name and the file's identity).
-_ROW_ID = 5
 
 #: Reads entries as stored: (documents, entries present but unreadable), absent ids left out.
 ReadRaw = Callable[[list[str]], tuple[list[dict[str, Any]], list[SkippedFile]]]
@@ -114,15 +112,17 @@ def _readable(directory: Path, names: list[str], report: ImportReport) -> Iterat
     for row in good:
         name = row[0]
         try:
-            validate_id(row[_ROW_ID])  # the index checked it already; a path is about to be built from it
             _data, doc = decode_entry_file(directory / name)
+            # The index checked both; the file may have been rewritten since, and its id is about to
+            # name a file in the store.
+            if not isinstance(doc, dict) or f"{doc.get('id')}.json" != name:
+                raise CorruptEntry(name, "changed while it was being read")
+            validate_id(doc["id"])
         except EntryNotFound:
             continue  # removed since it was read: nothing to import
-        except CorruptEntry as exc:  # rewritten since it was read
-            report.skipped.append(SkippedFile(name=name, reason=exc.reason))
-            continue
-        if not isinstance(doc, dict) or doc.get("id") != row[_ROW_ID]:
-            report.skipped.append(SkippedFile(name=name, reason="changed while it was being read"))
+        except (CorruptEntry, InvalidId) as exc:
+            reason = exc.reason if isinstance(exc, CorruptEntry) else str(exc)
+            report.skipped.append(SkippedFile(name=name, reason=reason))
             continue
         yield name, doc
 
