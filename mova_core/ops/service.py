@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mova_core.model import lifecycle
-from mova_core.model.errors import InvalidInput, MovaError, NoLongerMatches
+from mova_core.model.errors import InvalidInput, MovaError, NoLongerMatches, StoreError
 from mova_core.model.listing import (
     EntryFilter,
     EntrySummary,
@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # full models load on first use: listings and statistics neve
         RetryResponse,
     )
     from mova_core.ops.metrics import Metrics, RunningRetry
+    from mova_core.ops.transfer import ExportReport, ImportReport
     from mova_core.store.counters import Counters, CounterValues
     from mova_core.store.runs import RunRecord
 
@@ -417,6 +418,37 @@ class DLQService:
             self._counters = Counters(mova_dir / "counters.sqlite" if present else None,
                                       mova_dir / "index.sqlite", self.settings.effective_audit_path)
         return self._counters
+
+    # -- moving between stores ---------------------------------------------------------------
+    def import_dir(self, directory: Path | str, *, dry_run: bool = False,
+                   progress: Progress | None = None) -> ImportReport:
+        """Create the entries of a directory of entry files in this store, each audited; idempotent."""
+        from mova_core.ops.transfer import import_dir
+
+        source = str(Path(directory).absolute())
+
+        def create(entry: DeadLetterEntry, doc: dict[str, Any]) -> None:
+            self._create_imported(entry, doc, source)
+
+        return import_dir(directory, self.read_raw, None if dry_run else create, progress=progress)
+
+    def _create_imported(self, entry: DeadLetterEntry, doc: dict[str, Any], source: str) -> None:
+        """Create one imported entry and its audit record; without a record, the entry is taken out again."""
+        self.store.create(entry, doc=doc)
+        try:
+            self._audit("import", None, entry, source=source)
+        except StoreError:
+            self.store.delete(entry.id)  # the log and the store never disagree (as with every other change)
+            raise
+
+    def export_to_dir(self, flt: EntryFilter | None, directory: Path | str, *,
+                      overwrite: bool = False) -> ExportReport:
+        """Write matching entries into a directory in the file format, one `<id>.json` each."""
+        from mova_core.ops.transfer import export_to_dir
+
+        if Path(directory).resolve() == self.settings.dlq_path.resolve():
+            raise InvalidInput(f"cannot export to {directory}: it is this queue's own directory")
+        return export_to_dir(self, flt, directory, overwrite=overwrite)
 
 
 def _still_matching(entry: DeadLetterEntry, matching: EntryFilter | None) -> None:

@@ -290,7 +290,8 @@ class Counters:
         if op in ("delete", "purge"):
             tally.add("dlq_removed_total", reason=op)
             self.db.execute("DELETE FROM claims WHERE entry_id = ?", (entry,))
-        if new == "resolved" and old != "resolved":
+        # An imported entry arrives with the status it had in its old store: resolved there, not here.
+        if new == "resolved" and old != "resolved" and op != "import":
             tally.add("dlq_resolutions_total", how="retry" if op == "retry_finish" else "manual")
             created = self._created_ts(entry)
             if created is not None and ts is not None:

@@ -57,7 +57,12 @@ if TYPE_CHECKING:  # the full model loads only when a whole entry is read or wri
 
 def encode_entry(entry: DeadLetterEntry) -> bytes:
     """An entry as pretty-printed JSON bytes, the on-disk format."""
-    return encode_pretty(entry.to_json_dict()) + b"\n"
+    return encode_doc(entry.to_json_dict())
+
+
+def encode_doc(doc: dict[str, Any]) -> bytes:
+    """An entry's JSON object in the on-disk format: pretty-printed, ending in a newline."""
+    return encode_pretty(doc) + b"\n"
 
 
 @contextmanager
@@ -294,7 +299,7 @@ class FileStore:
         A kill at any point leaves no torn entry: at most a dot-file, which no listing sees.
         """
         path = self.path_for(entry.id)
-        data = encode_entry(entry) if doc is None else encode_pretty(doc) + b"\n"
+        data = encode_entry(entry) if doc is None else encode_doc(doc)
         try:
             tmp = write_temp(path, data)
         except StoreError as exc:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,6 +96,13 @@ class CliState:
 
 def refresh_with_progress(service: DLQService, *, full: bool, label: str = "indexing") -> bool:
     """`service.refresh`, with a transient Rich progress bar on stderr once the scan proves large."""
+    with stderr_progress(label) as progress:
+        return service.refresh(full=full, progress=progress)
+
+
+@contextmanager
+def stderr_progress(label: str) -> Iterator[Callable[[int, int], None]]:
+    """A `(done, total)` callback showing a transient bar on stderr once the work proves large (a terminal only)."""
     bar = None
     task = None
 
@@ -119,7 +128,7 @@ def refresh_with_progress(service: DLQService, *, full: bool, label: str = "inde
         bar.update(task, completed=done, total=total)
 
     try:
-        return service.refresh(full=full, progress=progress)
+        yield progress
     finally:
         if bar is not None:
             bar.stop()

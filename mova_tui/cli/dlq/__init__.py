@@ -19,6 +19,7 @@ from mova_tui.cli.dlq import (
     show,
     stats,
     status,
+    transfer,
 )
 from mova_tui.cli.state import DlqPathEverywhere
 
@@ -34,5 +35,5 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 # In this order in `mova dlq --help`.
-for module in (list, show, retry, change, status, stats, maintenance, alerts, metrics, reindex):
+for module in (list, show, retry, change, status, stats, maintenance, transfer, alerts, metrics, reindex):
     app.add_typer(module.app)
