@@ -141,6 +141,12 @@ def _row(name: str, data: bytes, identity: tuple[int, int, int, int]) -> tuple:
     )
 
 
+def summary_row(name: str, data: bytes) -> tuple:
+    """The summary columns of an entry's JSON `data` (an index row without name and file identity,
+    from `id` to `search_text`); ValueError saying why `data` is not an entry named `name`."""
+    return _row(name, data, (0, 0, 0, 0))[5:]
+
+
 _STATUSES = tuple(EntryStatus.__members__)
 
 # O_NONBLOCK: opening a FIFO named like an entry must not wait for a writer (and reading a regular
