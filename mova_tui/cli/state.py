@@ -48,6 +48,8 @@ class CliState:
 
             self._service = DLQService(self.settings())
             path = self._service.settings.dlq_path
+            if self._service.settings.store_url is not None:
+                return self._service  # a PostgreSQL store (MOVA_STORE_URL): no directory, no index to build
             if not path.is_dir():
                 if warn_missing:
                     print(
