@@ -5,6 +5,8 @@ psycopg is imported only when a PostgreSQL URL is set, so the file store's comma
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from mova_core.model.errors import StoreError
@@ -38,9 +40,9 @@ def open_audit(store: DeadLetterStore, settings: Settings) -> AuditLog:
 
 def migrate_schema(settings: Settings) -> tuple[int, int, int]:
     """Create or upgrade the PostgreSQL store's schema: (version before, after, this mova's version)."""
-    _need_psycopg()
-    from mova_core.store.pg import schema
-    from mova_core.store.pg.connect import connect
+    with _postgres_extra():
+        from mova_core.store.pg import schema
+        from mova_core.store.pg.connect import connect
 
     url = settings.store_url.get_secret_value() if settings.store_url else ""
     with connect(url) as conn:
@@ -49,15 +51,18 @@ def migrate_schema(settings: Settings) -> tuple[int, int, int]:
 
 
 def _pg_store_class() -> type[PgStore]:
-    _need_psycopg()
-    from mova_core.store.pg.store import PgStore
-
+    with _postgres_extra():
+        from mova_core.store.pg.store import PgStore
     return PgStore
 
 
-def _need_psycopg() -> None:
-    """StoreError saying how to install the `postgres` extra when psycopg or its pool is missing."""
-    from importlib.util import find_spec
-
-    if find_spec("psycopg") is None or find_spec("psycopg_pool") is None:
-        raise StoreError(MISSING_EXTRA)
+@contextmanager
+def _postgres_extra() -> Iterator[None]:
+    """Imports of the PostgreSQL store: StoreError saying how to install the `postgres` extra when
+    psycopg or its pool is missing."""
+    try:
+        yield
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] in ("psycopg", "psycopg_pool", "psycopg_binary"):
+            raise StoreError(MISSING_EXTRA) from None
+        raise
