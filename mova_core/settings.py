@@ -186,6 +186,11 @@ class Settings(BaseModel):
         return value
 
     @property
+    def file_store(self) -> bool:
+        """Whether the entries are files in MOVA_DLQ_PATH (no MOVA_STORE_URL database)."""
+        return self.store_url is None
+
+    @property
     def store_url_shown(self) -> str | None:
         """MOVA_STORE_URL with its password masked, for messages and logs."""
         return None if self.store_url is None else mask_url(self.store_url.get_secret_value())
