@@ -167,14 +167,7 @@ class FileStore:
         if path.is_file() and not path.is_symlink():
             return value
         self.refresh()
-        candidates = set(self.index.ids_with_prefix(value))
-        if not value.startswith("dlq_"):
-            candidates |= set(self.index.ids_with_prefix("dlq_" + value))
-        if len(candidates) == 1:
-            return candidates.pop()
-        if not candidates:
-            raise EntryNotFound(value)
-        raise AmbiguousId(value, sorted(candidates))
+        return only_candidate(value, {i for p in id_prefixes(value) for i in self.index.ids_with_prefix(p)})
 
     def get(self, id_or_prefix: str) -> DeadLetterEntry:
         """The full, validated entry."""
@@ -419,6 +412,20 @@ def _unchanged(entry_id: str, exc: BaseException) -> None:
     if isinstance(exc, StoreError):
         raise StoreError(f"{exc}; {entry_id} was left unchanged") from exc
     raise exc
+
+
+def id_prefixes(value: str) -> list[str]:
+    """The prefixes an id or prefix names entries by: itself, and with `dlq_` when it has none."""
+    return [value] if value.startswith("dlq_") else [value, "dlq_" + value]
+
+
+def only_candidate(value: str, candidates: set[str]) -> str:
+    """The one id a prefix matched; EntryNotFound for none, AmbiguousId (sorted) for several."""
+    if len(candidates) == 1:
+        return next(iter(candidates))
+    if not candidates:
+        raise EntryNotFound(value)
+    raise AmbiguousId(value, sorted(candidates))
 
 
 def stats_from_counts(status_counts: dict[str, int], type_counts: dict[str, int],

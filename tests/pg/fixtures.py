@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support import SAMPLE_DLQ
 
 PG_URL = os.environ.get("MOVA_TEST_PG_URL")
 REQUIRE_PG = os.environ.get("MOVA_REQUIRE_PG") == "1"
@@ -58,17 +61,19 @@ def need_pg() -> str:
     return PG_URL or ""
 
 
-@pytest.fixture
-def pg_target() -> Iterator[PgTarget]:
-    """A fresh schema at the current version, dropped after the test."""
+@contextmanager
+def _schema(*, migrated: bool) -> Iterator[PgTarget]:
+    """A schema of the test's own on the test server (migrated to this version, or not created),
+    dropped after the test whatever made it."""
     import psycopg
 
     from mova_core.store.pg.schema import migrate
 
     url = need_pg()
     target = PgTarget(url, f"t_{secrets.token_hex(6)}")
-    with psycopg.connect(url, autocommit=True) as conn:
-        migrate(conn, target.schema)
+    if migrated:
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate(conn, target.schema)
     try:
         yield target
     finally:
@@ -77,17 +82,17 @@ def pg_target() -> Iterator[PgTarget]:
 
 
 @pytest.fixture
-def bare_pg_target() -> Iterator[PgTarget]:
-    """A schema name with nothing created yet (dropped after the test, whatever made it)."""
-    import psycopg
-
-    url = need_pg()
-    target = PgTarget(url, f"t_{secrets.token_hex(6)}")
-    try:
+def pg_target() -> Iterator[PgTarget]:
+    """A fresh schema at the current version."""
+    with _schema(migrated=True) as target:
         yield target
-    finally:
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{target.schema}" CASCADE')
+
+
+@pytest.fixture
+def bare_pg_target() -> Iterator[PgTarget]:
+    """A schema name with nothing created yet."""
+    with _schema(migrated=False) as target:
+        yield target
 
 
 @pytest.fixture
@@ -111,3 +116,14 @@ def seed_from(store, directory: Path) -> list[str]:
     for doc in docs:
         store.create(validate_entry(f"{doc['id']}.json", doc), doc=doc)
     return ids
+
+
+def seed_sample(target: PgTarget) -> None:
+    """The sample entries into the target's schema (from a store of this process, closed after)."""
+    from mova_core.store.pg.store import PgStore
+
+    store = PgStore(target.url, target.schema)
+    try:
+        seed_from(store, SAMPLE_DLQ)
+    finally:
+        store.close()

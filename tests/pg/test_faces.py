@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import json
 
-from mova_core.store.pg.store import PgStore
-from tests.pg.fixtures import seed_from
+from tests.pg.fixtures import seed_sample
 from tests.pg.processes import host, run_mova
 from tests.support import SAMPLE_DLQ
 
 ENTRY = "dlq_a71c4e88-5d2b-4f9a-b037-6c8e1f2d90ab"
 
 
-def _seed(target) -> None:
-    store = PgStore(target.url, target.schema)
-    try:
-        seed_from(store, SAMPLE_DLQ)
-    finally:
-        store.close()
-
-
 def test_the_http_shim_serves_and_changes_the_shared_store(pg_target, serve, tmp_path):
-    _seed(pg_target)
+    seed_sample(pg_target)
     server = serve(tmp_path / "no-such-dir", env=pg_target.env())
     with server.client() as http:
         page = http.get("/v1/dlq", params={"status": "active", "limit": 50}).json()
@@ -53,7 +44,7 @@ def test_mova_run_dead_letters_into_the_shared_store(pg_target, tmp_path):
 
 
 def test_alerts_read_the_shared_store(pg_target, tmp_path):
-    _seed(pg_target)
+    seed_sample(pg_target)
     home = host(tmp_path, "a")
     calm = run_mova(pg_target, home, "dlq", "alerts", "--max-active", "100")
     assert calm.returncode == 0, calm.stderr

@@ -5,21 +5,10 @@ from __future__ import annotations
 
 import json
 
-from tests.pg.fixtures import seed_from
+from tests.pg.fixtures import seed_sample
 from tests.pg.processes import host, run_mova, start_python
-from tests.support import SAMPLE_DLQ
 
 ENTRY = "dlq_a71c4e88-5d2b-4f9a-b037-6c8e1f2d90ab"
-
-
-def _seed(target) -> None:
-    from mova_core.store.pg.store import PgStore
-
-    with_store = PgStore(target.url, target.schema)
-    try:
-        seed_from(with_store, SAMPLE_DLQ)
-    finally:
-        with_store.close()
 
 
 def _listing(target, home) -> list[dict]:
@@ -29,7 +18,7 @@ def _listing(target, home) -> list[dict]:
 
 
 def test_a_change_on_one_host_is_seen_by_the_other(pg_target, tmp_path):
-    _seed(pg_target)
+    seed_sample(pg_target)
     a, b = host(tmp_path, "host-a"), host(tmp_path, "host-b")
     before = _listing(pg_target, b)
     assert len(before) == 16 and _listing(pg_target, a) == before
@@ -74,7 +63,7 @@ def _race(target, tmp_path, op: str) -> list[str]:
 
 
 def test_eight_processes_claiming_one_entry_exactly_one_wins(pg_target, tmp_path):
-    _seed(pg_target)
+    seed_sample(pg_target)
     outs = _race(pg_target, tmp_path, "claim")
     assert outs.count("won") == 1 and outs.count("lost AlreadyRetrying") == 7, outs
     from mova_core.store.pg.store import PgStore
@@ -89,6 +78,6 @@ def test_eight_processes_claiming_one_entry_exactly_one_wins(pg_target, tmp_path
 
 
 def test_eight_processes_archiving_one_entry_exactly_one_archives(pg_target, tmp_path):
-    _seed(pg_target)
+    seed_sample(pg_target)
     outs = _race(pg_target, tmp_path, "archive")
     assert outs.count("won") == 1 and outs.count("no-op") == 7, outs

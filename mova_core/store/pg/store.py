@@ -17,7 +17,7 @@ import psycopg
 from psycopg import Connection, sql
 from psycopg_pool import ConnectionPool
 
-from mova_core.model.errors import AmbiguousId, EntryNotFound, StoreError
+from mova_core.model.errors import EntryNotFound, StoreError
 from mova_core.model.ids import validate_id
 from mova_core.model.listing import (
     EntryFilter,
@@ -28,7 +28,12 @@ from mova_core.model.listing import (
     Stats,
 )
 from mova_core.store.audit import AuditLog
-from mova_core.store.files import groups_from_rows, stats_from_counts
+from mova_core.store.files import (
+    groups_from_rows,
+    id_prefixes,
+    only_candidate,
+    stats_from_counts,
+)
 from mova_core.store.fsio import new_token
 from mova_core.store.pg import query
 from mova_core.store.pg.audit import PgAuditLog
@@ -134,20 +139,15 @@ class PgStore:
     def resolve_id(self, id_or_prefix: str) -> str:
         """A full id, from a full id or a unique prefix (`dlq_` optional, as with a bare UUID prefix)."""
         value = validate_id(id_or_prefix)
-        prefixes = [value] if value.startswith("dlq_") else [value, "dlq_" + value]
         with self.pool.connection() as conn:
             if conn.execute(sql.SQL("SELECT 1 FROM {} WHERE id = %s").format(self.entries), [value]).fetchone():
                 return value
             candidates: set[str] = set()
-            for prefix in prefixes:  # a range over the primary key ("C" order: the prefix's extensions)
+            for prefix in id_prefixes(value):  # a range over the primary key ("C" order: the prefix's extensions)
                 candidates |= {r[0] for r in conn.execute(
                     sql.SQL("SELECT id FROM {} WHERE id >= %s AND id < %s ORDER BY id LIMIT %s").format(self.entries),
                     [prefix, prefix + "\U0010ffff", _PREFIX_LIMIT])}
-        if len(candidates) == 1:
-            return candidates.pop()
-        if not candidates:
-            raise EntryNotFound(value)
-        raise AmbiguousId(value, sorted(candidates))
+        return only_candidate(value, candidates)
 
     def get(self, id_or_prefix: str) -> DeadLetterEntry:
         """One full, validated entry."""
