@@ -43,9 +43,10 @@ MAX_COUNT = 1_000_000_000
 _SKIP = "__mova_skip_invalid__"
 #: What MOVA_STORE_URL may start with (libpq's two spellings).
 STORE_URL_SCHEMES = ("postgresql://", "postgres://")
-#: A schema name mova quotes nowhere: lower-case letters, digits and `_`, not starting with a digit.
-SCHEMA_NAME = r"^[a-z_][a-z0-9_]{0,62}$"
-SCHEMA_WORDS = "lower-case letters, digits and _ (not starting with a digit), at most 63 (default mova)"
+#: A schema name that needs no quoting: lower-case letters, digits and `_`, not starting with a digit; at
+#: most 58 characters, so that its notification channel (`mova_<schema>`) fits PostgreSQL's 63.
+SCHEMA_NAME = r"^[a-z_][a-z0-9_]{0,57}$"
+SCHEMA_WORDS = "lower-case letters, digits and _ (not starting with a digit), at most 58 (default mova)"
 #: What a run reads (a retry or `mova run`): checked before an entry is claimed or a run starts.
 RUN_SETTINGS = ("retry_default_max_attempts", "retry_default_delay", "retry_default_max_delay", "lease_seconds",
                 "sandbox_allowed_hosts", "runs_path", "sandbox_path")

@@ -42,3 +42,11 @@ def test_an_invalid_url_or_schema_is_an_error_naming_the_variable_without_the_pa
     with pytest.raises(InvalidSetting, match="MOVA_STORE_SCHEMA='Team-Queue' is not valid: use lower-case letters"):
         s.store_schema
     assert s.dlq_path  # the other settings still read
+
+
+def test_a_schema_name_leaves_room_for_its_notification_channel(monkeypatch):
+    monkeypatch.setenv("MOVA_STORE_SCHEMA", "q" * 58)
+    assert len("mova_" + Settings().store_schema) == 63  # PostgreSQL's longest identifier
+    monkeypatch.setenv("MOVA_STORE_SCHEMA", "q" * 59)
+    with pytest.raises(InvalidSetting, match="at most 58"):
+        Settings().store_schema

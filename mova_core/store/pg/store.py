@@ -3,11 +3,13 @@
 Every change is one short transaction: the row is locked (`SELECT … FOR UPDATE`, waiting at most
 LOCK_TIMEOUT for another change), changed, its `version` bumped, and its audit record inserted,
 then committed together. Listings, statistics and groups are SQL over the summary columns; no
-document is parsed for them. There is no index to refresh and no file to skip.
+document is parsed for them. There is no index to refresh and no file to skip. Each change is
+announced on the schema's channel (`NOTIFY`, delivered on commit only) for live views (`changes`).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -44,6 +46,7 @@ from mova_core.store.pg.codec import (
     from_column,
 )
 from mova_core.store.pg.connect import open_pool
+from mova_core.store.pg.notify import changes
 from mova_core.store.protocol import Check, Commit, Mutation, Progress
 from mova_core.store.validate import validate_entry
 
@@ -63,6 +66,8 @@ class PgStore:
         self._owns_pool = pool is None
         self.pool = pool or open_pool(url, schema)
         self.entries = sql.Identifier(schema, "entries")
+        #: Where every committed change is announced (`changes`).
+        self.channel = f"mova_{schema}"
         #: The audit table, written in each change's transaction (the service records through it).
         self.audit_log = PgAuditLog(self.pool, schema)
         self.audit: AuditLog = self.audit_log
@@ -187,15 +192,26 @@ class PgStore:
         except psycopg.Error as exc:
             raise StoreError(f"the store could not change {entry_id}: {exc}; nothing was changed") from exc
 
+    def _announce(self, conn: Connection, entry_id: str) -> None:
+        """Tell listeners (`changes`) that the entry's file name changed, once the transaction commits."""
+        conn.execute("SELECT pg_notify(%s, %s)", [self.channel, f"{entry_id}.json"])
+
+    def changes(self, stop: threading.Event, *, wait: float = 0.5) -> Iterator[list[str]]:
+        """The entry file names that changes by any host touch, in batches as they commit, until
+        `stop` is set (see `mova_core.store.pg.notify`)."""
+        return changes(self.url, self.channel, stop, wait=wait)
+
     def create(self, entry: DeadLetterEntry, *, doc: dict[str, Any] | None = None) -> None:
         """Insert a new entry; refuses an id that exists (StoreError, as the file store)."""
         text, columns = encode_row(entry.id, entry.to_json_dict() if doc is None else doc)
         names = sql.SQL(", ").join(map(sql.Identifier, (*SUMMARY_COLUMNS, "doc")))
         marks = sql.SQL(", ").join(sql.Placeholder() * (len(SUMMARY_COLUMNS) + 1))
         try:
-            with self.pool.connection() as conn:
+            with self.pool.connection() as conn, conn.transaction():
                 made = conn.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO NOTHING RETURNING id")
                                     .format(self.entries, names, marks), [*columns, text]).fetchone()
+                if made is not None:
+                    self._announce(conn, entry.id)
         except psycopg.Error as exc:
             raise StoreError(f"the store could not write {entry.id}: {exc}") from exc
         if made is None:
@@ -217,6 +233,7 @@ class PgStore:
                     sql.SQL("{} = %s").format(sql.Identifier(c)) for c in (*SUMMARY_COLUMNS, "doc"))
                 conn.execute(sql.SQL("UPDATE {} SET {}, version = version + 1, updated_at = now() WHERE id = %s")
                              .format(self.entries, assignments), [*columns, text, entry_id])
+                self._announce(conn, entry_id)
                 if on_commit is not None:
                     on_commit(before, new, change=new_token())
             return before, new
@@ -229,6 +246,7 @@ class PgStore:
             if check is not None:
                 check(entry)
             conn.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(self.entries), [entry_id])
+            self._announce(conn, entry_id)
             if on_commit is not None:
                 on_commit(entry, None, change=new_token())
             return entry
