@@ -41,5 +41,5 @@ def from_column(value: Any) -> Any:
 def encode_row(entry_id: str, doc: dict[str, Any]) -> tuple[str, tuple]:
     """The document's JSON text (the file store's bytes) and its summary columns, ready to store."""
     data = encode_pretty(doc)
-    columns = summary_row(f"{entry_id}.json", data)
+    columns = summary_row(f"{entry_id}.json", data, doc)
     return data.decode(), tuple(to_column(v) for v in columns)
