@@ -147,11 +147,15 @@ class PgStore:
         with self.pool.connection() as conn:
             if conn.execute(sql.SQL("SELECT 1 FROM {} WHERE id = %s").format(self.entries), [value]).fetchone():
                 return value
-            candidates: set[str] = set()
-            for prefix in id_prefixes(value):  # a range over the primary key ("C" order: the prefix's extensions)
-                candidates |= {r[0] for r in conn.execute(
-                    sql.SQL("SELECT id FROM {} WHERE id >= %s AND id < %s ORDER BY id LIMIT %s").format(self.entries),
-                    [prefix, prefix + "\U0010ffff", _PREFIX_LIMIT])}
+            return self._by_prefix(conn, value)
+
+    def _by_prefix(self, conn: Connection, value: str) -> str:
+        """The one id starting with `value` (or `dlq_` + `value`): a range over the primary key."""
+        candidates: set[str] = set()
+        for prefix in id_prefixes(value):  # ("C" order: the ids from the prefix up to its last extension)
+            candidates |= {r[0] for r in conn.execute(
+                sql.SQL("SELECT id FROM {} WHERE id >= %s AND id < %s ORDER BY id LIMIT %s").format(self.entries),
+                [prefix, prefix + "\U0010ffff", _PREFIX_LIMIT])}
         return only_candidate(value, candidates)
 
     def get(self, id_or_prefix: str) -> DeadLetterEntry:
@@ -174,27 +178,33 @@ class PgStore:
 
     # -- writing ----------------------------------------------------------------------------
     @contextmanager
-    def _change(self, entry_id: str) -> Iterator[tuple[Connection, dict[str, Any]]]:
-        """A transaction holding the entry's row lock, with its stored document; audit records
-        written meanwhile join the transaction."""
+    def _change(self, id_or_prefix: str) -> Iterator[tuple[Connection, str, dict[str, Any]]]:
+        """A transaction holding the entry's row lock, with its full id and stored document; audit
+        records written meanwhile join the transaction. A full id is locked at once (one round trip);
+        a prefix is resolved first."""
+        entry_id = validate_id(id_or_prefix)
+        lock = sql.SQL("SELECT doc FROM {} WHERE id = %s FOR UPDATE").format(self.entries)
         try:
             with self.pool.connection() as conn, conn.transaction():
                 conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
-                row = conn.execute(sql.SQL("SELECT doc FROM {} WHERE id = %s FOR UPDATE").format(self.entries),
-                                   [entry_id]).fetchone()
+                row = conn.execute(lock, [entry_id]).fetchone()
                 if row is None:
-                    raise EntryNotFound(entry_id)
+                    entry_id = self._by_prefix(conn, entry_id)
+                    row = conn.execute(lock, [entry_id]).fetchone()
+                if row is None:
+                    raise EntryNotFound(entry_id)  # deleted since the prefix was resolved
                 with self.audit_log.bound(conn):
-                    yield conn, orjson.loads(row[0])
+                    yield conn, entry_id, orjson.loads(row[0])
         except psycopg.errors.LockNotAvailable:
             raise StoreError(f"{entry_id} is being changed by another process (waited {LOCK_TIMEOUT}); "
                              "nothing was changed, try again") from None
         except psycopg.Error as exc:
             raise StoreError(f"the store could not change {entry_id}: {exc}; nothing was changed") from exc
 
-    def _announce(self, conn: Connection, entry_id: str) -> None:
-        """Tell listeners (`changes`) that the entry's file name changed, once the transaction commits."""
-        conn.execute("SELECT pg_notify(%s, %s)", [self.channel, f"{entry_id}.json"])
+    def _announcing(self, entry_id: str) -> tuple[sql.Composable, list[str]]:
+        """A RETURNING clause telling listeners (`changes`) that the entry's file name changed, once the
+        transaction commits (only for a row the statement touched), and its values."""
+        return sql.SQL(" RETURNING pg_notify(%s, %s)"), [self.channel, f"{entry_id}.json"]
 
     def changes(self, stop: threading.Event, *, wait: float = 0.5) -> Iterator[list[str]]:
         """The entry file names that changes by any host touch, in batches as they commit, until
@@ -207,11 +217,10 @@ class PgStore:
         names = sql.SQL(", ").join(map(sql.Identifier, (*SUMMARY_COLUMNS, "doc")))
         marks = sql.SQL(", ").join(sql.Placeholder() * (len(SUMMARY_COLUMNS) + 1))
         try:
-            with self.pool.connection() as conn, conn.transaction():
-                made = conn.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO NOTHING RETURNING id")
-                                    .format(self.entries, names, marks), [*columns, text]).fetchone()
-                if made is not None:
-                    self._announce(conn, entry.id)
+            announce, args = self._announcing(entry.id)
+            with self.pool.connection() as conn:
+                made = conn.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO NOTHING").format(
+                    self.entries, names, marks) + announce, [*columns, text, *args]).fetchone()
         except psycopg.Error as exc:
             raise StoreError(f"the store could not write {entry.id}: {exc}") from exc
         if made is None:
@@ -220,8 +229,7 @@ class PgStore:
     def update(self, id_or_prefix: str, mutate: Mutation, on_commit: Commit | None = None
                ) -> tuple[DeadLetterEntry, DeadLetterEntry]:
         """Read-check-write one entry under its row lock; `on_commit` (the audit) in the same transaction."""
-        entry_id = self.resolve_id(id_or_prefix)
-        with self._change(entry_id) as (conn, doc):
+        with self._change(id_or_prefix) as (conn, entry_id, doc):
             current = validate_entry(f"{entry_id}.json", doc)
             before = current.model_copy(deep=True)
             changed = mutate(current)
@@ -231,22 +239,21 @@ class PgStore:
                 text, columns = encode_row(entry_id, new_doc)
                 assignments = sql.SQL(", ").join(
                     sql.SQL("{} = %s").format(sql.Identifier(c)) for c in (*SUMMARY_COLUMNS, "doc"))
+                announce, args = self._announcing(entry_id)
                 conn.execute(sql.SQL("UPDATE {} SET {}, version = version + 1, updated_at = now() WHERE id = %s")
-                             .format(self.entries, assignments), [*columns, text, entry_id])
-                self._announce(conn, entry_id)
+                             .format(self.entries, assignments) + announce, [*columns, text, entry_id, *args])
                 if on_commit is not None:
                     on_commit(before, new, change=new_token())
             return before, new
 
     def delete(self, id_or_prefix: str, check: Check | None = None, on_commit: Commit | None = None) -> DeadLetterEntry:
         """Remove one entry under its row lock once `check` approves; the audit in the same transaction."""
-        entry_id = self.resolve_id(id_or_prefix)
-        with self._change(entry_id) as (conn, doc):
+        with self._change(id_or_prefix) as (conn, entry_id, doc):
             entry = validate_entry(f"{entry_id}.json", doc)
             if check is not None:
                 check(entry)
-            conn.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(self.entries), [entry_id])
-            self._announce(conn, entry_id)
+            announce, args = self._announcing(entry_id)
+            conn.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(self.entries) + announce, [entry_id, *args])
             if on_commit is not None:
                 on_commit(entry, None, change=new_token())
             return entry
