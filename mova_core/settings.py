@@ -13,6 +13,7 @@ variable and what it accepts. Only the commands that use it fail (the CLI: exit 
 
 import getpass
 import os
+import re
 import typing
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -40,6 +41,12 @@ DAY = 86400.0
 MAX_COUNT = 1_000_000_000
 #: A constructor argument naming the variables to leave out (they were found invalid).
 _SKIP = "__mova_skip_invalid__"
+#: What MOVA_STORE_URL may start with (libpq's two spellings).
+STORE_URL_SCHEMES = ("postgresql://", "postgres://")
+#: A schema name that needs no quoting: lower-case letters, digits and `_`, not starting with a digit; at
+#: most 58 characters, so that its notification channel (`mova_<schema>`) fits PostgreSQL's 63.
+SCHEMA_NAME = r"^[a-z_][a-z0-9_]{0,57}$"
+SCHEMA_WORDS = "lower-case letters, digits and _ (not starting with a digit), at most 58 (default mova)"
 #: What a run reads (a retry or `mova run`): checked before an entry is claimed or a run starts.
 RUN_SETTINGS = ("retry_default_max_attempts", "retry_default_delay", "retry_default_max_delay", "lease_seconds",
                 "sandbox_allowed_hosts", "runs_path", "sandbox_path")
@@ -152,6 +159,13 @@ class Settings(BaseModel):
     actor: str = Field(default_factory=default_actor)
     """MOVA_ACTOR: the identity written to the audit log (default: user@host)."""
 
+    store_url: SecretStr | None = Field(default=None, json_schema_extra={"accepts": "a postgresql:// URL"})
+    """MOVA_STORE_URL: a shared PostgreSQL store, `postgresql://user:password@host:port/database` (default:
+    unset, the file store at MOVA_DLQ_PATH). A secret: shown with its password masked."""
+
+    store_schema: Annotated[str, Field(pattern=SCHEMA_NAME, json_schema_extra={"accepts": SCHEMA_WORDS})] = "mova"
+    """MOVA_STORE_SCHEMA: the PostgreSQL schema holding the queue (several queues can share a database)."""
+
     @model_validator(mode="before")
     @classmethod
     def _from_environment(cls, data: Any) -> Any:
@@ -164,6 +178,23 @@ class Settings(BaseModel):
         found = {name: environ[prefix + name] for name in cls.model_fields
                  if prefix + name in environ and name not in skip}
         return {**found, **data}
+
+    @field_validator("store_url")
+    @classmethod
+    def _postgres_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(STORE_URL_SCHEMES):
+            raise ValueError("not a postgresql:// URL")
+        return value
+
+    @property
+    def file_store(self) -> bool:
+        """Whether the entries are files in MOVA_DLQ_PATH (no MOVA_STORE_URL database)."""
+        return self.store_url is None
+
+    @property
+    def store_url_shown(self) -> str | None:
+        """MOVA_STORE_URL with its password masked, for messages and logs."""
+        return None if self.store_url is None else mask_url(self.store_url.get_secret_value())
 
     @field_validator("sandbox_allowed_hosts", mode="before")
     @classmethod
@@ -195,6 +226,12 @@ class Settings(BaseModel):
         return self.audit_path or self.mova_dir / "audit.jsonl"
 
 
+def mask_url(url: str) -> str:
+    """A URL with the password of its user part (`user:password@`) and any `password=` parameter masked."""
+    url = re.sub(r"^([a-z]+://[^:@/?#]*):[^@/?#]*@", r"\1:***@", url)
+    return re.sub(r"(?i)(password=)[^&\s]*", r"\1***", url)
+
+
 def _invalid_variables(exc: ValidationError, given: dict[str, Any]) -> dict[str, InvalidSetting] | None:
     """The settings whose environment variable failed validation; None when a value the caller passed
     failed (a bug to report as it is)."""
@@ -205,6 +242,8 @@ def _invalid_variables(exc: ValidationError, given: dict[str, Any]) -> dict[str,
     out = {}
     for name in sorted(failed):
         variable, value = environ.get(ENV_PREFIX.lower() + name, (ENV_PREFIX + name.upper(), ""))
+        if name == "store_url":  # its password is never printed
+            value = mask_url(value)
         out[name] = InvalidSetting(variable, value, accepted(Settings.model_fields[name]))
     return out
 
@@ -214,6 +253,9 @@ _KINDS = {int: "a whole number", float: "a number", bool: "true or false", Path:
 
 def accepted(field: FieldInfo) -> str:
     """What a field accepts, in words: `a whole number of at least 1`."""
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and isinstance(extra.get("accepts"), str):
+        return extra["accepts"]
     annotation, bounds = field.annotation, list(field.metadata)
     for arg in typing.get_args(annotation) or ():
         if arg is not type(None):  # `X | None`: X's words (an empty variable is not None anyway)

@@ -24,7 +24,8 @@ from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
 from mova_core.store.files import FileStore
 from mova_core.store.index import racy_window
-from mova_core.store.protocol import Progress
+from mova_core.store.open import open_store
+from mova_core.store.protocol import DeadLetterStore, Progress
 
 T = TypeVar("T")
 Stamp = tuple[int, int, int, int]
@@ -150,6 +151,17 @@ class ServicePool:
         self._idle: list[DLQService] = []
         self._created = 0
         self._closed = False
+        self._shared: DeadLetterStore | None = None  # over PostgreSQL: the store whose connections all share
+
+    def _new_store(self) -> DeadLetterStore:
+        """A file store behind the shared refresh gate; over PostgreSQL (MOVA_STORE_URL), a store on the
+        first one's connection pool."""
+        if self.settings.store_url is None:
+            return GatedStore(self.settings.dlq_path, self.gate)
+        with self._lock:
+            if self._shared is None:
+                self._shared = open_store(self.settings)
+            return self._shared.independent()
 
     @property
     def created(self) -> int:
@@ -162,7 +174,7 @@ class ServicePool:
         with self._lock:
             svc = self._idle.pop() if self._idle else None
         if svc is None:
-            svc = DLQService(self.settings, GatedStore(self.settings.dlq_path, self.gate), clock=self.clock)
+            svc = DLQService(self.settings, self._new_store(), clock=self.clock)
             with self._lock:
                 self._created += 1
         svc.actor = actor
@@ -183,3 +195,5 @@ class ServicePool:
             idle, self._idle = self._idle, []
         for svc in idle:
             svc.close()
+        if self._shared is not None:
+            self._shared.close()

@@ -26,7 +26,7 @@ from mova_core.ops.alerts import Alert, Thresholds
 from mova_core.ops.purge import PurgeReport
 from mova_core.settings import BACKGROUND_SETTINGS, RUN_SETTINGS, Settings
 from mova_core.store.audit import AuditLog
-from mova_core.store.files import FileStore
+from mova_core.store.open import open_audit, open_store
 from mova_core.store.protocol import Commit, DeadLetterStore, Progress
 from mova_core.timeutil import utcnow
 
@@ -63,10 +63,10 @@ class DLQService:
         audit: AuditLog | None = None,
     ):
         self.settings = settings or Settings()
-        self.store = store or FileStore(self.settings.dlq_path)
+        self.store = store or open_store(self.settings)
         self.clock = clock or utcnow
         self.actor = actor or self.settings.actor
-        self.audit = audit or AuditLog(self.settings.effective_audit_path)
+        self.audit = audit or open_audit(self.store, self.settings)
         self._counters: Counters | None = None
         self.store.use_audit(self.audit)  # where a change a killed process recorded is taken back
 

@@ -151,33 +151,13 @@ class FileStore:
     def stats(self) -> Stats:
         """The specification's statistics."""
         self.refresh()
-        index = self.index
-        status_counts, type_counts = index.overview()
-        by_status = {s.value: 0 for s in EntryStatus} | status_counts
-        by_type = dict(sorted(type_counts.items(), key=lambda kv: (-kv[1], kv[0])))
-        oldest, newest = index.extremes()
-        return Stats(
-            total_entries=sum(by_status.values()),
-            by_status=by_status,
-            by_workflow_type=by_type,
-            oldest_entry=oldest,
-            newest_entry=newest,
-        )
+        status_counts, type_counts = self.index.overview()
+        return stats_from_counts(status_counts, type_counts, *self.index.extremes())
 
     def groups(self, flt: EntryFilter) -> list[Group]:
         """Entries grouped by failure fingerprint, largest group first."""
         self.refresh()
-        index = self.index
-        by_status = index.group_status_counts(flt)
-        out = []
-        for fp, count, action, example, example_id, first, last, types in index.group_rows(flt):
-            out.append(Group(
-                fingerprint=fp, count=count, action_type=action, example_error=example or "",
-                example_id=example_id, first_seen=_seen(first), last_seen=_seen(last),
-                workflow_types=sorted((types or "").split(",")) if types else [],
-                by_status=by_status.get(fp, {}),
-            ))
-        return out
+        return groups_from_rows(self.index.group_rows(flt), self.index.group_status_counts(flt))
 
     def skipped(self) -> list[SkippedFile]:
         return self.index.skipped()
@@ -192,14 +172,7 @@ class FileStore:
         if path.is_file() and not path.is_symlink():
             return value
         self.refresh()
-        candidates = set(self.index.ids_with_prefix(value))
-        if not value.startswith("dlq_"):
-            candidates |= set(self.index.ids_with_prefix("dlq_" + value))
-        if len(candidates) == 1:
-            return candidates.pop()
-        if not candidates:
-            raise EntryNotFound(value)
-        raise AmbiguousId(value, sorted(candidates))
+        return only_candidate(value, {i for p in id_prefixes(value) for i in self.index.ids_with_prefix(p)})
 
     def get(self, id_or_prefix: str) -> DeadLetterEntry:
         """The full, validated entry."""
@@ -444,6 +417,43 @@ def _unchanged(entry_id: str, exc: BaseException) -> None:
     if isinstance(exc, StoreError):
         raise StoreError(f"{exc}; {entry_id} was left unchanged") from exc
     raise exc
+
+
+def id_prefixes(value: str) -> list[str]:
+    """The prefixes an id or prefix names entries by: itself, and with `dlq_` when it has none."""
+    return [value] if value.startswith("dlq_") else [value, "dlq_" + value]
+
+
+def only_candidate(value: str, candidates: set[str]) -> str:
+    """The one id a prefix matched; EntryNotFound for none, AmbiguousId (sorted) for several."""
+    if len(candidates) == 1:
+        return next(iter(candidates))
+    if not candidates:
+        raise EntryNotFound(value)
+    raise AmbiguousId(value, sorted(candidates))
+
+
+def stats_from_counts(status_counts: dict[str, int], type_counts: dict[str, int],
+                      oldest: str | None, newest: str | None) -> Stats:
+    """The statistics from counts per status and per type (every status shown, types largest first)."""
+    by_status = {s.value: 0 for s in EntryStatus} | status_counts
+    by_type = dict(sorted(type_counts.items(), key=lambda kv: (-kv[1], kv[0])))
+    return Stats(total_entries=sum(by_status.values()), by_status=by_status, by_workflow_type=by_type,
+                 oldest_entry=oldest, newest_entry=newest)
+
+
+def groups_from_rows(rows: list[tuple], by_status: dict[str, dict[str, int]]) -> list[Group]:
+    """Groups from rows of (fingerprint, count, action type, example error, example id, first and last
+    created_ts, comma-joined workflow types) and the counts per status of each fingerprint."""
+    out = []
+    for fp, count, action, example, example_id, first, last, types in rows:
+        out.append(Group(
+            fingerprint=fp, count=count, action_type=action, example_error=example or "",
+            example_id=example_id, first_seen=_seen(first), last_seen=_seen(last),
+            workflow_types=sorted(types.split(",")) if types else [],
+            by_status=by_status.get(fp, {}),
+        ))
+    return out
 
 
 def _seen(ts: float) -> str:

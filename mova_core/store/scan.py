@@ -88,12 +88,14 @@ def shape_problem(name: str, data: bytes, doc: dict) -> str | None:
     return entry_problem(name, doc)
 
 
-def _row(name: str, data: bytes, identity: tuple[int, int, int, int]) -> tuple:
-    """The entries row of one file: its name and identity, then its summary columns."""
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc})") from None
+def _row(name: str, data: bytes, identity: tuple[int, int, int, int], doc: Any = None) -> tuple:
+    """The entries row of one file: its name and identity, then its summary columns (`doc`: `data`
+    decoded already, when the caller has it)."""
+    if doc is None:
+        try:
+            doc = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise ValueError(f"not valid JSON ({exc})") from None
     if not isinstance(doc, dict):
         raise ValueError("not a JSON object")
     entry_id = doc.get("id")
@@ -139,6 +141,13 @@ def _row(name: str, data: bytes, identity: tuple[int, int, int, int]) -> tuple:
         _num(meta.get("priority")), _text(lease.get("owner")), lease_expires,
         search_text(entry_id, workflow_type, shown_error, action_type),
     )
+
+
+def summary_row(name: str, data: bytes, doc: dict | None = None) -> tuple:
+    """The summary columns of an entry's JSON `data` (an index row without name and file identity,
+    from `id` to `search_text`); ValueError saying why `data` is not an entry named `name`. `doc`:
+    `data` decoded, when the caller has it (a writer that encoded it from that object)."""
+    return _row(name, data, (0, 0, 0, 0), doc)[5:]
 
 
 _STATUSES = tuple(EntryStatus.__members__)

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 import typer
 
 from mova_core import __version__
-from mova_tui.cli import dlq, run, serve, tui
+from mova_tui.cli import db, dlq, run, serve, tui
 from mova_tui.cli.output import MovaGroup, examples
 from mova_tui.cli.state import CliState, DlqPathEverywhere
 
@@ -31,6 +31,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(db.app, name="db")
 app.command(
     "run",
     epilog=examples(

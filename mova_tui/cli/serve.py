@@ -79,7 +79,7 @@ def serve_command(
             err=True,
         )
         raise typer.Exit(2)
-    if not settings.dlq_path.is_dir():
+    if settings.file_store and not settings.dlq_path.is_dir():
         typer.echo(f"warning: dead-letter directory {settings.dlq_path} does not exist; serving an empty queue "
                    "(set MOVA_DLQ_PATH or --dlq-path)", err=True)
     if not loopback and not tokens:

@@ -50,6 +50,8 @@ class CliState:
 
             self._service = DLQService(self.settings())
             path = self._service.settings.dlq_path
+            if not self._service.settings.file_store:
+                return self._service  # a PostgreSQL store (MOVA_STORE_URL): no directory, no index to build
             if not path.is_dir():
                 if warn_missing:
                     print(

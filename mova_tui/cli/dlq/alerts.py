@@ -107,7 +107,7 @@ def alerts(
         "max_retry_failure_rate": max_retry_failure_rate, "max_sandbox_runtime": max_sandbox_runtime,
     })
     svc = state.service(warn_missing=False)
-    if not svc.settings.dlq_path.is_dir():
+    if svc.settings.file_store and not svc.settings.dlq_path.is_dir():
         # A typo in a cron job's MOVA_DLQ_PATH must page, not read as a healthy empty queue.
         fail(f"dead-letter directory {svc.settings.dlq_path} does not exist (set MOVA_DLQ_PATH or --dlq-path)",
              EXIT_USAGE)

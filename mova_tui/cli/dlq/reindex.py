@@ -16,6 +16,8 @@ def reindex(ctx: typer.Context, fmt: FormatOpt = Format.table) -> None:
     from mova_tui.present.text import counted  # Rich text: not at start-up
 
     svc = get_state(ctx).service(warn_missing=False)
+    if not svc.settings.file_store:
+        fail("the PostgreSQL store (MOVA_STORE_URL) has no index to rebuild: its listings read the table itself")
     if not svc.settings.dlq_path.is_dir():
         fail(f"dead-letter directory {svc.settings.dlq_path} does not exist (set MOVA_DLQ_PATH or --dlq-path)")
     refresh_with_progress(svc, full=True, label="reindexing")

@@ -1,0 +1,45 @@
+"""Entries to and from PostgreSQL rows: the exact JSON text, and summary columns without NUL.
+
+PostgreSQL's `text` (and `jsonb`) refuse the character U+0000, which Go engines write in error
+texts. The document is kept as its JSON text, where a NUL is the escape `\\u0000`, so it comes back
+byte for byte; in the summary columns a NUL is stored as U+FFFE (a noncharacter, never in text)
+and turned back on the way out, so listings show what the file store shows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mova_core.store.fsio import encode_pretty
+from mova_core.store.scan import summary_row
+
+#: The summary columns, in `summary_row`'s order.
+SUMMARY_COLUMNS = (
+    "id", "run_id", "status", "created_at", "created_ts", "workflow_type", "user_id", "action_type",
+    "last_error", "failure_reason", "attempts", "retry_count", "fingerprint", "priority", "lease_owner",
+    "lease_expires_ts", "search_text",
+)
+#: What a listing reads back (EntrySummary's fields: every summary column but the search text).
+LISTED_COLUMNS = SUMMARY_COLUMNS[:-1]
+NUL, NUL_STAND_IN = "\x00", "\ufffe"
+
+
+def to_column(value: Any) -> Any:
+    """A value as a text column can hold it (NUL stood in for)."""
+    if isinstance(value, str) and NUL in value:
+        return value.replace(NUL, NUL_STAND_IN)
+    return value
+
+
+def from_column(value: Any) -> Any:
+    """A column's value as the entry holds it."""
+    if isinstance(value, str) and NUL_STAND_IN in value:
+        return value.replace(NUL_STAND_IN, NUL)
+    return value
+
+
+def encode_row(entry_id: str, doc: dict[str, Any]) -> tuple[str, tuple]:
+    """The document's JSON text (the file store's bytes) and its summary columns, ready to store."""
+    data = encode_pretty(doc)
+    columns = summary_row(f"{entry_id}.json", data, doc)
+    return data.decode(), tuple(to_column(v) for v in columns)

@@ -1,0 +1,112 @@
+"""The store's tables, as numbered migrations, and the check every command makes before using them.
+
+A migration runs in one transaction under an advisory lock named for the schema, so hosts running
+`mova db migrate` at once apply each step exactly once; the others wait, then find nothing to do.
+"""
+
+from __future__ import annotations
+
+from psycopg import Connection, sql
+
+from mova_core.model.errors import InvalidInput
+
+# Text columns sort and compare as bytes ("C"), as the file store's SQLite index does, whatever the
+# database's own collation.
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: the entries: summary columns for listings, the exact JSON text, a version for each change.
+    """
+    CREATE TABLE {schema}.entries (
+        id text COLLATE "C" PRIMARY KEY,
+        run_id text COLLATE "C" NOT NULL,
+        status text COLLATE "C" NOT NULL,
+        created_at text COLLATE "C" NOT NULL,
+        created_ts double precision NOT NULL,
+        workflow_type text COLLATE "C" NOT NULL,
+        user_id text COLLATE "C",
+        action_type text COLLATE "C",
+        last_error text COLLATE "C" NOT NULL DEFAULT '',
+        failure_reason text COLLATE "C",
+        attempts bigint NOT NULL DEFAULT 0,
+        retry_count bigint NOT NULL DEFAULT 0,
+        fingerprint text COLLATE "C" NOT NULL DEFAULT '',
+        priority bigint,
+        lease_owner text COLLATE "C",
+        lease_expires_ts double precision,
+        search_text text COLLATE "C" NOT NULL DEFAULT '',
+        doc text NOT NULL,
+        version bigint NOT NULL DEFAULT 1,
+        updated_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX entries_created ON {schema}.entries (created_ts);
+    CREATE INDEX entries_status_created ON {schema}.entries (status, created_ts);
+    CREATE INDEX entries_type ON {schema}.entries (workflow_type);
+    CREATE INDEX entries_fingerprint ON {schema}.entries (fingerprint);
+    """,
+    # 2: the audit log, written in the transaction of the change it records.
+    """
+    CREATE TABLE {schema}.audit (
+        seq bigserial PRIMARY KEY,
+        time timestamptz NOT NULL DEFAULT now(),
+        op text NOT NULL,
+        entry_id text COLLATE "C",
+        change text COLLATE "C",
+        record text NOT NULL
+    );
+    CREATE INDEX audit_entry ON {schema}.audit (entry_id, seq);
+    CREATE INDEX audit_change ON {schema}.audit (change);
+    """,
+    # 3: a narrow index that statistics count per status and type from, without reading the wide rows.
+    """
+    CREATE INDEX entries_kind ON {schema}.entries (status, workflow_type);
+    """,
+)
+#: The schema version this code reads and writes.
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+class SchemaNotReady(InvalidInput):
+    """The store's schema is missing, or older (or newer) than this mova's."""
+
+
+def current_version(conn: Connection, schema: str) -> int | None:
+    """The schema's version, or None when the schema has no mova tables."""
+    found = conn.execute("SELECT to_regclass(%s)", (f"{schema}.schema_version",)).fetchone()
+    if found is None or found[0] is None:
+        return None
+    row = conn.execute(sql.SQL("SELECT max(version) FROM {}.schema_version").format(sql.Identifier(schema))).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(conn: Connection, schema: str, target: int = SCHEMA_VERSION) -> tuple[int, int]:
+    """Create or upgrade the schema to `target` in one transaction; returns (version before, after)."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"mova schema {schema}",))
+        ident = sql.Identifier(schema)
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
+        conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {}.schema_version "
+                             "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+                     .format(ident))
+        before = current_version(conn, schema) or 0
+        if before > SCHEMA_VERSION:
+            raise SchemaNotReady(_newer(schema, before))
+        for number in range(before + 1, target + 1):
+            conn.execute(sql.SQL(_MIGRATIONS[number - 1]).format(schema=ident))
+            conn.execute(sql.SQL("INSERT INTO {}.schema_version (version) VALUES (%s)").format(ident), (number,))
+        return before, max(before, target)
+
+
+def check(conn: Connection, schema: str) -> None:
+    """SchemaNotReady unless the schema is at this code's version."""
+    version = current_version(conn, schema)
+    if version is None or version == 0:
+        raise SchemaNotReady(f"the store has no mova schema {schema!r} yet: run `mova db migrate`")
+    if version < SCHEMA_VERSION:
+        raise SchemaNotReady(f"the store's schema {schema!r} is at version {version}, this mova needs "
+                             f"{SCHEMA_VERSION}: run `mova db migrate`")
+    if version > SCHEMA_VERSION:
+        raise SchemaNotReady(_newer(schema, version))
+
+
+def _newer(schema: str, version: int) -> str:
+    return (f"the store's schema {schema!r} is at version {version}, newer than this mova's "
+            f"{SCHEMA_VERSION}: upgrade mova on this host")

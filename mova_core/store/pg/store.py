@@ -1,0 +1,259 @@
+"""`PgStore`: the `DeadLetterStore` over a shared PostgreSQL database, for many hosts at once.
+
+Every change is one short transaction: the row is locked (`SELECT … FOR UPDATE`, waiting at most
+LOCK_TIMEOUT for another change), changed, its `version` bumped, and its audit record inserted,
+then committed together. Listings, statistics and groups are SQL over the summary columns; no
+document is parsed for them. There is no index to refresh and no file to skip. Each change is
+announced on the schema's channel (`NOTIFY`, delivered on commit only) for live views (`changes`).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import psycopg
+from psycopg import Connection, sql
+from psycopg_pool import ConnectionPool
+
+from mova_core.model.errors import EntryNotFound, StoreError
+from mova_core.model.ids import validate_id
+from mova_core.model.listing import (
+    EntryFilter,
+    EntrySummary,
+    Group,
+    Page,
+    SkippedFile,
+    Stats,
+)
+from mova_core.store.audit import AuditLog
+from mova_core.store.files import (
+    groups_from_rows,
+    id_prefixes,
+    only_candidate,
+    stats_from_counts,
+)
+from mova_core.store.fsio import new_token
+from mova_core.store.pg import query
+from mova_core.store.pg.audit import PgAuditLog
+from mova_core.store.pg.codec import (
+    LISTED_COLUMNS,
+    SUMMARY_COLUMNS,
+    encode_row,
+    from_column,
+)
+from mova_core.store.pg.connect import open_pool
+from mova_core.store.pg.notify import changes
+from mova_core.store.protocol import Check, Commit, Mutation, Progress
+from mova_core.store.validate import validate_entry
+
+if TYPE_CHECKING:
+    from mova_core.model.entry import DeadLetterEntry
+
+#: How long a change waits for another change of the same entry before giving up.
+LOCK_TIMEOUT = "10s"
+_PREFIX_LIMIT = 50
+
+
+class PgStore:
+    """Entries as rows of `<schema>.entries`, changed in transactions under row locks."""
+
+    def __init__(self, url: str, schema: str, *, pool: ConnectionPool | None = None):
+        self.url, self.schema = url, schema
+        self._owns_pool = pool is None
+        self.pool = pool or open_pool(url, schema)
+        self.entries = sql.Identifier(schema, "entries")
+        #: Where every committed change is announced (`changes`).
+        self.channel = f"mova_{schema}"
+        #: The audit table, written in each change's transaction (the service records through it).
+        self.audit_log = PgAuditLog(self.pool, schema)
+        self.audit: AuditLog = self.audit_log
+
+    # -- lifetime ---------------------------------------------------------------------------
+    def use_audit(self, audit: AuditLog) -> None:
+        self.audit = audit
+
+    def independent(self) -> PgStore:
+        """A store sharing this one's pool (its connections are per call, so any thread may use it)."""
+        other = PgStore(self.url, self.schema, pool=self.pool)
+        other.audit_log, other.audit = self.audit_log, self.audit
+        return other
+
+    def close(self) -> None:
+        if self._owns_pool:
+            self.pool.close()
+
+    def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool:
+        """Nothing to bring up to date: the table is the truth."""
+        return True
+
+    def refresh_names(self, names: list[str]) -> None:
+        """Nothing to re-read."""
+
+    def skipped(self) -> list[SkippedFile]:
+        """Rows are entries by construction: none skipped."""
+        return []
+
+    # -- reading ----------------------------------------------------------------------------
+    def _rows(self, statement: sql.Composable, args: list[Any] | tuple = ()) -> list[tuple]:
+        with self.pool.connection() as conn:
+            return conn.execute(statement, args).fetchall()
+
+    def list(self, flt: EntryFilter) -> Page:
+        """Summaries matching the filter, sorted and windowed, with the total matching."""
+        cond, args = query.where(flt)
+        columns = sql.SQL(", ").join(map(sql.Identifier, LISTED_COLUMNS))
+        window = sql.SQL("LIMIT %s OFFSET %s")
+        with self.pool.connection() as conn:
+            total = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(self.entries, cond),
+                                 args).fetchone()[0]
+            rows = conn.execute(sql.SQL("SELECT {} FROM {} WHERE {} {} {}").format(
+                columns, self.entries, cond, query.order(flt), window), [*args, flt.limit, flt.offset]).fetchall()
+        items = [EntrySummary(**{k: from_column(v) for k, v in zip(LISTED_COLUMNS, row)}) for row in rows]
+        return Page(items=items, total=total)
+
+    def stats(self) -> Stats:
+        """The specification's statistics."""
+        counts = self._rows(sql.SQL("SELECT status, workflow_type, count(*) FROM {} GROUP BY 1, 2").format(self.entries))
+        by_status: dict[str, int] = {}
+        by_type: dict[str, int] = {}
+        for status, wtype, n in counts:
+            by_status[status] = by_status.get(status, 0) + n
+            by_type[from_column(wtype)] = by_type.get(from_column(wtype), 0) + n
+        oldest, newest = (self._rows(sql.SQL("SELECT created_at FROM {} ORDER BY created_ts " + way + " LIMIT 1")
+                                     .format(self.entries)) for way in ("ASC", "DESC"))
+        return stats_from_counts(by_status, by_type, oldest[0][0] if oldest else None, newest[0][0] if newest else None)
+
+    def groups(self, flt: EntryFilter) -> list[Group]:
+        """Entries grouped by failure fingerprint, largest group first."""
+        cond, args = query.where(flt)
+        rows = self._rows(sql.SQL(
+            "SELECT fingerprint, count(*), max(action_type), max(last_error), max(id), min(created_ts), "
+            "max(created_ts), string_agg(DISTINCT workflow_type, ',') FROM {} WHERE {} GROUP BY fingerprint "
+            "ORDER BY count(*) DESC, max(created_ts) DESC, fingerprint").format(self.entries, cond), args)
+        by_status: dict[str, dict[str, int]] = {}
+        for fp, status, n in self._rows(sql.SQL("SELECT fingerprint, status, count(*) FROM {} WHERE {} GROUP BY 1, 2")
+                                        .format(self.entries, cond), args):
+            by_status.setdefault(fp, {})[status] = n
+        decoded = [tuple(from_column(v) for v in row) for row in rows]
+        return groups_from_rows(decoded, by_status)
+
+    def resolve_id(self, id_or_prefix: str) -> str:
+        """A full id, from a full id or a unique prefix (`dlq_` optional, as with a bare UUID prefix)."""
+        value = validate_id(id_or_prefix)
+        with self.pool.connection() as conn:
+            if conn.execute(sql.SQL("SELECT 1 FROM {} WHERE id = %s").format(self.entries), [value]).fetchone():
+                return value
+            return self._by_prefix(conn, value)
+
+    def _by_prefix(self, conn: Connection, value: str) -> str:
+        """The one id starting with `value` (or `dlq_` + `value`): a range over the primary key."""
+        candidates: set[str] = set()
+        for prefix in id_prefixes(value):  # ("C" order: the ids from the prefix up to its last extension)
+            candidates |= {r[0] for r in conn.execute(
+                sql.SQL("SELECT id FROM {} WHERE id >= %s AND id < %s ORDER BY id LIMIT %s").format(self.entries),
+                [prefix, prefix + "\U0010ffff", _PREFIX_LIMIT])}
+        return only_candidate(value, candidates)
+
+    def get(self, id_or_prefix: str) -> DeadLetterEntry:
+        """One full, validated entry."""
+        entry_id = self.resolve_id(id_or_prefix)
+        entries, _ = self.read_many([entry_id])
+        if not entries:
+            raise EntryNotFound(entry_id)  # deleted since it was resolved
+        return entries[0]
+
+    def read_raw(self, ids: list[str]) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
+        """Entries as the JSON objects stored, in the order asked; those gone meanwhile left out."""
+        rows = dict(self._rows(sql.SQL("SELECT id, doc FROM {} WHERE id = ANY(%s)").format(self.entries), [ids]))
+        return [orjson.loads(rows[i]) for i in ids if i in rows], []
+
+    def read_many(self, ids: list[str]) -> tuple[list[DeadLetterEntry], list[SkippedFile]]:
+        """Full entries for ids from a listing; those gone meanwhile left out."""
+        docs, bad = self.read_raw(ids)
+        return [validate_entry(f"{doc['id']}.json", doc) for doc in docs], bad
+
+    # -- writing ----------------------------------------------------------------------------
+    @contextmanager
+    def _change(self, id_or_prefix: str) -> Iterator[tuple[Connection, str, dict[str, Any]]]:
+        """A transaction holding the entry's row lock, with its full id and stored document; audit
+        records written meanwhile join the transaction. A full id is locked at once (one round trip);
+        a prefix is resolved first."""
+        entry_id = validate_id(id_or_prefix)
+        lock = sql.SQL("SELECT doc FROM {} WHERE id = %s FOR UPDATE").format(self.entries)
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(LOCK_TIMEOUT)))
+                row = conn.execute(lock, [entry_id]).fetchone()
+                if row is None:
+                    entry_id = self._by_prefix(conn, entry_id)
+                    row = conn.execute(lock, [entry_id]).fetchone()
+                if row is None:
+                    raise EntryNotFound(entry_id)  # deleted since the prefix was resolved
+                with self.audit_log.bound(conn):
+                    yield conn, entry_id, orjson.loads(row[0])
+        except psycopg.errors.LockNotAvailable:
+            raise StoreError(f"{entry_id} is being changed by another process (waited {LOCK_TIMEOUT}); "
+                             "nothing was changed, try again") from None
+        except psycopg.Error as exc:
+            raise StoreError(f"the store could not change {entry_id}: {exc}; nothing was changed") from exc
+
+    def _announcing(self, entry_id: str) -> tuple[sql.Composable, list[str]]:
+        """A RETURNING clause telling listeners (`changes`) that the entry's file name changed, once the
+        transaction commits (only for a row the statement touched), and its values."""
+        return sql.SQL(" RETURNING pg_notify(%s, %s)"), [self.channel, f"{entry_id}.json"]
+
+    def changes(self, stop: threading.Event, *, wait: float = 0.5) -> Iterator[list[str]]:
+        """The entry file names that changes by any host touch, in batches as they commit, until
+        `stop` is set (see `mova_core.store.pg.notify`)."""
+        return changes(self.url, self.channel, stop, wait=wait)
+
+    def create(self, entry: DeadLetterEntry, *, doc: dict[str, Any] | None = None) -> None:
+        """Insert a new entry; refuses an id that exists (StoreError, as the file store)."""
+        text, columns = encode_row(entry.id, entry.to_json_dict() if doc is None else doc)
+        names = sql.SQL(", ").join(map(sql.Identifier, (*SUMMARY_COLUMNS, "doc")))
+        marks = sql.SQL(", ").join(sql.Placeholder() * (len(SUMMARY_COLUMNS) + 1))
+        try:
+            announce, args = self._announcing(entry.id)
+            with self.pool.connection() as conn:
+                made = conn.execute(sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (id) DO NOTHING").format(
+                    self.entries, names, marks) + announce, [*columns, text, *args]).fetchone()
+        except psycopg.Error as exc:
+            raise StoreError(f"the store could not write {entry.id}: {exc}") from exc
+        if made is None:
+            raise StoreError(f"an entry with id {entry.id} already exists")
+
+    def update(self, id_or_prefix: str, mutate: Mutation, on_commit: Commit | None = None
+               ) -> tuple[DeadLetterEntry, DeadLetterEntry]:
+        """Read-check-write one entry under its row lock; `on_commit` (the audit) in the same transaction."""
+        with self._change(id_or_prefix) as (conn, entry_id, doc):
+            current = validate_entry(f"{entry_id}.json", doc)
+            before = current.model_copy(deep=True)
+            changed = mutate(current)
+            new = current if changed is None else changed
+            new_doc = new.to_json_dict()
+            if new_doc != before.to_json_dict():
+                text, columns = encode_row(entry_id, new_doc)
+                assignments = sql.SQL(", ").join(
+                    sql.SQL("{} = %s").format(sql.Identifier(c)) for c in (*SUMMARY_COLUMNS, "doc"))
+                announce, args = self._announcing(entry_id)
+                conn.execute(sql.SQL("UPDATE {} SET {}, version = version + 1, updated_at = now() WHERE id = %s")
+                             .format(self.entries, assignments) + announce, [*columns, text, entry_id, *args])
+                if on_commit is not None:
+                    on_commit(before, new, change=new_token())
+            return before, new
+
+    def delete(self, id_or_prefix: str, check: Check | None = None, on_commit: Commit | None = None) -> DeadLetterEntry:
+        """Remove one entry under its row lock once `check` approves; the audit in the same transaction."""
+        with self._change(id_or_prefix) as (conn, entry_id, doc):
+            entry = validate_entry(f"{entry_id}.json", doc)
+            if check is not None:
+                check(entry)
+            announce, args = self._announcing(entry_id)
+            conn.execute(sql.SQL("DELETE FROM {} WHERE id = %s").format(self.entries) + announce, [entry_id, *args])
+            if on_commit is not None:
+                on_commit(entry, None, change=new_token())
+            return entry
