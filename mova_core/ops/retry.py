@@ -349,8 +349,11 @@ class _Release:
 
 
 def settings_payload(settings: Settings) -> dict[str, Any]:
-    """Settings for the worker process: paths made absolute, tokens left out (it needs none)."""
-    data = settings.model_dump(mode="json", exclude={"api_token", "api_read_token"})
+    """Settings for the worker process: paths made absolute, tokens left out (it needs none), a shared
+    store's URL in full (it travels as override secrets do: through pipes and sockets, never to disk)."""
+    data = settings.model_dump(mode="json", exclude={"api_token", "api_read_token", "store_url"})
+    if settings.store_url is not None:
+        data["store_url"] = settings.store_url.get_secret_value()
     for key, value in list(data.items()):
         if isinstance(getattr(settings, key, None), Path):
             data[key] = os.path.abspath(value)

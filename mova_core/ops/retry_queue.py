@@ -67,10 +67,14 @@ def jobs_dir(dlq_path: str | Path) -> Path:
 
 
 def job_on_disk(job: Job) -> Job:
-    """The job as written to the queue: override secrets replaced by their names."""
+    """The job as written to the queue: override secrets replaced by their names, and a shared store's
+    URL (it holds the database password) left out, marked as held in memory like the secrets."""
     overrides = job.get("overrides") or {}
     secrets = overrides.get("secrets") or {}
-    return {**job, "overrides": {"variables": overrides.get("variables") or {}}, "secret_names": sorted(secrets)}
+    settings = {k: v for k, v in (job.get("settings") or {}).items() if k != "store_url"}
+    held = {"store_url_held": True} if (job.get("settings") or {}).get("store_url") else {}
+    return {**job, "settings": settings, "overrides": {"variables": overrides.get("variables") or {}},
+            "secret_names": sorted(secrets), **held}
 
 
 # -- submitting -----------------------------------------------------------------------------------
@@ -159,6 +163,8 @@ class QueueWorker:
         #: Waiting job files, oldest first; their secrets; when each lease is next renewed.
         self.queued = sorted(p.name for p in self.queued_dir.glob("*.json"))
         self.secrets: dict[str, dict[str, Any]] = {}
+        #: The shared store's URL of each waiting job that has one (never written to its file).
+        self.store_urls: dict[str, str] = {}
         self.renew_at = {name: self.clock() for name in self.queued}
         #: Started job files and their processes (None: started by a queue worker before this one).
         self.running: dict[str, subprocess.Popen | None] = {p.name: None for p in self.running_dir.glob("*.json")}
@@ -178,6 +184,9 @@ class QueueWorker:
         secrets = (job.get("overrides") or {}).get("secrets")
         if secrets:
             self.secrets[name] = dict(secrets)
+        store_url = (job.get("settings") or {}).get("store_url")
+        if store_url:
+            self.store_urls[name] = str(store_url)
         self.queued.append(name)
         self.renew_at[name] = self.clock() + _every(job)
 
@@ -215,8 +224,11 @@ class QueueWorker:
 
     # -- running jobs -------------------------------------------------------------------------
     def read(self, path: Path) -> Job:
-        """A job file."""
-        return json.loads(path.read_bytes())
+        """A job file, with the store URL this worker holds for it."""
+        job = json.loads(path.read_bytes())
+        if path.name in self.store_urls:
+            job["settings"]["store_url"] = self.store_urls[path.name]
+        return job
 
     def reap(self) -> None:
         """Forget the jobs whose process has ended (their files go)."""
@@ -243,12 +255,16 @@ class QueueWorker:
     def launch(self, name: str, job: Job) -> None:
         """Start one job's process (its file moved to running/ and locked by it)."""
         secrets = self.secrets.pop(name, None)
+        held_url = self.store_urls.pop(name, None)
         if job.get("secret_names") and secrets is None:
             (self.queued_dir / name).unlink(missing_ok=True)
             self.fail(job, "its override secrets were held in memory by a queue worker that stopped; retry it again")
             return
+        if job.get("store_url_held") and held_url is None:  # its store cannot be named: its lease expires
+            (self.queued_dir / name).unlink(missing_ok=True)
+            return
         running = self.running_dir / name
-        full = {k: v for k, v in job.items() if k != "secret_names"}
+        full = {k: v for k, v in job.items() if k not in ("secret_names", "store_url_held")}
         full["overrides"] = {**(job.get("overrides") or {}), "secrets": secrets or {}}
         fd = None
         try:
@@ -269,6 +285,7 @@ class QueueWorker:
         self.renew_at.pop(name, None)
         if not keep_file:
             self.secrets.pop(name, None)
+            self.store_urls.pop(name, None)
             (self.queued_dir / name).unlink(missing_ok=True)
 
     def renew_waiting(self) -> None:

@@ -89,6 +89,18 @@ class DLQService:
                           audit=self.audit)
 
     # -- reading ----------------------------------------------------------------------------
+    @property
+    def announces_changes(self) -> bool:
+        """True when the store announces every committed change (see `change_feed`)."""
+        return callable(getattr(self.store, "changes", None))
+
+    def change_feed(self, stop: threading.Event) -> Iterator[list[str]] | None:
+        """The entry file names other processes and hosts change, in batches as they commit, until
+        `stop` is set, when the store announces its changes (PostgreSQL's NOTIFY); None for the file
+        store, whose directory a watcher follows instead. Nothing is opened until it is first read."""
+        follow = getattr(self.store, "changes", None)
+        return follow(stop) if callable(follow) else None
+
     def refresh_names(self, names: Iterable[str]) -> None:
         """Bring these entry file names up to date in the index (a watcher saw them change)."""
         self.store.refresh_names(sorted(names))

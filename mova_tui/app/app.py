@@ -32,7 +32,7 @@ from mova_tui.app.jobs import Job, JobBody, JobContext, JobReport
 from mova_tui.app.messages import CancelJob, EntriesChanged, JobFinished, JobProgress
 from mova_tui.app.modals.progress_modal import ProgressModal
 from mova_tui.app.screens.dashboard_screen import DashboardScreen
-from mova_tui.app.watcher import entry_changes
+from mova_tui.app.watcher import announced_changes, entry_changes
 from mova_tui.present.safe_text import clean
 
 T = TypeVar("T")
@@ -123,8 +123,14 @@ class MovaApp(App[None]):
     # -- watching -------------------------------------------------------------------------------
     @work(exclusive=True, group="watch", exit_on_error=False)
     async def watch_directory(self) -> None:
-        """Follow the directory; each batch of changed names becomes an EntriesChanged message."""
-        async for names in entry_changes(self.dlq_path, self._watch_stop, self._set_watch_state):
+        """Follow the queue (the changes a shared store announces, else the directory); each batch of
+        changed names becomes an EntriesChanged message."""
+        stop = self._watch_stop
+        if self.service.announces_changes:
+            changes = announced_changes(lambda: self.service.change_feed(stop), stop, self._set_watch_state)
+        else:
+            changes = entry_changes(self.dlq_path, stop, self._set_watch_state)
+        async for names in changes:
             self.post_message(EntriesChanged(names))
 
     def _set_watch_state(self, state: str) -> None:

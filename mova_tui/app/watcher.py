@@ -1,11 +1,12 @@
-"""Following the dead-letter directory with watchfiles (no Textual here: the app turns changes into messages)."""
+"""Following the queue's changes: a directory with watchfiles, or the changes a shared store announces
+(no Textual here: the app turns changes into messages)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 from mova_core.model.ids import is_entry_name
@@ -48,3 +49,27 @@ async def entry_changes(
         if not stop.is_set():
             yield None
             await asyncio.sleep(0.5)
+
+
+async def announced_changes(
+    feed: Callable[[], Iterator[list[str]] | None], stop: threading.Event, on_state: Callable[[str], None]
+) -> AsyncIterator[list[str] | None]:
+    """Yield the names a store announces as its changes commit (`DLQService.change_feed`), as
+    `entry_changes` does for a directory, until `stop` is set. A lost connection is reported and
+    listened for again, with None ("reload everything": changes may have passed meanwhile)."""
+    while not stop.is_set():
+        batches = feed()
+        if batches is None:
+            return
+        on_state("listening")
+        try:
+            while not stop.is_set():
+                names = await asyncio.to_thread(next, batches, None)
+                if names is None:
+                    break
+                yield names
+        except Exception as exc:  # noqa: BLE001  (whatever ends the listener, the dashboard stays up)
+            on_state(f"listener stopped: {type(exc).__name__}: {exc}")
+        if not stop.is_set():
+            yield None
+            await asyncio.sleep(1.0)

@@ -1,5 +1,6 @@
 """The `mova` entry point: global options and the command groups."""
 
+import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -57,11 +58,20 @@ def main(
         Optional[Path],
         typer.Option("--dlq-path", metavar="DIR", envvar="MOVA_DLQ_PATH", help="Dead-letter directory (default ./state/deadletter)."),
     ] = None,
+    store_url: Annotated[
+        Optional[str],
+        typer.Option("--store-url", metavar="URL", show_default=False,
+                     help="A shared PostgreSQL store (postgresql://…), as MOVA_STORE_URL; prefer the variable, "
+                          "since a password given here is visible to other users in the process list."),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
     ] = False,
 ) -> None:
     """mova: the dead-letter queue and retry sandbox toolkit."""
+    if store_url is not None:
+        # The same as the variable, for this process and every one it starts (workers, retries).
+        os.environ["MOVA_STORE_URL"] = store_url
     ctx.obj = CliState(dlq_path=dlq_path)
     ctx.call_on_close(ctx.obj.close)
 

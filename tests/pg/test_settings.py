@@ -50,3 +50,18 @@ def test_a_schema_name_leaves_room_for_its_notification_channel(monkeypatch):
     monkeypatch.setenv("MOVA_STORE_SCHEMA", "q" * 59)
     with pytest.raises(InvalidSetting, match="at most 58"):
         Settings().store_schema
+
+
+def test_store_url_option_is_the_variable(pg_target, tmp_path):
+    """`mova --store-url URL` selects the shared store as MOVA_STORE_URL does (and wins over it)."""
+    from tests.pg.fixtures import seed_sample
+    from tests.pg.processes import host, run_mova
+
+    seed_sample(pg_target)
+    home = host(tmp_path, "host-a")
+    done = run_mova(None, home, "--store-url", pg_target.url, "dlq", "stats", "--format", "json",
+                    MOVA_STORE_SCHEMA=pg_target.schema, MOVA_STORE_URL="postgresql://nobody@127.0.0.1:1/none")
+    assert done.returncode == 0, done.stderr
+    assert '"total_entries": 16' in done.stdout or '"total_entries":16' in done.stdout
+    bad = run_mova(None, home, "--store-url", "mysql://bob:pw@db/x", "dlq", "stats")
+    assert bad.returncode == 2 and "pw" not in bad.stderr and "postgresql://" in bad.stderr
