@@ -19,6 +19,7 @@ from mova_core.model.errors import (
     InvalidTransition,
     LeaseHeld,
     MovaError,
+    PreconditionFailed,
     StoreError,
 )
 
@@ -31,6 +32,7 @@ HTTP_STATUS: dict[type[MovaError], int] = {
     EntryNotFound: 404,
     AmbiguousId: 409,
     InvalidTransition: 409,
+    PreconditionFailed: 412,
     AlreadyRetrying: 409,
     CorruptEntry: 422,
     StoreError: 503,
@@ -75,6 +77,8 @@ def mova_error_body(exc: MovaError) -> dict[str, Any]:
         extra.update(dlq_id=exc.entry_id, from_status=str(exc.old), to_status=str(exc.new))
         if isinstance(exc, LeaseHeld):
             extra.update(retry_run_id=exc.run_id, lease_expires_at=exc.expires_at)
+    elif isinstance(exc, PreconditionFailed):
+        extra.update(dlq_id=exc.entry_id, etag=exc.current)
     elif isinstance(exc, AlreadyRetrying):
         extra.update(dlq_id=exc.entry_id, lease_owner=exc.owner, lease_expires_at=exc.expires_at)
     return error_body(str(exc), error_code(exc), **extra)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any, get_args
 
 from pydantic import WithJsonSchema
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
@@ -38,6 +38,7 @@ from mova_core.http.schemas import (
     StatusChange,
 )
 from mova_core.model.entry import DeadLetterEntry, RetryOverrides, RetryResponse
+from mova_core.model.etag import entry_etag
 from mova_core.model.errors import InvalidId, InvalidInput, MovaError
 from mova_core.model.ids import ID_PATTERN, MAX_ID_LENGTH, validate_id
 from mova_core.model.listing import EntryFilter, Stats
@@ -66,6 +67,10 @@ ENTRY_ERRORS = ERRORS | {
 CHANGE_ERRORS = ENTRY_ERRORS | {
     403: {"model": ErrorBody, "description": "Read-only token, or a cross-origin request"},
     413: {"model": ErrorBody, "description": "Body over the size limit"},
+}
+#: A change that takes `If-Match`.
+VERSIONED_ERRORS = CHANGE_ERRORS | {
+    412: {"model": ErrorBody, "description": "The entry changed since the If-Match version; nothing was changed"},
 }
 
 _DIGITS = re.compile(r"^-?[0-9]+$")
@@ -234,9 +239,19 @@ def groups(
 
 @router.get("/v1/dlq/{dlq_id}", response_model=DeadLetterEntry, responses=ENTRY_ERRORS, tags=["dlq"])
 def get_entry(dlq_id: EntryId, svc: Service, kept: Annotated[StampCache, Depends(cache)]) -> Response:
-    """One entry in full, by id or unique prefix."""
+    """One entry in full, by id or unique prefix, with its `ETag` (send it back as `If-Match` on a change
+    to make it only if nobody changed the entry meanwhile)."""
     # Any change of an entry renames its file, so the directory's stamp moves: kept until then.
-    return json_response(kept.get(("get", dlq_id), lambda: svc.get(dlq_id).to_json_dict()))
+    doc = kept.get(("get", dlq_id), lambda: svc.get(dlq_id).to_json_dict())
+    return _entry_response(doc)
+
+
+def _entry_response(doc: dict[str, Any]) -> Response:
+    return json_response(doc, headers={"ETag": entry_etag(doc)})
+
+
+IfMatch = Annotated[str | None, Header(alias="If-Match", description="Change the entry only if it is still this "
+                                                                     "version (an ETag from GET); else 412")]
 
 
 @router.post(
@@ -271,30 +286,34 @@ def retry(
     return json_response(redact(result.model_dump(mode="json")), 200 if waiting else 202)
 
 
-@router.put("/v1/dlq/{dlq_id}/status", response_model=DeadLetterEntry, responses=CHANGE_ERRORS, tags=["dlq"])
-def set_status(dlq_id: EntryId, body: StatusChange, svc: Service, break_lease: BreakLeaseQ = False) -> Response:
+@router.put("/v1/dlq/{dlq_id}/status", response_model=DeadLetterEntry, responses=VERSIONED_ERRORS, tags=["dlq"])
+def set_status(dlq_id: EntryId, body: StatusChange, svc: Service, break_lease: BreakLeaseQ = False,
+               if_match: IfMatch = None) -> Response:
     """Change an entry's status by the lifecycle rules; answers the updated entry."""
-    return json_response(svc.set_status(dlq_id, body.status, break_lease=break_lease).to_json_dict())
+    return _entry_response(svc.set_status(dlq_id, body.status, break_lease=break_lease,
+                                          if_match=if_match).to_json_dict())
 
 
-@router.post("/v1/dlq/{dlq_id}/archive", response_model=DeadLetterEntry, responses=CHANGE_ERRORS, tags=["dlq"])
+@router.post("/v1/dlq/{dlq_id}/archive", response_model=DeadLetterEntry, responses=VERSIONED_ERRORS, tags=["dlq"])
 def archive(
     dlq_id: EntryId,
     svc: Service,
     break_lease: BreakLeaseQ = False,
+    if_match: IfMatch = None,
 ) -> Response:
     """Archive an entry (idempotent); answers the updated entry."""
-    return json_response(svc.archive(dlq_id, break_lease=break_lease).to_json_dict())
+    return _entry_response(svc.archive(dlq_id, break_lease=break_lease, if_match=if_match).to_json_dict())
 
 
-@router.delete("/v1/dlq/{dlq_id}", response_model=Deleted, responses=CHANGE_ERRORS, tags=["dlq"])
+@router.delete("/v1/dlq/{dlq_id}", response_model=Deleted, responses=VERSIONED_ERRORS, tags=["dlq"])
 def delete(
     dlq_id: EntryResourceId,
     svc: Service,
     break_lease: BreakLeaseQ = False,
+    if_match: IfMatch = None,
 ) -> Response:
     """Delete an entry for good."""
-    old = svc.delete(dlq_id, break_lease=break_lease)
+    old = svc.delete(dlq_id, break_lease=break_lease, if_match=if_match)
     return json_response({"message": "DLQ entry deleted", "dlq_id": old.id})
 
 

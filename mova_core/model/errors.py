@@ -77,6 +77,15 @@ class NoLongerMatches(MovaError):
         super().__init__(f"no longer matches: {reason}")
 
 
+class PreconditionFailed(MovaError):
+    """The entry changed since the version the caller saw (its `If-Match` tag): nothing was changed."""
+
+    def __init__(self, entry_id: str, current: str):
+        self.entry_id, self.current = entry_id, current
+        super().__init__(f"{entry_id} has changed since that version (it is now {current}); read it again "
+                         "and retry the change; nothing was changed")
+
+
 class InvalidInput(MovaError):
     """Invalid user input: a filter, a status name, an overrides document, a KEY=VALUE pair."""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mova_core.model import lifecycle
-from mova_core.model.errors import InvalidInput, MovaError, NoLongerMatches, StoreError
+from mova_core.model.errors import InvalidInput, MovaError, NoLongerMatches, PreconditionFailed, StoreError
 from mova_core.model.listing import (
     EntryFilter,
     EntrySummary,
@@ -209,15 +209,18 @@ class DLQService:
         return commit
 
     def set_status(self, id_or_prefix: str, status: EntryStatus | str, *, break_lease: bool = False,
-                   matching: EntryFilter | None = None) -> DeadLetterEntry:
+                   matching: EntryFilter | None = None, if_match: str | None = None) -> DeadLetterEntry:
         """Change an entry's status by the lifecycle rules (`retrying` only through a retry).
 
-        `matching`: only if the entry, under its lock, still matches this filter (NoLongerMatches).
+        `matching`: only if the entry, under its lock, still matches this filter (NoLongerMatches);
+        `if_match`: only if it is still the version of that entity tag (PreconditionFailed).
         """
-        return self.set_status_changed(id_or_prefix, status, break_lease=break_lease, matching=matching)[1]
+        return self.set_status_changed(id_or_prefix, status, break_lease=break_lease, matching=matching,
+                                       if_match=if_match)[1]
 
     def set_status_changed(self, id_or_prefix: str, status: EntryStatus | str, *, break_lease: bool = False,
-                           matching: EntryFilter | None = None) -> tuple[DeadLetterEntry, DeadLetterEntry]:
+                           matching: EntryFilter | None = None,
+                           if_match: str | None = None) -> tuple[DeadLetterEntry, DeadLetterEntry]:
         """`set_status`, returning (before, after) as seen under the entry's lock (equal statuses: no change)."""
         try:
             status = EntryStatus(status)
@@ -229,6 +232,7 @@ class DLQService:
 
         def change(entry: DeadLetterEntry) -> DeadLetterEntry:
             _still_matching(entry, matching)
+            _unchanged_since(entry, if_match)
             return lifecycle.change_status(entry, status, now, break_lease=break_lease)
 
         return self.store.update(id_or_prefix, change,
@@ -239,12 +243,13 @@ class DLQService:
         """Set an archived or resolved entry back to `active` (a no-op for an active one); (before, after)."""
         return self.set_status_changed(id_or_prefix, EntryStatus.active, break_lease=break_lease, matching=matching)
 
-    def archive(self, id_or_prefix: str, *, break_lease: bool = False, matching: EntryFilter | None = None) -> DeadLetterEntry:
-        """Archive an entry (idempotent); `matching` as for `set_status`."""
-        return self.archive_changed(id_or_prefix, break_lease=break_lease, matching=matching)[1]
+    def archive(self, id_or_prefix: str, *, break_lease: bool = False, matching: EntryFilter | None = None,
+                if_match: str | None = None) -> DeadLetterEntry:
+        """Archive an entry (idempotent); `matching` and `if_match` as for `set_status`."""
+        return self.archive_changed(id_or_prefix, break_lease=break_lease, matching=matching, if_match=if_match)[1]
 
-    def archive_changed(self, id_or_prefix: str, *, break_lease: bool = False,
-                        matching: EntryFilter | None = None) -> tuple[DeadLetterEntry, DeadLetterEntry]:
+    def archive_changed(self, id_or_prefix: str, *, break_lease: bool = False, matching: EntryFilter | None = None,
+                        if_match: str | None = None) -> tuple[DeadLetterEntry, DeadLetterEntry]:
         """Archive an entry; returns (before, after) as seen under its lock.
 
         `before.status` tells whether this call archived it: of two concurrent archives, exactly
@@ -254,17 +259,21 @@ class DLQService:
 
         def change(entry: DeadLetterEntry) -> DeadLetterEntry:
             _still_matching(entry, matching)
+            _unchanged_since(entry, if_match)
             return lifecycle.change_status(entry, EntryStatus.archived, now, break_lease=break_lease)
 
         return self.store.update(id_or_prefix, change,
                                  self._audited("archive", only_status_changes=True, break_lease=break_lease or None))
 
-    def delete(self, id_or_prefix: str, *, break_lease: bool = False, matching: EntryFilter | None = None) -> DeadLetterEntry:
-        """Delete an entry; one under a live retry lease needs `break_lease`. `matching` as for `set_status`."""
+    def delete(self, id_or_prefix: str, *, break_lease: bool = False, matching: EntryFilter | None = None,
+               if_match: str | None = None) -> DeadLetterEntry:
+        """Delete an entry; one under a live retry lease needs `break_lease`. `matching` and `if_match` as
+        for `set_status`."""
         now = self.clock()
 
         def check(entry: DeadLetterEntry) -> None:
             _still_matching(entry, matching)
+            _unchanged_since(entry, if_match)
             lifecycle.check_deletable(entry, now, break_lease=break_lease)
 
         return self.store.delete(id_or_prefix, check, self._audited("delete", break_lease=break_lease or None))
@@ -469,6 +478,16 @@ def _still_matching(entry: DeadLetterEntry, matching: EntryFilter | None) -> Non
         reason = matching.mismatch(entry)
         if reason is not None:
             raise NoLongerMatches(entry.id, reason)
+
+
+def _unchanged_since(entry: DeadLetterEntry, if_match: str | None) -> None:
+    """PreconditionFailed unless the entry (as seen under its lock) is the version `if_match` names."""
+    if if_match is not None:
+        from mova_core.model.etag import entry_etag, matches
+
+        doc = entry.to_json_dict()
+        if not matches(doc, if_match):
+            raise PreconditionFailed(entry.id, entry_etag(doc))
 
 
 def build_service(dlq_path: str | None = None, **kwargs: Any) -> DLQService:

@@ -160,8 +160,10 @@ class Page:
         return await self.browser.send(method, self.session, **params)
 
     async def goto(self, url: str) -> None:
+        # The page left behind is marked, so the wait passes only on the new document.
+        await self.evaluate("window.movaLeft = true")
         await self.send("Page.navigate", url=url)
-        await self.wait_for("document.readyState === 'complete' && location.href !== 'about:blank'")
+        await self.wait_for("!window.movaLeft && document.readyState === 'complete' && location.href !== 'about:blank'")
 
     async def evaluate(self, expression: str) -> Any:
         result = await self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)

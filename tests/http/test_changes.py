@@ -165,3 +165,34 @@ def test_default_limit_is_one_mebibyte(client):
     r = client.put(f"/v1/dlq/{ACTIVE_ID}/status", content=b'{"status": "archived"}' + b" " * (1024 * 1000),
                    headers={"content-type": "application/json"})
     assert r.status_code == 200
+
+
+def test_if_match_makes_a_change_only_on_the_version_read(client, sample_dlq, audit):
+    read = client.get(f"/v1/dlq/{ACTIVE_ID}")
+    tag = read.headers["etag"]
+    assert tag.startswith('"') and client.get(f"/v1/dlq/{ACTIVE_ID[:12]}").headers["etag"] == tag  # stable
+    # Someone else changes the entry meanwhile: the first writer's change is refused, nothing changed.
+    assert client.post(f"/v1/dlq/{ACTIVE_ID}/archive").status_code == 200
+    before = (sample_dlq / f"{ACTIVE_ID}.json").read_bytes()
+    for r in (client.put(f"/v1/dlq/{ACTIVE_ID}/status", json={"status": "resolved"}, headers={"If-Match": tag}),
+              client.delete(f"/v1/dlq/{ACTIVE_ID}", headers={"If-Match": tag})):
+        body = r.json()
+        assert r.status_code == 412 and body["code"] == "precondition_failed", r.text
+        assert body["etag"] != tag and "nothing was changed" in body["error"]
+    assert (sample_dlq / f"{ACTIVE_ID}.json").read_bytes() == before
+    # With the current tag (a list or * too) it is made, and the answer carries the new tag.
+    current = client.get(f"/v1/dlq/{ACTIVE_ID}").headers["etag"]
+    r = client.put(f"/v1/dlq/{ACTIVE_ID}/status", json={"status": "active"}, headers={"If-Match": f'"x", {current}'})
+    assert r.status_code == 200 and r.json()["status"] == "active" and r.headers["etag"] not in (tag, current)
+    assert r.headers["etag"] == client.get(f"/v1/dlq/{ACTIVE_ID}").headers["etag"]
+    assert client.delete(f"/v1/dlq/{ACTIVE_ID}", headers={"If-Match": "*"}).status_code == 200
+    assert [a["op"] for a in audit()][-3:] == ["archive", "set_status", "delete"]  # no record of a refused change
+
+
+def test_if_match_is_documented_with_its_412(client):
+    document = client.get("/openapi.json").json()
+    for path, method in (("/v1/dlq/{dlq_id}/status", "put"), ("/v1/dlq/{dlq_id}/archive", "post"),
+                         ("/v1/dlq/{dlq_id}", "delete")):
+        operation = document["paths"][path][method]
+        assert "412" in operation["responses"]
+        assert any(p["name"] == "If-Match" and p["in"] == "header" for p in operation["parameters"])

@@ -29,9 +29,10 @@ from tests.support import FROZEN_NOW, SAMPLE_DLQ
 #: Per operation: small enough that the whole document runs in well under a minute on a busy machine.
 MAX_EXAMPLES = 20
 #: A schema-valid request may also meet a missing entry (404), a lease or a forbidden transition
-#: (409), or an entry file that is unreadable (422): none of those is a rejection of the request.
+#: (409), an If-Match tag that is not the entry's version (412), or an entry file that is unreadable
+#: (422): none of those is a rejection of the request.
 CONFIG = schemathesis.Config.from_dict(
-    {"checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "404", "409", "422"]}}})
+    {"checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "404", "409", "412", "422"]}}})
 
 
 def _closed_url() -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.widgets import RichLog
+
 from mova_core.settings import Settings
 from mova_tui.app import make_app
 
@@ -28,10 +30,13 @@ def _steps(*keys: str):
         # A blinking cursor would be caught on or off depending on timing: keep it steadily on.
         for widget in pilot.app.screen.query("Input, TextArea"):
             widget.cursor_blink = False
-        # A log scrolls to its end after its last lines render: a loaded machine gets there late.
-        for _ in range(3):
-            await pilot.wait_for_scheduled_animations()
+        # A log follows its end a refresh after its last lines render, which a snapshot may beat: the
+        # picture is of the log at its end, as it settles (the layout tests check the following itself).
+        for log in pilot.app.screen.query(RichLog):
             await pilot.pause()
+            log.scroll_end(animate=False, immediate=True)
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()
 
     return run
 
