@@ -101,7 +101,15 @@ def _queue_worker_pid(dlq: Path) -> int:
             pid = int((jobs_dir(dlq) / "worker.lock").read_text())
         except (OSError, ValueError):
             return None
-        return pid if not _queue_idle(dlq) and pid != os.getpid() else None
+        if _queue_idle(dlq) or pid == os.getpid():
+            return None
+        # A new worker holds the lock a moment before it writes its pid over its predecessor's, which
+        # may be gone or a zombie not yet reaped: only a live process is the holder.
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return None
+        return pid if state != "Z" else None
 
     return _wait_for(holder, timeout=10)
 
