@@ -260,8 +260,8 @@ class QueueWorker:
             (self.queued_dir / name).unlink(missing_ok=True)
             self.fail(job, "its override secrets were held in memory by a queue worker that stopped; retry it again")
             return
-        if job.get("store_url_held") and held_url is None:  # its store cannot be named: its lease expires
-            (self.queued_dir / name).unlink(missing_ok=True)
+        if job.get("store_url_held") and held_url is None:
+            self.fail_without_store(name, job)
             return
         running = self.running_dir / name
         full = {k: v for k, v in job.items() if k not in ("secret_names", "store_url_held")}
@@ -278,6 +278,12 @@ class QueueWorker:
         finally:
             if fd is not None:
                 os.close(fd)  # the job's process keeps its own copy of the lock
+
+    def fail_without_store(self, name: str, job: Job) -> None:
+        """End a job whose shared store's URL died with the queue worker that held it: its run record
+        says so, and its lease (in a store this worker cannot name) expires on its own."""
+        (self.queued_dir / name).unlink(missing_ok=True)
+        self.fail(job, "its store's URL was held in memory by a queue worker that stopped; retry it again")
 
     def drop(self, name: str, *, keep_file: bool = False) -> None:
         """Take a job off the waiting list."""
@@ -298,7 +304,10 @@ class QueueWorker:
             except (OSError, ValueError):
                 self.drop(name)
                 continue
-            if self.renew(job):
+            if job.get("store_url_held") and name not in self.store_urls:
+                self.drop(name)
+                self.fail_without_store(name, job)
+            elif self.renew(job):
                 self.renew_at[name] = now + _every(job)
             else:
                 self.drop(name)

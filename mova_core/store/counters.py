@@ -31,6 +31,7 @@ from pathlib import Path
 
 import orjson
 
+from mova_core.store import sqlite
 from mova_core.timeutil import parse_time
 
 SCHEMA_VERSION = "1"
@@ -126,10 +127,7 @@ class Counters:
 
     @staticmethod
     def _connect(target: str) -> sqlite3.Connection:
-        db = sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA busy_timeout = 30000")
-        if target != ":memory:":
-            db.execute("PRAGMA journal_mode = WAL")
+        db = sqlite.connect(target)
         db.executescript(_SCHEMA)
         row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         if row is None:

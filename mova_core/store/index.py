@@ -25,6 +25,7 @@ from typing import Any
 from mova_core.model.ids import is_entry_name
 from mova_core.model.listing import EntryFilter, EntrySummary, SkippedFile
 from mova_core.model.search import SEARCH_SEPARATOR
+from mova_core.store import sqlite
 from mova_core.store.protocol import Progress
 from mova_core.store.scan import (  # noqa: F401  (RACY_SECONDS_*: the index's figures too)
     RACY_SECONDS_COARSE,
@@ -125,11 +126,7 @@ class Index:
 
     @staticmethod
     def _connect(target: str) -> sqlite3.Connection:
-        db = sqlite3.connect(target, timeout=30, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA busy_timeout = 30000")
-        if target != ":memory:":
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = NORMAL")
+        db = sqlite.connect(target, relaxed_sync=True)
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
         row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         if row is None or row[0] != SCHEMA_VERSION:

@@ -288,6 +288,34 @@ def test_a_job_whose_secrets_died_with_its_queue_worker_fails_and_one_whose_leas
     assert started == ["retry_run_2"] and not list((jobs / "queued").iterdir())
 
 
+def test_a_shared_stores_url_stays_off_the_disk_and_is_given_only_to_its_jobs_process(tmp_path):
+    from mova_core.ops.retry_queue import QueueWorker
+
+    url = "postgresql://mova:db-pass-7731@db.example/mova"
+    jobs = jobs_dir(tmp_path / "dlq")
+    dead = QueueWorker(jobs, start=lambda job, fd: FakeProcess(), renew=lambda job: True, fail=lambda job, why: None)
+    job = _job(tmp_path, 0, limit=1)
+    job["settings"]["store_url"] = url
+    dead.accept(job)
+    assert b"db-pass-7731" not in b"".join(p.read_bytes() for p in (jobs / "queued").iterdir())
+    renewed, started, failed = [], [], []
+    alive = QueueWorker(jobs, start=lambda job, fd: started.append(job) or FakeProcess(),
+                        renew=lambda job: renewed.append(job["settings"].get("store_url")) or True,
+                        fail=lambda job, why: failed.append((job["retry_run_id"], why)))
+    second = _job(tmp_path, 1, limit=1)
+    second["settings"]["store_url"] = url
+    alive.accept(second)
+    alive.renew_waiting()  # the inherited job's URL died with its queue worker: failed, never renewed elsewhere
+    assert renewed == [] and failed == [("retry_run_0", "its store's URL was held in memory by a queue worker "
+                                                        "that stopped; retry it again")]
+    alive.renew_at.update(dict.fromkeys(alive.queued, 0.0))
+    alive.renew_waiting()  # a waiting job's lease is renewed in its own store
+    assert renewed == [url]
+    alive.start_due()
+    assert [j["settings"]["store_url"] for j in started] == [url] and "store_url_held" not in started[0]
+    assert not list((jobs / "queued").iterdir())
+
+
 def test_a_long_directory_puts_the_socket_in_a_private_temp_directory(tmp_path):
     from mova_core.ops.retry_queue import MAX_SOCKET_PATH, socket_address
 

@@ -3,9 +3,7 @@ processes reach the database with the store's URL without it ever touching a fil
 
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,6 +12,7 @@ import pytest
 from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
 from tests.core.engine_fixtures import all_bytes
+from tests.core.test_background import SlowServer
 from tests.pg.fixtures import PgTarget
 from tests.pg.processes import host, run_mova
 from tests.reliability.support import write_entries
@@ -21,25 +20,12 @@ from tests.reliability.support import write_entries
 PASSWORD = "db-pass-7731"  # trust authentication ignores it: what matters is where it travels
 
 
-class _Ok(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802
-        body = b'{"ok": true}'
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def upstream():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/ok"
-    server.shutdown()
-    server.server_close()
+    """A loopback upstream answering 200 at once."""
+    server = SlowServer(delay=0)
+    yield server.url
+    server.close()
 
 
 def _with_password(target: PgTarget) -> PgTarget:
