@@ -40,10 +40,30 @@ class PgAuditLog(AuditLog):
         finally:
             self._local.conn = None
 
+    @contextmanager
+    def gathered(self, conn: Connection) -> Iterator[None]:
+        """Records written by this thread meanwhile go into `conn`'s transaction in one COPY as the
+        block ends (a batch write records each entry it made)."""
+        self._local.gathered = rows = []
+        try:
+            yield
+        finally:
+            self._local.gathered = None
+        try:
+            with conn.cursor().copy(sql.SQL("COPY {} (op, entry_id, change, record) FROM STDIN").format(self.table)) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except Exception as exc:
+            raise StoreError(f"could not write the audit log {self.path}: {exc}") from exc
+
     def _append(self, line: bytes) -> None:
         rec = json.loads(line)
-        query = sql.SQL("INSERT INTO {} (op, entry_id, change, record) VALUES (%s, %s, %s, %s)").format(self.table)
         args = (str(rec.get("op")), rec.get("entry_id"), rec.get("change"), line.decode().rstrip("\n"))
+        gathered = getattr(self._local, "gathered", None)
+        if gathered is not None:
+            gathered.append(args)
+            return
+        query = sql.SQL("INSERT INTO {} (op, entry_id, change, record) VALUES (%s, %s, %s, %s)").format(self.table)
         conn = getattr(self._local, "conn", None)
         try:
             if conn is not None:
