@@ -448,19 +448,14 @@ class DLQService:
 
         source = str(Path(directory).absolute())
 
-        def create(entry: DeadLetterEntry, doc: dict[str, Any]) -> None:
-            self._create_imported(entry, doc, source)
+        def record(doc: dict[str, Any]) -> None:
+            status = doc.get("status", EntryStatus.active.value)  # validated: the model's default when absent
+            self.audit.record("import", doc["id"], None, status, self.actor, when=self.clock(), source=source)
+
+        def create(docs: list[dict[str, Any]]) -> list[str]:
+            return self.store.create_many(docs, record)
 
         return import_dir(directory, self.read_raw, None if dry_run else create, progress=progress)
-
-    def _create_imported(self, entry: DeadLetterEntry, doc: dict[str, Any], source: str) -> None:
-        """Create one imported entry and its audit record; without a record, the entry is taken out again."""
-        self.store.create(entry, doc=doc)
-        try:
-            self._audit("import", None, entry, source=source)
-        except StoreError:
-            self.store.delete(entry.id)  # the log and the store never disagree (as with every other change)
-            raise
 
     def export_to_dir(self, flt: EntryFilter | None, directory: Path | str, *,
                       overwrite: bool = False) -> ExportReport:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from pydantic import Field
 
@@ -23,20 +23,15 @@ from mova_core.model.listing import EntryFilter, Page, SkippedFile
 from mova_core.store.files import encode_doc
 from mova_core.store.fsio import atomic_write, os_error_reason
 from mova_core.store.protocol import Progress
-from mova_core.store.scan import decode_entry_file, list_entries, read_files
-from mova_core.store.validate import validate_entry
-
-if TYPE_CHECKING:
-    from mova_core.model.entry import DeadLetterEntry
+from mova_core.store.scan import decode_entry_file, list_entries, summary_row
 
 #: Documents read, compared and written per round: one store look-up per batch, bounded memory.
 BATCH = 500
 
 #: Reads entries as stored: (documents, entries present but unreadable), absent ids left out.
 ReadRaw = Callable[[list[str]], tuple[list[dict[str, Any]], list[SkippedFile]]]
-#: Creates one entry from the document it was validated from (and records it); StoreError if it exists.
-Create = Callable[["DeadLetterEntry", dict[str, Any]], None]
-
+#: Creates the entries of these documents the store lacks (validated and recorded): the ids it created.
+CreateMany = Callable[[list[dict[str, Any]]], list[str]]
 
 class Conflict(Model):
     """An id the store already holds with other content (or cannot read); the store's entry is left alone."""
@@ -82,7 +77,7 @@ class RawSource(Protocol):
 
 
 # -- import -------------------------------------------------------------------------------------
-def import_dir(directory: Path | str, read_raw: ReadRaw, create: Create | None, *,
+def import_dir(directory: Path | str, read_raw: ReadRaw, create: CreateMany | None, *,
                progress: Progress | None = None) -> ImportReport:
     """Create every entry file of `directory` that the store lacks; `create=None` is a dry run.
 
@@ -96,35 +91,55 @@ def import_dir(directory: Path | str, read_raw: ReadRaw, create: Create | None, 
     names = sorted(list_entries(directory)[3])
     report = ImportReport(directory=str(directory), dry_run=create is None)
     for start in range(0, len(names), BATCH):
-        batch = list(_readable(directory, names[start:start + BATCH], report))
-        stored = _stored(read_raw, [doc["id"] for _, doc in batch])
-        for name, doc in batch:
-            _place(name, doc, stored.get(doc["id"]), read_raw, create, report)
+        docs = list(_readable(directory, names[start:start + BATCH], report))
+        stored = _stored(read_raw, [doc["id"] for doc in docs])
+        new = [doc for doc in docs if doc["id"] not in stored]
+        for doc in docs:
+            if doc["id"] in stored:
+                _judge(doc, stored[doc["id"]], report)
+        _create(new, read_raw, create, report)
         if progress is not None:
             progress(min(start + BATCH, len(names)), len(names))
     return report
 
 
-def _readable(directory: Path, names: list[str], report: ImportReport) -> Iterator[tuple[str, dict]]:
-    """(file name, document) for each file the index would list; the others go to the report's skipped."""
-    good, bad, _gone = read_files(directory, names)
-    report.skipped.extend(SkippedFile(name=row[0], reason=row[-1]) for row in bad)
-    for row in good:
-        name = row[0]
+def _readable(directory: Path, names: list[str], report: ImportReport) -> Iterator[dict[str, Any]]:
+    """The JSON object of each file named by its own id; the other files go to the report's skipped
+    (with the reason a listing gives), and files gone meanwhile are left out."""
+    for name in names:
         try:
-            _data, doc = decode_entry_file(directory / name)
-            # The index checked both; the file may have been rewritten since, and its id is about to
-            # name a file in the store.
+            data, doc = decode_entry_file(directory / name)
             if not isinstance(doc, dict) or f"{doc.get('id')}.json" != name:
-                raise CorruptEntry(name, "changed while it was being read")
+                summary_row(name, data, doc)  # raises, saying why: the id is about to name an entry
             validate_id(doc["id"])
         except EntryNotFound:
-            continue  # removed since it was read: nothing to import
-        except (CorruptEntry, InvalidId) as exc:
-            reason = exc.reason if isinstance(exc, CorruptEntry) else str(exc)
-            report.skipped.append(SkippedFile(name=name, reason=reason))
+            continue  # removed since it was listed: nothing to import
+        except CorruptEntry as exc:
+            report.skipped.append(SkippedFile(name=name, reason=exc.reason))
             continue
-        yield name, doc
+        except (ValueError, RecursionError, InvalidId) as exc:
+            report.skipped.append(SkippedFile(name=name, reason=_reason(exc)))
+            continue
+        yield doc
+
+
+def _judged(docs: list[dict[str, Any]], report: ImportReport) -> list[dict[str, Any]]:
+    """The documents a listing would show (the index's judgement: the model's shape); the others go
+    to the report's skipped."""
+    good = []
+    for doc in docs:
+        name = f"{doc['id']}.json"
+        try:
+            summary_row(name, encode_doc(doc), doc)
+        except (ValueError, RecursionError) as exc:
+            report.skipped.append(SkippedFile(name=name, reason=_reason(exc)))
+            continue
+        good.append(doc)
+    return good
+
+
+def _reason(exc: Exception) -> str:
+    return "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:300]
 
 
 def _stored(read_raw: ReadRaw, ids: list[str]) -> dict[str, dict | str]:
@@ -135,25 +150,29 @@ def _stored(read_raw: ReadRaw, ids: list[str]) -> dict[str, dict | str]:
     return held
 
 
-def _place(name: str, doc: dict, stored: dict | str | None, read_raw: ReadRaw, create: Create | None,
-           report: ImportReport) -> None:
-    """Create one entry (validated by the model first), or count it present, or report the conflict."""
-    if stored is None:
-        try:
-            entry = validate_entry(name, doc)  # a file rewritten since the index's check is caught here
-        except CorruptEntry as exc:
-            report.skipped.append(SkippedFile(name=name, reason=exc.reason))
-            return
-        if create is not None:
-            try:
-                create(entry, doc)
-            except StoreError:
-                stored = _stored(read_raw, [entry.id]).get(entry.id)
-                if stored is None:  # not a race with another writer: the write itself failed
-                    raise
-        if stored is None:
-            report.imported += 1
-            return
+def _create(docs: list[dict[str, Any]], read_raw: ReadRaw, create: CreateMany | None, report: ImportReport) -> None:
+    """Create the batch's new entries, judged by the store as it writes them (by the index's rules
+    here for a dry run, or when the store refuses the batch for one of them); one another writer
+    created meanwhile is judged as stored."""
+    if create is None or not docs:
+        report.imported += len(_judged(docs, report))
+        return
+    try:
+        made = set(create(docs))
+    except CorruptEntry:
+        made = set(create(_judged(docs, report)))
+    report.imported += len(made)
+    skipped = {s.name for s in report.skipped}
+    missed = [doc for doc in docs if doc["id"] not in made and f"{doc['id']}.json" not in skipped]
+    stored = _stored(read_raw, [doc["id"] for doc in missed]) if missed else {}
+    for doc in missed:
+        if doc["id"] not in stored:  # not a race with another writer: the write itself failed
+            raise StoreError(f"the store did not create {doc['id']} and does not hold it")
+        _judge(doc, stored[doc["id"]], report)
+
+
+def _judge(doc: dict[str, Any], stored: dict | str, report: ImportReport) -> None:
+    """An id the store holds: present when its document is the same, else a conflict."""
     if isinstance(stored, str):
         report.conflicts.append(Conflict(id=doc["id"], reason=f"the store's entry is unreadable: {stored}"))
     elif encode_doc(stored) == encode_doc(doc):

@@ -46,7 +46,7 @@ from mova_core.store.intents import (
     sweep,
     try_flock,
 )
-from mova_core.store.protocol import Check, Commit, Mutation, Progress
+from mova_core.store.protocol import Check, Commit, Created, Mutation, Progress
 from mova_core.store.scan import decode_entry_file, shape_problem
 from mova_core.store.validate import validate_entry
 
@@ -293,6 +293,27 @@ class FileStore:
             return
         discard(tmp)  # the entry has its name; the temporary one goes
         fsync_dir(self.directory)
+
+    def create_many(self, docs: list[dict[str, Any]], on_create: Created | None = None) -> list[str]:
+        """Write new entries one by one (see `DeadLetterStore.create_many`), all validated first; an
+        entry whose `on_create` fails is deleted again before the error propagates."""
+        entries = [validate_entry(f"{validate_id(doc.get('id'))}.json", doc) for doc in docs]
+        created: list[str] = []
+        for entry, doc in zip(entries, docs):
+            try:
+                self.create(entry, doc=doc)
+            except StoreError:
+                if os.path.lexists(self.path_for(entry.id)):
+                    continue  # stored already, or earlier in this batch
+                raise
+            if on_create is not None:
+                try:
+                    on_create(doc)
+                except BaseException:
+                    self.delete(entry.id)
+                    raise
+            created.append(entry.id)
+        return created
 
     def _create_locked(self, entry_id: str, tmp: Path, path: Path) -> None:
         """`create`'s second half where hard links are not supported: check and rename under the lock."""

@@ -27,6 +27,8 @@ Check = Callable[["DeadLetterEntry"], None]
 #: the change then fail after all, it is called again as (new, old, undone=True, change=token); should
 #: the process be killed before making it, the store takes the record back itself (see `use_audit`).
 Commit = Callable[..., None]
+#: Records one entry a batch write created, given its JSON object; raises to undo the creation.
+Created = Callable[[dict[str, Any]], None]
 
 
 class DeadLetterStore(Protocol):
@@ -89,6 +91,16 @@ class DeadLetterStore(Protocol):
         """Write a new entry durably; refuses to replace an existing one.
 
         `doc` is the JSON object the entry was validated from, written as it is when given.
+        """
+        ...
+
+    def create_many(self, docs: list[dict[str, Any]], on_create: Created | None = None) -> list[str]:
+        """Write new entries from their JSON objects, each judged as a listing judges a file first
+        (CorruptEntry naming the first bad one, and nothing written); ids already stored, or repeated
+        in `docs` (the first is kept), are left out. Returns the ids created, in `docs`' order.
+
+        `on_create(doc)` records each entry created; if it raises, that entry is not left created
+        (a store with transactions creates none of the batch) and the error propagates.
         """
         ...
 

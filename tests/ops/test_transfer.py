@@ -173,9 +173,9 @@ def test_an_entry_another_writer_created_meanwhile_is_judged_not_overwritten(que
     svc = service(queue)
     other = FileStore(queue)
 
-    def create(entry, doc):
-        other.create(entry, doc=doc)  # the other host's writer, first
-        svc.store.create(entry, doc=doc)
+    def create(docs):
+        other.create_many(docs)  # the other host's writer, first
+        return svc.store.create_many(docs)
 
     report = transfer.import_dir(SAMPLE_DLQ, svc.read_raw, create)
     assert (report.imported, report.already_present, report.conflicts) == (0, 16, [])

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mova_core.model.errors import CorruptEntry
+from mova_core.model.ids import validate_id
 from mova_core.store.fsio import encode_pretty
 from mova_core.store.scan import summary_row
 
@@ -18,6 +20,11 @@ SUMMARY_COLUMNS = (
     "id", "run_id", "status", "created_at", "created_ts", "workflow_type", "user_id", "action_type",
     "last_error", "failure_reason", "attempts", "retry_count", "fingerprint", "priority", "lease_owner",
     "lease_expires_ts", "search_text",
+)
+#: The PostgreSQL types of the summary columns and then `doc`, for a binary COPY (`PgStore.create_many`).
+COPY_TYPES = (
+    "text", "text", "text", "text", "float8", "text", "text", "text", "text", "text", "int8", "int8", "text", "int8",
+    "text", "float8", "text", "text",
 )
 #: What a listing reads back (EntrySummary's fields: every summary column but the search text).
 LISTED_COLUMNS = SUMMARY_COLUMNS[:-1]
@@ -43,3 +50,16 @@ def encode_row(entry_id: str, doc: dict[str, Any]) -> tuple[str, tuple]:
     data = encode_pretty(doc)
     columns = summary_row(f"{entry_id}.json", data, doc)
     return data.decode(), tuple(to_column(v) for v in columns)
+
+
+def encode_new(doc: Any) -> tuple[str, str, tuple]:
+    """(id, JSON text, summary columns) of a document about to be created, judged as a listing judges
+    a file (the model's shape); InvalidId or CorruptEntry saying why it is not an entry."""
+    entry_id = validate_id(doc.get("id") if isinstance(doc, dict) else None)
+    try:
+        text, columns = encode_row(entry_id, doc)
+    except ValueError as exc:
+        raise CorruptEntry(f"{entry_id}.json", str(exc)[:300]) from None
+    except RecursionError:
+        raise CorruptEntry(f"{entry_id}.json", "nested too deeply") from None
+    return entry_id, text, columns

@@ -40,14 +40,16 @@ from mova_core.store.fsio import new_token
 from mova_core.store.pg import query
 from mova_core.store.pg.audit import PgAuditLog
 from mova_core.store.pg.codec import (
+    COPY_TYPES,
     LISTED_COLUMNS,
     SUMMARY_COLUMNS,
+    encode_new,
     encode_row,
     from_column,
 )
 from mova_core.store.pg.connect import open_pool
 from mova_core.store.pg.notify import changes
-from mova_core.store.protocol import Check, Commit, Mutation, Progress
+from mova_core.store.protocol import Check, Commit, Created, Mutation, Progress
 from mova_core.store.validate import validate_entry
 
 if TYPE_CHECKING:
@@ -225,6 +227,43 @@ class PgStore:
             raise StoreError(f"the store could not write {entry.id}: {exc}") from exc
         if made is None:
             raise StoreError(f"an entry with id {entry.id} already exists")
+
+    def create_many(self, docs: list[dict[str, Any]], on_create: Created | None = None) -> list[str]:
+        """Insert new entries in one transaction, leaving out ids already stored (and repeats, keeping
+        the first); `on_create` records each in that transaction, so a failing record creates none."""
+        rows = [encode_new(doc) for doc in docs]  # every document judged before anything is written
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                made = self._insert_new(conn, rows)
+                created = []
+                for (entry_id, _, _), doc in zip(rows, docs):
+                    if entry_id in made:
+                        made.discard(entry_id)  # a repeat later in the batch was not the row added
+                        created.append(doc)
+                if on_create is not None:
+                    with self.audit_log.gathered(conn):
+                        for doc in created:
+                            on_create(doc)
+        except psycopg.Error as exc:
+            raise StoreError(f"the store could not write {len(docs)} new entries: {exc}; none was written") from exc
+        return [doc["id"] for doc in created]
+
+    def _insert_new(self, conn: Connection, rows: list[tuple[str, str, tuple]]) -> set[str]:
+        """COPY the rows into a temporary table, then one INSERT of those whose id is new, each
+        announced (`changes`); the ids added."""
+        names = sql.SQL(", ").join(map(sql.Identifier, (*SUMMARY_COLUMNS, "doc")))
+        incoming = sql.Identifier("mova_incoming")
+        conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING COMPRESSION, ord int8) "
+                             "ON COMMIT DROP").format(incoming, self.entries))
+        # Binary: the values go as they are, no text to escape here and parse there.
+        with conn.cursor().copy(sql.SQL("COPY {} ({}, ord) FROM STDIN (FORMAT BINARY)").format(incoming, names)) as copy:
+            copy.set_types([*COPY_TYPES, "int8"])
+            for n, (_, text, columns) in enumerate(rows):
+                copy.write_row((*columns, text, n))
+        return {r[0] for r in conn.execute(sql.SQL(
+            "INSERT INTO {} ({}) SELECT DISTINCT ON (id) {} FROM {} ORDER BY id, ord "
+            "ON CONFLICT (id) DO NOTHING RETURNING id, pg_notify(%s, id || '.json')").format(
+                self.entries, names, names, incoming), [self.channel])}
 
     def update(self, id_or_prefix: str, mutate: Mutation, on_commit: Commit | None = None
                ) -> tuple[DeadLetterEntry, DeadLetterEntry]:
