@@ -88,3 +88,18 @@ def test_creates_deletes_and_bursts_are_heard_and_a_refused_change_is_not(listen
 def _bump(entry):
     entry.metadata.retry_count += 1
     return entry
+
+
+def test_a_batch_write_announces_the_entries_it_created_and_only_those(listening):
+    store, heard = listening
+    doc = store.read_raw([ENTRY])[0][0]
+    new = [{**doc, "id": f"dlq_batch-{n}"} for n in range(3)]
+    assert store.create_many([new[0], doc, new[1], new[2]]) == [d["id"] for d in new]
+    names: set[str] = set()
+    deadline = time.monotonic() + 5
+    while len(names) < 3 and time.monotonic() < deadline:
+        try:
+            names |= set(heard.get(timeout=0.1)[1])
+        except queue.Empty:
+            pass
+    assert names == {f"dlq_batch-{n}.json" for n in range(3)}  # the stored entry was not touched, nor announced

@@ -35,3 +35,36 @@ def test_sample_state_and_the_go_fixture_round_trip_through_postgresql(pg_target
         out = svc.export_to_dir(None, tmp_path / "back")
         assert out.written == 17 and not out.unreadable
     assert _files(tmp_path / "back") == _files(source)
+
+
+def test_an_import_records_each_entry_in_the_audit_table_once(pg_target, tmp_path):
+    with _service(pg_target, tmp_path) as svc:
+        svc.import_dir(SAMPLE_DLQ)
+        svc.import_dir(SAMPLE_DLQ)
+        records = [r for r in svc.audit.read().records if r["op"] == "import"]
+    assert len(records) == len({r["entry_id"] for r in records}) == 16
+    resolved = next(r for r in records if r["entry_id"] == "dlq_6a4e1f97-c0d8-4b32-a5e9-0f3d7c82b61e")
+    assert (resolved["old_status"], resolved["new_status"], resolved["actor"]) == (None, "resolved", "mover@ops")
+    assert resolved["source"] == str(SAMPLE_DLQ)
+
+
+def test_a_batch_write_on_a_dropped_connection_is_a_store_error_and_writes_nothing(pg_target):
+    import json
+
+    import psycopg
+    import pytest
+
+    from mova_core.model.errors import StoreError
+    from mova_core.store.pg.store import PgStore
+
+    doc = json.loads(GO_ENTRY.read_text())
+    store = PgStore(pg_target.url, pg_target.schema)
+    try:
+        with psycopg.connect(pg_target.url, autocommit=True) as admin:  # the server drops the pool's connection
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                          "AND datname = current_database() AND usename = current_user")
+        with pytest.raises(StoreError, match="none was written"):
+            store.create_many([doc])
+        assert store.create_many([doc]) == [GO_ID]  # the next connection is a fresh one
+    finally:
+        store.close()

@@ -11,6 +11,7 @@ import pytest
 from mova_core.model.errors import (
     AlreadyRetrying,
     AmbiguousId,
+    CorruptEntry,
     EntryNotFound,
     InvalidId,
     InvalidTransition,
@@ -197,3 +198,51 @@ def test_purge_removes_old_resolved_and_archived_only(service):
     assert set(report.removed) == doomed and len(doomed) == 4 and not report.failed
     assert service.stats().total_entries == 12 and service.stats().by_status["active"] == 11
     assert [r["op"] for r in service.audit.read().records] == ["purge"] * 4
+
+
+def _new_docs(count: int) -> list[dict]:
+    doc = json.loads(GO_ENTRY.read_text())
+    return [{**doc, "id": f"0d0d0d0d-0000-4000-8000-{n:012d}"} for n in range(count)]
+
+
+def test_create_many_creates_new_ids_once_and_leaves_stored_ones_alone(store):
+    docs = _new_docs(3)
+    first = {**docs[0], "status": "archived"}
+    held = store.read_raw([ONE])[0][0]
+    made = store.create_many([docs[0], {**held, "status": "archived"}, docs[1], first, docs[2]])
+    assert made == [d["id"] for d in docs]  # the stored id and the repeat left out, in the batch's order
+    raw, _ = store.read_raw([*made, ONE])
+    assert raw == [*docs, held]  # the first of a repeated id kept; the stored entry untouched
+    assert store.create_many(docs) == [] and store.stats().total_entries == 19
+
+
+def test_create_many_records_each_entry_it_creates(store):
+    docs = _new_docs(2)
+    seen: list[str] = []
+    assert store.create_many([*docs, docs[0]], lambda d: seen.append(d["id"])) == seen
+    assert seen == [d["id"] for d in docs]
+
+
+def test_create_many_writes_nothing_when_one_document_is_not_an_entry(store):
+    docs = _new_docs(3)
+    no_envelope = {k: v for k, v in docs[1].items() if k != "envelope"}
+    with pytest.raises(CorruptEntry) as err:
+        store.create_many([docs[0], no_envelope, docs[2]])
+    assert err.value.path == f"{docs[1]['id']}.json"
+    with pytest.raises(InvalidId):
+        store.create_many([docs[0], {**docs[2], "id": "../etc/passwd"}])
+    assert store.read_raw([d["id"] for d in docs]) == ([], []) and store.stats().total_entries == 16
+
+
+def test_create_many_takes_back_an_entry_whose_record_fails(store, kind):
+    docs = _new_docs(2)
+
+    def record(doc: dict) -> None:
+        if doc["id"] == docs[1]["id"]:
+            raise StoreError("the audit log is full")
+
+    with pytest.raises(StoreError, match="full"):
+        store.create_many(docs, record)
+    kept = [d["id"] for d in store.read_raw([d["id"] for d in docs])[0]]
+    # A transaction creates none of the batch; the file store, entry by entry, keeps those recorded.
+    assert kept == ([] if kind == "postgres" else [docs[0]["id"]])
