@@ -9,8 +9,10 @@ Work goes in batches: at most one batch of documents is held at a time, however 
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -90,25 +92,45 @@ def import_dir(directory: Path | str, read_raw: ReadRaw, create: CreateMany | No
         raise InvalidInput(f"cannot import from {directory}: not a directory")
     names = sorted(list_entries(directory)[3])
     report = ImportReport(directory=str(directory), dry_run=create is None)
-    for start in range(0, len(names), BATCH):
-        docs = list(_readable(directory, names[start:start + BATCH], report))
-        stored = _stored(read_raw, [doc["id"] for doc in docs])
-        new = [doc for doc in docs if doc["id"] not in stored]
-        for doc in docs:
-            if doc["id"] in stored:
-                _judge(doc, stored[doc["id"]], report)
-        _create(new, read_raw, create, report)
-        if progress is not None:
-            progress(min(start + BATCH, len(names)), len(names))
+    with _no_cycle_collection():
+        for start in range(0, len(names), BATCH):
+            _import_batch(directory, names[start:start + BATCH], read_raw, create, report)
+            if progress is not None:
+                progress(min(start + BATCH, len(names)), len(names))
     return report
+
+
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused: documents are trees, freed by reference counting, and
+    collections scanning each batch's thousands of containers took a sixth of an import's time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _import_batch(directory: Path, names: list[str], read_raw: ReadRaw, create: CreateMany | None,
+                  report: ImportReport) -> None:
+    """Create the entries of these files that the store lacks; judge those it holds."""
+    docs = list(_readable(directory, names, report))
+    stored = _stored(read_raw, [doc["id"] for doc in docs])
+    for doc in docs:
+        if doc["id"] in stored:
+            _judge(doc, stored[doc["id"]], report)
+    _create([doc for doc in docs if doc["id"] not in stored], read_raw, create, report)
 
 
 def _readable(directory: Path, names: list[str], report: ImportReport) -> Iterator[dict[str, Any]]:
     """The JSON object of each file named by its own id; the other files go to the report's skipped
     (with the reason a listing gives), and files gone meanwhile are left out."""
+    prefix = os.path.join(directory, "")  # joined as text: a Path per file cost more than reading it
     for name in names:
         try:
-            data, doc = decode_entry_file(directory / name)
+            data, doc = decode_entry_file(prefix + name)
             if not isinstance(doc, dict) or f"{doc.get('id')}.json" != name:
                 summary_row(name, data, doc)  # raises, saying why: the id is about to name an entry
             validate_id(doc["id"])
