@@ -5,6 +5,7 @@ psycopg is imported only when a PostgreSQL URL is set, so the file store's comma
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -53,6 +54,8 @@ def migrate_schema(settings: Settings) -> tuple[int, int, int]:
 def _pg_store_class() -> type[PgStore]:
     with _postgres_extra():
         from mova_core.store.pg.store import PgStore
+    if importlib.util.find_spec("psycopg_pool") is None:  # imported only once callers overlap: checked now
+        raise StoreError(MISSING_EXTRA)
     return PgStore
 
 

@@ -1,17 +1,32 @@
-"""Connections to the store's database: a pool per process, errors that never show the password."""
+"""Connections to the store's database: one connection, a pool beside it once callers overlap, and
+errors that never show the password.
+
+A short-lived process (a `mova dlq` command) makes its calls one after another, so it uses only the
+connection that checked the schema: no pool, no worker threads, no second connection to open. A
+caller that needs a connection while that one is in use (another thread of the dashboard or the
+shim, a block holding one connection while it asks for another) gets one from a pool, opened then.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg import pq
 
 from mova_core.model.errors import StoreError
 from mova_core.settings import mask_url
 from mova_core.store.pg import schema as _schema
 
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
+
 #: Seconds to wait for the server before saying it cannot be reached.
 CONNECT_TIMEOUT = 10
-#: Connections one process keeps at most (the dashboard's and the shim's threads share them).
+#: Connections the pool beside the first keeps at most (the dashboard's and the shim's threads share them).
 POOL_MAX = 8
 
 
@@ -24,13 +39,69 @@ def connect(url: str) -> psycopg.Connection:
         raise StoreError(f"cannot connect to the store {mask_url(url)}: {reason}") from None
 
 
-def open_pool(url: str, schema: str) -> ConnectionPool:
-    """A pool over the store's database, once a first connection found the schema at this mova's
-    version (SchemaNotReady if not; StoreError saying why when the server cannot be reached: a pool
-    would only retry in the background until its timeout)."""
-    with connect(url) as first:
-        _schema.check(first, schema)
-    pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True}, timeout=CONNECT_TIMEOUT,
-                          open=False, name=f"mova-{schema}")
-    pool.open()
-    return pool
+class Connections:
+    """The store's connections: `connection()` as a pool offers it, from one connection while callers
+    take turns, from a pool (opened on first need) while that one is in use."""
+
+    def __init__(self, url: str, schema: str):
+        """Connect and check the schema is at this mova's version (SchemaNotReady if not; StoreError
+        saying why when the server cannot be reached)."""
+        self.url, self.name = url, f"mova-{schema}"
+        self._one: psycopg.Connection | None = connect(url)
+        try:
+            _schema.check(self._one, schema)
+        except BaseException:
+            self._one.close()
+            raise
+        self._turn = threading.Lock()
+        self._opening = threading.Lock()
+        self._pool: ConnectionPool | None = None
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A connection for the block, in autocommit mode, left idle after it."""
+        if not self._turn.acquire(blocking=False):
+            with self.pool().connection() as conn:
+                yield conn
+            return
+        try:
+            if self._one is None or self._one.closed:
+                self._one = connect(self.url)
+            yield self._one
+        finally:
+            self._tidy()
+            self._turn.release()
+
+    def _tidy(self) -> None:
+        """Leave the connection idle as a pool would: a transaction rolled back; one that cannot be
+        (a broken connection, a COPY cut short) closed, to be replaced at the next use."""
+        conn = self._one
+        if conn is None or conn.closed:
+            return
+        status = conn.info.transaction_status
+        try:
+            if status in (pq.TransactionStatus.INTRANS, pq.TransactionStatus.INERROR):
+                conn.rollback()
+            elif status != pq.TransactionStatus.IDLE:
+                conn.close()
+        except psycopg.Error:
+            conn.close()
+
+    def pool(self) -> ConnectionPool:
+        """The pool beside the first connection, opened on first use."""
+        with self._opening:
+            if self._pool is None:
+                from psycopg_pool import ConnectionPool
+
+                self._pool = ConnectionPool(self.url, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True},
+                                            timeout=CONNECT_TIMEOUT, open=False, name=self.name)
+                self._pool.open()
+            return self._pool
+
+    def close(self) -> None:
+        """Close the connection and the pool, if one was opened."""
+        with self._opening:
+            if self._pool is not None:
+                self._pool.close()
+        if self._one is not None:
+            self._one.close()

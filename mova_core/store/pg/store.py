@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import psycopg
 from psycopg import Connection, sql
-from psycopg_pool import ConnectionPool
 
 from mova_core.model.errors import EntryNotFound, StoreError
 from mova_core.model.ids import validate_id
@@ -47,12 +46,14 @@ from mova_core.store.pg.codec import (
     encode_row,
     from_column,
 )
-from mova_core.store.pg.connect import open_pool
+from mova_core.store.pg.connect import Connections
 from mova_core.store.pg.notify import changes
 from mova_core.store.protocol import Check, Commit, Created, Mutation, Progress
 from mova_core.store.validate import validate_entry
 
 if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
+
     from mova_core.model.entry import DeadLetterEntry
 
 #: How long a change waits for another change of the same entry before giving up.
@@ -63,10 +64,11 @@ _PREFIX_LIMIT = 50
 class PgStore:
     """Entries as rows of `<schema>.entries`, changed in transactions under row locks."""
 
-    def __init__(self, url: str, schema: str, *, pool: ConnectionPool | None = None):
+    def __init__(self, url: str, schema: str, *, pool: Connections | ConnectionPool | None = None):
         self.url, self.schema = url, schema
         self._owns_pool = pool is None
-        self.pool = pool or open_pool(url, schema)
+        #: Where each call takes its connection (`connection()`), shared with the independent stores.
+        self.pool = pool or Connections(url, schema)
         self.entries = sql.Identifier(schema, "entries")
         #: Where every committed change is announced (`changes`).
         self.channel = f"mova_{schema}"
@@ -79,7 +81,7 @@ class PgStore:
         self.audit = audit
 
     def independent(self) -> PgStore:
-        """A store sharing this one's pool (its connections are per call, so any thread may use it)."""
+        """A store sharing this one's connections (taken per call, so any thread may use it)."""
         other = PgStore(self.url, self.schema, pool=self.pool)
         other.audit_log, other.audit = self.audit_log, self.audit
         return other
