@@ -13,19 +13,23 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from psycopg import Connection, sql
-from psycopg_pool import ConnectionPool
 
 from mova_core.model.errors import StoreError
 from mova_core.store.audit import AuditLog, AuditRead
+
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
+
+    from mova_core.store.pg.connect import Connections
 
 
 class PgAuditLog(AuditLog):
     """The `audit` table of one schema, read and written like the file log."""
 
-    def __init__(self, pool: ConnectionPool, schema: str):
+    def __init__(self, pool: Connections | ConnectionPool, schema: str):
         super().__init__(Path(f"{schema}.audit"))  # its name in messages
         self.pool = pool
         self.table = sql.Identifier(schema, "audit")
