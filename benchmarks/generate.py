@@ -7,6 +7,7 @@ import json
 import os
 import random
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -14,11 +15,10 @@ SAMPLES = Path(__file__).resolve().parent.parent / "sample_state" / "deadletter"
 STATUSES = ["active"] * 7 + ["resolved", "archived", "retrying"]
 
 
-def generate(directory: Path, count: int, seed: int = 7) -> None:
-    """Write `count` entries into `directory` (plain writes: this is test data, not the store's path)."""
+def documents(count: int, seed: int = 7) -> Iterator[dict]:
+    """`count` entries as JSON objects, made from the sample entries (the same ones for the same seed)."""
     rng = random.Random(seed)
     templates = [json.loads(p.read_text()) for p in sorted(SAMPLES.glob("dlq_*.json"))]
-    directory.mkdir(parents=True, exist_ok=True)
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     for n in range(count):
         doc = json.loads(json.dumps(templates[n % len(templates)]))
@@ -34,11 +34,17 @@ def generate(directory: Path, count: int, seed: int = 7) -> None:
             doc["metadata"]["lease"] = {"owner": "pid 1@bench", "retry_run_id": "retry_x",
                                         "acquired_at": doc["created_at"], "expires_at": doc["created_at"]}
         doc["error_details"]["last_error"] = f"{doc['error_details']['last_error']} (shard {n % 50})"
+        yield doc
+
+
+def generate(directory: Path, count: int, seed: int = 7) -> None:
+    """Write `count` entries into `directory` (plain writes: this is test data, not the store's path)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for doc in documents(count, seed):
         data = json.dumps(doc, indent=2).encode()
-        fd = os.open(directory / f"{entry_id}.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        fd = os.open(directory / f"{doc['id']}.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.write(fd, data)
         os.close(fd)
-
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)

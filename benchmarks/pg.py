@@ -1,130 +1,241 @@
-"""The PostgreSQL store beside the file store, on one generated queue: listing, statistics, writes.
+"""Issue 18's benchmark rows in one run: the PostgreSQL store beside the file store.
 
     source .ci/postgres.sh && mova_pg_start
-    .venv/bin/python -m benchmarks.pg --size 100000 [--workdir DIR] [--runs 3]
+    nice -n 10 .venv/bin/python -m benchmarks.pg --size 100000 1000000 --workdir DIR --keep
 
-The same N entries (benchmarks.generate) go into a directory and, through COPY, into a fresh
-schema; then each `mova` command row is timed as a process on both stores (median of the runs,
-after one warm-up), and `PgStore.create` and 8-process claims are timed on the database.
+The file store reads a directory of the first size's entries (benchmarks.generate, made once in
+DIR); each PostgreSQL size is a schema `bench_<size>` filled by COPY straight from the generator
+(no files), kept with --keep for the next run. Rows: `list` and `stats` as whole `mova` processes
+(median of --runs after a warm-up); `GET /metrics` from a running `mova serve` over each store
+(median of --requests); `mova dlq import` of the directory into a fresh schema (entries/s); 8
+processes running `mova dlq retry --all` over one frozen set of 2,000 entries whose action calls a
+loopback server (each entry retried exactly once, read back from the audit table); and the
+dashboard's change-to-visible time from its Pilot test (tests/pg/test_dashboard.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 
-import orjson
+import httpx
 import psycopg
+from psycopg import sql
 
-from benchmarks.generate import generate
-from mova_core.store.pg.codec import SUMMARY_COLUMNS, encode_row
+from benchmarks.generate import documents, generate
+from mova_core.store.pg.codec import COPY_TYPES, SUMMARY_COLUMNS, encode_row
 from mova_core.store.pg.schema import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
-ROWS = [
-    ("list --status active --limit 50 --format json", ["dlq", "list", "--status", "active", "--limit", "50", "--format", "json"]),
-    ("stats --format json", ["dlq", "stats", "--format", "json"]),
-    ("show PREFIX --format json", None),
-]
-_CLAIMER = """
-import sys, time
-from mova_core.ops.service import DLQService
-svc = DLQService()
-ids = sys.argv[1:]
-sys.stdin.readline()  # start together
-t = time.perf_counter()
-for entry_id in ids:
-    svc.claim(entry_id, "retry_bench", True, owner=svc.actor)
-print(time.perf_counter() - t)
-"""
+MOVA = [sys.executable, "-m", "mova_tui.cli.main"]
+LIST = ["dlq", "list", "--status", "active", "--limit", "50", "--format", "json"]
+STATS = ["dlq", "stats", "--format", "json"]
+RETRY_SET, RETRIERS = 2000, 8
 
 
-def copy_in(url: str, schema: str, directory: Path) -> tuple[int, float]:
-    """Every entry file of `directory` into the schema's table through COPY; (count, seconds)."""
+# -- the stores ---------------------------------------------------------------------------------
+def fill(url: str, schema: str, size: int, keep: bool) -> float:
+    """A schema holding `size` generated entries (kept from an earlier run with `keep`); seconds spent."""
     started = time.perf_counter()
-    count = 0
-    columns = ", ".join((*SUMMARY_COLUMNS, "doc"))
-    with psycopg.connect(url) as conn, conn.cursor() as cur:
-        with cur.copy(f'COPY "{schema}".entries ({columns}) FROM STDIN') as copy:
-            for path in directory.glob("*.json"):
-                doc = orjson.loads(path.read_bytes())
+    with psycopg.connect(url, autocommit=True) as conn:
+        if keep and _count(conn, schema) == size:
+            return 0.0
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        migrate(conn, schema)
+        copy_docs(conn, schema, documents(size))
+        conn.execute(sql.SQL("VACUUM ANALYZE {}").format(sql.Identifier(schema, "entries")))
+    return time.perf_counter() - started
+
+
+def _count(conn: psycopg.Connection, schema: str) -> int | None:
+    if conn.execute("SELECT to_regclass(%s)", (f"{schema}.entries",)).fetchone()[0] is None:
+        return None
+    return conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, "entries"))).fetchone()[0]
+
+
+def copy_docs(conn: psycopg.Connection, schema: str, docs: Iterator[dict], chunk: int = 50_000) -> None:
+    """The documents into the schema's table by binary COPY, a transaction per chunk."""
+    names = sql.SQL(", ").join(map(sql.Identifier, (*SUMMARY_COLUMNS, "doc")))
+    while batch := list(islice(docs, chunk)):
+        with conn.transaction(), conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+                sql.Identifier(schema, "entries"), names)) as copy:
+            copy.set_types(list(COPY_TYPES))
+            for doc in batch:
                 text, row = encode_row(doc["id"], doc)
                 copy.write_row((*row, text))
-                count += 1
-        conn.commit()
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'VACUUM ANALYZE "{schema}".entries')  # the steady state autovacuum keeps
-    return count, time.perf_counter() - started
 
 
+def envs(url: str, directory: Path, home: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """The environment of a `mova` process over the file store, and over PostgreSQL (schema unset)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MOVA_")}
+    base |= {"PYTHONPATH": str(ROOT), "HOME": str(home), "NO_COLOR": "1"}
+    return base | {"MOVA_DLQ_PATH": str(directory)}, base | {"MOVA_STORE_URL": url, "MOVA_DLQ_PATH": str(home / "unused")}
+
+
+# -- rows ---------------------------------------------------------------------------------------
 def time_command(argv: list[str], env: dict[str, str], runs: int) -> float:
     """Median seconds of `mova ARGV` as a process, after one warm-up run."""
     times = []
     for n in range(runs + 1):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "mova_tui.cli.main", *argv], env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run([*MOVA, *argv], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if n:
             times.append(time.perf_counter() - started)
     return statistics.median(times)
 
 
-def claims_per_second(env: dict[str, str], ids: list[str], processes: int = 8) -> float:
-    """Claims per second of `processes` processes each claiming its own share of `ids` at once."""
-    shares = [ids[n::processes] for n in range(processes)]
-    procs = [subprocess.Popen([sys.executable, "-c", _CLAIMER, *share], env=env, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True) for share in shares]
-    time.sleep(3)  # every process imported and connected
+def metrics_time(env: dict[str, str], requests: int) -> float:
+    """Median seconds of `GET /metrics` from a `mova serve` over the store of `env`."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([*MOVA, "serve", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+            _until_up(client)
+            client.get("/metrics").raise_for_status()  # warm-up
+            times = []
+            for _ in range(requests):
+                started = time.perf_counter()
+                client.get("/metrics").raise_for_status()
+                times.append(time.perf_counter() - started)
+        return statistics.median(times)
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def _until_up(client: httpx.Client) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if client.get("/healthz").status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("mova serve did not start")
+        time.sleep(0.1)
+
+
+def import_rate(url: str, env: dict[str, str], directory: Path, count: int) -> tuple[float, float]:
+    """`mova dlq import DIRECTORY` into a fresh schema: (entries per second, seconds)."""
+    schema = "bench_import"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+        migrate(conn, schema)
     started = time.perf_counter()
-    for p in procs:
-        p.stdin.write("go\n")
-        p.stdin.flush()
-    for p in procs:
-        p.communicate(timeout=600)
-    return len(ids) / (time.perf_counter() - started)
+    subprocess.run([*MOVA, "dlq", "import", str(directory)], env=env | {"MOVA_STORE_SCHEMA": schema}, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seconds = time.perf_counter() - started
+    with psycopg.connect(url, autocommit=True) as conn:
+        assert _count(conn, schema) == count, "the import did not create every entry"
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    return count / seconds, seconds
 
 
+def retry_race(url: str, env: dict[str, str], work: Path) -> tuple[float, float, int]:
+    """8 processes × `mova dlq retry --all --status active` over one set of entries calling a loopback
+    server: (retries per second, seconds, entries not retried exactly once)."""
+    from tests.core.test_background import SlowServer  # the tests' loopback upstream
+    from tests.reliability.support import entry_doc
+
+    schema, server = "bench_retry", SlowServer(delay=0)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+            migrate(conn, schema)
+            copy_docs(conn, schema, (entry_doc(f"dlq_{uuid.uuid4()}", server.url) for _ in range(RETRY_SET)))
+        argv = [*MOVA, "dlq", "retry", "--all", "--status", "active", "--no-sandbox", "-y", "--format", "json"]
+        started = time.perf_counter()
+        procs = [subprocess.Popen([*argv, "--results", str(work / f"retry-{n}.json")],
+                                  env=env | {"MOVA_STORE_SCHEMA": schema, "MOVA_ACTOR": f"bench-{n}@host"},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for n in range(RETRIERS)]
+        for p in procs:
+            p.wait(1800)
+        seconds = time.perf_counter() - started
+        return RETRY_SET / seconds, seconds, _not_once(url, schema)
+    finally:
+        server.close()
+
+
+def _not_once(url: str, schema: str) -> int:
+    """Entries not claimed exactly once, resolved, with one attempt in their history."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        claims = dict(conn.execute(sql.SQL("SELECT entry_id, count(*) FROM {} WHERE op = 'retry_claim' "
+                                           "GROUP BY 1").format(sql.Identifier(schema, "audit"))).fetchall())
+        rows = conn.execute(sql.SQL("SELECT id, status, jsonb_array_length(doc::jsonb -> 'retry_history') FROM {}")
+                            .format(sql.Identifier(schema, "entries"))).fetchall()
+    return sum(1 for entry_id, status, tries in rows if (claims.get(entry_id), status, tries) != (1, "resolved", 1))
+
+
+def dashboard_ms(url: str) -> str:
+    """The Pilot test's change-to-visible time (another connection's commit to the row on screen)."""
+    test = "tests/pg/test_dashboard.py::test_a_change_by_another_host_reaches_the_dashboard_without_polling"
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", test], cwd=ROOT,
+                          env=os.environ | {"MOVA_TEST_PG_URL": url}, capture_output=True, text=True)
+    found = re.search(r"change to the table: (\d+) ms", done.stdout)
+    return f"{found.group(1)} ms" if found else "not measured (the test failed)"
+
+
+# -- the run ------------------------------------------------------------------------------------
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--size", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=7)
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the generated schemas and directory for the next run")
     args = parser.parse_args()
     url = os.environ["MOVA_TEST_PG_URL"]
     work = args.workdir or Path(tempfile.mkdtemp(prefix="mova-pg-bench-"))
-    directory = work / "deadletter"
+    base_size = args.size[0]
+    directory = work / f"deadletter-{base_size}"
     if not directory.is_dir():
-        generate(directory, args.size)
-    schema = f"bench_{args.size}"
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        migrate(conn, schema)
-    count, seconds = copy_in(url, schema, directory)
-    print(f"COPY of {count} entries: {seconds:.1f} s ({count / seconds:,.0f} entries/s)")
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MOVA_")} | {"PYTHONPATH": str(ROOT)}
-    file_env = base | {"MOVA_DLQ_PATH": str(directory)}
-    pg_env = base | {"MOVA_STORE_URL": url, "MOVA_STORE_SCHEMA": schema}
-    subprocess.run([sys.executable, "-m", "mova_tui.cli.main", "dlq", "reindex"], env=file_env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # the file store's index, built once
-    prefix = next(directory.glob("dlq_*.json")).name[:12]
-    print(f"| command at {count:,} entries | file store | PostgreSQL | ratio |")
+        generate(directory, base_size)
+    file_env, pg_env = envs(url, directory, work)
+    subprocess.run([*MOVA, "dlq", "reindex"], env=file_env, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)  # the file store's index, built once
+    print(f"| row | file store at {base_size:,} | PostgreSQL | ratio to the file store |")
     print("| --- | --- | --- | --- |")
-    for label, argv in ROWS:
-        argv = argv or ["dlq", "show", prefix, "--format", "json"]
-        f, p = time_command(argv, file_env, args.runs), time_command(argv, pg_env, args.runs)
-        print(f"| `mova {label}` | {f * 1000:.0f} ms | {p * 1000:.0f} ms | {p / f:.2f}× |")
-    with psycopg.connect(url, autocommit=True) as conn:
-        ids = [r[0] for r in conn.execute(f'SELECT id FROM "{schema}".entries WHERE status = %s LIMIT 2000',
-                                          ("active",))]
-    print(f"8 processes claiming {len(ids)} distinct entries: {claims_per_second(pg_env, ids):,.0f} claims/s")
-    if args.workdir is None:
+    file_list, file_stats = time_command(LIST, file_env, args.runs), time_command(STATS, file_env, args.runs)
+    file_metrics = metrics_time(file_env, args.requests)
+    for size in args.size:
+        schema = f"bench_{size}"
+        filled = fill(url, schema, size, args.keep)
+        env = pg_env | {"MOVA_STORE_SCHEMA": schema}
+        note = f" (filled in {filled:.0f} s)" if filled else ""
+        for label, argv, ref in (("list --status active --limit 50 --format json", LIST, file_list),
+                                 ("stats --format json", STATS, file_stats)):
+            t = time_command(argv, env, args.runs)
+            print(f"| `mova dlq {label}` at {size:,}{note} | {ref * 1000:.0f} ms | {t * 1000:.0f} ms | {t / ref:.2f}× |")
+            note = ""
+        t = metrics_time(env, args.requests)
+        print(f"| `GET /metrics` at {size:,} | {file_metrics * 1000:.0f} ms | {t * 1000:.0f} ms | {t / file_metrics:.2f}× |")
+        if not args.keep:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    rate, seconds = import_rate(url, pg_env, directory, base_size)
+    print(f"| `mova dlq import` of {base_size:,} files | | {rate:,.0f} entries/s ({seconds:.1f} s) | |")
+    rate, seconds, wrong = retry_race(url, pg_env, work)
+    print(f"| {RETRIERS} × `mova dlq retry --all` over {RETRY_SET:,} entries | | {rate:,.0f} retries/s ({seconds:.1f} s), "
+          f"{RETRY_SET - wrong:,} retried exactly once, {wrong} not | |")
+    print(f"| dashboard: another connection's change to visible | | {dashboard_ms(url)} | |")
+    print(f"(load average at the end: {os.getloadavg()[0]:.1f})")
+    if args.workdir is None and not args.keep:
         shutil.rmtree(work)
 
 
