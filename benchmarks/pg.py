@@ -19,7 +19,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import psycopg
 from psycopg import sql
 
 from benchmarks.generate import documents, generate
+from benchmarks.serve_load import Server
 from mova_core.store.pg.codec import COPY_TYPES, SUMMARY_COLUMNS, encode_row
 from mova_core.store.pg.schema import migrate
 
@@ -96,16 +96,11 @@ def time_command(argv: list[str], env: dict[str, str], runs: int) -> float:
     return statistics.median(times)
 
 
-def metrics_time(env: dict[str, str], requests: int) -> float:
+def metrics_time(env: dict[str, str], requests: int, work: Path) -> float:
     """Median seconds of `GET /metrics` from a `mova serve` over the store of `env`."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([*MOVA, "serve", "--port", str(port), "--no-access-log", "--log-level", "warning"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = Server(MOVA, Path(env["MOVA_DLQ_PATH"]), env, work / "serve.log", "--no-access-log")
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-            _until_up(client)
+        with httpx.Client(base_url=server.url, timeout=120) as client:
             client.get("/metrics").raise_for_status()  # warm-up
             times = []
             for _ in range(requests):
@@ -114,21 +109,7 @@ def metrics_time(env: dict[str, str], requests: int) -> float:
                 times.append(time.perf_counter() - started)
         return statistics.median(times)
     finally:
-        server.terminate()
-        server.wait(30)
-
-
-def _until_up(client: httpx.Client) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if client.get("/healthz").status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("mova serve did not start")
-        time.sleep(0.1)
+        server.stop()
 
 
 def import_rate(url: str, env: dict[str, str], directory: Path, count: int) -> tuple[float, float]:
@@ -212,7 +193,7 @@ def main() -> None:
     print(f"| row | file store at {base_size:,} | PostgreSQL | ratio to the file store |")
     print("| --- | --- | --- | --- |")
     file_list, file_stats = time_command(LIST, file_env, args.runs), time_command(STATS, file_env, args.runs)
-    file_metrics = metrics_time(file_env, args.requests)
+    file_metrics = metrics_time(file_env, args.requests, work)
     for size in args.size:
         schema = f"bench_{size}"
         filled = fill(url, schema, size, args.keep)
@@ -223,7 +204,7 @@ def main() -> None:
             t = time_command(argv, env, args.runs)
             print(f"| `mova dlq {label}` at {size:,}{note} | {ref * 1000:.0f} ms | {t * 1000:.0f} ms | {t / ref:.2f}× |")
             note = ""
-        t = metrics_time(env, args.requests)
+        t = metrics_time(env, args.requests, work)
         print(f"| `GET /metrics` at {size:,} | {file_metrics * 1000:.0f} ms | {t * 1000:.0f} ms | {t / file_metrics:.2f}× |")
         if not args.keep:
             with psycopg.connect(url, autocommit=True) as conn:

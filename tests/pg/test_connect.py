@@ -9,64 +9,62 @@ import sys
 import threading
 
 import psycopg
+import pytest
 
 from mova_core.store.pg.connect import Connections
 from tests.pg.fixtures import seed_sample
 from tests.pg.processes import ROOT, host, host_env
 
 
+@pytest.fixture
+def conns(pg_target):
+    c = Connections(pg_target.url, pg_target.schema)
+    yield c
+    c.close()
+
+
 def _backend(conn: psycopg.Connection) -> int:
     return conn.execute("SELECT pg_backend_pid()").fetchone()[0]
 
 
-def test_calls_taking_turns_share_one_connection_and_open_no_pool(pg_target):
-    conns = Connections(pg_target.url, pg_target.schema)
-    try:
-        pids = set()
-        for _ in range(3):
+def test_calls_taking_turns_share_one_connection_and_open_no_pool(conns):
+    pids = set()
+    for _ in range(3):
+        with conns.connection() as conn:
+            pids.add(_backend(conn))
+    assert len(pids) == 1 and conns._pool is None
+
+
+def test_an_overlapping_caller_gets_another_connection(conns):
+    with conns.connection() as first:
+        with conns.connection() as nested:  # a block holding one connection asks for another
+            assert _backend(nested) != _backend(first)
+        other: list[int] = []
+
+        def in_another_thread() -> None:
             with conns.connection() as conn:
-                pids.add(_backend(conn))
-        assert len(pids) == 1 and conns._pool is None
-    finally:
-        conns.close()
+                other.append(_backend(conn))
+
+        thread = threading.Thread(target=in_another_thread)
+        thread.start()
+        thread.join(10)
+        assert other and other[0] != _backend(first)
 
 
-def test_an_overlapping_caller_gets_another_connection(pg_target):
-    conns = Connections(pg_target.url, pg_target.schema)
-    try:
-        with conns.connection() as first:
-            with conns.connection() as nested:  # a block holding one connection asks for another
-                assert _backend(nested) != _backend(first)
-            other: list[int] = []
-            thread = threading.Thread(target=lambda: other.append(_backend(conns.pool().getconn())))
-            thread.start()
-            thread.join(10)
-            assert other and other[0] != _backend(first)
-    finally:
-        conns.close()
-
-
-def test_a_transaction_left_open_is_rolled_back_and_a_dropped_connection_replaced(pg_target):
-    conns = Connections(pg_target.url, pg_target.schema)
-    try:
-        with conns.connection() as conn:
-            conn.execute("BEGIN")
-            conn.execute("CREATE TEMP TABLE left_behind (x int)")
-        with conns.connection() as conn:
-            assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-            assert conn.execute("SELECT to_regclass('pg_temp.left_behind')").fetchone()[0] is None
-            pid = _backend(conn)
-        with psycopg.connect(pg_target.url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        try:
-            with conns.connection() as conn:
-                conn.execute("SELECT 1")
-        except psycopg.OperationalError:
-            pass  # the call that finds it dropped fails, as with a pool
-        with conns.connection() as conn:
-            assert _backend(conn) != pid
-    finally:
-        conns.close()
+def test_a_transaction_left_open_is_rolled_back_and_a_dropped_connection_replaced(conns, pg_target):
+    with conns.connection() as conn:
+        conn.execute("BEGIN")
+        conn.execute("CREATE TEMP TABLE left_behind (x int)")
+    with conns.connection() as conn:
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert conn.execute("SELECT to_regclass('pg_temp.left_behind')").fetchone()[0] is None
+        pid = _backend(conn)
+    with psycopg.connect(pg_target.url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(psycopg.OperationalError), conns.connection() as conn:
+        conn.execute("SELECT 1")  # the call that finds it dropped fails, as with a pool
+    with conns.connection() as conn:
+        assert _backend(conn) != pid
 
 
 def test_a_one_shot_command_loads_no_pool_and_starts_no_thread(pg_target, tmp_path):
