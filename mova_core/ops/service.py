@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mova_core.model import lifecycle
-from mova_core.model.errors import InvalidInput, MovaError, NoLongerMatches, PreconditionFailed, StoreError
+from mova_core.model.errors import InvalidInput, MovaError, NoLongerMatches, PreconditionFailed
 from mova_core.model.listing import (
     EntryFilter,
     EntrySummary,

@@ -76,6 +76,6 @@ def test_a_one_shot_command_loads_no_pool_and_starts_no_thread(pg_target, tmp_pa
             "assert threading.active_count() == 1, threading.enumerate()")
     home = host(tmp_path, "a")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                       env=host_env(pg_target, home), timeout=60)
+                       env=host_env(pg_target, home), timeout=60, check=False)
     assert r.returncode == 0, r.stderr
     assert len(json.loads(r.stdout)) == 16
