@@ -30,6 +30,13 @@ def _server_now(store):
         return conn.execute("SELECT clock_timestamp()").fetchone()[0]
 
 
+def _server_now_of(target):
+    import psycopg
+
+    with psycopg.connect(target.url) as conn:
+        return conn.execute("SELECT clock_timestamp()").fetchone()[0]
+
+
 def _service(target, *, skew: timedelta, **settings) -> DLQService:
     """A service on a "host" whose own clock is off by `skew`."""
     from mova_core.store.pg.store import PgStore
@@ -52,17 +59,25 @@ def test_the_offset_is_measured_again_after_a_while(pg_target):
 
     local = [timedelta(0)]
     ticks = [0.0]
+    later = []  # the measurements the clock starts on a thread of their own, run here by hand
     store = PgStore(pg_target.url, pg_target.schema)
     try:
-        clock = DatabaseClock(store.pool, local=lambda: utcnow() + local[0], monotonic=lambda: ticks[0], recheck=60)
+        clock = DatabaseClock(store.pool, local=lambda: utcnow() + local[0], monotonic=lambda: ticks[0], recheck=60,
+                              spawn=later.append)
         clock()
         local[0] = timedelta(hours=1)  # this host's clock is stepped (NTP)
         assert clock() - _server_now(store) > timedelta(minutes=59)  # until the next measurement
         ticks[0] = 60.0
+        assert clock() - _server_now(store) > timedelta(minutes=59)  # answered at once, measured aside
+        assert len(later) == 1 and clock() and len(later) == 1  # one measurement at a time
+        later.pop()()
         assert abs(clock() - _server_now(store)) < timedelta(seconds=1)
         store.pool.close()  # the server out of reach: the last offset stands, no error
         ticks[0] = 120.0
-        assert abs(clock() - utcnow() - timedelta(hours=1) - clock.offset) < timedelta(seconds=1)
+        clock()
+        kept = clock.offset
+        later.pop()()
+        assert clock.offset == kept and abs(clock() - _server_now_of(pg_target)) < timedelta(seconds=1)
     finally:
         store.close()
 

@@ -4,7 +4,9 @@ Hosts' clocks drift apart; a lease written by a host whose clock runs behind wou
 the others before its holder stopped renewing it, and two hosts would retry one entry. So over
 PostgreSQL the service's clock is the server's: this host's clock plus the offset between the two,
 measured over one round trip (the server's `clock_timestamp()` is taken as read halfway through)
-when first needed and again every RECHECK seconds, so no call pays a round trip.
+when first needed and again every RECHECK seconds, so no call pays a round trip. A later measurement
+runs on a thread of its own while the last offset answers, so a caller on a user interface's thread
+never waits for the network after the first call.
 """
 
 from __future__ import annotations
@@ -23,12 +25,17 @@ from mova_core.timeutil import utcnow
 RECHECK = 60.0
 
 
+def _on_thread(work: Callable[[], None]) -> None:
+    threading.Thread(target=work, name="mova-db-clock", daemon=True).start()
+
+
 class DatabaseClock:
     """A clock that reads the database server's time without a round trip per call."""
 
     def __init__(self, pool: ConnectionPool, *, local: Callable[[], datetime] = utcnow,
-                 monotonic: Callable[[], float] = time.monotonic, recheck: float = RECHECK):
-        self.pool, self.local, self.monotonic, self.recheck = pool, local, monotonic, recheck
+                 monotonic: Callable[[], float] = time.monotonic, recheck: float = RECHECK,
+                 spawn: Callable[[Callable[[], None]], None] = _on_thread):
+        self.pool, self.local, self.monotonic, self.recheck, self.spawn = pool, local, monotonic, recheck, spawn
         #: The server's time minus this host's (None until measured).
         self.offset: timedelta | None = None
         self._measured = 0.0
@@ -37,21 +44,28 @@ class DatabaseClock:
     def __call__(self) -> datetime:
         """The server's time now (UTC)."""
         with self._lock:
-            if self.offset is None or self.monotonic() - self._measured >= self.recheck:
-                self._measure()
-            return self.local() + self.offset
+            offset, due = self.offset, self.monotonic() - self._measured >= self.recheck
+            if offset is not None and due:
+                self._measured = self.monotonic()  # one measurement under way at a time
+        if offset is None:
+            offset = self._measure(first=True)
+        elif due:
+            self.spawn(self._measure)
+        return self.local() + offset
 
-    def _measure(self) -> None:
-        """Measure the offset; a failed measurement keeps the last one (StoreError if there is none)."""
+    def _measure(self, *, first: bool = False) -> timedelta | None:
+        """Measure and keep the offset; a later failed measurement keeps the last one (the first
+        raises StoreError, since there is no time to give)."""
         try:
             with self.pool.connection() as conn:
                 sent = self.local()
                 (server,) = conn.execute("SELECT clock_timestamp()").fetchone()
                 received = self.local()
         except Exception as exc:
-            if self.offset is not None:  # try again at the next recheck, not at every call meanwhile
-                self._measured = self.monotonic()
-                return
-            raise StoreError(f"could not read the store's clock: {exc}") from exc
-        self.offset = server - (sent + (received - sent) / 2)
-        self._measured = self.monotonic()
+            if first and self.offset is None:
+                raise StoreError(f"could not read the store's clock: {exc}") from exc
+            return self.offset
+        offset = server - (sent + (received - sent) / 2)
+        with self._lock:
+            self.offset, self._measured = offset, self.monotonic()
+        return offset
