@@ -130,17 +130,14 @@ def test_a_killed_claimers_lease_expires_by_the_servers_clock(pg_target, tmp_pat
     expires = parse_time(proc.stdout.strip())
     # Host B's clock runs an hour behind: by it, the lease would hold for another hour.
     with _service(pg_target, skew=timedelta(hours=-1)) as b:
-        refused_at = None
         deadline = time.monotonic() + 20
         while True:
             try:
                 taken = b.claim(ENTRY, "retry_b", True)
                 break
             except AlreadyRetrying:
-                refused_at = b.clock()
                 assert time.monotonic() < deadline, "the lease never expired"
                 time.sleep(0.05)
-        assert refused_at is None or refused_at < expires
         assert b.clock() >= expires and taken.status == EntryStatus.retrying
         assert taken.metadata.lease.retry_run_id == "retry_b"
         abandoned = taken.retry_history[-1]
