@@ -7,7 +7,6 @@ import json
 import re
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
@@ -231,34 +230,23 @@ def _python(target: PgTarget, home: Path, code: str, *args: str) -> str:
     return done.stdout.strip()
 
 
-class GateServer:
-    """A loopback upstream whose answers wait until the test opens the gate; it says when a request arrived."""
+class GateServer(LocalServer):
+    """The test server, whose `/gated` requests say they arrived and wait until the test opens the gate."""
 
-    def __init__(self):
+    def __post_init__(self):
+        super().__post_init__()
         self.arrived, self.gate = threading.Event(), threading.Event()
-        outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.arrived.set()
-                outer.gate.wait(60)
-                body = b'{"ok": true}'
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    def route(self, h, parts, n: int, body: bytes) -> None:
+        if parts.path == "/gated":
+            self.arrived.set()
+            self.gate.wait(60)
+            parts = parts._replace(path="/ok")
+        super().route(h, parts, n, body)
 
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/gated"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.gate.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def __exit__(self, *exc) -> None:
+        self.gate.set()  # a test that failed before opening it leaves no request waiting
+        super().__exit__(*exc)
 
 
 _FOLLOW = """
@@ -277,11 +265,8 @@ print("final", record.status, record.sandbox_mode, flush=True)
 def test_a_background_retry_on_host_a_is_shown_and_followed_from_host_b(pg_target, tmp_path):
     import subprocess
 
-    gate = GateServer()
-    try:
-        (entry_id,) = write_entries(tmp_path / "source", 1, gate.url)
-        with DLQService(_settings(pg_target, tmp_path)) as service:
-            assert service.import_dir(tmp_path / "source").imported == 1
+    with GateServer() as gate:
+        entry_id = _seed(pg_target, tmp_path, entry_doc("dlq_0b5e7a31-1111-4000-8000-0000000000aa", f"{gate.url}/gated"))
         a, b = host(tmp_path, "host-a"), host(tmp_path, "host-b")
         started = run_mova(pg_target, a, "dlq", "retry", entry_id, **_host_env(a))
         assert started.returncode == 0, started.stderr
@@ -296,8 +281,6 @@ def test_a_background_retry_on_host_a_is_shown_and_followed_from_host_b(pg_targe
         gate.gate.set()
         out, err = follower.communicate(timeout=60)
         assert follower.returncode == 0, err
-    finally:
-        gate.close()
     lines = out.strip().splitlines()
     assert lines[-1] == "final completed True"
     events = [json.loads(line) for line in lines[:-1]]
