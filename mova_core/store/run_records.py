@@ -71,9 +71,11 @@ class RunRecordStore:
     """What a run store does from its own `load` and `save`: ending a run that will not go on."""
 
     def load(self, run_id: str) -> RunRecord:
+        """Read a record; RunNotFound if absent."""
         raise NotImplementedError
 
     def save(self, record: RunRecord, *, context: dict[str, Any] | None = None) -> None:
+        """Write the record (redacted), replacing the last."""
         raise NotImplementedError
 
     def close_failed(self, run_id: str, error: str, now: str, *, create: bool = True, **fields: Any) -> None:

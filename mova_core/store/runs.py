@@ -41,6 +41,10 @@ from mova_core.store.run_records import (
 if TYPE_CHECKING:
     from mova_core.settings import Settings
 
+__all__ = ["RunLog", "RunNotFound", "RunRecord", "RunStore", "Runs", "check_run_id", "find_run", "follow_log",
+           "run_dirs", "run_records", "store_for", "wait_for_run"]
+
+
 class Runs(Protocol):
     """The run records of one mode (production or sandbox), in files or in the database."""
 
@@ -54,10 +58,6 @@ class Runs(Protocol):
     def read_log(self, run_id: str, offset: int = 0) -> list[dict[str, Any]]: ...
     def log_location(self, run_id: str) -> str: ...
     def list(self) -> list[RunRecord]: ...
-
-
-__all__ = ["RunLog", "RunNotFound", "RunRecord", "RunStore", "Runs", "check_run_id", "find_run", "follow_log",
-           "run_dirs", "run_records", "store_for", "wait_for_run"]
 
 
 class RunStore(RunRecordStore):
