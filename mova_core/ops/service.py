@@ -28,7 +28,6 @@ from mova_core.settings import BACKGROUND_SETTINGS, RUN_SETTINGS, Settings
 from mova_core.store.audit import AuditLog
 from mova_core.store.open import open_audit, open_store
 from mova_core.store.protocol import Commit, DeadLetterStore, Progress
-from mova_core.timeutil import utcnow
 
 if TYPE_CHECKING:  # full models load on first use: listings and statistics never need them
     import threading
@@ -64,7 +63,9 @@ class DLQService:
     ):
         self.settings = settings or Settings()
         self.store = store or open_store(self.settings)
-        self.clock = clock or utcnow
+        #: The time leases and ages are judged by: the store's (over PostgreSQL, the server's, so that
+        #: hosts whose clocks disagree still agree on a lease), unless a test injects its own.
+        self.clock = clock or self.store.clock
         self.actor = actor or self.settings.actor
         self.audit = audit or open_audit(self.store, self.settings)
         self._counters: Counters | None = None
@@ -390,7 +391,10 @@ class DLQService:
         def remove(entry_id: str, check: Callable[[DeadLetterEntry], None]) -> None:
             self.store.delete(entry_id, check, self._audited("purge"))
 
-        return _purge.purge(self.list, remove, days=days, now=self.clock(), dry_run=dry_run)
+        if dry_run:
+            return _purge.purge(self.list, remove, days=days, now=self.clock(), dry_run=True)
+        with self.store.exclusive("purge"):  # two hosts purging at once would race for the same entries
+            return _purge.purge(self.list, remove, days=days, now=self.clock())
 
     # -- export, alerts and metrics ----------------------------------------------------------
     def export(self, flt: EntryFilter | None, fmt: str, out: TextIO) -> int:
