@@ -49,7 +49,7 @@ from mova_core.model.status import EntryStatus, RetryOutcome, RunStatus
 from mova_core.ops import retry_queue
 from mova_core.ops.lease import LeaseKeeper, Timer, thread_timer
 from mova_core.settings import Settings
-from mova_core.store.runs import RunStore, store_for
+from mova_core.store.runs import run_records, store_for
 from mova_core.timeutil import format_time
 
 MESSAGE = "DLQ entry retry initiated"
@@ -141,7 +141,8 @@ class Retrier:
         self.service = service
         self.settings = service.settings
         self.clock = service.clock
-        self.engine = engine or Engine(self.settings, now=self.clock, dead_letters=None, run_records=RunStore)
+        self.engine = engine or Engine(self.settings, now=self.clock, dead_letters=None,
+                                       run_records=run_records(self.settings))
         self.timer = timer
 
     def retry(self, entry_id: str, *, sandbox_mode: bool = True,

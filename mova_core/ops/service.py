@@ -28,7 +28,6 @@ from mova_core.settings import BACKGROUND_SETTINGS, RUN_SETTINGS, Settings
 from mova_core.store.audit import AuditLog
 from mova_core.store.open import open_audit, open_store
 from mova_core.store.protocol import Commit, DeadLetterStore, Progress
-from mova_core.timeutil import utcnow
 
 if TYPE_CHECKING:  # full models load on first use: listings and statistics never need them
     import threading
@@ -64,7 +63,9 @@ class DLQService:
     ):
         self.settings = settings or Settings()
         self.store = store or open_store(self.settings)
-        self.clock = clock or utcnow
+        #: The time leases and ages are judged by: the store's (over PostgreSQL, the server's, so that
+        #: hosts whose clocks disagree still agree on a lease), unless a test injects its own.
+        self.clock = clock or self.store.clock
         self.actor = actor or self.settings.actor
         self.audit = audit or open_audit(self.store, self.settings)
         self._counters: Counters | None = None
@@ -114,11 +115,19 @@ class DLQService:
         except (MovaError, OSError):  # absent, a foreign writer's run id, or unreadable: nothing to show
             return None
 
-    def run_log_path(self, run_id: str, sandbox_mode: bool) -> Path:
-        """Where a run's log is (JSON lines: every event, with a sandbox run's detailed logging)."""
+    def run_log_path(self, run_id: str, sandbox_mode: bool) -> Path | None:
+        """The file of a run's log (JSON lines: every event, with a sandbox run's detailed logging);
+        None over a store that keeps logs as rows (see `run_log_location`)."""
+        from mova_core.store.runs import RunStore, store_for
+
+        runs = store_for(self.settings, sandbox_mode)
+        return runs.log_path(run_id) if isinstance(runs, RunStore) else None
+
+    def run_log_location(self, run_id: str, sandbox_mode: bool) -> str:
+        """Where a run's log is, for a person to read: its file, or its table and the query that prints it."""
         from mova_core.store.runs import store_for
 
-        return store_for(self.settings, sandbox_mode).log_path(run_id)
+        return store_for(self.settings, sandbox_mode).log_location(run_id)
 
     def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool:
         """Bring the index up to date (with progress for a first, large scan)."""
@@ -365,14 +374,14 @@ class DLQService:
         # httpx and the actions: only runs need them
         from mova_core.engine.engine import Engine, RunRequest
         from mova_core.engine.envelopes import load_envelope
-        from mova_core.store.runs import RunStore
+        from mova_core.store.runs import run_records
 
         self.settings.check(*RUN_SETTINGS)  # before the run starts, not in the middle of it
         if isinstance(data, dict) and variables:
             base = data.get("variables")
             data = {**data, "variables": {**(base if isinstance(base, dict) else {}), **variables}}
         envelope = load_envelope(data)
-        engine = Engine(self.settings, dead_letters=self.store, run_records=RunStore)
+        engine = Engine(self.settings, dead_letters=self.store, run_records=run_records(self.settings))
         return engine.run(envelope, RunRequest(secrets=dict(secrets) if secrets else None, on_event=on_event))
 
     def purge(self, older_than_days: float | None = None, *, dry_run: bool = False) -> PurgeReport:
@@ -382,7 +391,10 @@ class DLQService:
         def remove(entry_id: str, check: Callable[[DeadLetterEntry], None]) -> None:
             self.store.delete(entry_id, check, self._audited("purge"))
 
-        return _purge.purge(self.list, remove, days=days, now=self.clock(), dry_run=dry_run)
+        if dry_run:
+            return _purge.purge(self.list, remove, days=days, now=self.clock(), dry_run=True)
+        with self.store.exclusive("purge"):  # two hosts purging at once would race for the same entries
+            return _purge.purge(self.list, remove, days=days, now=self.clock())
 
     # -- export, alerts and metrics ----------------------------------------------------------
     def export(self, flt: EntryFilter | None, fmt: str, out: TextIO) -> int:

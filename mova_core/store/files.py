@@ -49,6 +49,7 @@ from mova_core.store.intents import (
 from mova_core.store.protocol import Check, Commit, Created, Mutation, Progress
 from mova_core.store.scan import decode_entry_file, shape_problem
 from mova_core.store.validate import validate_entry
+from mova_core.timeutil import utcnow
 
 if TYPE_CHECKING:  # the full model loads only when a whole entry is read or written
     from mova_core.model.entry import DeadLetterEntry
@@ -118,6 +119,29 @@ class FileStore:
     def close(self) -> None:
         """Close the index connection."""
         self.index.close()
+
+    def clock(self) -> datetime:
+        """This host's clock: one directory is one host's (or one file server's) queue."""
+        return utcnow()
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold `<dlq>/.mova/<name>.lock` (flock, released when the process dies) for as long as the
+        block runs; StoreError if another process holds it."""
+        self._ensure_dirs(locks=False)
+        path = self.mova_dir / f"{name}.lock"
+        try:
+            self.mova_dir.mkdir(exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"could not take the {name} lock ({path}): {os_error_reason(exc)}; nothing was done") from exc
+        try:
+            if not try_flock(fd):
+                raise StoreError(f"another {name} is running on this queue ({self.directory}); "
+                                 f"nothing was done, try again when it has finished")
+            yield
+        finally:
+            os.close(fd)
 
     def __enter__(self) -> FileStore:
         return self

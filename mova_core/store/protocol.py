@@ -7,6 +7,8 @@ database) implements the same methods, and no face changes.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mova_core.model.listing import EntryFilter, Group, Page, SkippedFile, Stats
@@ -48,6 +50,15 @@ class DeadLetterStore(Protocol):
 
     def close(self) -> None:
         """Release the store's resources; it is not used after."""
+        ...
+
+    def clock(self) -> datetime:
+        """The time every host sharing the store judges leases and ages by (UTC)."""
+        ...
+
+    def exclusive(self, name: str) -> AbstractContextManager[None]:
+        """Hold the store-wide lock `name` (one holder among all processes and hosts) for a
+        maintenance run such as a purge; StoreError at once if another holder has it."""
         ...
 
     def use_audit(self, audit: AuditLog) -> None:

@@ -8,44 +8,59 @@ directory (MOVA_SANDBOX_PATH, default `<state>/sandbox`):
 * `<run_id>.log.jsonl`: one JSON object per event or log line, appended as the run goes.
 
 Both pass through the run's redactor first: no secret value reaches these files.
+
+Over PostgreSQL (the settings name a store URL) the same records and logs are rows instead
+(`store.pg.runs`), so every host sees every run; `store_for`, `find_run` and `run_records` are the
+one place that chooses.
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import os
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import ValidationError
 
 from mova_core.model.errors import MovaError, StoreError
-from mova_core.model.ids import validate_id
 from mova_core.model.redact import Redactor
 from mova_core.model.run import RunRecord
-from mova_core.model.status import RunStatus
 from mova_core.store.fsio import atomic_write, encode_pretty, os_error_reason
+from mova_core.store.run_records import (
+    RunNotFound,
+    RunRecordStore,
+    check_run_id,
+    log_line,
+    parse_log_lines,
+    record_document,
+)
 
 if TYPE_CHECKING:
     from mova_core.settings import Settings
 
-
-class RunNotFound(MovaError):
-    """No run record with that id."""
-
-    def __init__(self, run_id: str):
-        self.run_id = run_id
-        super().__init__(f"no run record for {run_id!r} (looked in the runs and sandbox directories)")
+__all__ = ["RunLog", "RunNotFound", "RunRecord", "RunStore", "Runs", "check_run_id", "find_run", "follow_log",
+           "run_dirs", "run_records", "store_for", "wait_for_run"]
 
 
-def check_run_id(run_id: str) -> str:
-    """A run id that is safe as a file name (the store's rule for entry ids)."""
-    return validate_id(run_id)
+class Runs(Protocol):
+    """The run records of one mode (production or sandbox), in files or in the database."""
+
+    redactor: Redactor
+
+    def exists(self, run_id: str) -> bool: ...
+    def save(self, record: RunRecord, *, context: dict[str, Any] | None = None) -> None: ...
+    def load(self, run_id: str) -> RunRecord: ...
+    def close_failed(self, run_id: str, error: str, now: str, *, create: bool = True, **fields: Any) -> None: ...
+    def open_log(self, run_id: str) -> Any: ...  # the engine's RunLogWriter (the store does not import the engine)
+    def read_log(self, run_id: str, offset: int = 0) -> list[dict[str, Any]]: ...
+    def log_location(self, run_id: str) -> str: ...
+    def list(self) -> list[RunRecord]: ...
 
 
-class RunStore:
+class RunStore(RunRecordStore):
     """The run records and logs in one directory (production or sandbox)."""
 
     def __init__(self, directory: Path | str, redactor: Redactor | None = None):
@@ -61,6 +76,10 @@ class RunStore:
         """The log's file."""
         return self.directory / f"{check_run_id(run_id)}.log.jsonl"
 
+    def log_location(self, run_id: str) -> str:
+        """Where the log is, for a person to read: its file."""
+        return str(self.log_path(run_id))
+
     def exists(self, run_id: str) -> bool:
         """Whether the run has a record here."""
         return self.path(run_id).exists()
@@ -72,13 +91,7 @@ class RunStore:
         store's redactor (the engine has it at hand at the end of a run: no second dump and walk);
         it replaces `record.context`.
         """
-        data = self.redactor(record.model_dump(mode="json", exclude={"context"} if context is not None else None))
-        if context is not None:  # in its place: the last field, before any unknown ones
-            data["context"] = context
-            if record.__pydantic_extra__:
-                known = type(record).model_fields
-                data = {**{k: v for k, v in data.items() if k in known},
-                        **{k: v for k, v in data.items() if k not in known}}
+        data = record_document(record, self.redactor, context)
         self._ensure_dir()
         # Not fsynced: a run record is a view for following a run; the outcome that matters is
         # durable in the dead-letter entry (and its retry_history). This keeps dead-lettering at
@@ -93,23 +106,6 @@ class RunStore:
             self._dir_made = True
         except OSError as exc:
             raise StoreError(f"could not create the run directory {self.directory}: {os_error_reason(exc)}") from exc
-
-    def close_failed(self, run_id: str, error: str, now: str, *, create: bool = True, **fields: Any) -> None:
-        """End a run that will not go on as failed with `error`, unless its record already ended.
-
-        `fields` (`failure_reason`, `end_time`, or a new record's `dlq_id`, `sandbox_mode`...) are
-        laid over it; a missing record is created (`create`) or left missing.
-        """
-        try:
-            record = self.load(run_id)
-        except RunNotFound:
-            if not create:
-                return
-            record = RunRecord(run_id=run_id)
-        if record.finished:
-            return
-        update = {"end_time": now, **fields, "status": RunStatus.failed.value, "error": error, "updated_at": now}
-        self.save(record.model_copy(update=update))
 
     def load(self, run_id: str) -> RunRecord:
         """Read a record; RunNotFound if absent."""
@@ -134,13 +130,7 @@ class RunStore:
             return []
         lines = text.split("\n")
         complete = lines[:-1]  # the last element is "" or a line still being written
-        out = []
-        for line in complete[offset:]:
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                out.append({"event": "unreadable", "line": line})
-        return out
+        return parse_log_lines(complete[offset:])
 
     def list(self) -> list[RunRecord]:
         """Every readable record, newest first."""
@@ -153,10 +143,6 @@ class RunStore:
         return sorted(records, key=lambda r: r.start_time or "", reverse=True)
 
 
-#: json.dumps(..., ensure_ascii=False, default=str), without building an encoder for every line.
-_LOG_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
-
-
 class RunLog:
     """A run's log held open for appending: one `open` per run instead of one per line."""
 
@@ -167,7 +153,7 @@ class RunLog:
 
     def append(self, event: dict[str, Any]) -> None:
         """Append one event or log line (redacted); StoreError if it cannot be written."""
-        data = (_LOG_ENCODER.encode(self.store.redactor(event)) + "\n").encode()
+        data = (log_line(event, self.store.redactor) + "\n").encode()
         try:
             if self._fd is None:  # first line, or the open failed last time (a full disk may have room again)
                 self.store._ensure_dir()
@@ -190,19 +176,34 @@ def run_dirs(settings: Settings) -> list[tuple[bool, Path]]:
     return [(False, Path(settings.effective_runs_path)), (True, Path(settings.effective_sandbox_path))]
 
 
-def store_for(settings: Settings, sandbox_mode: bool, redactor: Redactor | None = None) -> RunStore:
-    """The run store for a mode."""
+def store_for(settings: Settings, sandbox_mode: bool, redactor: Redactor | None = None) -> Runs:
+    """The run store for a mode: the mode's directory, or its rows when the settings name a store URL."""
+    if settings.store_url is not None:
+        from mova_core.store.pg.runs import pg_runs
+
+        return pg_runs(settings.store_url.get_secret_value(), settings.store_schema, sandbox_mode, redactor)
     path = settings.effective_sandbox_path if sandbox_mode else settings.effective_runs_path
     return RunStore(path, redactor)
 
 
-def find_run(settings: Settings, run_id: str) -> tuple[RunStore, RunRecord]:
-    """Look a run up in the production then the sandbox directory."""
+def run_records(settings: Settings) -> Callable[[Path, Redactor], Runs]:
+    """What the engine opens a run's recorder with (called with the run context's records directory,
+    which names the mode: production's runs or the sandbox's)."""
+    if settings.store_url is None:
+        return RunStore
+    sandbox_dir = Path(settings.effective_sandbox_path)
+    return lambda directory, redactor: store_for(settings, Path(directory) == sandbox_dir, redactor)
+
+
+def find_run(settings: Settings, run_id: str) -> tuple[Runs, RunRecord]:
+    """Look a run up in production's then the sandbox's records."""
     check_run_id(run_id)
-    for _, directory in run_dirs(settings):
-        store = RunStore(directory)
-        if store.exists(run_id):
+    for sandbox_mode in (False, True):
+        store = store_for(settings, sandbox_mode)
+        try:
             return store, store.load(run_id)
+        except RunNotFound:
+            continue
     raise RunNotFound(run_id)
 
 

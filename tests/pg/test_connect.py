@@ -67,15 +67,22 @@ def test_a_transaction_left_open_is_rolled_back_and_a_dropped_connection_replace
         assert _backend(conn) != pid
 
 
-def test_a_one_shot_command_loads_no_pool_and_starts_no_thread(pg_target, tmp_path):
+def test_a_one_shot_command_loads_no_pool_and_starts_no_pool_thread(pg_target, tmp_path):
     seed_sample(pg_target)
     code = ("import sys, threading; sys.argv = ['mova', 'dlq', 'list', '--format', 'json']\n"
             "from mova_tui.cli.main import run\n"
             "try:\n    run()\nexcept SystemExit:\n    pass\n"
             "assert 'psycopg' in sys.modules and 'psycopg_pool' not in sys.modules\n"
-            "assert threading.active_count() == 1, threading.enumerate()")
+            "assert not [t for t in threading.enumerate() if 'worker' in t.name or 'scheduler' in t.name]")
     home = host(tmp_path, "a")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                        env=host_env(pg_target, home), timeout=60, check=False)
     assert r.returncode == 0, r.stderr
     assert len(json.loads(r.stdout)) == 16
+
+
+def test_closed_connections_refuse_to_be_used(pg_target):
+    conns = Connections(pg_target.url, pg_target.schema)
+    conns.close()
+    with pytest.raises(psycopg.OperationalError, match="closed"), conns.connection():
+        pass

@@ -120,7 +120,7 @@ def test_a_write_failing_at_any_call_is_a_clear_error_and_loses_nothing(tmp_path
         after_files = _files(dlq)
         assert_sound(check_directory(dlq))
         errors = [error] if error is not None else []
-        if operation == "purge":
+        if operation == "purge" and error is None:  # (a purge that could not take its lock stops at once)
             errors += list(result.failed.values())
         for message in errors:
             assert REASONS[err] in message, f"{operation}: unclear error: {message}"

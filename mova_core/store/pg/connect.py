@@ -39,6 +39,20 @@ def connect(url: str) -> psycopg.Connection:
         raise StoreError(f"cannot connect to the store {mask_url(url)}: {reason}") from None
 
 
+def open_pool(url: str, schema: str) -> ConnectionPool:
+    """A pool over the store's database, once a first connection found the schema at this mova's
+    version (SchemaNotReady if not; StoreError saying why when the server cannot be reached: a pool
+    would only retry in the background until its timeout)."""
+    from psycopg_pool import ConnectionPool
+
+    with connect(url) as first:
+        _schema.check(first, schema)
+    pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True}, timeout=CONNECT_TIMEOUT,
+                          open=False, name=f"mova-{schema}")
+    pool.open()
+    return pool
+
+
 class Connections:
     """The store's connections: `connection()` as a pool offers it, from one connection while callers
     take turns, from a pool (opened on first need) while that one is in use."""
@@ -56,10 +70,14 @@ class Connections:
         self._turn = threading.Lock()
         self._opening = threading.Lock()
         self._pool: ConnectionPool | None = None
+        self._closed = False
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
-        """A connection for the block, in autocommit mode, left idle after it."""
+        """A connection for the block, in autocommit mode, left idle after it (OperationalError once
+        closed, as a closed pool says)."""
+        if self._closed:
+            raise psycopg.OperationalError(f"the connections of {self.name} are closed")
         if not self._turn.acquire(blocking=False):
             with self.pool().connection() as conn:
                 yield conn
@@ -100,6 +118,7 @@ class Connections:
 
     def close(self) -> None:
         """Close the connection and the pool, if one was opened."""
+        self._closed = True
         with self._opening:
             if self._pool is not None:
                 self._pool.close()

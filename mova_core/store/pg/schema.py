@@ -59,6 +59,27 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX entries_kind ON {schema}.entries (status, workflow_type);
     """,
+    # run records, one row per run (the mode a column), and their logs, one row per line numbered
+    # from 0 within its run: every host follows every run.
+    """
+    CREATE TABLE {schema}.runs (
+        run_id text COLLATE "C" PRIMARY KEY,
+        sandbox boolean NOT NULL,
+        status text COLLATE "C" NOT NULL,
+        dlq_id text COLLATE "C",
+        start_time text COLLATE "C",
+        record text NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX runs_listed ON {schema}.runs (sandbox, start_time);
+    CREATE INDEX runs_entry ON {schema}.runs (dlq_id);
+    CREATE TABLE {schema}.run_log (
+        run_id text COLLATE "C" NOT NULL,
+        line_no bigint NOT NULL,
+        line text NOT NULL,
+        PRIMARY KEY (run_id, line_no)
+    );
+    """,
     # documents compressed with lz4 where the server has it (pglz took most of a batch write's
     # time on the server); a server built without it keeps pglz. Only values written later change.
     """

@@ -10,8 +10,9 @@ announced on the schema's channel (`NOTIFY`, delivered on commit only) for live 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -38,6 +39,7 @@ from mova_core.store.files import (
 from mova_core.store.fsio import new_token
 from mova_core.store.pg import query
 from mova_core.store.pg.audit import PgAuditLog
+from mova_core.store.pg.clock import DatabaseClock
 from mova_core.store.pg.codec import (
     COPY_TYPES,
     LISTED_COLUMNS,
@@ -50,6 +52,7 @@ from mova_core.store.pg.connect import Connections
 from mova_core.store.pg.notify import changes
 from mova_core.store.protocol import Check, Commit, Created, Mutation, Progress
 from mova_core.store.validate import validate_entry
+from mova_core.timeutil import utcnow
 
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
@@ -64,11 +67,14 @@ _PREFIX_LIMIT = 50
 class PgStore:
     """Entries as rows of `<schema>.entries`, changed in transactions under row locks."""
 
-    def __init__(self, url: str, schema: str, *, pool: Connections | ConnectionPool | None = None):
+    def __init__(self, url: str, schema: str, *, pool: Connections | ConnectionPool | None = None,
+                 local_clock: Callable[[], datetime] = utcnow):
         self.url, self.schema = url, schema
         self._owns_pool = pool is None
         #: Where each call takes its connection (`connection()`), shared with the independent stores.
         self.pool = pool or Connections(url, schema)
+        #: The server's clock, read through this host's (`local_clock`) and their measured offset.
+        self.clock = DatabaseClock(self.pool, local=local_clock)
         self.entries = sql.Identifier(schema, "entries")
         #: Where every committed change is announced (`changes`).
         self.channel = f"mova_{schema}"
@@ -83,12 +89,26 @@ class PgStore:
     def independent(self) -> PgStore:
         """A store sharing this one's connections (taken per call, so any thread may use it)."""
         other = PgStore(self.url, self.schema, pool=self.pool)
-        other.audit_log, other.audit = self.audit_log, self.audit
+        other.audit_log, other.audit, other.clock = self.audit_log, self.audit, self.clock
         return other
 
     def close(self) -> None:
         if self._owns_pool:
             self.pool.close()
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold the advisory lock `name` of this schema on a connection of its own for as long as the
+        block runs (a killed holder's session ends, and with it the lock); StoreError if it is held."""
+        key = f"mova {self.schema} {name}"
+        with self.pool.connection() as conn:
+            if not conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0]:
+                raise StoreError(f"another {name} is running on this store (schema {self.schema!r}); "
+                                 f"nothing was done, try again when it has finished")
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
 
     def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool:
         """Nothing to bring up to date: the table is the truth."""

@@ -147,7 +147,7 @@ def retry_and_wait(state: CliState, entry_id: str, *, sandbox_mode: bool, overri
         response = svc.retry(entry_id, sandbox_mode=sandbox_mode, overrides=overrides, wait=True, on_event=on_event)
     finally:
         printer.close()
-    info(f"{mode} run log: {svc.run_log_path(response.retry_run_id, sandbox_mode)} (one JSON object per event)")
+    info(f"{mode} run log: {svc.run_log_location(response.retry_run_id, sandbox_mode)} (one JSON object per event)")
     result = response.execution_result
     completed = result is not None and result.status == "completed"
     if fmt == Format.json:

@@ -3,7 +3,7 @@
 
 The event lines themselves are the shared ones (`present.events`); this adds their fields, which
 the engine has already redacted and which are masked again for display. The whole log, one JSON
-object per event, is in the run's log file (`DLQService.run_log_path`).
+object per event, is in the run's log (`DLQService.run_log_location`: a file, or rows over PostgreSQL).
 """
 
 from __future__ import annotations
