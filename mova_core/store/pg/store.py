@@ -55,6 +55,7 @@ from mova_core.timeutil import utcnow
 
 if TYPE_CHECKING:
     from mova_core.model.entry import DeadLetterEntry
+    from mova_core.store.pg.counters import PgCounters
 
 #: How long a change waits for another change of the same entry before giving up.
 LOCK_TIMEOUT = "10s"
@@ -105,6 +106,12 @@ class PgStore:
                 yield
             finally:
                 conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+
+    def counters(self) -> PgCounters:
+        """The metrics' counters, kept in this schema and shared by every host."""
+        from mova_core.store.pg.counters import PgCounters
+
+        return PgCounters(self.pool, self.schema)
 
     def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool:
         """Nothing to bring up to date: the table is the truth."""
