@@ -4,6 +4,7 @@ the database once per record whichever host folds, and a record that commits lat
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import subprocess
 from datetime import timedelta
@@ -251,3 +252,56 @@ def test_the_clock_of_a_history_does_not_change_its_counts(service):
     first = svc.metrics().counters
     clock.advance(timedelta(hours=1).total_seconds())
     assert svc.metrics().counters == first
+
+
+def _random_records(count: int, seed: int) -> list[str]:
+    """Audit lines of many entries: claims, takeovers, finishes, forced-out retries, resolutions, removals."""
+    rng = random.Random(seed)
+    lines, status = [], {}
+    for n in range(count):
+        entry = f"dlq_{rng.randrange(40)}"
+        old = status.get(entry, "active")
+        when = format_time(FROZEN_NOW + timedelta(seconds=n * rng.choice((0.05, 3, 900))))
+        base = {"time": when, "entry_id": entry, "actor": "a", "old_status": old}
+        kind = rng.choice(("claim", "finish", "finish", "archive", "resolve", "delete"))
+        if kind == "claim":
+            rec = {**base, "op": "retry_claim", "new_status": "retrying", "retry_run_id": f"r{n}",
+                   "sandbox_mode": rng.random() < 0.5}
+        elif kind == "finish" and old == "retrying":
+            rec = {**base, "op": "retry_finish", "new_status": rng.choice(("active", "resolved")),
+                   "retry_run_id": rng.choice((f"r{n - 1}", f"r{n - 2}", "stranger")),
+                   "sandbox_mode": rng.random() < 0.5, "outcome": rng.choice(("completed", "failed", "timeout"))}
+        elif kind == "resolve":
+            rec = {**base, "op": "status", "new_status": "resolved"}
+        elif kind == "delete":
+            rec = {**base, "op": rng.choice(("delete", "purge")), "new_status": None}
+        else:
+            rec = {**base, "op": "archive", "new_status": "archived"}
+        status[entry] = rec["new_status"] or "active"
+        lines.append(json.dumps(rec))
+    return lines
+
+
+def test_any_audit_records_count_as_the_file_stores_fold_counts_them(pg_target, tmp_path):
+    """The same records, folded by each store (PostgreSQL's in three pieces), give the same values."""
+    from mova_core.store.counters import Counters
+
+    lines = _random_records(3000, seed=18)
+    audit = tmp_path / "audit.jsonl"
+    audit.write_text("".join(line + "\n" for line in lines))
+    files = Counters(tmp_path / "counters.sqlite", None, audit)
+    files.fold()
+    store = PgStore(pg_target.url, pg_target.schema)
+    try:
+        counters = store.counters()
+        with psycopg.connect(pg_target.url, autocommit=True) as conn, conn.cursor() as cur:
+            for part in (lines[:1000], lines[1000:1001], lines[1001:]):
+                cur.executemany(f'INSERT INTO "{pg_target.schema}".audit (op, entry_id, record) VALUES (%s, %s, %s)',
+                                [(json.loads(line)["op"], json.loads(line)["entry_id"], line) for line in part])
+                counters.fold()
+        assert counters.values() == files.values()
+        assert len(files.values().recent_failures) == 20
+        assert sorted(counters.leases()) == sorted(files.leases()) == []  # no entries: no lease is live
+    finally:
+        store.close()
+        files.close()

@@ -73,8 +73,8 @@ class PgCounters:
         with self.pool.connection() as conn:
             return conn.execute(self._sql(
                 "SELECT EXISTS (SELECT 1 FROM {schema}.counter_arrivals WHERE xid < " + _NOW_BOUND + ") "
-                "OR EXISTS (SELECT 1 FROM {schema}.audit a, {schema}.counter_state s "
-                "WHERE a.xid >= s.folded_below AND a.xid < " + _NOW_BOUND + ")")).fetchone()[0]
+                "OR EXISTS (SELECT 1 FROM {schema}.audit WHERE xid < " + _NOW_BOUND + " "
+                "AND xid >= (SELECT folded_below FROM {schema}.counter_state))")).fetchone()[0]
 
     def _fold_arrivals(self, conn: Connection, below: str, tally: Tally) -> None:
         """Ids never seen before, from the arrivals of finished transactions (taken off the table)."""
@@ -166,13 +166,17 @@ class _FoldState:
             "INSERT INTO {schema}.counter_claims VALUES (%s, %s, %s, %s) ON CONFLICT (entry_id) DO UPDATE "
             "SET retry_run_id = excluded.retry_run_id, sandbox = excluded.sandbox, ts = excluded.ts"), kept)
         if self.failures:
+            # Only the latest failures can stay among the latest RECENT_FAILURES; the others are
+            # taken out at once rather than written and trimmed.
+            latest = sorted(self.failures.items(), key=lambda pair: (-pair[1], pair[0]))
+            kept_failures, older = latest[:RECENT_FAILURES], [e for e, _ in latest[RECENT_FAILURES:]]
+            self.conn.execute(self._sql("DELETE FROM {schema}.counter_failures WHERE entry_id = ANY(%s)"), (older,))
             _many(self.conn, self._sql(
                 "INSERT INTO {schema}.counter_failures VALUES (%s, %s) ON CONFLICT (entry_id) "
-                "DO UPDATE SET ts = excluded.ts"), list(self.failures.items()))
+                "DO UPDATE SET ts = excluded.ts"), kept_failures)
             self.conn.execute(self._sql(
                 "DELETE FROM {schema}.counter_failures WHERE entry_id NOT IN (SELECT entry_id FROM "
                 "{schema}.counter_failures ORDER BY ts DESC, entry_id LIMIT %s)"), (RECENT_FAILURES,))
-
 
 def _many(conn: Connection, statement: sql.Composable, rows: list[tuple]) -> None:
     """One statement for many rows (pipelined by psycopg); nothing sent for none."""

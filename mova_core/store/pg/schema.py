@@ -121,6 +121,7 @@ _MIGRATIONS: tuple[str, ...] = (
         workflow_type text COLLATE "C",
         created_ts double precision
     );
+    CREATE INDEX counter_arrivals_xid ON {schema}.counter_arrivals (xid);
     CREATE FUNCTION {schema}.counter_arrival() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         INSERT INTO {schema}.counter_arrivals (id, workflow_type, created_ts)
