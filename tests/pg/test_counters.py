@@ -305,3 +305,22 @@ def test_any_audit_records_count_as_the_file_stores_fold_counts_them(pg_target, 
     finally:
         store.close()
         files.close()
+
+
+def test_metrics_over_http_follow_another_hosts_changes(pg_target, serve, tmp_path):
+    """A scrape after another host's change shows it, even with a local directory at MOVA_DLQ_PATH."""
+    seed_sample(pg_target)
+    local = tmp_path / "local" / "deadletter"
+    local.mkdir(parents=True)
+    server = serve(local, env=pg_target.env())
+    key = ("dlq_removed_total", (("reason", "delete"),))
+    with server.client() as http:
+        assert _scraped(http.get("/metrics").text)[key] == 0
+        with DLQService(Settings(store_url=pg_target.url, store_schema=pg_target.schema)) as other:
+            other.delete(A)
+        assert _scraped(http.get("/metrics").text)[key] == 1
+
+
+def _scraped(text: str) -> dict:
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
