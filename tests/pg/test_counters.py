@@ -7,6 +7,8 @@ import json
 import random
 import shutil
 import subprocess
+import threading
+import time
 from datetime import timedelta
 
 import psycopg
@@ -14,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mova_core.model.entry import RetryRecord
+from mova_core.model.errors import StoreError
 from mova_core.model.status import EntryStatus
 from mova_core.ops.service import DLQService
 from mova_core.settings import Settings
@@ -324,3 +327,40 @@ def test_metrics_over_http_follow_another_hosts_changes(pg_target, serve, tmp_pa
 def _scraped(text: str) -> dict:
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def test_a_fold_cut_off_by_a_dead_connection_counts_nothing_and_the_next_counts_once(pg_env):
+    """A fold waits for another host's fold (the advisory lock); killed meanwhile, it counted nothing."""
+    seed_sample(pg_env)
+    with DLQService(Settings()) as svc:
+        svc.delete(A)
+        counters = svc.counters()
+        failures: list[BaseException] = []
+
+        def fold() -> None:
+            try:
+                counters.fold()
+            except BaseException as exc:  # noqa: BLE001  (the test reads it)
+                failures.append(exc)
+
+        with psycopg.connect(pg_env.url, autocommit=True) as holder:
+            holder.execute("BEGIN")
+            holder.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (counters.lock_name,))
+            folding = threading.Thread(target=fold)
+            folding.start()
+            waiting = None
+            for _ in range(2000):
+                waiting = holder.execute("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                                         ).fetchone()
+                if waiting or not folding.is_alive():
+                    break
+                time.sleep(0.005)
+            assert waiting is not None, failures
+            holder.execute("SELECT pg_terminate_backend(%s)", waiting)
+            holder.execute("COMMIT")
+            folding.join(20)
+        assert len(failures) == 1 and isinstance(failures[0], StoreError), failures
+        assert "nothing was counted" in str(failures[0])
+        values = svc.metrics().counters
+        assert values.get("dlq_removed_total") == {(("reason", "delete"),): 1}
+        assert sum(values.get("dlq_dead_lettered_total").values()) == 16

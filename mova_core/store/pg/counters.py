@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import psycopg
 from psycopg import Connection, sql
 from psycopg_pool import ConnectionPool
 
+from mova_core.model.errors import StoreError
 from mova_core.store.counter_rules import (
     RECENT_FAILURES,
     Claim,
@@ -52,8 +54,13 @@ class PgCounters:
     def fold(self) -> None:
         """Count the records and arrivals committed since the last fold (by any host); one cheap
         query when there are none."""
-        if not self._pending():
-            return
+        try:
+            if self._pending():
+                self._fold()
+        except psycopg.Error as exc:
+            raise StoreError(f"the store could not count the metrics' counters: {exc}; nothing was counted") from exc
+
+    def _fold(self) -> None:
         with self.pool.connection() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.lock_name,))
             since, below = conn.execute(self._sql(
