@@ -214,8 +214,7 @@ def test_hosts_folding_at_once_count_each_record_once(pg_target, tmp_path):
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err for _, err in outs]
     for out, _ in outs:
-        found = {(s.name, tuple(sorted(s.labels.items()))): s.value
-                 for family in text_string_to_metric_families(out) for s in family.samples}
+        found = _scraped(out)
         assert sum(v for (n, _), v in found.items() if n == "dlq_retry_attempts_total") == 3000
         assert sum(v for (n, _), v in found.items() if n == "dlq_dead_lettered_total") == 16
     target_settings = Settings(store_url=pg_target.url, store_schema=pg_target.schema)
@@ -240,8 +239,7 @@ def test_metrics_over_http_show_the_shared_counters(pg_target, serve, tmp_path, 
     # never a parse error (exit 1).
     complaints = set(checked.stderr.splitlines()) - {SPEC_GAUGE_LINT}
     assert checked.returncode in (0, 3) and not complaints, checked.stdout + checked.stderr
-    found = {(s.name, tuple(sorted(s.labels.items()))): s.value
-             for family in text_string_to_metric_families(text) for s in family.samples}
+    found = _scraped(text)
     assert sum(v for (n, _), v in found.items() if n == "dlq_dead_lettered_total") == 16
     assert found[("dlq_resolutions_total", (("how", "manual"),))] == 1
     assert found[("dlq_removed_total", (("reason", "delete"),))] == 1
