@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from mova_core.model.listing import EntryFilter, Stats
 from mova_core.model.status import EntryStatus, RetryOutcome
-from mova_core.store.counters import HISTOGRAMS, Counters, CounterValues, Labels
+from mova_core.store.counters import HISTOGRAMS, CounterSource, CounterValues, Labels
 from mova_core.store.fsio import atomic_write
 from mova_core.store.protocol import DeadLetterStore
 
@@ -83,7 +83,7 @@ def sandbox_runtimes(retries: list[RunningRetry], now: datetime) -> list[tuple[s
     return sorted(out, key=lambda pair: -pair[1])
 
 
-def gather(store: DeadLetterStore, counters: Counters, now: datetime) -> Metrics:
+def gather(store: DeadLetterStore, counters: CounterSource, now: datetime) -> Metrics:
     """Every metric's source read once: the index (refreshed), the retrying entries, the counters."""
     stats = store.stats()  # refreshes the index first, so its arrivals are there to fold
     counters.fold()
@@ -92,7 +92,7 @@ def gather(store: DeadLetterStore, counters: Counters, now: datetime) -> Metrics
                    retries=retrying(counters), counters=counters.values(), gathered_at=now)
 
 
-def retrying(counters: Counters) -> list[RunningRetry]:
+def retrying(counters: CounterSource) -> list[RunningRetry]:
     """The retries mova claimed whose entries are still `retrying`, from the audit log's claims and the
     index's lease expiry (no entry file is read)."""
     return [RunningRetry(entry_id=lease.entry_id, mode="sandbox" if lease.sandbox else "production",

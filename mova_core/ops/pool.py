@@ -78,7 +78,10 @@ class GatedStore(FileStore):
 def directory_stamp(settings: Settings) -> Stamp | None:
     """What changes whenever an entry or the audit log does: the directory's inode and mtime, the audit
     log's inode and size. None while the directory's mtime is too recent to prove that nothing else
-    changed in the same clock tick (the index's racy window), or when it does not exist."""
+    changed in the same clock tick (the index's racy window), or when it does not exist; None over a
+    PostgreSQL store too, whose changes by other hosts no local file shows."""
+    if settings.store_url is not None:
+        return None
     try:
         st = os.stat(settings.dlq_path)
     except OSError:

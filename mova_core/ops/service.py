@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # full models load on first use: listings and statistics neve
     )
     from mova_core.ops.metrics import Metrics, RunningRetry
     from mova_core.ops.transfer import ExportReport, ImportReport
-    from mova_core.store.counters import Counters, CounterValues
+    from mova_core.store.counters import Counters, CounterSource, CounterValues
     from mova_core.store.runs import RunRecord
 
 Clock = Callable[[], datetime]
@@ -68,7 +68,7 @@ class DLQService:
         self.clock = clock or self.store.clock
         self.actor = actor or self.settings.actor
         self.audit = audit or open_audit(self.store, self.settings)
-        self._counters: Counters | None = None
+        self._counters: CounterSource | None = None
         self.store.use_audit(self.audit)  # where a change a killed process recorded is taken back
 
     # -- lifetime ---------------------------------------------------------------------------
@@ -438,19 +438,30 @@ class DLQService:
         counters.fold()
         return counters.values(), retrying(counters)
 
-    def counters(self) -> Counters:
-        """The durable counters of this directory (`<dlq>/.mova/counters.sqlite`), opened on first use."""
+    def counters(self) -> CounterSource:
+        """The durable counters, opened on first use: the store's own when it keeps them (PostgreSQL's
+        tables), else this directory's (`<dlq>/.mova/counters.sqlite`)."""
+        own = getattr(self.store, "counters", None)
+        if callable(own):
+            if self._counters is None:
+                self._counters = own()
+            return self._counters
+        return self._file_counters()
+
+    def _file_counters(self) -> Counters:
         from mova_core.store.counters import Counters
 
         present = self.settings.dlq_path.is_dir()
-        if self._counters is None or (self._counters.path is None and present):
-            if self._counters is not None:
-                self._counters.close()
+        current = self._counters if isinstance(self._counters, Counters) else None
+        if current is None or (current.path is None and present):
+            if current is not None:
+                current.close()
             mova_dir = self.settings.mova_dir
             # A missing directory is not created by looking at its metrics: counted in memory meanwhile.
-            self._counters = Counters(mova_dir / "counters.sqlite" if present else None,
-                                      mova_dir / "index.sqlite", self.settings.effective_audit_path)
-        return self._counters
+            current = Counters(mova_dir / "counters.sqlite" if present else None,
+                               mova_dir / "index.sqlite", self.settings.effective_audit_path)
+            self._counters = current
+        return current
 
     # -- moving between stores ---------------------------------------------------------------
     def import_dir(self, directory: Path | str, *, dry_run: bool = False,

@@ -20,33 +20,34 @@ the entries present, for the dead-lettered count).
 
 from __future__ import annotations
 
-import bisect
 import os
 import sqlite3
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-
-import orjson
+from typing import Protocol
 
 from mova_core.store import sqlite
-from mova_core.timeutil import parse_time
+from mova_core.store.counter_rules import (
+    HISTOGRAMS,
+    RECENT_FAILURES,
+    RESOLUTION_BUCKETS,
+    RETRY_BUCKETS,
+    Claim,
+    CounterValues,
+    Labels,
+    Lease,
+    Tally,
+    apply_line,
+    count_arrival,
+)
+
+__all__ = ["HISTOGRAMS", "RESOLUTION_BUCKETS", "RETRY_BUCKETS", "CounterSource", "CounterValues", "Counters",
+           "Labels", "Lease"]
 
 SCHEMA_VERSION = "1"
-#: Upper bounds of `workflow_retry_duration_seconds` (claim to release).
-RETRY_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0)
-#: Upper bounds of `dlq_time_to_resolution_seconds` (created_at to resolved): a minute to a month.
-RESOLUTION_BUCKETS: tuple[float, ...] = (60.0, 300.0, 900.0, 3600.0, 14400.0, 43200.0, 86400.0, 259200.0,
-                                         604800.0, 2592000.0)
-HISTOGRAMS = {"workflow_retry_duration_seconds": RETRY_BUCKETS, "dlq_time_to_resolution_seconds": RESOLUTION_BUCKETS}
-#: Entries named by the failure-rate alert: the latest ones whose retry failed.
-RECENT_FAILURES = 20
 # Audit bytes read per step of a fold: a first fold of a long log is read in pieces.
 _CHUNK = 8 * 1024 * 1024
-
-Labels = tuple[tuple[str, str], ...]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -66,45 +67,16 @@ _ARRIVALS = (
 )
 
 
-@dataclass(frozen=True)
-class CounterValues:
-    """Every counter's value: {metric name: {labels: value}}, histograms as `_bucket` (per bucket, an
-    `le` label), `_sum` and `_count`; plus the latest entries whose retry failed."""
+class CounterSource(Protocol):
+    """What the metrics and the alerts read counters from, whichever store keeps them."""
 
-    values: dict[str, dict[Labels, float]]
-    recent_failures: list[str]
+    def fold(self) -> None: ...
 
-    def get(self, name: str) -> dict[Labels, float]:
-        """The series of one metric (empty when it never counted anything)."""
-        return self.values.get(name, {})
+    def values(self) -> CounterValues: ...
 
+    def leases(self) -> list[Lease]: ...
 
-@dataclass(frozen=True)
-class Lease:
-    """A retrying entry's claim: its mode and time, and when its lease expires."""
-
-    entry_id: str
-    sandbox: bool
-    claimed_ts: float | None
-    expires_ts: float | None
-
-
-class _Tally:
-    """Increments gathered during one fold, written in one statement at its end."""
-
-    def __init__(self) -> None:
-        self.adds: dict[tuple[str, Labels], float] = defaultdict(float)
-
-    def add(self, name: str, value: float = 1.0, **labels: str) -> None:
-        self.adds[(name, tuple(sorted(labels.items())))] += value
-
-    def observe(self, name: str, value: float, **labels: str) -> None:
-        bounds = HISTOGRAMS[name]
-        i = bisect.bisect_left(bounds, value)
-        le = "+Inf" if i == len(bounds) else repr(bounds[i])
-        self.add(f"{name}_bucket", **labels, le=le)
-        self.add(f"{name}_sum", max(0.0, value), **labels)
-        self.add(f"{name}_count", **labels)
+    def close(self) -> None: ...
 
 
 class Counters:
@@ -158,14 +130,13 @@ class Counters:
             return
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            tally = _Tally()
+            tally = Tally()
             if attached:
                 self._fold_arrivals(tally)
             self._fold_audit(tally)
             self.db.executemany(
                 "INSERT INTO counts VALUES (?, ?, ?) "
-                "ON CONFLICT (name, labels) DO UPDATE SET value = value + excluded.value",
-                [(name, _labels_text(labels), v) for (name, labels), v in tally.adds.items()])
+                "ON CONFLICT (name, labels) DO UPDATE SET value = value + excluded.value", tally.rows())
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -208,7 +179,7 @@ class Counters:
     def _set_meta(self, **values: str) -> None:
         self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(values.items()))
 
-    def _fold_arrivals(self, tally: _Tally) -> None:
+    def _fold_arrivals(self, tally: Tally) -> None:
         """New ids from the index's arrivals (or, with no trigger yet, from all its rows, once)."""
         try:
             if not self._has_trigger():
@@ -237,11 +208,11 @@ class Counters:
             new = [fresh[i] for i in ids if i not in seen]
             self.db.executemany("INSERT INTO known VALUES (?, ?, ?)", new)
             for _, workflow_type, _ in new:
-                tally.add("dlq_dead_lettered_total", workflow_type=workflow_type or "unknown")
+                count_arrival(tally, workflow_type)
         if last is not None:
             self.db.execute("DELETE FROM idx.arrivals WHERE seq <= ?", (last,))
 
-    def _fold_audit(self, tally: _Tally) -> None:
+    def _fold_audit(self, tally: Tally) -> None:
         """The audit records appended since the stored offset (from the start for a new or rotated log)."""
         identity, size = _file_identity(self.audit_path)
         offset = int(self._meta("audit_offset") or 0)
@@ -258,64 +229,31 @@ class Counters:
                 if end == 0:
                     break
                 for line in data[:end].splitlines():
-                    self._apply(line, tally)
+                    apply_line(line, self, tally)
                 offset += end
                 f.seek(offset)
                 if len(data) < _CHUNK:
                     break
         self._set_meta(audit_identity=identity, audit_offset=str(offset))
 
-    # -- one audit record -------------------------------------------------------------------
-    def _apply(self, line: bytes, tally: _Tally) -> None:
-        try:
-            rec = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            return  # a torn line (its writer was killed): the audit log's readers skip it too
-        if not isinstance(rec, dict) or rec.get("undone") or not isinstance(rec.get("entry_id"), str):
-            return
-        entry, op = rec["entry_id"], rec.get("op")
-        old, new = rec.get("old_status"), rec.get("new_status")
-        ts = _timestamp(rec.get("time"))
-        if op == "retry_claim":
-            if old == "retrying":
-                self._end_claim(entry, "abandoned", tally)
-            self.db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?)",
-                            (entry, rec.get("retry_run_id"), 1 if rec.get("sandbox_mode") else 0, ts))
-        elif op == "retry_finish":
-            self._finish(entry, rec, ts, tally)
-        elif old == "retrying":  # forced out of a retry: that retry can no longer release the entry
-            self._end_claim(entry, "abandoned", tally)
-        if op in ("delete", "purge"):
-            tally.add("dlq_removed_total", reason=op)
-            self.db.execute("DELETE FROM claims WHERE entry_id = ?", (entry,))
-        # An imported entry arrives with the status it had in its old store: resolved there, not here.
-        if new == "resolved" and old != "resolved" and op != "import":
-            tally.add("dlq_resolutions_total", how="retry" if op == "retry_finish" else "manual")
-            created = self._created_ts(entry)
-            if created is not None and ts is not None:
-                tally.observe("dlq_time_to_resolution_seconds", ts - created)
+    # -- the fold's state (`counter_rules.FoldState`) ---------------------------------------
+    def claim(self, entry: str) -> Claim | None:
+        row = self.db.execute("SELECT retry_run_id, sandbox, ts FROM claims WHERE entry_id = ?", (entry,)).fetchone()
+        return None if row is None else Claim(row[0], bool(row[1]), row[2])
 
-    def _finish(self, entry: str, rec: dict, ts: float | None, tally: _Tally) -> None:
-        mode = _mode(rec.get("sandbox_mode"))
-        outcome = str(rec.get("outcome") or "unknown")
-        tally.add("dlq_retry_attempts_total", mode=mode, outcome=outcome)
-        claim = self.db.execute("SELECT retry_run_id, ts FROM claims WHERE entry_id = ?", (entry,)).fetchone()
-        if claim is not None and claim[0] == rec.get("retry_run_id"):
-            self.db.execute("DELETE FROM claims WHERE entry_id = ?", (entry,))
-            if claim[1] is not None and ts is not None:
-                tally.observe("workflow_retry_duration_seconds", ts - claim[1], mode=mode)
-        if outcome != "completed":
-            self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?)", (entry, ts or 0.0))
-            self.db.execute("DELETE FROM failures WHERE entry_id NOT IN "
-                            "(SELECT entry_id FROM failures ORDER BY ts DESC LIMIT ?)", (RECENT_FAILURES,))
+    def set_claim(self, entry: str, claim: Claim) -> None:
+        self.db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?)",
+                        (entry, claim.retry_run_id, 1 if claim.sandbox else 0, claim.ts))
 
-    def _end_claim(self, entry: str, outcome: str, tally: _Tally) -> None:
-        row = self.db.execute("SELECT sandbox FROM claims WHERE entry_id = ?", (entry,)).fetchone()
-        if row is not None:
-            self.db.execute("DELETE FROM claims WHERE entry_id = ?", (entry,))
-            tally.add("dlq_retry_attempts_total", mode=_mode(row[0]), outcome=outcome)
+    def drop_claim(self, entry: str) -> None:
+        self.db.execute("DELETE FROM claims WHERE entry_id = ?", (entry,))
 
-    def _created_ts(self, entry: str) -> float | None:
+    def note_failure(self, entry: str, ts: float) -> None:
+        self.db.execute("INSERT OR REPLACE INTO failures VALUES (?, ?)", (entry, ts))
+        self.db.execute("DELETE FROM failures WHERE entry_id NOT IN "
+                        "(SELECT entry_id FROM failures ORDER BY ts DESC, entry_id LIMIT ?)", (RECENT_FAILURES,))
+
+    def created_ts(self, entry: str) -> float | None:
         row = self.db.execute("SELECT created_ts FROM known WHERE id = ?", (entry,)).fetchone()
         return row[0] if row else None
 
@@ -333,26 +271,9 @@ class Counters:
 
     def values(self) -> CounterValues:
         """Every counter as last folded."""
-        out: dict[str, dict[Labels, float]] = {}
-        for name, labels, value in self.db.execute("SELECT name, labels, value FROM counts"):
-            out.setdefault(name, {})[tuple((k, v) for k, v in orjson.loads(labels))] = value
+        rows = self.db.execute("SELECT name, labels, value FROM counts").fetchall()
         recent = [r[0] for r in self.db.execute("SELECT entry_id FROM failures ORDER BY ts DESC, entry_id")]
-        return CounterValues(out, recent)
-
-
-def _labels_text(labels: Labels) -> str:
-    return orjson.dumps([list(pair) for pair in labels]).decode()
-
-
-def _mode(sandbox: object) -> str:
-    return "sandbox" if sandbox else "production"
-
-
-def _timestamp(value: object) -> float | None:
-    try:
-        return parse_time(value).timestamp() if isinstance(value, str) else None
-    except ValueError:
-        return None
+        return CounterValues.from_rows(rows, recent)
 
 
 def _file_identity(path: Path) -> tuple[str, int]:

@@ -88,6 +88,59 @@ _MIGRATIONS: tuple[str, ...] = (
     EXCEPTION WHEN feature_not_supported OR syntax_error OR invalid_parameter_value THEN NULL;
     END $$;
     """,
+    # The metrics' counters, folded from the audit table and the entries' arrivals (pg/counters.py).
+    # Each audit row and arrival carries its writer's transaction id: a fold counts only rows of
+    # transactions already finished, whatever order their sequence numbers commit in. Rows older
+    # than this step read as transaction 0 (finished); the entries present now arrive once.
+    """
+    ALTER TABLE {schema}.audit ADD COLUMN xid xid8 NOT NULL DEFAULT '0';
+    ALTER TABLE {schema}.audit ALTER COLUMN xid SET DEFAULT pg_current_xact_id();
+    CREATE INDEX audit_xid ON {schema}.audit (xid);
+    CREATE TABLE {schema}.counter_state (
+        one boolean PRIMARY KEY DEFAULT true CHECK (one),
+        folded_below xid8 NOT NULL DEFAULT '0'
+    );
+    INSERT INTO {schema}.counter_state DEFAULT VALUES;
+    CREATE TABLE {schema}.counter_values (
+        name text COLLATE "C",
+        labels text COLLATE "C",
+        value double precision NOT NULL,
+        PRIMARY KEY (name, labels)
+    );
+    CREATE TABLE {schema}.counter_known (
+        id text COLLATE "C" PRIMARY KEY,
+        workflow_type text COLLATE "C",
+        created_ts double precision
+    );
+    CREATE TABLE {schema}.counter_claims (
+        entry_id text COLLATE "C" PRIMARY KEY,
+        retry_run_id text COLLATE "C",
+        sandbox boolean NOT NULL,
+        ts double precision
+    );
+    CREATE TABLE {schema}.counter_failures (
+        entry_id text COLLATE "C" PRIMARY KEY,
+        ts double precision NOT NULL
+    );
+    CREATE TABLE {schema}.counter_arrivals (
+        seq bigserial PRIMARY KEY,
+        xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        id text COLLATE "C" NOT NULL,
+        workflow_type text COLLATE "C",
+        created_ts double precision
+    );
+    CREATE INDEX counter_arrivals_xid ON {schema}.counter_arrivals (xid);
+    CREATE FUNCTION {schema}.counter_arrival() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO {schema}.counter_arrivals (id, workflow_type, created_ts)
+            VALUES (NEW.id, NEW.workflow_type, NEW.created_ts);
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER entries_arrival AFTER INSERT ON {schema}.entries
+        FOR EACH ROW EXECUTE FUNCTION {schema}.counter_arrival();
+    INSERT INTO {schema}.counter_arrivals (xid, id, workflow_type, created_ts)
+        SELECT '0', id, workflow_type, created_ts FROM {schema}.entries;
+    """,
 )
 #: The schema version this code reads and writes.
 SCHEMA_VERSION = len(_MIGRATIONS)

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
     from mova_core.model.entry import DeadLetterEntry
+    from mova_core.store.pg.counters import PgCounters
 
 #: How long a change waits for another change of the same entry before giving up.
 LOCK_TIMEOUT = "10s"
@@ -109,6 +110,12 @@ class PgStore:
                 yield
             finally:
                 conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+
+    def counters(self) -> PgCounters:
+        """The metrics' counters, kept in this schema and shared by every host."""
+        from mova_core.store.pg.counters import PgCounters
+
+        return PgCounters(self.pool, self.schema)
 
     def refresh(self, *, full: bool = False, progress: Progress | None = None) -> bool:
         """Nothing to bring up to date: the table is the truth."""
