@@ -39,6 +39,22 @@ def where(flt: EntryFilter) -> tuple[sql.Composable, list[Any]]:
     return sql.SQL(" AND ").join(parts), args
 
 
+def counted(flt: EntryFilter) -> tuple[sql.Composable, list[Any]] | None:
+    """The filter's conditions over the `entry_counts` deltas when it asks only for a status and a
+    workflow type (the usual listing), else None (its total needs counting the entries)."""
+    rest = (flt.user_id, flt.since, flt.until, flt.older_than, flt.fingerprint, flt.text)
+    if any(rest):
+        return None
+    parts: list[sql.Composable] = [sql.SQL("true")]
+    args: list[Any] = []
+    for column, value in (("status", flt.status.value if flt.status else None),
+                          ("workflow_type", flt.workflow_type or None)):
+        if value is not None:
+            parts.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+            args.append(to_column(value))
+    return sql.SQL(" AND ").join(parts), args
+
+
 def _text_condition(text: str, parts: list[sql.Composable], args: list[Any]) -> None:
     needle = "%" + like_escape(text.split(NUL, 1)[0]) + "%"
     if SEARCH_SEPARATOR in text or NUL in text:

@@ -49,6 +49,7 @@ from mova_core.store.pg.codec import (
     from_column,
 )
 from mova_core.store.pg.connect import Connections
+from mova_core.store.pg.counts import EntryCounts
 from mova_core.store.pg.notify import changes
 from mova_core.store.protocol import Check, Commit, Created, Mutation, Progress
 from mova_core.store.validate import validate_entry
@@ -79,6 +80,8 @@ class PgStore:
         self.entries = sql.Identifier(schema, "entries")
         #: Where every committed change is announced (`changes`).
         self.channel = f"mova_{schema}"
+        #: Entries per status and type, kept by the table's triggers.
+        self.counts = EntryCounts(schema)
         #: The audit table, written in each change's transaction (the service records through it).
         self.audit_log = PgAuditLog(self.pool, schema)
         self.audit: AuditLog = self.audit_log
@@ -138,9 +141,13 @@ class PgStore:
         cond, args = query.where(flt)
         columns = sql.SQL(", ").join(map(sql.Identifier, LISTED_COLUMNS))
         window = sql.SQL("LIMIT %s OFFSET %s")
+        counted = query.counted(flt)
         with self.pool.connection() as conn:
-            total = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(self.entries, cond),
-                                 args).fetchone()[0]
+            if counted is not None:
+                total = self.counts.total(conn, *counted)
+            else:
+                total = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(self.entries, cond),
+                                     args).fetchone()[0]
             rows = conn.execute(sql.SQL("SELECT {} FROM {} WHERE {} {} {}").format(
                 columns, self.entries, cond, query.order(flt), window), [*args, flt.limit, flt.offset]).fetchall()
         items = [EntrySummary(**{k: from_column(v) for k, v in zip(LISTED_COLUMNS, row)}) for row in rows]
@@ -148,7 +155,8 @@ class PgStore:
 
     def stats(self) -> Stats:
         """The specification's statistics."""
-        counts = self._rows(sql.SQL("SELECT status, workflow_type, count(*) FROM {} GROUP BY 1, 2").format(self.entries))
+        with self.pool.connection() as conn:
+            counts = self.counts.by_kind(conn)
         by_status: dict[str, int] = {}
         by_type: dict[str, int] = {}
         for status, wtype, n in counts:
