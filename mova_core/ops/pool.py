@@ -6,7 +6,8 @@ counters connections) from the pool and gives it back; the pool grows to the num
 running at once and closes everything on shutdown. The services share one `RefreshGate`: of the
 requests that arrive while the index is being refreshed, none starts another refresh; they take the
 one that began after they asked. `StampCache` keeps statistics and metrics until the directory's
-stamp (its mtime, and the audit log's size) moves.
+stamp (its mtime, and the audit log's size) moves; over PostgreSQL, until a change is committed by this
+process or announced by any host (`PgStore.change_stamp`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from mova_core.store.open import open_store
 from mova_core.store.protocol import DeadLetterStore, Progress
 
 T = TypeVar("T")
-Stamp = tuple[int, int, int, int]
+Stamp = Hashable
 
 
 class RefreshGate:
@@ -103,16 +104,19 @@ class StampCache:
     `size` keys are kept, the least recently used going first.
     """
 
-    def __init__(self, settings: Settings, size: int = 64):
+    def __init__(self, settings: Settings, size: int = 64, *,
+                 stamp: Callable[[], Hashable | None] | None = None):
         self.settings = settings
         self.size = size
+        #: What moves with every change (None: nothing can be trusted now); the directory's by default.
+        self.stamp = stamp or (lambda: directory_stamp(settings))
         self._lock = threading.Lock()
         self._values: OrderedDict[Hashable, tuple[Stamp, object]] = OrderedDict()
         self._computing: dict[Hashable, threading.Lock] = {}
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The cached value for `key`, or `compute()` (kept if the stamp did not move meanwhile)."""
-        stamp = directory_stamp(self.settings)
+        stamp = self.stamp()
         if stamp is None:
             return compute()
         hit = self._hit(key, stamp)
@@ -125,7 +129,7 @@ class StampCache:
             if hit is not None:
                 return hit[1]  # type: ignore[return-value]
             value = compute()
-            if directory_stamp(self.settings) == stamp:
+            if self.stamp() == stamp:
                 with self._lock:
                     self._values[key] = (stamp, value)
                     self._values.move_to_end(key)
@@ -149,7 +153,7 @@ class ServicePool:
         self.settings = settings
         self.clock = clock
         self.gate = RefreshGate()
-        self.cache = StampCache(settings)
+        self.cache = StampCache(settings, stamp=self._stamp)
         self._lock = threading.Lock()
         self._idle: list[DLQService] = []
         self._created = 0
@@ -161,10 +165,20 @@ class ServicePool:
         first one's connection pool."""
         if self.settings.store_url is None:
             return GatedStore(self.settings.dlq_path, self.gate)
+        return self._shared_store().independent()
+
+    def _shared_store(self) -> DeadLetterStore:
         with self._lock:
             if self._shared is None:
                 self._shared = open_store(self.settings)
-            return self._shared.independent()
+            return self._shared
+
+    def _stamp(self) -> Hashable | None:
+        """The directory's stamp, or over PostgreSQL the store's count of changes heard from every host."""
+        if self.settings.store_url is None:
+            return directory_stamp(self.settings)
+        change_stamp = getattr(self._shared_store(), "change_stamp", None)
+        return change_stamp() if callable(change_stamp) else None
 
     @property
     def created(self) -> int:

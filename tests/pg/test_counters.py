@@ -319,7 +319,18 @@ def test_metrics_over_http_follow_another_hosts_changes(pg_target, serve, tmp_pa
         assert _scraped(http.get("/metrics").text)[key] == 0
         with DLQService(Settings(store_url=pg_target.url, store_schema=pg_target.schema)) as other:
             other.delete(A)
-        assert _scraped(http.get("/metrics").text)[key] == 1
+        # The shim keeps a scrape until a change is announced (NOTIFY, delivered in milliseconds).
+        assert wait_until(lambda: _scraped(http.get("/metrics").text)[key] == 1)
+
+
+def wait_until(check, seconds: float = 10.0) -> bool:
+    """Whether `check()` comes true within `seconds` (asked every 20 ms)."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def _scraped(text: str) -> dict:

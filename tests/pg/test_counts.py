@@ -1,6 +1,8 @@
 """Statistics and a listing's total over PostgreSQL come from the deltas the entries' triggers keep
 (`entry_counts`), not from counting the table: they must stay exactly the table's counts through
-every kind of change, a fold, a change committing during a fold, and a schema migrated with entries."""
+every kind of change, a fold, a change committing during a fold, and a schema migrated with entries.
+
+`store` and `service`: the seeded PostgreSQL store of `tests/pg/test_store.py` (imported below)."""
 
 from __future__ import annotations
 
@@ -9,26 +11,12 @@ import pytest
 
 from mova_core.model.listing import EntryFilter
 from mova_core.model.status import EntryStatus
-from mova_core.ops.service import DLQService
-from mova_core.settings import Settings
 from mova_core.store.pg import counts as pg_counts
 from mova_core.store.pg.codec import SUMMARY_COLUMNS, encode_row
 from mova_core.store.pg.store import PgStore
 from tests.pg.fixtures import seed_from
-from tests.support import FROZEN_NOW, SAMPLE_DLQ
-
-
-@pytest.fixture
-def store(pg_target):
-    s = PgStore(pg_target.url, pg_target.schema)
-    seed_from(s, SAMPLE_DLQ)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def service(store, tmp_path):
-    return DLQService(Settings(dlq_path=tmp_path / "unused"), store, clock=lambda: FROZEN_NOW, actor="alice@ops")
+from tests.pg.test_store import service, store  # noqa: F401  (the seeded store and its service)
+from tests.support import SAMPLE_DLQ
 
 
 def _truth(target) -> dict[tuple[str, str], int]:

@@ -50,7 +50,7 @@ from mova_core.store.pg.codec import (
 )
 from mova_core.store.pg.connect import Connections
 from mova_core.store.pg.counts import EntryCounts
-from mova_core.store.pg.notify import changes
+from mova_core.store.pg.notify import ChangeCount, changes
 from mova_core.store.protocol import Check, Commit, Created, Mutation, Progress
 from mova_core.store.validate import validate_entry
 from mova_core.timeutil import utcnow
@@ -82,6 +82,9 @@ class PgStore:
         self.channel = f"mova_{schema}"
         #: Entries per status and type, kept by the table's triggers.
         self.counts = EntryCounts(schema)
+        # Shared with `independent` stores: this process's committed changes, and the listener.
+        self._commits: list[int] = [0]
+        self._change_count: list[ChangeCount] = []
         #: The audit table, written in each change's transaction (the service records through it).
         self.audit_log = PgAuditLog(self.pool, schema)
         self.audit: AuditLog = self.audit_log
@@ -94,11 +97,27 @@ class PgStore:
         """A store sharing this one's connections (taken per call, so any thread may use it)."""
         other = PgStore(self.url, self.schema, pool=self.pool)
         other.audit_log, other.audit, other.clock = self.audit_log, self.audit, self.clock
+        other._commits, other._change_count = self._commits, self._change_count
         return other
 
     def close(self) -> None:
         if self._owns_pool:
             self.pool.close()
+            if self._change_count:
+                self._change_count.pop().close()
+
+    def change_stamp(self) -> tuple[int, int] | None:
+        """What moves whenever an entry changes, by this process or any host: the changes this
+        process's stores committed and those announced on the channel (a listener started on first
+        use); None while the listener could miss one. A cache keyed on it is never stale."""
+        if not self._change_count:
+            self._change_count.append(ChangeCount(self.url, self.channel))
+        announced = self._change_count[0].value
+        return None if announced is None else (self._commits[0], announced)
+
+    def _committed(self) -> None:
+        """Count a change this process committed (before its caller can ask again)."""
+        self._commits[0] += 1
 
     @contextmanager
     def exclusive(self, name: str) -> Iterator[None]:
@@ -234,6 +253,7 @@ class PgStore:
                     raise EntryNotFound(entry_id)  # deleted since the prefix was resolved
                 with self.audit_log.bound(conn):
                     yield conn, entry_id, orjson.loads(row[0])
+            self._committed()
         except psycopg.errors.LockNotAvailable:
             raise StoreError(f"{entry_id} is being changed by another process (waited {LOCK_TIMEOUT}); "
                              "nothing was changed, try again") from None
@@ -262,6 +282,7 @@ class PgStore:
                     self.entries, names, marks) + announce, [*columns, text, *args]).fetchone()
         except psycopg.Error as exc:
             raise StoreError(f"the store could not write {entry.id}: {exc}") from exc
+        self._committed()
         if made is None:
             raise StoreError(f"an entry with id {entry.id} already exists")
 
@@ -283,6 +304,7 @@ class PgStore:
                             on_create(doc)
         except psycopg.Error as exc:
             raise StoreError(f"the store could not write {len(docs)} new entries: {exc}; none was written") from exc
+        self._committed()
         return [doc["id"] for doc in created]
 
     def _insert_new(self, conn: Connection, rows: list[tuple[str, str, tuple]]) -> set[str]:
