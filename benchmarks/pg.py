@@ -161,13 +161,18 @@ def retry_race(url: str, env: dict[str, str], work: Path) -> tuple[float, float,
             migrate(conn, schema)
             copy_docs(conn, schema, (entry_doc(f"dlq_{uuid.uuid4()}", server.url) for _ in range(RETRY_SET)))
         argv = [*MOVA, "dlq", "retry", "--all", "--status", "active", "--no-sandbox", "-y", "--format", "json"]
+        results = [work / f"retry-{n}.json" for n in range(RETRIERS)]
+        for path in results:  # a results file left by an earlier run would be refused (resume it, or not)
+            path.unlink(missing_ok=True)
         started = time.perf_counter()
-        procs = [subprocess.Popen([*argv, "--results", str(work / f"retry-{n}.json")],
+        procs = [subprocess.Popen([*argv, "--results", str(path)],
                                   env=env | {"MOVA_STORE_SCHEMA": schema, "MOVA_ACTOR": f"bench-{n}@host"},
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for n in range(RETRIERS)]
-        for p in procs:
-            p.wait(1800)
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                 for n, path in enumerate(results)]
+        errors = [err for p in procs for err in [p.communicate(timeout=1800)[1]] if p.returncode]
         seconds = time.perf_counter() - started
+        if errors:
+            print(f"{len(errors)} of {RETRIERS} retry processes failed; the first said: {errors[0].strip()[-500:]}")
         return RETRY_SET / seconds, seconds, _not_once(url, schema)
     finally:
         server.close()
