@@ -39,20 +39,6 @@ def connect(url: str) -> psycopg.Connection:
         raise StoreError(f"cannot connect to the store {mask_url(url)}: {reason}") from None
 
 
-def open_pool(url: str, schema: str) -> ConnectionPool:
-    """A pool over the store's database, once a first connection found the schema at this mova's
-    version (SchemaNotReady if not; StoreError saying why when the server cannot be reached: a pool
-    would only retry in the background until its timeout)."""
-    from psycopg_pool import ConnectionPool
-
-    with connect(url) as first:
-        _schema.check(first, schema)
-    pool = ConnectionPool(url, min_size=1, max_size=POOL_MAX, kwargs={"autocommit": True}, timeout=CONNECT_TIMEOUT,
-                          open=False, name=f"mova-{schema}")
-    pool.open()
-    return pool
-
-
 class Connections:
     """The store's connections: `connection()` as a pool offers it, from one connection while callers
     take turns, from a pool (opened on first need) while that one is in use."""

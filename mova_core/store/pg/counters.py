@@ -15,10 +15,10 @@ visible, or never will be. A row of a transaction still running waits for a late
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import Connection, sql
-from psycopg_pool import ConnectionPool
 
 from mova_core.model.errors import StoreError
 from mova_core.store.counter_rules import (
@@ -31,6 +31,11 @@ from mova_core.store.counter_rules import (
     count_arrival,
 )
 
+if TYPE_CHECKING:
+    from psycopg_pool import ConnectionPool
+
+    from mova_core.store.pg.connect import Connections
+
 # Audit rows read per step of a fold: a first fold of a long table is read in pieces.
 _CHUNK = 5000
 _NOW_BOUND = "pg_snapshot_xmin(pg_current_snapshot())"
@@ -39,7 +44,7 @@ _NOW_BOUND = "pg_snapshot_xmin(pg_current_snapshot())"
 class PgCounters:
     """The counters of one schema, read and folded through the store's pool."""
 
-    def __init__(self, pool: ConnectionPool, schema: str):
+    def __init__(self, pool: Connections | ConnectionPool, schema: str):
         self.pool = pool
         self.schema = schema
         self.lock_name = f"mova counters {schema}"

@@ -20,13 +20,12 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg_pool import ConnectionPool
 
 from mova_core.model.errors import MovaError, StoreError
 from mova_core.model.redact import Redactor
 from mova_core.model.run import RunRecord
 from mova_core.store.fsio import encode_pretty
-from mova_core.store.pg.connect import open_pool
+from mova_core.store.pg.connect import Connections
 from mova_core.store.run_records import (
     RunNotFound,
     RunRecordStore,
@@ -39,16 +38,17 @@ from mova_core.store.run_records import (
 #: How many times a log line is numbered again after another writer took its number.
 _APPEND_TRIES = 50
 
-_pools: dict[tuple[str, str], ConnectionPool] = {}
+_pools: dict[tuple[str, str], Connections] = {}
 _pools_lock = threading.Lock()
 
 
-def run_pool(url: str, schema: str) -> ConnectionPool:
-    """The process's pool for the run records of one store (opened once, closed at exit)."""
+def run_pool(url: str, schema: str) -> Connections:
+    """The process's connections for the run records of one store (one connection, a pool beside it
+    only while callers overlap, as the entry store's; opened once, closed at exit)."""
     with _pools_lock:
         pool = _pools.get((url, schema))
         if pool is None:
-            pool = _pools[(url, schema)] = open_pool(url, schema)
+            pool = _pools[(url, schema)] = Connections(url, schema)
             atexit.register(pool.close)
     return pool
 
@@ -73,7 +73,7 @@ def _reason(exc: psycopg.Error) -> str:
 class PgRunStore(RunRecordStore):
     """The run records and logs of one mode (production or sandbox) in the store's schema."""
 
-    def __init__(self, pool: ConnectionPool, schema: str, sandbox_mode: bool, redactor: Redactor | None = None):
+    def __init__(self, pool: Connections, schema: str, sandbox_mode: bool, redactor: Redactor | None = None):
         self.pool, self.schema, self.sandbox_mode = pool, schema, sandbox_mode
         self.redactor = redactor or Redactor()
         self.runs = sql.Identifier(schema, "runs")
