@@ -27,7 +27,7 @@ from mova_core.ops.purge import PurgeReport
 from mova_core.settings import BACKGROUND_SETTINGS, RUN_SETTINGS, Settings
 from mova_core.store.audit import AuditLog
 from mova_core.store.open import open_audit, open_store
-from mova_core.store.protocol import Commit, DeadLetterStore, Progress
+from mova_core.store.protocol import Commit, DeadLetterStore, EncodedEntry, Progress
 
 if TYPE_CHECKING:  # full models load on first use: listings and statistics never need them
     import threading
@@ -471,12 +471,11 @@ class DLQService:
 
         source = str(Path(directory).absolute())
 
-        def record(doc: dict[str, Any]) -> None:
-            status = doc.get("status", EntryStatus.active.value)  # validated: the model's default when absent
-            self.audit.record("import", doc["id"], None, status, self.actor, when=self.clock(), source=source)
+        def record(entry: EncodedEntry) -> None:
+            self.audit.record("import", entry.id, None, entry.status, self.actor, when=self.clock(), source=source)
 
-        def create(docs: list[dict[str, Any]]) -> list[str]:
-            return self.store.create_many(docs, record)
+        def create(entries: list[EncodedEntry]) -> list[str]:
+            return self.store.create_encoded(entries, record)
 
         return import_dir(directory, self.read_raw, None if dry_run else create, progress=progress)
 

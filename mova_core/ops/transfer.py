@@ -1,10 +1,10 @@
 """Moving entries between stores: a directory of entry files into the current store, and back out.
 
-Both go through what every store offers (`read_raw`, `create`), so they move a queue from the file
-store to another backend and back. A file is judged as the file store's index judges it (`scan`),
-then validated by the model (`validate`): an import takes exactly the files a listing would show.
-Documents are kept as they were read, unknown fields included, so an export writes the same bytes.
-Work goes in batches: at most one batch of documents is held at a time, however large the queue.
+Both go through what every store offers (`read_raw`, `create_encoded`), so they move a queue from
+the file store to another backend and back. A file is judged as the file store's index judges it
+(`scan`: the model's shape): an import takes exactly the files a listing would show. Documents are
+kept as they were read, unknown fields included, so an export writes the same bytes. Work goes in
+batches: a few batches of documents are held at a time, however large the queue.
 """
 
 from __future__ import annotations
@@ -19,21 +19,21 @@ from typing import Any, Protocol
 from pydantic import Field
 
 from mova_core.model.base import Model
-from mova_core.model.errors import CorruptEntry, EntryNotFound, InvalidId, InvalidInput, StoreError
+from mova_core.model.errors import CorruptEntry, InvalidInput, StoreError
 from mova_core.model.ids import validate_id
 from mova_core.model.listing import EntryFilter, Page, SkippedFile
 from mova_core.store.files import encode_doc
-from mova_core.store.fsio import atomic_write, os_error_reason
-from mova_core.store.protocol import Progress
-from mova_core.store.scan import decode_entry_file, list_entries, summary_row
+from mova_core.store.fsio import atomic_write, encode_pretty, os_error_reason
+from mova_core.store.protocol import EncodedEntry, Progress
+from mova_core.store.scan import POOL_THRESHOLD, Batch, ReaderPool, list_entries, read_files, reader_count
 
-#: Documents read, compared and written per round: one store look-up per batch, bounded memory.
+#: Documents read and written per round of an export: one store look-up per batch, bounded memory.
 BATCH = 500
 
 #: Reads entries as stored: (documents, entries present but unreadable), absent ids left out.
 ReadRaw = Callable[[list[str]], tuple[list[dict[str, Any]], list[SkippedFile]]]
-#: Creates the entries of these documents the store lacks (validated and recorded): the ids it created.
-CreateMany = Callable[[list[dict[str, Any]]], list[str]]
+#: Creates the entries the store lacks (recorded each): the ids it created.
+CreateEncoded = Callable[[list[EncodedEntry]], list[str]]
 
 class Conflict(Model):
     """An id the store already holds with other content (or cannot read); the store's entry is left alone."""
@@ -79,25 +79,42 @@ class RawSource(Protocol):
 
 
 # -- import -------------------------------------------------------------------------------------
-def import_dir(directory: Path | str, read_raw: ReadRaw, create: CreateMany | None, *,
+def import_dir(directory: Path | str, read_raw: ReadRaw, create: CreateEncoded | None, *,
                progress: Progress | None = None) -> ImportReport:
     """Create every entry file of `directory` that the store lacks; `create=None` is a dry run.
 
     An id already stored with the same document counts as already present; with another, as a
     conflict. Unreadable files are skipped with their reason. StoreError (a full disk) stops the
     import; what was created stays, and running it again picks up where it stopped.
+
+    Files are read, judged and encoded in batches (`scan.encoded_row`), by reader processes for a
+    big directory, while this process looks each batch up in the store and writes it.
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise InvalidInput(f"cannot import from {directory}: not a directory")
     names = sorted(list_entries(directory)[3])
     report = ImportReport(directory=str(directory), dry_run=create is None)
-    with _no_cycle_collection():
-        for start in range(0, len(names), BATCH):
-            _import_batch(directory, names[start:start + BATCH], read_raw, create, report)
+    done = 0
+    with _no_cycle_collection(), _batches(directory, names) as batches:
+        for good, bad, _gone in batches:  # files gone since the listing: nothing to import
+            report.skipped.extend(SkippedFile(name=row[0], reason=row[-1]) for row in bad)
+            _import_batch([EncodedEntry(row[1:-1], row[-1]) for row in good], read_raw, create, report)
+            done += len(good) + len(bad) + len(_gone)
             if progress is not None:
-                progress(min(start + BATCH, len(names)), len(names))
+                progress(done, len(names))
     return report
+
+
+@contextmanager
+def _batches(directory: Path, names: list[str]) -> Iterator[Iterator[Batch]]:
+    """`read_files(directory, …, "import")` over the names in batches, by reader processes when
+    there are many (the rows come back in whatever order they are done)."""
+    if len(names) >= POOL_THRESHOLD and reader_count() > 0:
+        with ReaderPool(reader_count()) as pool:
+            yield pool.read(directory, names, "import")
+    else:
+        yield (read_files(directory, names[i:i + BATCH], "import") for i in range(0, len(names), BATCH))
 
 
 @contextmanager
@@ -113,55 +130,14 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _import_batch(directory: Path, names: list[str], read_raw: ReadRaw, create: CreateMany | None,
+def _import_batch(entries: list[EncodedEntry], read_raw: ReadRaw, create: CreateEncoded | None,
                   report: ImportReport) -> None:
     """Create the entries of these files that the store lacks; judge those it holds."""
-    docs = list(_readable(directory, names, report))
-    stored = _stored(read_raw, [doc["id"] for doc in docs])
-    for doc in docs:
-        if doc["id"] in stored:
-            _judge(doc, stored[doc["id"]], report)
-    _create([doc for doc in docs if doc["id"] not in stored], read_raw, create, report)
-
-
-def _readable(directory: Path, names: list[str], report: ImportReport) -> Iterator[dict[str, Any]]:
-    """The JSON object of each file named by its own id; the other files go to the report's skipped
-    (with the reason a listing gives), and files gone meanwhile are left out."""
-    prefix = os.path.join(directory, "")  # joined as text: a Path per file cost more than reading it
-    for name in names:
-        try:
-            data, doc = decode_entry_file(prefix + name)
-            if not isinstance(doc, dict) or f"{doc.get('id')}.json" != name:
-                summary_row(name, data, doc)  # raises, saying why: the id is about to name an entry
-            validate_id(doc["id"])
-        except EntryNotFound:
-            continue  # removed since it was listed: nothing to import
-        except CorruptEntry as exc:
-            report.skipped.append(SkippedFile(name=name, reason=exc.reason))
-            continue
-        except (ValueError, RecursionError, InvalidId) as exc:
-            report.skipped.append(SkippedFile(name=name, reason=_reason(exc)))
-            continue
-        yield doc
-
-
-def _judged(docs: list[dict[str, Any]], report: ImportReport) -> list[dict[str, Any]]:
-    """The documents a listing would show (the index's judgement: the model's shape); the others go
-    to the report's skipped."""
-    good = []
-    for doc in docs:
-        name = f"{doc['id']}.json"
-        try:
-            summary_row(name, encode_doc(doc), doc)
-        except (ValueError, RecursionError) as exc:
-            report.skipped.append(SkippedFile(name=name, reason=_reason(exc)))
-            continue
-        good.append(doc)
-    return good
-
-
-def _reason(exc: Exception) -> str:
-    return "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:300]
+    stored = _stored(read_raw, [entry.id for entry in entries])
+    for entry in entries:
+        if entry.id in stored:
+            _judge(entry, stored[entry.id], report)
+    _create([entry for entry in entries if entry.id not in stored], read_raw, create, report)
 
 
 def _stored(read_raw: ReadRaw, ids: list[str]) -> dict[str, dict | str]:
@@ -172,35 +148,42 @@ def _stored(read_raw: ReadRaw, ids: list[str]) -> dict[str, dict | str]:
     return held
 
 
-def _create(docs: list[dict[str, Any]], read_raw: ReadRaw, create: CreateMany | None, report: ImportReport) -> None:
-    """Create the batch's new entries, judged by the store as it writes them (by the index's rules
-    here for a dry run, or when the store refuses the batch for one of them); one another writer
-    created meanwhile is judged as stored."""
-    if create is None or not docs:
-        report.imported += len(_judged(docs, report))
+def _create(entries: list[EncodedEntry], read_raw: ReadRaw, create: CreateEncoded | None,
+            report: ImportReport) -> None:
+    """Create the batch's new entries (one by one when the store refuses the batch for one of them);
+    one another writer created meanwhile is judged as stored."""
+    if not entries:
+        return
+    if create is None:  # (ids are unique: each file is named by its own)
+        report.imported += len(entries)
         return
     try:
-        made = set(create(docs))
+        made = set(create(entries))
     except CorruptEntry:
-        made = set(create(_judged(docs, report)))
+        made = set()
+        for entry in entries:
+            try:
+                made.update(create([entry]))
+            except CorruptEntry as exc:
+                report.skipped.append(SkippedFile(name=f"{entry.id}.json", reason=exc.reason))
     report.imported += len(made)
     skipped = {s.name for s in report.skipped}
-    missed = [doc for doc in docs if doc["id"] not in made and f"{doc['id']}.json" not in skipped]
-    stored = _stored(read_raw, [doc["id"] for doc in missed]) if missed else {}
-    for doc in missed:
-        if doc["id"] not in stored:  # not a race with another writer: the write itself failed
-            raise StoreError(f"the store did not create {doc['id']} and does not hold it")
-        _judge(doc, stored[doc["id"]], report)
+    missed = [e for e in entries if e.id not in made and f"{e.id}.json" not in skipped]
+    stored = _stored(read_raw, [entry.id for entry in missed]) if missed else {}
+    for entry in missed:
+        if entry.id not in stored:  # not a race with another writer: the write itself failed
+            raise StoreError(f"the store did not create {entry.id} and does not hold it")
+        _judge(entry, stored[entry.id], report)
 
 
-def _judge(doc: dict[str, Any], stored: dict | str, report: ImportReport) -> None:
+def _judge(entry: EncodedEntry, stored: dict | str, report: ImportReport) -> None:
     """An id the store holds: present when its document is the same, else a conflict."""
     if isinstance(stored, str):
-        report.conflicts.append(Conflict(id=doc["id"], reason=f"the store's entry is unreadable: {stored}"))
-    elif encode_doc(stored) == encode_doc(doc):
+        report.conflicts.append(Conflict(id=entry.id, reason=f"the store's entry is unreadable: {stored}"))
+    elif encode_pretty(stored) == entry.text:
         report.already_present += 1
     else:
-        report.conflicts.append(Conflict(id=doc["id"], reason="the store holds different content for this id"))
+        report.conflicts.append(Conflict(id=entry.id, reason="the store holds different content for this id"))
 
 
 # -- export -------------------------------------------------------------------------------------

@@ -63,12 +63,12 @@ class AuditLog:
         }
         line = (json.dumps(rec, separators=(",", ":"), default=str) + "\n").encode()
         try:
-            self._append(line)
+            self._append(line, rec)
         except OSError as exc:
             raise StoreError(f"could not write the audit log {self.path}: {os_error_reason(exc)}") from exc
         return rec
 
-    def _append(self, line: bytes) -> None:
+    def _append(self, line: bytes, rec: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:

@@ -15,6 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from mova_core.model.errors import (
     AmbiguousId,
     CorruptEntry,
@@ -46,7 +48,7 @@ from mova_core.store.intents import (
     sweep,
     try_flock,
 )
-from mova_core.store.protocol import Check, Commit, Created, Mutation, Progress
+from mova_core.store.protocol import Check, Commit, Created, EncodedCreated, EncodedEntry, Mutation, Progress
 from mova_core.store.scan import decode_entry_file, shape_problem
 from mova_core.store.validate import validate_entry
 from mova_core.timeutil import utcnow
@@ -338,6 +340,15 @@ class FileStore:
                     raise
             created.append(entry.id)
         return created
+
+    def create_encoded(self, entries: list[EncodedEntry], on_create: EncodedCreated | None = None) -> list[str]:
+        """`create_many` of the entries' documents (see `DeadLetterStore.create_encoded`): each file is
+        written, synced and validated by the model as any new entry is."""
+        first: dict[str, EncodedEntry] = {}
+        for entry in entries:
+            first.setdefault(entry.id, entry)
+        docs = [orjson.loads(entry.text) for entry in first.values()]
+        return self.create_many(docs, None if on_create is None else lambda doc: on_create(first[doc["id"]]))
 
     def _create_locked(self, entry_id: str, tmp: Path, path: Path) -> None:
         """`create`'s second half where hard links are not supported: check and rename under the lock."""

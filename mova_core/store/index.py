@@ -28,11 +28,13 @@ from mova_core.model.search import SEARCH_SEPARATOR
 from mova_core.store import sqlite
 from mova_core.store.protocol import Progress
 from mova_core.store.scan import (  # noqa: F401  (RACY_SECONDS_*: the index's figures too)
+    POOL_THRESHOLD,
     RACY_SECONDS_COARSE,
     RACY_SECONDS_FINE,
     ReaderPool,
     racy_window,
     read_files,
+    reader_count,
 )
 
 SCHEMA_VERSION = "10"
@@ -72,19 +74,12 @@ CREATE TABLE IF NOT EXISTS bad (
 _VALUES = f"({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 _INSERT = f"INSERT OR REPLACE INTO entries {_VALUES}"
 _INSERT_NEW = f"INSERT INTO entries {_VALUES}"  # a first build: the table is empty, the names unique
-# Below this many files to read, reader processes cost more than they save.
-POOL_THRESHOLD = 4000
 # Files read (in this process) between writes of their rows.
 _BATCH = 1000
 _SORT_SQL = {
     "created_at": "created_ts", "age": "created_ts", "workflow_type": "workflow_type", "status": "status",
     "attempts": "attempts", "retry_count": "retry_count", "last_error": "last_error", "id": "id",
 }
-
-
-def reader_count() -> int:
-    """Reader processes for a big read: the CPUs but one (this process reads too and writes the rows)."""
-    return max(0, min((os.cpu_count() or 1) - 1, 3))
 
 
 class Index:

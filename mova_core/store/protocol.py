@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from mova_core.model.listing import EntryFilter, Group, Page, SkippedFile, Stats
 
@@ -31,6 +31,27 @@ Check = Callable[["DeadLetterEntry"], None]
 Commit = Callable[..., None]
 #: Records one entry a batch write created, given its JSON object; raises to undo the creation.
 Created = Callable[[dict[str, Any]], None]
+
+
+class EncodedEntry(NamedTuple):
+    """An entry as a batch write takes it, judged and encoded already (by `scan.encoded_row`, in the
+    reader processes of an import): its summary columns (`scan.summary_row`'s) and its JSON text in
+    the file format (`fsio.encode_pretty`, unknown fields kept)."""
+
+    columns: tuple
+    text: bytes
+
+    @property
+    def id(self) -> str:
+        return self.columns[0]
+
+    @property
+    def status(self) -> str:
+        return self.columns[2]
+
+
+#: Records one entry `create_encoded` created; raises to undo the creation.
+EncodedCreated = Callable[[EncodedEntry], None]
 
 
 class DeadLetterStore(Protocol):
@@ -112,6 +133,13 @@ class DeadLetterStore(Protocol):
 
         `on_create(doc)` records each entry created; if it raises, that entry is not left created
         (a store with transactions creates none of the batch) and the error propagates.
+        """
+        ...
+
+    def create_encoded(self, entries: list[EncodedEntry], on_create: EncodedCreated | None = None) -> list[str]:
+        """`create_many` for entries judged and encoded already (an import's): ids already stored, or
+        repeated (the first is kept), are left out; returns the ids created, in order. CorruptEntry
+        (nothing written) only if the store's own check refuses one the reader's shape check passed.
         """
         ...
 

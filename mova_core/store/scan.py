@@ -18,7 +18,7 @@ import os
 import stat
 import struct
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -29,6 +29,7 @@ from mova_core.model.fingerprint import fingerprint
 from mova_core.model.ids import validate_id
 from mova_core.model.search import MAX_ERROR_CHARS, search_text
 from mova_core.model.status import EntryStatus
+from mova_core.store.fsio import encode_pretty
 from mova_core.timeutil import parse_time
 
 # A time this close to the scan (a directory's mtime, a file's ctime) is not trusted: a change in
@@ -143,6 +144,16 @@ def _row(name: str, data: bytes, identity: tuple[int, int, int, int], doc: Any =
     )
 
 
+def encoded_row(name: str, data: bytes, identity: tuple[int, int, int, int]) -> tuple:
+    """What an import stores of one file: its name, its summary columns (`summary_row`) and its JSON
+    text as the file store writes it (`encode_pretty`: unknown fields kept); ValueError as `_row`."""
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc})") from None
+    return (name, *_row(name, data, identity, doc)[5:], encode_pretty(doc))
+
+
 def summary_row(name: str, data: bytes, doc: dict | None = None) -> tuple:
     """The summary columns of an entry's JSON `data` (an index row without name and file identity,
     from `id` to `search_text`); ValueError saying why `data` is not an entry named `name`. `doc`:
@@ -184,16 +195,22 @@ def identity(st: os.stat_result, read_ns: int) -> tuple[int, int, int, int]:
 
 # What reading a batch of files gives: entries rows, bad rows, and the names of files that are gone.
 Batch = tuple[list[tuple], list[tuple], list[str]]
+# What a read makes of each file that holds an entry (from its name, bytes and identity): the index's
+# row, or an import's (`encoded_row`). Readers are told which by name.
+RowMaker = Callable[[str, bytes, tuple[int, int, int, int]], tuple]
+JOBS: dict[str, RowMaker] = {"index": _row, "import": encoded_row}
 
 
-def read_files(directory: str | os.PathLike, names: Sequence[str]) -> Batch:
-    """Read and summarize files: an entries row (name, identity, summary...) for each entry, a bad
-    row (name, identity, reason) for each file that is not one, and the names gone.
+def read_files(directory: str | os.PathLike, names: Sequence[str], job: str = "index") -> Batch:
+    """Read and summarize files: a good row for each entry (the index's: name, identity, summary...;
+    or another `JOBS` row), a bad row (name, identity, reason) for each file that is not one, and
+    the names gone.
 
     Plain os calls relative to the open directory: a buffered `open()` per file cost almost as much
     as decoding it. Symlinks, directories, FIFOs and devices named like entries are bad rows, read
     never (see OPEN_FLAGS).
     """
+    make_row = JOBS[job]
     good: list[tuple] = []
     bad: list[tuple] = []
     gone: list[str] = []
@@ -230,7 +247,7 @@ def read_files(directory: str | os.PathLike, names: Sequence[str]) -> Batch:
                 os.close(fd)
             ident = identity(st, read_ns)
             try:
-                good.append(_row(name, data, ident))
+                good.append(make_row(name, data, ident))
             except ValueError as exc:
                 bad.append((name, *ident, str(exc)[:300]))
             except RecursionError:
@@ -317,9 +334,11 @@ def list_entries(directory: str | os.PathLike) -> tuple[float, int, int, dict[st
 # -- reader processes ---------------------------------------------------------------------------
 # Decoding JSON is CPU-bound, so a first build of a big directory reads in several processes. The
 # protocol over each reader's stdin/stdout is length-prefixed marshal frames (both ends are this
-# module, so marshal is safe and the fastest codec for rows of plain values): first the directory
-# and every name to read, then ranges of those names; each range is answered with its Batch. The
-# range _LIST asks for the directory to be listed again instead (see `list_entries`).
+# module, so marshal is safe and the fastest codec for rows of plain values): first the directory,
+# every name to read and the job (`JOBS`), then ranges of those names; each range is answered with
+# its Batch. The range _LIST asks for the directory to be listed again instead (see `list_entries`).
+# Below this many files to read, reader processes cost more than they save.
+POOL_THRESHOLD = 4000
 _HEADER = struct.Struct("<Q")
 _LIST = (-1, -1)
 # Ranges handed to a reader at a time; a reader with two in hand never waits for the next one.
@@ -327,6 +346,11 @@ CHUNK = 1000
 IN_FLIGHT = 2
 # Files the calling process reads itself at a time while no reader has an answer ready.
 OWN_CHUNK = 200
+
+
+def reader_count() -> int:
+    """Reader processes for a big read: the CPUs but one (this process reads too and writes the rows)."""
+    return max(0, min((os.cpu_count() or 1) - 1, 3))
 
 
 def _send(fd: int, payload: bytes) -> None:
@@ -365,13 +389,13 @@ def worker_main() -> None:
     try:
         frame = _recv(0)
         if frame is not None:
-            directory, names = marshal.loads(frame)
+            directory, names, job = marshal.loads(frame)
             while (frame := _recv(0)) is not None:
                 start, stop = marshal.loads(frame)
                 if (start, stop) == _LIST:
                     _send(1, marshal.dumps(list_entries(directory)))
                 else:
-                    _send(1, marshal.dumps(read_files(directory, names[start:stop])))
+                    _send(1, marshal.dumps(read_files(directory, names[start:stop], job)))
     except (EOFError, BrokenPipeError):
         pass  # the parent went away: nothing to answer
     os._exit(0)  # no interpreter teardown: the parent is waiting for nothing from us
@@ -423,13 +447,14 @@ class ReaderPool:
     def __exit__(self, *exc: object) -> None:
         self.close(kill=exc[0] is not None)
 
-    def read(self, directory: str | os.PathLike, names: Sequence[str]) -> Iterator[Batch]:
+    def read(self, directory: str | os.PathLike, names: Sequence[str], job: str = "index") -> Iterator[Batch]:
+        """Each batch of `read_files(directory, …, job)` over `names`, in whatever order they are done."""
         import select
         from collections import deque
 
         names = list(names)
         todo = deque((i, min(i + CHUNK, len(names))) for i in range(0, len(names), CHUNK))
-        hello = marshal.dumps((os.fspath(directory), names))
+        hello = marshal.dumps((os.fspath(directory), names, job))
         readers: dict[int, tuple[Any, deque]] = {}  # stdout fd -> (process, ranges in its hands)
         poller = select.poll()
         for proc in self.procs:
@@ -479,7 +504,7 @@ class ReaderPool:
                     todo.popleft()
                 else:
                     todo[0] = (end, stop)
-                yield read_files(directory, names[start:end])
+                yield read_files(directory, names[start:end], job)
 
     def ask_listing(self) -> bool:
         """Ask a reader, idle once `read` is done, to list the directory again (see `listing`)."""

@@ -114,7 +114,16 @@ def test_an_id_the_store_cannot_read_is_a_conflict_too(queue):
     assert (queue / f"{ONE}.json").read_text() == "{broken"
 
 
-def test_broken_files_are_skipped_with_their_reason_and_the_rest_imported(sample_dlq, queue):
+@pytest.fixture(params=["in process", "reader processes"])
+def reading(request, monkeypatch) -> str:
+    """Files read by this process, or (as for a big directory) by real reader processes too."""
+    if request.param == "reader processes":
+        monkeypatch.setattr(transfer, "POOL_THRESHOLD", 1)
+        monkeypatch.setattr(transfer, "reader_count", lambda: 2)
+    return request.param
+
+
+def test_broken_files_are_skipped_with_their_reason_and_the_rest_imported(sample_dlq, queue, reading):
     (sample_dlq / "dlq_torn.json").write_text('{"id": "dlq_torn", "run_')
     (sample_dlq / "dlq_list.json").write_text("[1, 2]")
     (sample_dlq / "dlq_wrong-name.json").write_text((sample_dlq / f"{ONE}.json").read_text())
@@ -136,7 +145,7 @@ def test_broken_files_are_skipped_with_their_reason_and_the_rest_imported(sample
     assert sorted(files_of(queue)) == sorted(files_of(SAMPLE_DLQ))
 
 
-def test_a_traversal_id_in_a_file_is_refused_before_any_path_is_built(queue, tmp_path):
+def test_a_traversal_id_in_a_file_is_refused_before_any_path_is_built(queue, tmp_path, reading):
     source = tmp_path / "hostile" / "dir"
     source.mkdir(parents=True)
     doc = json.loads((SAMPLE_DLQ / f"{ONE}.json").read_text())
@@ -173,9 +182,9 @@ def test_an_entry_another_writer_created_meanwhile_is_judged_not_overwritten(que
     svc = service(queue)
     other = FileStore(queue)
 
-    def create(docs):
-        other.create_many(docs)  # the other host's writer, first
-        return svc.store.create_many(docs)
+    def create(entries):
+        other.create_encoded(entries)  # the other host's writer, first
+        return svc.store.create_encoded(entries)
 
     report = transfer.import_dir(SAMPLE_DLQ, svc.read_raw, create)
     assert (report.imported, report.already_present, report.conflicts) == (0, 16, [])

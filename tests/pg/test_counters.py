@@ -123,6 +123,24 @@ def test_the_same_history_gives_the_file_stores_numbers(service, sample_dlq, tmp
     assert [(entry, mode) for entry, mode, _, _ in leases] == [(E, "sandbox")]
 
 
+def test_an_import_counts_each_entry_it_creates_as_one_arrival(pg_target, tmp_path):
+    """A batch write of many rows (one INSERT) is counted row by row, as the file store counts it;
+    importing again adds nothing."""
+    def imported_twice(svc: DLQService) -> dict:
+        svc.metrics()
+        svc.import_dir(SAMPLE_DLQ)
+        svc.import_dir(SAMPLE_DLQ)
+        return svc.metrics().counters.get("dlq_dead_lettered_total")
+
+    (tmp_path / "deadletter").mkdir()
+    with DLQService(Settings(dlq_path=tmp_path / "deadletter"), actor="tester@test") as oracle:
+        expected = imported_twice(oracle)
+    assert sum(expected.values()) == len(list(SAMPLE_DLQ.glob("*.json")))
+    store = PgStore(pg_target.url, pg_target.schema)
+    with DLQService(Settings(dlq_path=tmp_path / "unused"), store, actor="tester@test") as svc:
+        assert imported_twice(svc) == expected
+
+
 def test_an_upgraded_schema_counts_the_entries_and_records_it_already_held(pg_env, tmp_path):
     """A schema migrated from before the counters: its entries arrive once, its audit rows are read."""
     seed_sample(pg_env)

@@ -114,10 +114,10 @@ def test_a_change_committing_during_a_fold_is_counted_once(store, pg_target):
 
 
 def test_a_schema_migrated_with_entries_starts_with_their_counts(bare_pg_target):
-    from mova_core.store.pg.schema import SCHEMA_VERSION, migrate
+    from mova_core.store.pg.schema import migrate
 
     with psycopg.connect(bare_pg_target.url, autocommit=True) as conn:
-        migrate(conn, bare_pg_target.schema, SCHEMA_VERSION - 1)  # the version before the counts
+        migrate(conn, bare_pg_target.schema, 6)  # the version before the counts (7)
         _seed_raw(conn, bare_pg_target.schema)
         migrate(conn, bare_pg_target.schema)
     store = PgStore(bare_pg_target.url, bare_pg_target.schema)

@@ -60,9 +60,8 @@ class PgAuditLog(AuditLog):
         except Exception as exc:
             raise StoreError(f"could not write the audit log {self.path}: {exc}") from exc
 
-    def _append(self, line: bytes) -> None:
-        rec = json.loads(line)
-        args = (str(rec.get("op")), rec.get("entry_id"), rec.get("change"), line.decode().rstrip("\n"))
+    def _append(self, line: bytes, rec: dict[str, Any]) -> None:
+        args = (str(rec["op"]), rec["entry_id"], rec.get("change"), line.decode().rstrip("\n"))
         gathered = getattr(self._local, "gathered", None)
         if gathered is not None:
             gathered.append(args)

@@ -13,6 +13,7 @@ from typing import Any
 from mova_core.model.errors import CorruptEntry
 from mova_core.model.ids import validate_id
 from mova_core.store.fsio import encode_pretty
+from mova_core.store.protocol import EncodedEntry
 from mova_core.store.scan import summary_row
 
 #: The summary columns, in `summary_row`'s order.
@@ -45,21 +46,27 @@ def from_column(value: Any) -> Any:
     return value
 
 
+def to_columns(data: bytes, columns: tuple) -> tuple:
+    """Summary columns taken from the JSON text `data` as text columns can hold them."""
+    if b"\\u0000" not in data:  # JSON writes a NUL as this escape: without it no value holds one
+        return columns
+    return tuple(to_column(v) for v in columns)
+
+
 def encode_row(entry_id: str, doc: dict[str, Any]) -> tuple[str, tuple]:
     """The document's JSON text (the file store's bytes) and its summary columns, ready to store."""
     data = encode_pretty(doc)
-    columns = summary_row(f"{entry_id}.json", data, doc)
-    return data.decode(), tuple(to_column(v) for v in columns)
+    return data.decode(), to_columns(data, summary_row(f"{entry_id}.json", data, doc))
 
 
-def encode_new(doc: Any) -> tuple[str, str, tuple]:
-    """(id, JSON text, summary columns) of a document about to be created, judged as a listing judges
-    a file (the model's shape); InvalidId or CorruptEntry saying why it is not an entry."""
+def encode_new(doc: Any) -> EncodedEntry:
+    """A document about to be created, judged as a listing judges a file (the model's shape) and
+    encoded; InvalidId or CorruptEntry saying why it is not an entry."""
     entry_id = validate_id(doc.get("id") if isinstance(doc, dict) else None)
     try:
-        text, columns = encode_row(entry_id, doc)
+        data = encode_pretty(doc)
+        return EncodedEntry(summary_row(f"{entry_id}.json", data, doc), data)
     except ValueError as exc:
         raise CorruptEntry(f"{entry_id}.json", str(exc)[:300]) from None
     except RecursionError:
         raise CorruptEntry(f"{entry_id}.json", "nested too deeply") from None
-    return entry_id, text, columns

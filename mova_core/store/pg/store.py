@@ -47,11 +47,12 @@ from mova_core.store.pg.codec import (
     encode_new,
     encode_row,
     from_column,
+    to_columns,
 )
 from mova_core.store.pg.connect import Connections
 from mova_core.store.pg.counts import EntryCounts
 from mova_core.store.pg.notify import ChangeCount, changes
-from mova_core.store.protocol import Check, Commit, Created, Mutation, Progress
+from mova_core.store.protocol import Check, Commit, Created, EncodedCreated, EncodedEntry, Mutation, Progress
 from mova_core.store.validate import validate_entry
 from mova_core.timeutil import utcnow
 
@@ -289,26 +290,33 @@ class PgStore:
     def create_many(self, docs: list[dict[str, Any]], on_create: Created | None = None) -> list[str]:
         """Insert new entries in one transaction, leaving out ids already stored (and repeats, keeping
         the first); `on_create` records each in that transaction, so a failing record creates none."""
-        rows = [encode_new(doc) for doc in docs]  # every document judged before anything is written
+        entries = [encode_new(doc) for doc in docs]  # every document judged before anything is written
+        first: dict[str, dict[str, Any]] = {}
+        for doc in docs:
+            first.setdefault(doc["id"], doc)
+        return self.create_encoded(entries, None if on_create is None else lambda e: on_create(first[e.id]))
+
+    def create_encoded(self, entries: list[EncodedEntry], on_create: EncodedCreated | None = None) -> list[str]:
+        """`create_many` of entries judged and encoded already (an import's, by its reader processes)."""
         try:
             with self.pool.connection() as conn, conn.transaction():
-                made = self._insert_new(conn, rows)
+                made = self._insert_new(conn, entries)
                 created = []
-                for (entry_id, _, _), doc in zip(rows, docs):
-                    if entry_id in made:
-                        made.discard(entry_id)  # a repeat later in the batch was not the row added
-                        created.append(doc)
+                for entry in entries:
+                    if entry.id in made:
+                        made.discard(entry.id)  # a repeat later in the batch was not the row added
+                        created.append(entry)
                 if on_create is not None:
                     with self.audit_log.gathered(conn):
-                        for doc in created:
-                            on_create(doc)
+                        for entry in created:
+                            on_create(entry)
         except psycopg.Error as exc:
-            raise StoreError(f"the store could not write {len(docs)} new entries: {exc}; none was written") from exc
+            raise StoreError(f"the store could not write {len(entries)} new entries: {exc}; none was written") from exc
         self._committed()
-        return [doc["id"] for doc in created]
+        return [entry.id for entry in created]
 
-    def _insert_new(self, conn: Connection, rows: list[tuple[str, str, tuple]]) -> set[str]:
-        """COPY the rows into a temporary table, then one INSERT of those whose id is new, each
+    def _insert_new(self, conn: Connection, entries: list[EncodedEntry]) -> set[str]:
+        """COPY the entries into a temporary table, then one INSERT of those whose id is new, each
         announced (`changes`); the ids added."""
         names = sql.SQL(", ").join(map(sql.Identifier, (*SUMMARY_COLUMNS, "doc")))
         incoming = sql.Identifier("mova_incoming")
@@ -317,8 +325,8 @@ class PgStore:
         # Binary: the values go as they are, no text to escape here and parse there.
         with conn.cursor().copy(sql.SQL("COPY {} ({}, ord) FROM STDIN (FORMAT BINARY)").format(incoming, names)) as copy:
             copy.set_types([*COPY_TYPES, "int8"])
-            for n, (_, text, columns) in enumerate(rows):
-                copy.write_row((*columns, text, n))
+            for n, (columns, text) in enumerate(entries):
+                copy.write_row((*to_columns(text, columns), text.decode(), n))
         return {r[0] for r in conn.execute(sql.SQL(
             "INSERT INTO {} ({}) SELECT DISTINCT ON (id) {} FROM {} ORDER BY id, ord "
             "ON CONFLICT (id) DO NOTHING RETURNING id, pg_notify(%s, id || '.json')").format(
