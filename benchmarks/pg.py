@@ -5,8 +5,9 @@
 
 The file store reads a directory of the first size's entries (benchmarks.generate, made once in
 DIR); each PostgreSQL size is a schema `bench_<size>` filled by COPY straight from the generator
-(no files), kept with --keep for the next run. Rows: `list` and `stats` as whole `mova` processes
-(median of --runs after a warm-up); `GET /metrics` from a running `mova serve` over each store
+(no files), kept with --keep for the next run. Every module is compiled to bytecode first, as
+installed. Rows: `list` and `stats` as whole `mova` processes, the two stores taking turns (median
+of --runs after a warm-up); `GET /metrics` from a running `mova serve` over each store
 (median of --requests); `mova dlq import` of the directory into a fresh schema (entries/s); 8
 processes running `mova dlq retry --all` over one frozen set of 2,000 entries whose action calls a
 loopback server (each entry retried exactly once, read back from the audit table); and the
@@ -105,15 +106,28 @@ def envs(url: str, directory: Path, home: Path) -> tuple[dict[str, str], dict[st
 
 
 # -- rows ---------------------------------------------------------------------------------------
-def time_command(argv: list[str], env: dict[str, str], runs: int) -> float:
-    """Median seconds of `mova ARGV` as a process, after one warm-up run."""
-    times = []
+def time_commands(argv: list[str], envs: list[dict[str, str]], runs: int) -> list[float]:
+    """Median seconds of `mova ARGV` as a process in each environment, the environments taking turns
+    (so that a change of load falls on all alike), after one warm-up run of each."""
+    times: list[list[float]] = [[] for _ in envs]
     for n in range(runs + 1):
-        started = time.perf_counter()
-        subprocess.run([*MOVA, *argv], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if n:
-            times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for env, kept in zip(envs, times):
+            started = time.perf_counter()
+            subprocess.run([*MOVA, *argv], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            if n:
+                kept.append(time.perf_counter() - started)
+    return [statistics.median(kept) for kept in times]
+
+
+def compile_bytecode() -> None:
+    """Every module a `mova` process imports compiled to bytecode beforehand, as an installed package
+    is (pip compiles at install): with PYTHONDONTWRITEBYTECODE set, a run from the source tree would
+    otherwise compile its modules again in each process, the PostgreSQL store's more than the file's."""
+    import sysconfig
+
+    paths = [ROOT / "mova_core", ROOT / "mova_tui", sysconfig.get_paths()["purelib"]]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", *map(str, paths)], check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def metrics_time(env: dict[str, str], requests: int, work: Path) -> float:
@@ -215,18 +229,17 @@ def main() -> None:
     file_env, pg_env = envs(url, directory, work)
     subprocess.run([*MOVA, "dlq", "reindex"], env=file_env, check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)  # the file store's index, built once
+    compile_bytecode()
     print(f"| row | file store at {base_size:,} | PostgreSQL | ratio to the file store |")
     print("| --- | --- | --- | --- |")
-    file_list, file_stats = time_command(LIST, file_env, args.runs), time_command(STATS, file_env, args.runs)
     file_metrics = metrics_time(file_env, args.requests, work)
     for size in args.size:
         schema = f"bench_{size}"
         filled = fill(url, schema, size, args.keep)
         env = pg_env | {"MOVA_STORE_SCHEMA": schema}
         note = f" (filled in {filled:.0f} s)" if filled else ""
-        for label, argv, ref in (("list --status active --limit 50 --format json", LIST, file_list),
-                                 ("stats --format json", STATS, file_stats)):
-            t = time_command(argv, env, args.runs)
+        for label, argv in (("list --status active --limit 50 --format json", LIST), ("stats --format json", STATS)):
+            ref, t = time_commands(argv, [file_env, env], args.runs)
             print(f"| `mova dlq {label}` at {size:,}{note} | {ref * 1000:.0f} ms | {t * 1000:.0f} ms | {t / ref:.2f}× |")
             note = ""
         t = metrics_time(env, args.requests, work)

@@ -68,3 +68,25 @@ def test_a_batch_write_on_a_dropped_connection_is_a_store_error_and_writes_nothi
         assert store.create_many([doc]) == [GO_ID]  # the next connection is a fresh one
     finally:
         store.close()
+
+
+def test_ids_another_host_stores_between_the_look_up_and_the_write_are_judged_not_overwritten(pg_target, tmp_path):
+    """The batch is COPYed straight in when every id was absent; a few stored meanwhile by another
+    writer undo that COPY only, and the rest are created once and recorded once."""
+    from mova_core.ops import transfer
+    from mova_core.store.pg.store import PgStore
+
+    with _service(pg_target, tmp_path) as svc:
+        other = PgStore(pg_target.url, pg_target.schema)
+        try:
+            def create(entries):
+                other.create_encoded(entries[:3])  # another host's writer, first
+                return svc.store.create_encoded(entries, lambda e: made.append(e.id))
+
+            made: list[str] = []
+            report = transfer.import_dir(SAMPLE_DLQ, svc.read_raw, create)
+        finally:
+            other.close()
+        assert (report.imported, report.already_present, report.conflicts) == (13, 3, [])
+        assert len(made) == len(set(made)) == 13
+        assert svc.stats().total_entries == 16

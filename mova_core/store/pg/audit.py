@@ -54,7 +54,10 @@ class PgAuditLog(AuditLog):
         finally:
             self._local.gathered = None
         try:
-            with conn.cursor().copy(sql.SQL("COPY {} (op, entry_id, change, record) FROM STDIN").format(self.table)) as copy:
+            # Binary: the values go as they are, no text to escape here and parse there.
+            with conn.cursor().copy(sql.SQL("COPY {} (op, entry_id, change, record) FROM STDIN (FORMAT BINARY)")
+                                    .format(self.table)) as copy:
+                copy.set_types(["text"] * 4)
                 for row in rows:
                     copy.write_row(row)
         except Exception as exc:

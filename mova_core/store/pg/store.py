@@ -316,21 +316,46 @@ class PgStore:
         return [entry.id for entry in created]
 
     def _insert_new(self, conn: Connection, entries: list[EncodedEntry]) -> set[str]:
-        """COPY the entries into a temporary table, then one INSERT of those whose id is new, each
-        announced (`changes`); the ids added."""
+        """Add the entries whose id is new, each announced (`changes`); the ids added.
+
+        An import hands over only ids it found absent, so the batch is COPYed straight into the
+        table; should one be stored meanwhile by another writer (or repeated in the batch), that
+        COPY is undone (a savepoint) and the batch goes through a temporary table instead."""
+        try:
+            with conn.transaction():
+                self._copy_rows(conn, self.entries, entries)
+        except psycopg.errors.UniqueViolation:
+            return self._insert_absent(conn, entries)
+        ids = [entry.id for entry in entries]
+        conn.execute("SELECT pg_notify(%s, name) FROM unnest(%s::text[]) AS name",
+                     [self.channel, [f"{entry_id}.json" for entry_id in ids]])
+        return set(ids)
+
+    def _insert_absent(self, conn: Connection, entries: list[EncodedEntry]) -> set[str]:
+        """COPY the entries into a temporary table, then one INSERT of those whose id is new (the
+        first of repeated ids), each announced; the ids added."""
         names = sql.SQL(", ").join(map(sql.Identifier, (*SUMMARY_COLUMNS, "doc")))
         incoming = sql.Identifier("mova_incoming")
         conn.execute(sql.SQL("CREATE TEMP TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING COMPRESSION, ord int8) "
                              "ON COMMIT DROP").format(incoming, self.entries))
-        # Binary: the values go as they are, no text to escape here and parse there.
-        with conn.cursor().copy(sql.SQL("COPY {} ({}, ord) FROM STDIN (FORMAT BINARY)").format(incoming, names)) as copy:
-            copy.set_types([*COPY_TYPES, "int8"])
-            for n, (columns, text) in enumerate(entries):
-                copy.write_row((*to_columns(text, columns), text.decode(), n))
+        self._copy_rows(conn, incoming, entries, ordered=True)
         return {r[0] for r in conn.execute(sql.SQL(
             "INSERT INTO {} ({}) SELECT DISTINCT ON (id) {} FROM {} ORDER BY id, ord "
             "ON CONFLICT (id) DO NOTHING RETURNING id, pg_notify(%s, id || '.json')").format(
                 self.entries, names, names, incoming), [self.channel])}
+
+    @staticmethod
+    def _copy_rows(conn: Connection, table: sql.Composable, entries: list[EncodedEntry], *,
+                   ordered: bool = False) -> None:
+        """The entries' columns into `table` by one COPY (with each one's place in `ord`, if `ordered`)."""
+        names = [*SUMMARY_COLUMNS, "doc", *(["ord"] if ordered else [])]
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            table, sql.SQL(", ").join(map(sql.Identifier, names)))
+        # Binary: the values go as they are, no text to escape here and parse there.
+        with conn.cursor().copy(statement) as copy:
+            copy.set_types([*COPY_TYPES, *(["int8"] if ordered else [])])
+            for n, (columns, text) in enumerate(entries):
+                copy.write_row((*to_columns(text, columns), text.decode(), *((n,) if ordered else ())))
 
     def update(self, id_or_prefix: str, mutate: Mutation, on_commit: Commit | None = None
                ) -> tuple[DeadLetterEntry, DeadLetterEntry]:
