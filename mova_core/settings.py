@@ -121,7 +121,8 @@ class Settings(BaseModel):
     at most 2592000 (30 days)."""
 
     max_background_retries: Annotated[int, Field(ge=1, le=64)] = 4
-    """MOVA_MAX_BACKGROUND_RETRIES: background retries (`mova dlq retry` without --wait) run at once per queue; the rest wait their turn."""
+    """MOVA_MAX_BACKGROUND_RETRIES: background retries (`mova dlq retry` without --wait) run at once per queue (over
+    PostgreSQL, counted across every host); the rest wait their turn."""
 
     runs_path: Path | None = None
     """MOVA_RUNS_PATH: where run records go (default: `runs/` beside the dead-letter directory)."""

@@ -14,7 +14,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from mova_core.ops.retry_queue import Job, QueueWorker, jobs_dir, send, spawn, try_lock
+from mova_core.ops.retry_queue import BACKGROUND_PLACES, Job, QueueWorker, jobs_dir, send, spawn, try_lock
 
 if TYPE_CHECKING:
     import subprocess
@@ -69,6 +69,20 @@ def fail(job: Job, message: str) -> None:
         pass  # the lease expires on its own; the queue goes on
 
 
+def busy(job: Job) -> int:
+    """The background retries running on every host of a shared store (0 for a directory, whose
+    one queue worker counts its own)."""
+    if not job["settings"].get("store_url"):
+        return 0
+    from mova_core.model.errors import MovaError
+
+    service = _service(job)
+    try:
+        return service.store.slots_held(BACKGROUND_PLACES, service.settings.max_background_retries)
+    except MovaError:
+        return 0  # the store unreachable: the job's process waits for its place, or fails saying why
+
+
 def start(job: Job, keep_fd: int) -> subprocess.Popen:
     """A job's own process, holding the lock on its running file for as long as it lives."""
     return spawn("mova_core.ops.retry_worker", job, keep_fds=(keep_fd,))
@@ -86,7 +100,7 @@ def main() -> int:
         lock = try_lock(jobs, block=time.monotonic() >= deadline)
         if lock is not None:
             try:
-                QueueWorker(jobs, start=start, renew=renew, fail=fail).serve(job)
+                QueueWorker(jobs, start=start, renew=renew, fail=fail, busy=busy).serve(job)
             finally:
                 os.close(lock)
             return 0

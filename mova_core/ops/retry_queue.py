@@ -47,6 +47,12 @@ Job = dict[str, Any]
 Renew = Callable[[Job], bool]
 #: Ends a job that cannot run (its secrets were lost, its process could not start), with why.
 Fail = Callable[[Job, str], None]
+#: How many of the job's queue's places other hosts' retries hold now (a store shared by hosts).
+Busy = Callable[[Job], int]
+#: The name of the places a background retry holds while it runs (`DeadLetterStore.take_slot`):
+#: over a store shared by several hosts, each host's queue worker starts a job only while fewer than
+#: MOVA_MAX_BACKGROUND_RETRIES are held, and the job's process waits for one of its own.
+BACKGROUND_PLACES = "background-retries"
 
 #: Seconds between two looks at the queue (submissions wake it at once).
 TICK_SECONDS = 0.1
@@ -151,12 +157,14 @@ class QueueWorker:
     """Keeps one queue: takes submissions, starts the oldest jobs up to the limit, renews waiting leases.
 
     `start(job, keep_fd)` starts a job's process, which must inherit `keep_fd` (the lock on its
-    running file) and is returned for `poll()`; `renew` and `fail` deal with the entry's lease.
+    running file) and is returned for `poll()`; `renew` and `fail` deal with the entry's lease;
+    `busy(job)` counts the places held across hosts (`BACKGROUND_PLACES`).
     """
 
     def __init__(self, jobs: Path, *, start: Callable[[Job, int], subprocess.Popen], renew: Renew, fail: Fail,
-                 clock: Callable[[], float] = time.monotonic):
+                 busy: Busy = lambda job: 0, clock: Callable[[], float] = time.monotonic):
         self.jobs, self.start_process, self.renew, self.fail, self.clock = jobs, start, renew, fail, clock
+        self.busy = busy
         self.queued_dir, self.running_dir = jobs / "queued", jobs / "running"
         for directory in (self.queued_dir, self.running_dir):
             directory.mkdir(parents=True, exist_ok=True)
@@ -188,7 +196,7 @@ class QueueWorker:
         if store_url:
             self.store_urls[name] = str(store_url)
         self.queued.append(name)
-        self.renew_at[name] = self.clock() + _every(job)
+        self.renew_at[name] = self.clock() + renewal_every(job)
 
     def take_submissions(self, listener: socket.socket | None, timeout: float) -> None:
         """Accept what submitters send within `timeout` seconds (at least the ones already waiting)."""
@@ -247,7 +255,8 @@ class QueueWorker:
             except (OSError, ValueError):  # removed or unreadable: nothing to run
                 self.drop(name)
                 continue
-            if len(self.running) >= int(job["settings"].get("max_background_retries") or 1):
+            limit = int(job["settings"].get("max_background_retries") or 1)
+            if len(self.running) >= limit or self.busy(job) >= limit:
                 return
             self.drop(name, keep_file=True)
             self.launch(name, job)
@@ -308,7 +317,7 @@ class QueueWorker:
                 self.drop(name)
                 self.fail_without_store(name, job)
             elif self.renew(job):
-                self.renew_at[name] = now + _every(job)
+                self.renew_at[name] = now + renewal_every(job)
             else:
                 self.drop(name)
 
@@ -368,7 +377,7 @@ def _run_id_of(name: str) -> str:
     return name[21:-5]
 
 
-def _every(job: Job) -> float:
+def renewal_every(job: Job) -> float:
     """Seconds between two renewals of a waiting job's lease: a third of the lease."""
     return float(job["settings"].get("lease_seconds") or 900) / 3
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -66,6 +66,10 @@ def encode_entry(entry: DeadLetterEntry) -> bytes:
 def encode_doc(doc: dict[str, Any]) -> bytes:
     """An entry's JSON object in the on-disk format: pretty-printed, ending in a newline."""
     return encode_pretty(doc) + b"\n"
+
+
+def _nothing() -> None:
+    """Releasing a place nothing holds."""
 
 
 @contextmanager
@@ -144,6 +148,14 @@ class FileStore:
             yield
         finally:
             os.close(fd)
+
+    def take_slot(self, name: str, count: int) -> Callable[[], None]:
+        """Always a place: the directory's one queue worker starts no more than `count` at once."""
+        return _nothing
+
+    def slots_held(self, name: str, count: int) -> int:
+        """None held here: the directory's queue worker counts what it runs (see `take_slot`)."""
+        return 0
 
     def __enter__(self) -> FileStore:
         return self

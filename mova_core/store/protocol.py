@@ -82,6 +82,16 @@ class DeadLetterStore(Protocol):
         maintenance run such as a purge; StoreError at once if another holder has it."""
         ...
 
+    def take_slot(self, name: str, count: int) -> Callable[[], None] | None:
+        """One of `count` places named `name`, held across every host sharing the store until the
+        returned release is called (or this process ends); None while all are held. Where one
+        process per store keeps the limit itself (a directory's queue worker), always a place."""
+        ...
+
+    def slots_held(self, name: str, count: int) -> int:
+        """How many of the `count` places named `name` are held now, by any host (see `take_slot`)."""
+        ...
+
     def use_audit(self, audit: AuditLog) -> None:
         """The audit log the changes are recorded in: where the store takes back the record of a
         change its writer was killed before making."""

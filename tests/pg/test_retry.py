@@ -68,3 +68,28 @@ def test_background_retries_reach_the_database_and_its_password_never_touches_a_
     for path, data in all_bytes(tmp_path):
         assert PASSWORD.encode() not in data, path
     service.close()
+
+
+def test_background_retries_from_two_hosts_share_one_limit(pg_target, tmp_path):
+    """MOVA_MAX_BACKGROUND_RETRIES counts across hosts: with a limit of 1, two hosts' queue workers
+    never run two retries at once (each holds one of the store's places while it runs), and every
+    job still runs."""
+    slow = SlowServer(delay=1.0)
+    try:
+        service, ids = _seeded(pg_target, tmp_path, slow.url, 4)
+        homes = [host(tmp_path, "host-a"), host(tmp_path, "host-b")]
+        for n, entry_id in enumerate(ids):  # a, b, a, b: both hosts' queues busy at once
+            done = run_mova(pg_target, homes[n % 2], "dlq", "retry", entry_id, "--no-sandbox",
+                            MOVA_MAX_BACKGROUND_RETRIES="1")
+            assert done.returncode == 0, done.stderr
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not all(service.get(i).status == "resolved" for i in ids):
+            time.sleep(0.1)
+        assert [service.get(i).status for i in ids] == ["resolved"] * 4
+        assert slow.most_in_flight == 1 and slow.served == 4
+        while service.store.slots_held("background-retries", 1) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the last worker gives its place back as it exits
+        assert service.store.slots_held("background-retries", 1) == 0
+        service.close()
+    finally:
+        slow.close()

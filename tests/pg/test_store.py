@@ -4,6 +4,7 @@ change's transaction, a bounded wait for a row lock."""
 from __future__ import annotations
 
 import json
+import time
 
 import psycopg
 import pytest
@@ -112,3 +113,32 @@ def test_independent_stores_share_the_pool_and_outlive_nothing(store):
     other.close()  # the pool is the first store's: still open
     assert store.get(ENTRY[:10]).id == ENTRY
     assert store.refresh() is True and store.skipped() == [] and store.refresh_names(["x.json"]) is None
+
+
+def test_places_are_counted_across_connections_and_a_killed_holders_is_given_back(pg_target, tmp_path):
+    from tests.pg.processes import host, start_python
+
+    one, other = PgStore(pg_target.url, pg_target.schema), PgStore(pg_target.url, pg_target.schema)
+    try:
+        first, second = one.take_slot("jobs", 2), other.take_slot("jobs", 2)
+        assert first is not None and second is not None
+        assert one.take_slot("jobs", 2) is None and other.slots_held("jobs", 2) == 2
+        assert one.take_slot("other-jobs", 2) is not None  # another name, other places
+        first()
+        assert one.slots_held("jobs", 2) == 1
+        code = ("import sys, time; from mova_core.store.pg.store import PgStore; "
+                "s = PgStore(sys.argv[1], sys.argv[2]); held = s.take_slot('jobs', 2); assert held; print('held', flush=True); "
+                "time.sleep(60)")
+        holder = start_python(pg_target, host(tmp_path, "host-b"), code, pg_target.url, pg_target.schema)
+        assert holder.stdout.readline().strip() == "held"
+        assert one.take_slot("jobs", 2) is None
+        holder.kill()
+        holder.wait()
+        deadline = time.monotonic() + 10
+        while one.slots_held("jobs", 2) > 1 and time.monotonic() < deadline:  # the server notices the session end
+            time.sleep(0.02)
+        assert one.take_slot("jobs", 2) is not None
+        second()
+    finally:
+        one.close()
+        other.close()

@@ -49,7 +49,7 @@ from mova_core.store.pg.codec import (
     from_column,
     to_columns,
 )
-from mova_core.store.pg.connect import Connections
+from mova_core.store.pg.connect import Connections, connect
 from mova_core.store.pg.counts import EntryCounts
 from mova_core.store.pg.notify import ChangeCount, changes
 from mova_core.store.protocol import Check, Commit, Created, EncodedCreated, EncodedEntry, Mutation, Progress
@@ -133,6 +133,33 @@ class PgStore:
                 yield
             finally:
                 conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+
+    def take_slot(self, name: str, count: int) -> Callable[[], None] | None:
+        """One of the advisory locks (`name` of this schema, 0 … count-1), held on a connection of its
+        own until released; a killed holder's session ends, and with it the lock."""
+        key = self._slot_key(name)
+        conn = connect(self.url)
+        try:
+            for n in range(count):
+                if conn.execute("SELECT pg_try_advisory_lock(hashtext(%s), %s)", (key, n)).fetchone()[0]:
+                    return lambda: _unlock_and_close(conn, key, n)
+        except BaseException:
+            conn.close()
+            raise
+        conn.close()
+        return None
+
+    def slots_held(self, name: str, count: int) -> int:
+        """The advisory locks of `take_slot` that any session of this database holds now."""
+        with self.pool.connection() as conn:
+            return conn.execute(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND classid = (hashtext(%s)::bigint & 4294967295)::oid AND objid < %s",
+                (self._slot_key(name), count)).fetchone()[0]
+
+    def _slot_key(self, name: str) -> str:
+        return f"mova {self.schema} {name}"
 
     def counters(self) -> PgCounters:
         """The metrics' counters, kept in this schema and shared by every host."""
@@ -388,3 +415,13 @@ class PgStore:
             if on_commit is not None:
                 on_commit(entry, None, change=new_token())
             return entry
+
+
+def _unlock_and_close(conn: Connection, key: str, n: int) -> None:
+    """Give a place back at once (a closed session's locks go a moment after the close returns)."""
+    try:
+        conn.execute("SELECT pg_advisory_unlock(hashtext(%s), %s)", (key, n))
+    except psycopg.Error:
+        pass  # the session is gone, and its locks with it
+    finally:
+        conn.close()
