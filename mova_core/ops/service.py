@@ -19,10 +19,8 @@ from mova_core.model.listing import (
 )
 from mova_core.model.secret_needs import SecretNeed, environment_secret_names, secret_needs
 from mova_core.model.status import EntryStatus
-from mova_core.ops import alerts as _alerts
 from mova_core.ops import export as _export
 from mova_core.ops import purge as _purge
-from mova_core.ops.alerts import Alert, Thresholds
 from mova_core.ops.purge import PurgeReport
 from mova_core.settings import BACKGROUND_SETTINGS, RUN_SETTINGS, Settings
 from mova_core.store.audit import AuditLog
@@ -41,6 +39,7 @@ if TYPE_CHECKING:  # full models load on first use: listings and statistics neve
         RetryRecord,
         RetryResponse,
     )
+    from mova_core.ops.alerts import Alert, Thresholds
     from mova_core.ops.metrics import Metrics, RunningRetry
     from mova_core.ops.transfer import ExportReport, ImportReport
     from mova_core.store.counters import Counters, CounterSource, CounterValues
@@ -407,7 +406,9 @@ class DLQService:
 
     def alerts(self, thresholds: Thresholds) -> list[Alert]:
         """Check the specification's alert conditions for the thresholds that are set (the metrics' sources)."""
-        return _alerts.check_alerts(thresholds, self.clock(), self.list, self.oldest_active, self._retry_facts)
+        from mova_core.ops.alerts import check_alerts  # with the metrics it reads: only for this
+
+        return check_alerts(thresholds, self.clock(), self.list, self.oldest_active, self._retry_facts)
 
     def metrics(self) -> Metrics:
         """The metrics: gauges from the index and the retrying entries, counters from the durable record."""
