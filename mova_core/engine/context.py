@@ -22,8 +22,10 @@ Sandbox rules (enforced, not advisory):
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
+import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,7 +203,15 @@ class RunContext:
 
     def transport(self, inner: httpx.BaseTransport | None = None) -> httpx.BaseTransport:
         """An httpx transport that checks every request (redirects included) against the policy."""
-        return GuardedTransport(self, inner or httpx.HTTPTransport())
+        return GuardedTransport(self, inner or httpx.HTTPTransport(verify=tls_context()))
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings of every action's requests, as httpx makes them by default (certifi's CA
+    bundle, or SSL_CERT_FILE / SSL_CERT_DIR), made once per process: building them reads and parses
+    the whole CA bundle, which cost more than every other part of a retry together."""
+    return httpx.create_ssl_context()
 
 
 class GuardedTransport(httpx.BaseTransport):

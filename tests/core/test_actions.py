@@ -317,3 +317,56 @@ def test_the_response_preview_is_redacted_before_it_is_cut(server, clock):
         run("http_fetch", {"url": f"{server.url}/json", "query": {"body": json.dumps("x" * pad + secret)}}, ctx)
         preview = next(kw["body_preview"] for m, kw in ctx.extras["logs"] if m == "response")
         assert len(preview) <= 500 and "\\u00e4 ss" not in preview and "p\\u00e4" not in preview[-12:], pad
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """A loopback HTTPS server with a self-signed certificate (no CA of the machine vouches for it)."""
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(cert, key)
+    httpd.socket = tls.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    yield f"https://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_every_request_checks_certificates_with_one_tls_context_per_process(tls_server, clock, monkeypatch):
+    """The CA bundle is read once per process (it cost more than the rest of a retry), and a server
+    whose certificate no CA vouches for is still refused."""
+    import httpx
+
+    from mova_core.engine import context as context_module
+
+    made = []
+    real = httpx.create_ssl_context
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda *a, **kw: made.append(1) or real(*a, **kw))
+    context_module.tls_context.cache_clear()
+    try:
+        for _ in range(3):
+            with pytest.raises(ActionError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+                run("http_fetch", {"url": f"{tls_server}/x"}, ctx_for(clock))
+        assert len(made) == 1
+    finally:
+        context_module.tls_context.cache_clear()
