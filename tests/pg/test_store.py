@@ -142,3 +142,12 @@ def test_places_are_counted_across_connections_and_a_killed_holders_is_given_bac
     finally:
         one.close()
         other.close()
+
+
+def test_places_on_a_store_that_cannot_be_reached_are_a_store_error(pg_target):
+    """What the queue worker and a waiting retry catch (a psycopg error would end the queue worker)."""
+    store = PgStore(pg_target.url, pg_target.schema)
+    store.close()
+    with pytest.raises(StoreError, match="could not count the jobs under way"):
+        store.slots_held("jobs", 2)
+

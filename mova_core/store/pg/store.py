@@ -124,7 +124,7 @@ class PgStore:
     def exclusive(self, name: str) -> Iterator[None]:
         """Hold the advisory lock `name` of this schema on a connection of its own for as long as the
         block runs (a killed holder's session ends, and with it the lock); StoreError if it is held."""
-        key = f"mova {self.schema} {name}"
+        key = self._lock_key(name)
         with self.pool.connection() as conn:
             if not conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()[0]:
                 raise StoreError(f"another {name} is running on this store (schema {self.schema!r}); "
@@ -136,13 +136,17 @@ class PgStore:
 
     def take_slot(self, name: str, count: int) -> Callable[[], None] | None:
         """One of the advisory locks (`name` of this schema, 0 … count-1), held on a connection of its
-        own until released; a killed holder's session ends, and with it the lock."""
-        key = self._slot_key(name)
+        own until released; a killed holder's session ends, and with it the lock. StoreError if the
+        server cannot be asked."""
+        key = self._lock_key(name)
         conn = connect(self.url)
         try:
             for n in range(count):
                 if conn.execute("SELECT pg_try_advisory_lock(hashtext(%s), %s)", (key, n)).fetchone()[0]:
                     return lambda: _unlock_and_close(conn, key, n)
+        except psycopg.Error as exc:
+            conn.close()
+            raise StoreError(f"could not take a place among the {name}: {exc}") from exc
         except BaseException:
             conn.close()
             raise
@@ -150,15 +154,20 @@ class PgStore:
         return None
 
     def slots_held(self, name: str, count: int) -> int:
-        """The advisory locks of `take_slot` that any session of this database holds now."""
-        with self.pool.connection() as conn:
-            return conn.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
-                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-                "AND classid = (hashtext(%s)::bigint & 4294967295)::oid AND objid < %s",
-                (self._slot_key(name), count)).fetchone()[0]
+        """The advisory locks of `take_slot` that any session of this database holds now; StoreError
+        if the server cannot be asked."""
+        try:
+            with self.pool.connection() as conn:
+                return conn.execute(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 "
+                    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                    "AND classid = (hashtext(%s)::bigint & 4294967295)::oid AND objid < %s",
+                    (self._lock_key(name), count)).fetchone()[0]
+        except psycopg.Error as exc:
+            raise StoreError(f"could not count the {name} under way: {exc}") from exc
 
-    def _slot_key(self, name: str) -> str:
+    def _lock_key(self, name: str) -> str:
+        """The advisory lock name of `exclusive(name)` and of `take_slot(name, …)` (a two-key lock)."""
         return f"mova {self.schema} {name}"
 
     def counters(self) -> PgCounters:
