@@ -27,13 +27,14 @@ from mova_core.store.fsio import atomic_write, encode_pretty, os_error_reason
 from mova_core.store.protocol import EncodedEntry, Progress
 from mova_core.store.scan import POOL_THRESHOLD, Batch, ReaderPool, list_entries, read_files, reader_count
 
-#: Documents read and written per round of an export: one store look-up per batch, bounded memory.
+#: Files or documents per round (of an import read here, of an export): one store look-up per batch.
 BATCH = 500
 
 #: Reads entries as stored: (documents, entries present but unreadable), absent ids left out.
 ReadRaw = Callable[[list[str]], tuple[list[dict[str, Any]], list[SkippedFile]]]
 #: Creates the entries the store lacks (recorded each): the ids it created.
 CreateEncoded = Callable[[list[EncodedEntry]], list[str]]
+
 
 class Conflict(Model):
     """An id the store already holds with other content (or cannot read); the store's entry is left alone."""
@@ -97,10 +98,10 @@ def import_dir(directory: Path | str, read_raw: ReadRaw, create: CreateEncoded |
     report = ImportReport(directory=str(directory), dry_run=create is None)
     done = 0
     with _no_cycle_collection(), _batches(directory, names) as batches:
-        for good, bad, _gone in batches:  # files gone since the listing: nothing to import
+        for good, bad, gone in batches:  # files gone since the listing: nothing to import
             report.skipped.extend(SkippedFile(name=row[0], reason=row[-1]) for row in bad)
             _import_batch([EncodedEntry(row[1:-1], row[-1]) for row in good], read_raw, create, report)
-            done += len(good) + len(bad) + len(_gone)
+            done += len(good) + len(bad) + len(gone)
             if progress is not None:
                 progress(done, len(names))
     return report
@@ -157,6 +158,7 @@ def _create(entries: list[EncodedEntry], read_raw: ReadRaw, create: CreateEncode
     if create is None:  # (ids are unique: each file is named by its own)
         report.imported += len(entries)
         return
+    refused: set[str] = set()
     try:
         made = set(create(entries))
     except CorruptEntry:
@@ -165,10 +167,10 @@ def _create(entries: list[EncodedEntry], read_raw: ReadRaw, create: CreateEncode
             try:
                 made.update(create([entry]))
             except CorruptEntry as exc:
+                refused.add(entry.id)
                 report.skipped.append(SkippedFile(name=f"{entry.id}.json", reason=exc.reason))
     report.imported += len(made)
-    skipped = {s.name for s in report.skipped}
-    missed = [e for e in entries if e.id not in made and f"{e.id}.json" not in skipped]
+    missed = [e for e in entries if e.id not in made and e.id not in refused]
     stored = _stored(read_raw, [entry.id for entry in missed]) if missed else {}
     for entry in missed:
         if entry.id not in stored:  # not a race with another writer: the write itself failed

@@ -337,8 +337,6 @@ def list_entries(directory: str | os.PathLike) -> tuple[float, int, int, dict[st
 # module, so marshal is safe and the fastest codec for rows of plain values): first the directory,
 # every name to read and the job (`JOBS`), then ranges of those names; each range is answered with
 # its Batch. The range _LIST asks for the directory to be listed again instead (see `list_entries`).
-# Below this many files to read, reader processes cost more than they save.
-POOL_THRESHOLD = 4000
 _HEADER = struct.Struct("<Q")
 _LIST = (-1, -1)
 # Ranges handed to a reader at a time; a reader with two in hand never waits for the next one.
@@ -346,6 +344,8 @@ CHUNK = 1000
 IN_FLIGHT = 2
 # Files the calling process reads itself at a time while no reader has an answer ready.
 OWN_CHUNK = 200
+# Below this many files to read, reader processes cost more than they save.
+POOL_THRESHOLD = 4000
 
 
 def reader_count() -> int:

@@ -23,6 +23,8 @@ from mova_core.timeutil import utcnow
 if TYPE_CHECKING:
     from psycopg_pool import ConnectionPool
 
+    from mova_core.store.pg.connect import Connections
+
 #: Seconds between two measurements of the offset (host clocks are stepped by NTP now and then).
 RECHECK = 60.0
 
@@ -34,7 +36,7 @@ def _on_thread(work: Callable[[], None]) -> None:
 class DatabaseClock:
     """A clock that reads the database server's time without a round trip per call."""
 
-    def __init__(self, pool: ConnectionPool, *, local: Callable[[], datetime] = utcnow,
+    def __init__(self, pool: Connections | ConnectionPool, *, local: Callable[[], datetime] = utcnow,
                  monotonic: Callable[[], float] = time.monotonic, recheck: float = RECHECK,
                  spawn: Callable[[Callable[[], None]], None] = _on_thread):
         self.pool, self.local, self.monotonic, self.recheck, self.spawn = pool, local, monotonic, recheck, spawn
